@@ -1,0 +1,28 @@
+"""The application factory: one configuration in, one Flask application out."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from oai.provider import Provider
+from oai.tokens import TokenSigner
+from oai.views import blueprint as oai_blueprint
+
+from .config import Config
+from .db import Database
+from .secret import secret_key
+
+
+def create_app(config: Config, db: Database | None = None) -> Flask:
+    """Build the application; the database must already be migrated (`libfed db upgrade`)."""
+    app = Flask("libfed")
+    db = db or Database(config.database.url)
+    secret = secret_key(db, config.server.secret_key)
+    app.config["SECRET_KEY"] = secret
+    app.config["LIBFED"] = config
+    app.extensions["libfed.db"] = db
+    app.extensions["libfed.oai"] = Provider(
+        config.oai, TokenSigner(secret, config.oai.token_ttl_seconds)
+    )
+    app.register_blueprint(oai_blueprint)
+    return app

@@ -1,0 +1,224 @@
+"""The `libfed` command: the same services as the web application, from a shell."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from .config import Config, ConfigError, load_config
+from .db import Database
+from .identifiers import is_set_spec
+from .importer import ImportSummary, import_files
+from .migrate import is_current, upgrade
+from .models import OAISet, Record
+from .records import ensure_sets, tombstone
+
+
+class Context:
+    """What every command needs, built lazily so that `--help` works without a config."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self._config_path = config_path
+        self._config: Config | None = None
+        self._db: Database | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self._config_path)
+            except ConfigError as error:
+                raise click.ClickException(f"configuration error: {error}") from None
+        return self._config
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.config.database.url)
+        return self._db
+
+    def migrated_db(self) -> Database:
+        if not is_current(self.db):
+            raise click.ClickException(
+                "the database is not at the current schema: run `libfed db upgrade` first"
+            )
+        return self.db
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="LIBFED_CONFIG",
+    help="TOML configuration file (default: $LIBFED_CONFIG, else ./config.toml).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """libfed: OAI-PMH federation and book exchange server."""
+    ctx.obj = Context(config_path)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Bring the database to the newest schema (safe to run at every start)."""
+    upgrade(context.db)
+    click.echo(f"database is at the current schema ({context.config.database.url})")
+
+
+def _parse_set(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict:
+    sets: dict[str, str | None] = {}
+    for value in values:
+        spec, _, name = value.partition("=")
+        if not is_set_spec(spec):
+            raise click.BadParameter(
+                f"{spec!r} is not a setSpec (letters, digits, -_.!~*'() and ':' between levels)"
+            )
+        sets[spec] = name.strip() or None
+    return sets
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    click.echo(
+        f"added {summary.added}, updated {summary.updated}, "
+        f"unchanged {summary.unchanged}, rejected {len(summary.rejected)}"
+    )
+    for rejection in summary.rejected:
+        click.echo(f"  rejected: {rejection}")
+
+
+@main.command("import")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    callback=_parse_set,
+    metavar="SPEC[=NAME]",
+    help="Put the records in this set (repeatable); 'a:b' is a subset of 'a'.",
+)
+@click.option(
+    "--encoding",
+    help="Override the file's own character encoding (e.g. cp1251, utf-8, marc-8).",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def import_command(
+    context: Context, sets: dict[str, str | None], encoding: str | None, files: tuple[str, ...]
+) -> None:
+    """Import MARC 21 (ISO 2709) and MARCXML files; the format is detected from the content."""
+    if encoding and encoding.lower() not in ("marc-8", "marc8"):
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise click.BadParameter(
+                f"unknown encoding {encoding!r}", param_hint="--encoding"
+            ) from None
+    paths = [Path(f) for f in files]
+    database = context.migrated_db()
+    total = sum(p.stat().st_size for p in paths)
+    with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+        summary = import_files(
+            database,
+            context.config.oai.repository_identifier,
+            paths,
+            sets=sets,
+            encoding=encoding,
+            progress=bar.update,
+        )
+    _print_summary(summary)
+    if summary.rejected:
+        sys.exit(1)
+
+
+@main.group()
+def records() -> None:
+    """Records of this repository."""
+
+
+@records.command("delete")
+@click.argument("identifier")
+@pass_context
+def records_delete(context: Context, identifier: str) -> None:
+    """Delete a record; it stays visible to harvesters as a deletion (tombstone)."""
+    with context.migrated_db().write() as session:
+        done = tombstone(session, identifier)
+    if not done:
+        raise click.ClickException(f"no live record has the identifier {identifier!r}")
+    click.echo(f"deleted {identifier}")
+
+
+@main.group()
+def sets() -> None:
+    """OAI sets."""
+
+
+@sets.command("add")
+@click.argument("spec")
+@click.argument("name")
+@click.option("--description", help="Free text shown to harvesters in ListSets.")
+@pass_context
+def sets_add(context: Context, spec: str, name: str, description: str | None) -> None:
+    """Create or rename a set (and its missing parents), with an optional description."""
+    _parse_set(click.get_current_context(), None, (spec,))  # type: ignore[arg-type]
+    with context.migrated_db().write() as session:
+        ensure_sets(session, {spec: name})
+        if description is not None:
+            session.get(OAISet, spec).description = description  # type: ignore[union-attr]
+    click.echo(f"set {spec} saved")
+
+
+DEMO_SETS = {
+    "libfed_demo.xml": {"demo:local": "Demo: Azerbaijani, Russian, Uzbek and Karakalpak books"},
+    "marc2bibframe2_gwu.xml": {"demo:gwu": "Demo: George Washington University (LC, CC0)"},
+    "marc2bibframe2_princeton.xml": {"demo:princeton": "Demo: Princeton University (LC, CC0)"},
+}
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the repository has records.")
+@pass_context
+def demo(context: Context, if_empty: bool) -> None:
+    """Load the demo catalogue (multi-script records) so that there is something to harvest."""
+    database = context.migrated_db()
+    if if_empty:
+        with database.session() as session:
+            if session.scalar(select(Record.id).limit(1)) is not None:
+                click.echo("repository already has records: demo data not loaded")
+                return
+    with database.write() as session:
+        ensure_sets(session, {"demo": "Demonstration records"})
+    data = resources.files("libfed.demo") / "data"
+    for name, demo_sets in DEMO_SETS.items():
+        with resources.as_file(data / name) as path:
+            summary = import_files(
+                database, context.config.oai.repository_identifier, [path], sets=demo_sets
+            )
+        click.echo(f"{name}: ", nl=False)
+        _print_summary(summary)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@pass_context
+def serve(context: Context, host: str, port: int, workers: int) -> None:
+    """Serve the application with gunicorn (the production server)."""
+    from .server import run
+
+    context.migrated_db()
+    run(context.config, host, port, workers)

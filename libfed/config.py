@@ -1,0 +1,126 @@
+"""Configuration: one TOML file, validated once at start-up.
+
+A misspelt key or a wrong type must stop the server before it serves anything,
+with a message that names the key: a silently ignored `page_sise` is how
+providers end up serving 10-record pages for years.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+CONFIG_ENV = "LIBFED_CONFIG"
+DATABASE_URL_ENV = "LIBFED_DATABASE_URL"
+
+# oai-identifier.xsd: repositoryIdentifier is a domain name.
+_REPOSITORY_ID = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+")
+_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the offending key."""
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s?#]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL without query or fragment")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///var/libfed.sqlite3"
+
+
+class OAIConfig(_Section):
+    repository_name: str = Field(min_length=1)
+    repository_identifier: str
+    base_url: Annotated[str, AfterValidator(_http_url)]
+    admin_emails: list[Annotated[str, AfterValidator(_email)]] = Field(min_length=1)
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    token_ttl_seconds: int = Field(default=86_400, ge=60)
+
+    @field_validator("repository_identifier")
+    @classmethod
+    def _domain_like(cls, value: str) -> str:
+        if not _REPOSITORY_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a domain-name-like repository identifier "
+                "(oai-identifier scheme, e.g. 'library.example.az')"
+            )
+        return value
+
+
+class ServerConfig(_Section):
+    secret_key: str | None = Field(default=None, min_length=32)
+
+
+class Config(_Section):
+    database: DatabaseConfig = DatabaseConfig()
+    oai: OAIConfig
+    server: ServerConfig = ServerConfig()
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        elif item["type"] == "missing":
+            lines.append(f"{key}: required value is missing")
+        else:
+            lines.append(f"{key}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict, origin: str = "configuration") -> Config:
+    """Validate a decoded TOML document; environment overrides are applied here."""
+    data = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        database = data.get("database")
+        data["database"] = {**(database if isinstance(database, dict) else {}), "url": url}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{origin}: {_describe(error)}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the file named by `path`, else by $LIBFED_CONFIG, else ./config.toml."""
+    chosen = Path(path or os.environ.get(CONFIG_ENV) or "config.toml")
+    try:
+        raw = chosen.read_bytes()
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read configuration file {chosen}: {error.strerror}; "
+            f"pass --config PATH or set {CONFIG_ENV} (see config.example.toml)"
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{chosen}: not valid TOML: {error}") from None
+    return parse_config(data, origin=str(chosen))

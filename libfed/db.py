@@ -1,0 +1,82 @@
+"""Engine and sessions.
+
+SQLite is the embedded default and must behave under several gunicorn workers and
+an import running beside the server: WAL lets readers work while one writer
+writes, and write transactions take the write lock up front (BEGIN IMMEDIATE) so
+two writers queue on busy_timeout instead of failing with a lock upgrade error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+_IMMEDIATE = "libfed_immediate"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of the project (core and domain packages)."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get their folder created and WAL turned on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take over transaction control from the sqlite3 module, which otherwise
+        # runs SELECTs outside any transaction (two reads of one page could see
+        # two different states of the database).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get(_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engine of one application plus the two kinds of session it hands out."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self) -> Session:
+        """A session for reading (or for callers that manage their own transaction)."""
+        return self._reader()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed at the end of the block, rolled back on error."""
+        with self._writer.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

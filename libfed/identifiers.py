@@ -1,0 +1,36 @@
+"""OAI identifiers of local records: oai:<repositoryIdentifier>:<local part>."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import quote
+
+from pymarc import Record
+
+# The local-identifier characters of the oai-identifier scheme; anything else is
+# percent-encoded as UTF-8, so a control number with spaces or Cyrillic stays a URI.
+_SAFE = "-_.!~*'();/?:@&=+$,"
+SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
+
+
+def local_part(record: Record) -> str:
+    """MARC 001, or when it is missing a digest of the system number (035) or the record.
+
+    The fallback is stable: the same record imported again gets the same identifier.
+    """
+    control = record.get("001")
+    number = (control.data or "").strip() if control is not None else ""
+    if number:
+        return quote(number, safe=_SAFE)
+    system = next((f["a"] for f in record.get_fields("035") if f["a"]), None)
+    basis = f"035:{system.strip()}" if system else record.as_json(sort_keys=True)
+    return "gen-" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+def oai_identifier(repository_identifier: str, record: Record) -> str:
+    return f"oai:{repository_identifier}:{local_part(record)}"
+
+
+def is_set_spec(value: str) -> bool:
+    return bool(SET_SPEC.fullmatch(value))

@@ -1,0 +1,171 @@
+"""Reading MARC files of either serialisation, one entry per record, errors included.
+
+A corrupt record must not take its neighbours down with it: ISO 2709 records are
+cut at their record terminator, so a wrong length or a broken directory costs one
+record and reading resumes at the next; MARCXML is streamed, so a 1 GB file is
+never held in memory and a well-formedness error still keeps what came before it.
+"""
+
+from __future__ import annotations
+
+import mmap
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from pymarc import Record
+from pymarc.exceptions import BadSubfieldCodeWarning
+
+from .marcxml import MARC_NS, record_from_element
+
+_TERMINATOR = 0x1D
+_UTF8 = {"utf-8", "utf8"}
+_MARC8 = {"marc-8", "marc8"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record of a file, or the reason it could not be read."""
+
+    position: int  # 1-based ordinal of the record in its file
+    where: str  # "byte N" or "line N", for people looking at the file
+    offset: int  # bytes of the file consumed so far, for progress
+    record: Record | None = None
+    raw_leader: str | None = None
+    error: str | None = None
+
+
+def file_kind(path: Path) -> str:
+    """'marcxml' or 'iso2709', decided by the first significant byte, not the file name."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return "marcxml" if head.startswith(b"<") else "iso2709"
+
+
+def read_marc(path: Path, encoding: str | None = None) -> Iterator[Entry]:
+    """Every record of `path`; `encoding` overrides what the file claims (e.g. cp1251)."""
+    if file_kind(path) == "marcxml":
+        yield from _read_marcxml(path, encoding)
+    else:
+        yield from _read_iso2709(path, encoding)
+
+
+def _decoder_options(encoding: str | None) -> tuple[dict, bool]:
+    """pymarc options for an override, and whether leader/09 must be blanked first.
+
+    pymarc trusts leader/09 = 'a' over any file_encoding, so a mislabelled file
+    only decodes with the override if that flag is cleared before parsing.
+    """
+    if encoding is None:
+        return {}, False
+    name = encoding.lower()
+    if name in _UTF8:
+        return {"force_utf8": True}, False
+    if name in _MARC8:
+        return {"file_encoding": "iso8859-1"}, True
+    return {"file_encoding": encoding}, True
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, BadSubfieldCodeWarning):
+        return "corrupt data: a subfield code is not ASCII (wrong encoding or damaged bytes)"
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"bytes that are not valid {error.encoding} at offset {error.start} of a field: "
+            "damaged, or the file is in another encoding (see --encoding)"
+        )
+    text = str(error).strip()
+    text = text or (error.__doc__ or type(error).__name__).strip().splitlines()[0]
+    return f"cannot parse the record: {text}"
+
+
+def _read_iso2709(path: Path, encoding: str | None) -> Iterator[Entry]:
+    options, blank_flag = _decoder_options(encoding)
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        position = 0
+        start = 0
+        while True:
+            while start < size and data[start] in b"\r\n\t \x1a\x00":
+                start += 1
+            if start >= size:
+                return
+            position += 1
+            end = data.find(bytes([_TERMINATOR]), start)
+            where = f"byte {start}"
+            if end < 0:
+                yield Entry(position, where, size, error="truncated: no record terminator")
+                return
+            head = bytes(data[start : start + 5])
+            if not head.isdigit():
+                yield Entry(
+                    position, where, end + 1, error=f"record length {head!r} is not a number"
+                )
+                start = end + 1
+                continue
+            if start + int(head) != end + 1:
+                yield Entry(
+                    position,
+                    where,
+                    end + 1,
+                    error=f"record length {int(head)} does not match the record terminator "
+                    f"at byte {end}",
+                )
+                start = end + 1
+                continue
+            chunk = bytearray(data[start : end + 1])
+            if blank_flag and len(chunk) > 9:
+                chunk[9] = ord(" ")
+            try:
+                with warnings.catch_warnings():
+                    # pymarc guesses a code for a non-ASCII one; such a record is damaged.
+                    warnings.simplefilter("error", BadSubfieldCodeWarning)
+                    record = Record(bytes(chunk), utf8_handling="strict", **options)
+            except Exception as error:  # pymarc raises many kinds; each one rejects this record
+                yield Entry(position, where, end + 1, error=_error_text(error))
+            else:
+                yield Entry(position, where, end + 1, record=record, raw_leader=str(record.leader))
+            start = end + 1
+
+
+def _read_marcxml(path: Path, encoding: str | None) -> Iterator[Entry]:
+    position = 0
+    with path.open("rb") as handle:
+        events = etree.iterparse(
+            handle,
+            events=("end",),
+            tag=(f"{{{MARC_NS}}}record", "record"),
+            encoding=encoding,
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+        )
+        try:
+            for _event, element in events:
+                position += 1
+                record, raw_leader = record_from_element(element)
+                yield Entry(
+                    position,
+                    f"line {element.sourceline}",
+                    handle.tell(),
+                    record=record,
+                    raw_leader=raw_leader,
+                )
+                element.clear(keep_tail=True)
+                parent = element.getparent()
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
+        except etree.XMLSyntaxError as error:
+            position += 1
+            yield Entry(
+                position,
+                f"line {error.lineno}",
+                handle.tell(),
+                error=f"XML is not well-formed, reading stopped here: {error.msg}",
+            )

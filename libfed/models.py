@@ -1,0 +1,95 @@
+"""The shared tables: settings, records with their pre-rendered formats, and sets.
+
+Records are written once per change with every format already rendered, so that
+serving a page is one indexed range read; record_sets repeats each member's
+(datestamp, identifier) so that a selective harvest of a small set walks its own
+index instead of filtering the whole repository.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base
+
+IDENTIFIER_LENGTH = 512
+SET_SPEC_LENGTH = 255
+
+
+class Setting(Base):
+    """Values the application creates once and every worker must share (the secret key)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Record(Base):
+    """One OAI item: its identifier, the datestamp of its last change and whether it is deleted."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_datestamp_identifier", "datestamp", "identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
+    datestamp: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Digest of every format and set membership: an identical re-import is a no-op.
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RecordFormat(Base):
+    """A record's metadata in one format, rendered when the record was written.
+
+    A deleted record keeps its rows with `xml` NULL, so that it is still listed
+    (as a tombstone) in exactly the formats it used to be disseminated in.
+    """
+
+    __tablename__ = "record_formats"
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xml: Mapped[str | None] = mapped_column(Text)
+
+
+class OAISet(Base):
+    """A set; `a:b` is a child of `a`, and a member of `a:b` is stored as a member of `a` too."""
+
+    __tablename__ = "sets"
+
+    spec: Mapped[str] = mapped_column(String(SET_SPEC_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class RecordSet(Base):
+    """Membership, with the member's keyset position copied in for per-set paging."""
+
+    __tablename__ = "record_sets"
+    __table_args__ = (
+        Index("ix_record_sets_position", "set_spec", "datestamp", "identifier"),
+        Index("ix_record_sets_record", "record_id"),
+    )
+
+    set_spec: Mapped[str] = mapped_column(
+        ForeignKey("sets.spec", ondelete="CASCADE"), primary_key=True
+    )
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    datestamp: Mapped[datetime] = mapped_column(DateTime)
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))

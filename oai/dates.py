@@ -1,0 +1,39 @@
+"""UTCdatetime values of requests and responses, at day or second granularity."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+DAY = "YYYY-MM-DD"
+SECONDS = "YYYY-MM-DDThh:mm:ssZ"
+_FORMATS = {DAY: "%Y-%m-%d", SECONDS: "%Y-%m-%dT%H:%M:%SZ"}
+_PATTERNS = {
+    DAY: re.compile(r"\d{4}-\d{2}-\d{2}"),
+    SECONDS: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
+}
+
+
+def parse_utc(value: str) -> tuple[datetime, str]:
+    """A naive-UTC datetime and the granularity `value` was written in; ValueError if neither.
+
+    Only the two forms the protocol defines are accepted: no offsets, no
+    fractions, no missing Z (a harvester sending those has a bug worth seeing).
+    """
+    for granularity, pattern in _PATTERNS.items():
+        if pattern.fullmatch(value):
+            return datetime.strptime(value, _FORMATS[granularity]), granularity
+    raise ValueError(f"{value!r} is not a UTC date (YYYY-MM-DD) or datetime (YYYY-MM-DDThh:mm:ssZ)")
+
+
+def until_bound(value: datetime, granularity: str) -> datetime:
+    """The last second an `until` covers: a day means the whole day, inclusive."""
+    return value + timedelta(days=1, seconds=-1) if granularity == DAY else value
+
+
+def format_utc(value: datetime) -> str:
+    return value.strftime(_FORMATS[SECONDS])
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)

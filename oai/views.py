@@ -1,0 +1,73 @@
+"""The /oai endpoint: HTTP in, OAI-PMH out, compressed when the harvester asks.
+
+Protocol errors are HTTP 200 (a 4xx stops validators and many harvesters); a
+database that is busy or gone is 503 with Retry-After, which harvesters retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import OperationalError
+
+from libfed.db import Database
+
+from . import xml as oxml
+from .arguments import parse
+from .dates import now_utc
+from .errors import UNPARSED, OAIError
+from .provider import Provider
+
+blueprint = Blueprint("oai", __name__)
+log = logging.getLogger(__name__)
+
+_WBITS = {"gzip": 31, "deflate": 15}  # HTTP "deflate" is the zlib format
+
+
+def _negotiate() -> str | None:
+    accepted = request.accept_encodings
+    for name in ("gzip", "deflate"):
+        if accepted[name] > 0:
+            return name
+    return None
+
+
+def _arguments() -> dict[str, list[str]]:
+    values = request.form if request.method == "POST" else request.args
+    return {name: values.getlist(name) for name in values}
+
+
+@blueprint.route("/oai", methods=["GET", "POST"])
+def endpoint() -> Response:
+    provider: Provider = current_app.extensions["libfed.oai"]
+    db: Database = current_app.extensions["libfed.db"]
+    now = now_utc()
+    echoed: dict[str, str] | None = None
+    try:
+        oai_request = parse(_arguments())
+        echoed = {"verb": oai_request.verb, **oai_request.arguments}
+        with db.session() as session, session.begin():
+            body = provider.respond(session, oai_request, now)
+    except OAIError as error:
+        if error.codes & UNPARSED:
+            echoed = None
+        body = list(oxml.errors(error.errors))
+    except OperationalError:
+        log.exception("database unavailable while answering %s", request.full_path)
+        return Response(
+            "The repository is busy; please retry.\n",
+            status=503,
+            headers={"Retry-After": "30"},
+            mimetype="text/plain",
+        )
+    payload = "".join(oxml.envelope(provider.config.base_url, now, echoed, body)).encode("utf-8")
+    response = Response(payload, content_type="text/xml; charset=utf-8")
+    response.vary.add("Accept-Encoding")
+    encoding = _negotiate()
+    if encoding:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, _WBITS[encoding])
+        response.set_data(compressor.compress(payload) + compressor.flush())
+        response.headers["Content-Encoding"] = encoding
+    return response

@@ -1,0 +1,128 @@
+"""The XML of responses, written as strings around metadata stored pre-rendered.
+
+Building an lxml tree per response would re-parse every stored record on every
+page; string assembly with strict escaping keeps a page a copy of stored bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+
+from libfed.formats import MetadataFormat
+from libfed.xmltext import escape_text, safe_attribute, safe_text
+
+from .dates import format_utc
+
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" '
+    f'xmlns:xsi="{_XSI}" '
+    'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ '
+    'http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">'
+)
+
+
+def envelope(
+    base_url: str,
+    response_date: datetime,
+    arguments: Mapping[str, str] | None,
+    body: Iterable[str],
+) -> Iterator[str]:
+    """The OAI-PMH document; `arguments` None writes a <request> without attributes."""
+    attributes = "".join(
+        f' {name}="{safe_attribute(value)}"' for name, value in (arguments or {}).items()
+    )
+    yield (
+        f"{_HEAD}<responseDate>{format_utc(response_date)}</responseDate>"
+        f"<request{attributes}>{escape_text(base_url)}</request>"
+    )
+    yield from body
+    yield "</OAI-PMH>\n"
+
+
+def errors(items: Iterable[tuple[str, str]]) -> Iterator[str]:
+    for code, message in items:
+        yield f'<error code="{code}">{safe_text(message)}</error>'
+
+
+def header(identifier: str, datestamp: datetime, deleted: bool, sets: Iterable[str]) -> str:
+    status = ' status="deleted"' if deleted else ""
+    specs = "".join(f"<setSpec>{escape_text(s)}</setSpec>" for s in sets)
+    return (
+        f"<header{status}><identifier>{escape_text(identifier)}</identifier>"
+        f"<datestamp>{format_utc(datestamp)}</datestamp>{specs}</header>"
+    )
+
+
+def record(header_xml: str, metadata: str | None) -> str:
+    if metadata is None:
+        return f"<record>{header_xml}</record>"
+    return f"<record>{header_xml}<metadata>{metadata}</metadata></record>"
+
+
+def resumption_token(token: str | None, total: int, cursor: int, expires: datetime | None) -> str:
+    """A token element; an empty one (token None) closes a list of several pages."""
+    attributes = f' completeListSize="{total}" cursor="{cursor}"'
+    if token is None:
+        return f"<resumptionToken{attributes}/>"
+    return (
+        f'<resumptionToken expirationDate="{format_utc(expires)}"{attributes}>'  # type: ignore[arg-type]
+        f"{escape_text(token)}</resumptionToken>"
+    )
+
+
+def identify(
+    name: str,
+    base_url: str,
+    admin_emails: Iterable[str],
+    earliest: datetime,
+    repository_identifier: str,
+    sample_identifier: str,
+) -> str:
+    emails = "".join(f"<adminEmail>{escape_text(e)}</adminEmail>" for e in admin_emails)
+    return (
+        f"<Identify><repositoryName>{escape_text(name)}</repositoryName>"
+        f"<baseURL>{escape_text(base_url)}</baseURL>"
+        "<protocolVersion>2.0</protocolVersion>"
+        f"{emails}<earliestDatestamp>{format_utc(earliest)}</earliestDatestamp>"
+        "<deletedRecord>persistent</deletedRecord>"
+        "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"
+        "<compression>gzip</compression><compression>deflate</compression>"
+        "<description>"
+        '<oai-identifier xmlns="http://www.openarchives.org/OAI/2.0/oai-identifier" '
+        f'xmlns:xsi="{_XSI}" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai-identifier '
+        'http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
+        f"<scheme>oai</scheme><repositoryIdentifier>{escape_text(repository_identifier)}"
+        "</repositoryIdentifier><delimiter>:</delimiter>"
+        f"<sampleIdentifier>{escape_text(sample_identifier)}</sampleIdentifier>"
+        "</oai-identifier></description></Identify>"
+    )
+
+
+def metadata_formats(formats: Iterable[MetadataFormat]) -> str:
+    items = "".join(
+        f"<metadataFormat><metadataPrefix>{f.prefix}</metadataPrefix>"
+        f"<schema>{escape_text(f.schema)}</schema>"
+        f"<metadataNamespace>{escape_text(f.namespace)}</metadataNamespace></metadataFormat>"
+        for f in formats
+    )
+    return f"<ListMetadataFormats>{items}</ListMetadataFormats>"
+
+
+def set_entry(spec: str, name: str, description: str | None) -> str:
+    described = ""
+    if description:
+        described = (
+            '<setDescription><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xsi="{_XSI}" '
+            'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
+            'http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
+            f"<dc:description>{safe_text(description)}</dc:description>"
+            "</oai_dc:dc></setDescription>"
+        )
+    return (
+        f"<set><setSpec>{escape_text(spec)}</setSpec><setName>{safe_text(name)}</setName>"
+        f"{described}</set>"
+    )
