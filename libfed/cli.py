@@ -80,14 +80,18 @@ def db_upgrade(context: Context) -> None:
     click.echo(f"database is at the current schema ({context.config.database.url})")
 
 
+def _check_set_spec(spec: str) -> None:
+    if not is_set_spec(spec):
+        raise click.BadParameter(
+            f"{spec!r} is not a setSpec (letters, digits, -_.!~*'() and ':' between levels)"
+        )
+
+
 def _parse_set(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict:
     sets: dict[str, str | None] = {}
     for value in values:
         spec, _, name = value.partition("=")
-        if not is_set_spec(spec):
-            raise click.BadParameter(
-                f"{spec!r} is not a setSpec (letters, digits, -_.!~*'() and ':' between levels)"
-            )
+        _check_set_spec(spec)
         sets[spec] = name.strip() or None
     return sets
 
@@ -173,7 +177,9 @@ def sets() -> None:
 @pass_context
 def sets_add(context: Context, spec: str, name: str, description: str | None) -> None:
     """Create or rename a set (and its missing parents), with an optional description."""
-    _parse_set(click.get_current_context(), None, (spec,))  # type: ignore[arg-type]
+    # SPEC is a bare setSpec here (the name is its own argument): no SPEC=NAME parsing,
+    # or "a=b" would pass as "a" and be stored as an invalid spec.
+    _check_set_spec(spec)
     with context.migrated_db().write() as session:
         ensure_sets(session, {spec: name})
         if description is not None:

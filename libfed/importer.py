@@ -7,8 +7,13 @@ a rejected record is reported with its position instead of stopping the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from pymarc import Record
@@ -17,11 +22,14 @@ from .crosswalk import render_oai_dc
 from .db import Database
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
-from .marc_reader import read_marc
+from .marc_reader import RawEntry, Undecodable, decode, read_raw
 from .marcxml import record_to_marcxml
 from .records import NewRecord, Outcome, ensure_sets, store
 
 BATCH_SIZE = 500
+# Below this much input, starting worker processes costs more than it saves.
+PARALLEL_FROM_BYTES = 4 * 2**20
+WINDOW = 2048  # records cut from the file and prepared at a time
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,38 @@ def render(record: Record, repository_identifier: str, sets: tuple[str, ...]) ->
     )
 
 
+def prepare(
+    raw: RawEntry, encoding: str | None, repository_identifier: str, sets: tuple[str, ...]
+) -> NewRecord | str:
+    """Decode, check and render one record: its stored form, or why it is rejected.
+
+    Runs in worker processes: it is the expensive part of an import.
+    """
+    if raw.error is not None:
+        return raw.error
+    try:
+        record, leader = decode(raw, encoding)
+        return render(checked(record, leader), repository_identifier, sets)
+    except (Undecodable, RecordRejected) as error:
+        return str(error)
+    except Exception as error:  # one record must never abort a whole import
+        return f"cannot render the record: {type(error).__name__}: {error}"
+
+
+@contextmanager
+def _submitter(parallel: bool) -> Iterator[Callable[[Callable, list], Callable[[], list]]]:
+    """A `submit(function, items)` that starts the work and returns a way to wait for it.
+
+    With a process pool, the next window is prepared by the workers while this
+    process writes the previous one; without one (small input), work is done in-process.
+    """
+    if not parallel or (os.cpu_count() or 1) < 2:
+        yield lambda function, items: lambda: list(map(function, items))
+        return
+    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+        yield lambda function, items: pool.map_async(function, items, chunksize=64).get
+
+
 def import_files(
     db: Database,
     repository_identifier: str,
@@ -68,8 +108,8 @@ def import_files(
 
     `progress` is called with the number of bytes read since its last call.
     """
+    paths = list(paths)
     sets = dict(sets or {})
-    set_specs = tuple(sets)
     summary = ImportSummary()
     if sets:
         with db.write() as session:
@@ -81,30 +121,39 @@ def import_files(
             summary.count(store(session, batch))
         batch.clear()
 
-    for path in paths:
-        consumed = 0
-        for entry in read_marc(path, encoding):
-            if progress and entry.offset > consumed:
-                progress(entry.offset - consumed)
-                consumed = entry.offset
-            reason = entry.error
-            if entry.record is not None:
-                try:
-                    batch.append(
-                        render(
-                            checked(entry.record, entry.raw_leader),
-                            repository_identifier,
-                            set_specs,
-                        )
-                    )
-                except RecordRejected as error:
-                    reason = str(error)
-                except Exception as error:  # one record must never abort a whole import
-                    reason = f"cannot render the record: {type(error).__name__}: {error}"
-            if reason is not None:
-                summary.rejected.append(Rejection(str(path), entry.position, entry.where, reason))
-            if len(batch) >= BATCH_SIZE:
-                flush()
+    work = partial(
+        prepare,
+        encoding=encoding,
+        repository_identifier=repository_identifier,
+        sets=tuple(sets),
+    )
+    parallel = sum(p.stat().st_size for p in paths) > PARALLEL_FROM_BYTES
+    with _submitter(parallel) as submit:
+        for path in paths:
+            consumed = 0
+            raws = read_raw(path, encoding)
+            # Bounded windows keep memory flat; one window is prepared ahead.
+            pending: tuple[list[RawEntry], Callable[[], list]] | None = None
+            while True:
+                window = list(islice(raws, WINDOW))
+                started = (window, submit(work, window)) if window else None
+                if pending is not None:
+                    done, results = pending
+                    for raw, result in zip(done, results(), strict=True):
+                        if progress and raw.offset > consumed:
+                            progress(raw.offset - consumed)
+                            consumed = raw.offset
+                        if isinstance(result, str):
+                            summary.rejected.append(
+                                Rejection(str(path), raw.position, raw.where, result)
+                            )
+                            continue
+                        batch.append(result)
+                        if len(batch) >= BATCH_SIZE:
+                            flush()
+                if started is None:
+                    break
+                pending = started
     if batch:
         flush()
     return summary

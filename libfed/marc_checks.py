@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pymarc import Field, Indicators, Leader, Record, Subfield
+from pymarc import Leader, Record, Subfield
 
 from .xmltext import strip_illegal
 
@@ -45,29 +45,26 @@ def normalize_leader(raw: str | None) -> Leader:
 
 
 def checked(record: Record, raw_leader: str | None) -> Record:
-    """A clean copy of `record`, or RecordRejected naming the first problem."""
-    clean = Record(leader=normalize_leader(raw_leader))
+    """`record` itself, cleaned in place, or RecordRejected naming the first problem."""
+    record.leader = normalize_leader(raw_leader)
     for field in record.fields:
         tag = field.tag
         if field.is_control_field():
             if not _CONTROL_TAG.fullmatch(tag):
                 raise RecordRejected(f"control field tag {tag!r} is not valid")
-            clean.add_field(Field(tag=tag, data=strip_illegal(field.data or "")))
+            field.data = strip_illegal(field.data or "")
             continue
         if not _DATA_TAG.fullmatch(tag):
             raise RecordRejected(f"field tag {tag!r} is not a three-character MARC tag")
-        ind1, ind2 = field.indicators
-        for position, indicator in ((1, ind1), (2, ind2)):
+        for position, indicator in enumerate(field.indicators, start=1):
             if not _INDICATOR.fullmatch(indicator or ""):
                 raise RecordRejected(
                     f"field {tag}: indicator {position} {indicator!r} is not valid"
                 )
-        subfields = []
+        if not field.subfields:
+            raise RecordRejected(f"field {tag} has no subfields")
         for subfield in field.subfields:
             if not _CODE.fullmatch(subfield.code or ""):
                 raise RecordRejected(f"field {tag}: subfield code {subfield.code!r} is not valid")
-            subfields.append(Subfield(subfield.code, strip_illegal(subfield.value)))
-        if not subfields:
-            raise RecordRejected(f"field {tag} has no subfields")
-        clean.add_field(Field(tag=tag, indicators=Indicators(ind1, ind2), subfields=subfields))
-    return clean
+        field.subfields = [Subfield(s.code, strip_illegal(s.value)) for s in field.subfields]
+    return record

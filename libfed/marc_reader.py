@@ -37,6 +37,23 @@ class Entry:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class RawEntry:
+    """One record as cut from its file, not yet decoded: cheap to cut, cheap to send
+    to another process, where `decode` does the expensive part."""
+
+    position: int
+    where: str
+    offset: int
+    kind: str = ""  # "iso2709" or "marcxml"
+    payload: bytes = b""
+    error: str | None = None
+
+
+class Undecodable(ValueError):
+    """The record's bytes do not make a MARC record; the message says why."""
+
+
 def file_kind(path: Path) -> str:
     """'marcxml' or 'iso2709', decided by the first significant byte, not the file name."""
     with path.open("rb") as handle:
@@ -46,11 +63,40 @@ def file_kind(path: Path) -> str:
 
 
 def read_marc(path: Path, encoding: str | None = None) -> Iterator[Entry]:
-    """Every record of `path`; `encoding` overrides what the file claims (e.g. cp1251)."""
+    """Every record of `path`, decoded; `encoding` overrides what the file claims (e.g. cp1251)."""
+    for raw in read_raw(path, encoding):
+        if raw.error is not None:
+            yield Entry(raw.position, raw.where, raw.offset, error=raw.error)
+            continue
+        try:
+            record, leader = decode(raw, encoding)
+        except Undecodable as error:
+            yield Entry(raw.position, raw.where, raw.offset, error=str(error))
+        else:
+            yield Entry(raw.position, raw.where, raw.offset, record=record, raw_leader=leader)
+
+
+def read_raw(path: Path, encoding: str | None = None) -> Iterator[RawEntry]:
+    """Every record of `path` as bytes, or the reason it could not even be cut out."""
     if file_kind(path) == "marcxml":
         yield from _read_marcxml(path, encoding)
     else:
         yield from _read_iso2709(path, encoding)
+
+
+def decode(raw: RawEntry, encoding: str | None = None) -> tuple[Record, str | None]:
+    """The pymarc record of a raw entry and its leader as found; Undecodable if impossible."""
+    if raw.kind == "marcxml":
+        return record_from_element(etree.fromstring(raw.payload))
+    options, _ = _decoder_options(encoding)
+    try:
+        with warnings.catch_warnings():
+            # pymarc guesses a code for a non-ASCII one; such a record is damaged.
+            warnings.simplefilter("error", BadSubfieldCodeWarning)
+            record = Record(raw.payload, utf8_handling="strict", **options)
+    except Exception as error:  # pymarc raises many kinds; each one rejects this record
+        raise Undecodable(_error_text(error)) from None
+    return record, str(record.leader)
 
 
 def _decoder_options(encoding: str | None) -> tuple[dict, bool]:
@@ -82,8 +128,8 @@ def _error_text(error: Exception) -> str:
     return f"cannot parse the record: {text}"
 
 
-def _read_iso2709(path: Path, encoding: str | None) -> Iterator[Entry]:
-    options, blank_flag = _decoder_options(encoding)
+def _read_iso2709(path: Path, encoding: str | None) -> Iterator[RawEntry]:
+    _, blank_flag = _decoder_options(encoding)
     size = path.stat().st_size
     if size == 0:
         return
@@ -99,17 +145,17 @@ def _read_iso2709(path: Path, encoding: str | None) -> Iterator[Entry]:
             end = data.find(bytes([_TERMINATOR]), start)
             where = f"byte {start}"
             if end < 0:
-                yield Entry(position, where, size, error="truncated: no record terminator")
+                yield RawEntry(position, where, size, error="truncated: no record terminator")
                 return
             head = bytes(data[start : start + 5])
             if not head.isdigit():
-                yield Entry(
+                yield RawEntry(
                     position, where, end + 1, error=f"record length {head!r} is not a number"
                 )
                 start = end + 1
                 continue
             if start + int(head) != end + 1:
-                yield Entry(
+                yield RawEntry(
                     position,
                     where,
                     end + 1,
@@ -121,19 +167,11 @@ def _read_iso2709(path: Path, encoding: str | None) -> Iterator[Entry]:
             chunk = bytearray(data[start : end + 1])
             if blank_flag and len(chunk) > 9:
                 chunk[9] = ord(" ")
-            try:
-                with warnings.catch_warnings():
-                    # pymarc guesses a code for a non-ASCII one; such a record is damaged.
-                    warnings.simplefilter("error", BadSubfieldCodeWarning)
-                    record = Record(bytes(chunk), utf8_handling="strict", **options)
-            except Exception as error:  # pymarc raises many kinds; each one rejects this record
-                yield Entry(position, where, end + 1, error=_error_text(error))
-            else:
-                yield Entry(position, where, end + 1, record=record, raw_leader=str(record.leader))
+            yield RawEntry(position, where, end + 1, "iso2709", bytes(chunk))
             start = end + 1
 
 
-def _read_marcxml(path: Path, encoding: str | None) -> Iterator[Entry]:
+def _read_marcxml(path: Path, encoding: str | None) -> Iterator[RawEntry]:
     position = 0
     with path.open("rb") as handle:
         events = etree.iterparse(
@@ -149,13 +187,12 @@ def _read_marcxml(path: Path, encoding: str | None) -> Iterator[Entry]:
         try:
             for _event, element in events:
                 position += 1
-                record, raw_leader = record_from_element(element)
-                yield Entry(
+                yield RawEntry(
                     position,
                     f"line {element.sourceline}",
                     handle.tell(),
-                    record=record,
-                    raw_leader=raw_leader,
+                    "marcxml",
+                    etree.tostring(element, encoding="utf-8"),
                 )
                 element.clear(keep_tail=True)
                 parent = element.getparent()
@@ -163,7 +200,7 @@ def _read_marcxml(path: Path, encoding: str | None) -> Iterator[Entry]:
                     del parent[0]
         except etree.XMLSyntaxError as error:
             position += 1
-            yield Entry(
+            yield RawEntry(
                 position,
                 f"line {error.lineno}",
                 handle.tell(),

@@ -43,8 +43,10 @@ def record_to_marcxml(record: Record) -> str:
     return "".join(parts)
 
 
-def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+_LEADER_TAGS = (_NS + "leader", "leader")
+_CONTROL_TAGS = (_NS + "controlfield", "controlfield")
+_DATA_TAGS = (_NS + "datafield", "datafield")
+_SUBFIELD_TAGS = (_NS + "subfield", "subfield")
 
 
 def record_from_element(element: etree._Element) -> tuple[Record, str | None]:
@@ -54,26 +56,26 @@ def record_from_element(element: etree._Element) -> tuple[Record, str | None]:
     malformed in ways pymarc's Leader refuses; `libfed.marc_checks` judges it.
     """
     record = Record()
+    fields = record.fields
     raw_leader: str | None = None
     for child in element:
-        name = _local(child.tag)
-        if name == "leader":
-            raw_leader = child.text or ""
-        elif name == "controlfield":
-            record.add_field(Field(tag=child.get("tag", ""), data=child.text or ""))
-        elif name == "datafield":
-            subfields = [
-                Subfield(code=sub.get("code", ""), value=sub.text or "")
-                for sub in child
-                if _local(sub.tag) == "subfield"
-            ]
-            record.add_field(
+        name = child.tag
+        if name in _DATA_TAGS:
+            fields.append(
                 Field(
                     tag=child.get("tag", ""),
                     indicators=Indicators(child.get("ind1", " "), child.get("ind2", " ")),
-                    subfields=subfields,
+                    subfields=[
+                        Subfield(sub.get("code", ""), sub.text or "")
+                        for sub in child
+                        if sub.tag in _SUBFIELD_TAGS
+                    ],
                 )
             )
+        elif name in _CONTROL_TAGS:
+            fields.append(Field(tag=child.get("tag", ""), data=child.text or ""))
+        elif name in _LEADER_TAGS:
+            raw_leader = child.text or ""
     return record, raw_leader
 
 

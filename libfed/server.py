@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gunicorn.app.base import BaseApplication
 
 from .config import Config
 
 
-class _Application(BaseApplication):
-    def __init__(self, config: Config, options: dict) -> None:
-        self._libfed_config = config
+def gunicorn_options(host: str, port: int, workers: int) -> dict:
+    """The serving settings, shared with the benchmark so that competitors run alike."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 120,
+        "accesslog": "-",
+        "errorlog": "-",
+    }
+
+
+class WSGIServer(BaseApplication):
+    """Runs the WSGI application that `factory` builds, once in each worker after the fork
+    (a database connection must not be shared between processes)."""
+
+    def __init__(self, factory: Callable[[], Callable], options: dict) -> None:
+        self._factory = factory
         self._options = options
         super().__init__()
 
@@ -17,24 +35,11 @@ class _Application(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self):  # type: ignore[no-untyped-def]
-        # Built in each worker after the fork: a database connection must not be
-        # shared between processes.
-        from .app import create_app
-
-        return create_app(self._libfed_config)
+    def load(self) -> Callable:
+        return self._factory()
 
 
 def run(config: Config, host: str, port: int, workers: int) -> None:
-    _Application(
-        config,
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": 4,
-            "timeout": 120,
-            "accesslog": "-",
-            "errorlog": "-",
-        },
-    ).run()
+    from .app import create_app
+
+    WSGIServer(lambda: create_app(config), gunicorn_options(host, port, workers)).run()

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from lxml import etree
+
+from libfed.xmltext import strip_illegal
 
 from .errors import BAD_ARGUMENT, BAD_VERB, OAIError
 
@@ -18,6 +24,36 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ListRecords": _LIST,
 }
 RESUMABLE = frozenset({"ListSets", "ListIdentifiers", "ListRecords"})
+
+# The syntax OAI-PMH.xsd gives these arguments. A value outside it is badArgument
+# ("values for arguments have an illegal syntax"); answering it with another error
+# would echo it in <request>, and the response would not validate.
+_PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
+_SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
+_ANY_URI = etree.XMLSchema(
+    etree.XML(
+        b'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+        b'<xs:element name="uri" type="xs:anyURI"/></xs:schema>'
+    )
+)
+_ANY_URI_LOCK = threading.Lock()  # an lxml schema object is not for concurrent use
+
+
+def _is_uri(value: str) -> bool:
+    """Whether `value` is an xs:anyURI as the validator of responses judges it."""
+    if strip_illegal(value) != value:
+        return False
+    element = etree.Element("uri")
+    element.text = value
+    with _ANY_URI_LOCK:
+        return bool(_ANY_URI.validate(element))
+
+
+_SYNTAX: dict[str, Callable[[str], bool]] = {
+    "metadataPrefix": lambda value: bool(_PREFIX.fullmatch(value)),
+    "set": lambda value: bool(_SET_SPEC.fullmatch(value)),
+    "identifier": _is_uri,
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,8 @@ def parse(values: Mapping[str, list[str]]) -> OAIRequest:
             problems.append((BAD_ARGUMENT, f"{name!r} is not an argument of {verb}."))
         elif len(given) > 1:
             problems.append((BAD_ARGUMENT, f"The argument {name!r} is repeated."))
+        elif name in _SYNTAX and not _SYNTAX[name](given[0]):
+            problems.append((BAD_ARGUMENT, f"{given[0]!r} is not a valid value of {name!r}."))
         else:
             arguments[name] = given[0]
     if "resumptionToken" in arguments and len(arguments) > 1:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 DAY = "YYYY-MM-DD"
 SECONDS = "YYYY-MM-DDThh:mm:ssZ"
 _FORMATS = {DAY: "%Y-%m-%d", SECONDS: "%Y-%m-%dT%H:%M:%SZ"}
+# ASCII digits only: `\d` would also take "２０２０" (and strptime parses it).
 _PATTERNS = {
-    DAY: re.compile(r"\d{4}-\d{2}-\d{2}"),
-    SECONDS: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
+    DAY: re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    SECONDS: re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"),
 }
 
 
@@ -32,7 +33,11 @@ def until_bound(value: datetime, granularity: str) -> datetime:
 
 
 def format_utc(value: datetime) -> str:
-    return value.strftime(_FORMATS[SECONDS])
+    # Not strftime: glibc writes year 999 as "999", which is no xs:dateTime.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
+    )
 
 
 def now_utc() -> datetime:

@@ -8,6 +8,8 @@ harvester made up; the embedded timestamp makes old tokens expire.
 
 from __future__ import annotations
 
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +19,8 @@ from .errors import BAD_RESUMPTION_TOKEN, OAIError
 
 _VERBS = {"ListRecords": "R", "ListIdentifiers": "I"}
 _VERB_OF = {code: verb for verb, code in _VERBS.items()}
+# What encode() produces: URL-safe base64 segments joined by dots, nothing else.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)+")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class TokenSigner:
     def decode(self, token: str, verb: str) -> ListState:
         """The state in `token`, or badResumptionToken if it is not ours, expired or for another verb."""
         try:
+            self._check_canonical(token)
             data = self._serializer.loads(token, max_age=self.ttl_seconds)
             code, prefix, set_spec, lower, upper, after_stamp, after_id, cursor, total = data
             state = ListState(
@@ -84,3 +89,17 @@ class TokenSigner:
         if state.verb != verb:
             raise OAIError(BAD_RESUMPTION_TOKEN, f"This resumptionToken is not for {verb}.")
         return state
+
+    def _check_canonical(self, token: str) -> None:
+        """BadData unless `token` is spelt exactly as encode() spells it.
+
+        itsdangerous alone accepts other spellings of a valid signature (non-ASCII
+        characters are dropped, the spare low bits of the last base64 character
+        are ignored), so an altered token could still pass as the original.
+        """
+        if not _TOKEN.fullmatch(token):
+            raise BadData("not a token")
+        signed, _, signature = token.rpartition(".")
+        expected = self._serializer.make_signer().get_signature(signed)
+        if not hmac.compare_digest(expected, signature.encode("ascii")):
+            raise BadData("signature does not match")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import OperationalError
@@ -35,8 +36,15 @@ def _negotiate() -> str | None:
 
 
 def _arguments() -> dict[str, list[str]]:
-    values = request.form if request.method == "POST" else request.args
-    return {name: values.getlist(name) for name in values}
+    if request.method == "POST":
+        return {name: request.form.getlist(name) for name in request.form}
+    # Not request.args: werkzeug decodes the raw query string strictly, so a byte
+    # that is not UTF-8 (a harvester sending Latin-1 unencoded) would be a 500.
+    query = request.query_string.decode("utf-8", "replace")
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        values.setdefault(name, []).append(value)
+    return values
 
 
 @blueprint.route("/oai", methods=["GET", "POST"])
@@ -55,7 +63,11 @@ def endpoint() -> Response:
             echoed = None
         body = list(oxml.errors(error.errors))
     except OperationalError:
-        log.exception("database unavailable while answering %s", request.full_path)
+        log.exception(
+            "database unavailable while answering %s?%s",
+            request.path,
+            request.query_string.decode("utf-8", "replace"),
+        )
         return Response(
             "The repository is busy; please retry.\n",
             status=503,

@@ -1,0 +1,260 @@
+"""`make bench`: libfed's provider against the alternatives, measured in one run.
+
+Figures are compared as ratios within one run: this machine has two cores and is
+shared, so absolute times move between runs while ratios hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+
+from libfed.db import Database
+
+from .client import harvest, page_latency
+from .generate import write_collection
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+BIN = Path(sys.executable).parent
+SMALL = int(os.environ.get("BENCH_RECORDS", "100000"))
+LARGE = int(os.environ.get("BENCH_LARGE_RECORDS", "1000000"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config_file(database: Path) -> Path:
+    path = database.with_suffix(".toml")
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{database}"\n'
+        '[oai]\nrepository_name = "bench"\nrepository_identifier = "bench.libfed.org"\n'
+        'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["bench@libfed.org"]\npage_size = 500\n'
+    )
+    return path
+
+
+class Server:
+    """A server process on loopback; its peak memory is the sum over its process tree."""
+
+    def __init__(self, command: list[str], port: int, url: str) -> None:
+        self.port, self.url = port, url
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                requests.get(self.url, timeout=5)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {command}")
+
+    def tree(self) -> list[int]:
+        pids, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            todo += [int(c) for c in children]
+        return pids
+
+    def peak_rss_mb(self) -> float:
+        total = 0
+        for pid in self.tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def libfed_server(config: Path) -> Server:
+    port = free_port()
+    return Server(
+        [
+            str(BIN / "libfed"),
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        port,
+        f"http://127.0.0.1:{port}/oai",
+    )
+
+
+def competitor(kind: str, source: Path) -> Server:
+    port = free_port()
+    return Server(
+        [sys.executable, "-m", "bench.serve_competitor", kind, str(source), str(port)],
+        port,
+        f"http://127.0.0.1:{port}/",
+    )
+
+
+def import_records(config: Path, source: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "libfed"), "--config", str(config), "db", "upgrade"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [str(BIN / "libfed"), "--config", str(config), "import", str(source)],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def replicate(database: Path, copies: int) -> None:
+    """Grow the repository tenfold by copying its rows under new identifiers (fast, same sizes)."""
+    db = Database(f"sqlite:///{database}")
+    with db.engine.begin() as connection:
+        for k in range(1, copies):
+            suffix = f".r{k}"
+            connection.execute(
+                text(
+                    "INSERT INTO records (identifier, datestamp, deleted, content_hash) "
+                    "SELECT identifier || :s, datestamp, deleted, content_hash FROM records WHERE identifier NOT LIKE '%.r%'"
+                ),
+                {"s": suffix},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO record_formats (record_id, prefix, xml) SELECT n.id, f.prefix, f.xml "
+                    "FROM records o JOIN record_formats f ON f.record_id = o.id "
+                    "JOIN records n ON n.identifier = o.identifier || :s WHERE o.identifier NOT LIKE '%.r%'"
+                ),
+                {"s": suffix},
+            )
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    db.dispose()
+
+
+def depth_query(h, fraction: float) -> str:  # type: ignore[no-untyped-def]
+    return h.queries[int((len(h.queries) - 1) * fraction)]
+
+
+def measure_libfed(config: Path, capture: dict | None = None) -> tuple[dict, object]:
+    server = libfed_server(config)
+    try:
+        on_page = (lambda q, b: capture.__setitem__(q, b)) if capture is not None else None
+        h = harvest(server.url, on_page=on_page)
+        first = page_latency(server.url, h.queries[0])
+        deep = page_latency(server.url, depth_query(h, 0.9))
+        return {
+            "records": h.records,
+            "pages": h.pages,
+            "seconds": round(h.seconds, 2),
+            "records_per_second": round(h.records_per_second),
+            "first_page_ms": round(first * 1000, 1),
+            "page_at_90pct_ms": round(deep * 1000, 1),
+            "depth_ratio": round(deep / first, 3),
+            "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
+        }, h
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    results: dict = {"records": SMALL, "large_records": LARGE}
+
+    source = DATA / f"records-{SMALL}.xml"
+    if not source.exists():
+        print(f"generating {SMALL} records ...", flush=True)
+        write_collection(source, SMALL)
+    results["source_mb"] = round(source.stat().st_size / 2**20, 1)
+
+    database = DATA / "small.sqlite3"
+    for leftover in DATA.glob("small.sqlite3*"):
+        leftover.unlink()
+    config = config_file(database)
+    print("importing ...", flush=True)
+    seconds = import_records(config, source)
+    results["import"] = {"seconds": round(seconds, 1), "records_per_second": round(SMALL / seconds)}
+    print(results["import"], flush=True)
+
+    print("harvesting libfed ...", flush=True)
+    pages: dict[str, bytes] = {}
+    results["libfed"], _ = measure_libfed(config, capture=pages)
+    print(results["libfed"], flush=True)
+
+    pickled = DATA / "pages.pickle"
+    pickled.write_bytes(pickle.dumps(pages))
+    for kind, source_path in (("static", pickled), ("batching", database)):
+        print(f"harvesting {kind} ...", flush=True)
+        server = competitor(kind, source_path)
+        try:
+            h = harvest(server.url)
+            results[kind] = {
+                "records": h.records,
+                "seconds": round(h.seconds, 2),
+                "records_per_second": round(h.records_per_second),
+                "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
+            }
+        finally:
+            server.stop()
+        print(results[kind], flush=True)
+
+    if LARGE > SMALL:
+        print(f"growing to {LARGE} records ...", flush=True)
+        large = DATA / "large.sqlite3"
+        for leftover in DATA.glob("large.sqlite3*"):
+            leftover.unlink()
+        with Database(f"sqlite:///{database}").engine.connect() as connection:
+            connection.exec_driver_sql(f"VACUUM INTO '{large}'")
+        replicate(large, LARGE // SMALL)
+        results["libfed_large"], _ = measure_libfed(config_file(large))
+        print(results["libfed_large"], flush=True)
+
+    lf, st, bt = results["libfed"], results["static"], results["batching"]
+    results["ratios"] = {
+        "libfed_vs_batching_records_per_second": round(
+            lf["records_per_second"] / bt["records_per_second"], 2
+        ),
+        "libfed_vs_floor_harvest_time": round(lf["seconds"] / st["seconds"], 3),
+        "page_90pct_vs_first": lf["depth_ratio"],
+    }
+    if "libfed_large" in results:
+        lg = results["libfed_large"]
+        results["ratios"]["page_90pct_vs_first_large"] = lg["depth_ratio"]
+        results["ratios"]["server_rss_large_vs_small"] = round(
+            lg["peak_server_rss_mb"] / lf["peak_server_rss_mb"], 3
+        )
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results["ratios"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared fixtures: a fresh migrated database, the app, a live HTTP server, the schemas."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# libxml2 reads the catalog variable once, at first use: set it before anything parses.
+os.environ["XML_CATALOG_FILES"] = str(ROOT / "schemas" / "catalog.xml")
+
+import pytest  # noqa: E402
+from flask import Flask  # noqa: E402
+from lxml import etree  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from libfed.app import create_app  # noqa: E402
+from libfed.config import Config, parse_config  # noqa: E402
+from libfed.db import Database  # noqa: E402
+from libfed.importer import ImportSummary, import_files  # noqa: E402
+from libfed.migrate import upgrade  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
+REPOSITORY_ID = "test.libfed.org"
+OAI_NS = {"oai": "http://www.openarchives.org/OAI/2.0/"}
+
+
+def config_dict(database_url: str, **oai: object) -> dict:
+    return {
+        "database": {"url": database_url},
+        "oai": {
+            "repository_name": "libfed test repository",
+            "repository_identifier": REPOSITORY_ID,
+            "base_url": "http://127.0.0.1/oai",
+            "admin_emails": ["admin@test.libfed.org"],
+            "page_size": 10,
+            **oai,
+        },
+    }
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'libfed.sqlite3'}"
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    return parse_config(config_dict(database_url))
+
+
+@pytest.fixture
+def db(config: Config) -> Iterator[Database]:
+    database = Database(config.database.url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def app(config: Config, db: Database) -> Flask:
+    return create_app(config, db)
+
+
+@pytest.fixture
+def client(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app behind a real HTTP server on loopback; yields the /oai URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/oai"
+    server.shutdown()
+    thread.join()
+
+
+def load(
+    db: Database, *names: str, sets: dict | None = None, encoding: str | None = None
+) -> ImportSummary:
+    """Import fixture files by their path under tests/fixtures."""
+    return import_files(
+        db, REPOSITORY_ID, [FIXTURES / n for n in names], sets=sets, encoding=encoding
+    )
+
+
+@pytest.fixture(scope="session")
+def oai_schema() -> etree.XMLSchema:
+    """OAI-PMH with every format and description schema this server emits (offline)."""
+    return etree.XMLSchema(etree.parse(str(ROOT / "schemas" / "local" / "oai-pmh-all.xsd")))
+
+
+def parse_valid(schema: etree.XMLSchema, body: bytes) -> etree._Element:
+    """Parse a response and assert that it validates; returns the root element."""
+    document = etree.fromstring(body)
+    if not schema.validate(document):
+        raise AssertionError(f"invalid OAI-PMH response: {schema.error_log}\n{body[:2000]!r}")
+    return document
