@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 DAY = "YYYY-MM-DD"
 SECONDS = "YYYY-MM-DDThh:mm:ssZ"
 _FORMATS = {DAY: "%Y-%m-%d", SECONDS: "%Y-%m-%dT%H:%M:%SZ"}
-# ASCII digits only: `\d` would also take "２０２０" (and strptime parses it).
+# ASCII digits only: `\d` would also take full-width and other Unicode digits (and strptime parses them).
 _PATTERNS = {
     DAY: re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
     SECONDS: re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"),
