@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -232,8 +233,9 @@ def main() -> None:
         large = DATA / "large.sqlite3"
         for leftover in DATA.glob("large.sqlite3*"):
             leftover.unlink()
-        with Database(f"sqlite:///{database}").engine.connect() as connection:
-            connection.exec_driver_sql(f"VACUUM INTO '{large}'")
+        # VACUUM cannot run inside the transaction libfed's engine always opens.
+        with sqlite3.connect(database, isolation_level=None) as connection:
+            connection.execute("VACUUM INTO ?", (str(large),))
         replicate(large, LARGE // SMALL)
         results["libfed_large"], _ = measure_libfed(config_file(large))
         print(results["libfed_large"], flush=True)

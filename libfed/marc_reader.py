@@ -8,6 +8,7 @@ never held in memory and a well-formedness error still keeps what came before it
 
 from __future__ import annotations
 
+import codecs
 import mmap
 import warnings
 from collections.abc import Iterator
@@ -112,7 +113,18 @@ def _decoder_options(encoding: str | None) -> tuple[dict, bool]:
         return {"force_utf8": True}, False
     if name in _MARC8:
         return {"file_encoding": "iso8859-1"}, True
+    if _codec_name(encoding) == "iso8859-1":
+        # pymarc takes file_encoding="iso8859-1" (that exact spelling) to mean MARC-8.
+        return {"file_encoding": "latin-1"}, True
     return {"file_encoding": encoding}, True
+
+
+def _codec_name(encoding: str) -> str | None:
+    """Python's canonical name of `encoding` ('latin-1' -> 'iso8859-1'); None if unknown."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None
 
 
 def _error_text(error: Exception) -> str:
@@ -171,19 +183,38 @@ def _read_iso2709(path: Path, encoding: str | None) -> Iterator[RawEntry]:
             start = end + 1
 
 
+def _no_xml_encoding(encoding: str) -> str:
+    return (
+        f"an XML file cannot be read as {encoding!r}: import it without --encoding "
+        "(a MARCXML file names its own encoding) or with one the XML parser knows"
+    )
+
+
 def _read_marcxml(path: Path, encoding: str | None) -> Iterator[RawEntry]:
     position = 0
+    if encoding is not None:
+        # libxml2 knows Python's canonical spellings ('iso8859-1') but not every alias
+        # ('latin-1'), and MARC-8 is no XML encoding at all.
+        canonical = None if encoding.lower() in _MARC8 else _codec_name(encoding)
+        if canonical is None:
+            yield RawEntry(1, "line 1", path.stat().st_size, error=_no_xml_encoding(encoding))
+            return
+        encoding = canonical
     with path.open("rb") as handle:
-        events = etree.iterparse(
-            handle,
-            events=("end",),
-            tag=(f"{{{MARC_NS}}}record", "record"),
-            encoding=encoding,
-            huge_tree=True,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-        )
+        try:
+            events = etree.iterparse(
+                handle,
+                events=("end",),
+                tag=(f"{{{MARC_NS}}}record", "record"),
+                encoding=encoding,
+                huge_tree=True,
+                resolve_entities=False,
+                no_network=True,
+                load_dtd=False,
+            )
+        except LookupError:  # known to Python, not to libxml2 (e.g. mac-cyrillic)
+            yield RawEntry(1, "line 1", path.stat().st_size, error=_no_xml_encoding(encoding))
+            return
         try:
             for _event, element in events:
                 position += 1

@@ -92,7 +92,7 @@ def parse(values: Mapping[str, list[str]]) -> OAIRequest:
     elif "resumptionToken" not in arguments:
         problems.extend(
             (BAD_ARGUMENT, f"{verb} requires the argument {name!r}.")
-            for name in sorted(required - arguments.keys())
+            for name in sorted(required - values.keys())  # given but bad: reported above
         )
     if problems:
         raise OAIError(*problems[0], *problems[1:])

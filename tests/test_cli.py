@@ -1,0 +1,464 @@
+"""The `libfed` command as an operator uses it, and one real `libfed serve`."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import FIXTURES, OAI_NS, parse_valid
+from lxml import etree
+from sqlalchemy import func, select
+
+from libfed.cli import main
+from libfed.config import CONFIG_ENV, DATABASE_URL_ENV
+from libfed.db import Database
+from libfed.models import OAISet, Record, RecordFormat, RecordSet
+
+REPOSITORY = "cli.libfed.org"
+PREFIX = f"oai:{REPOSITORY}:"
+DEMO_DATA = Path(__file__).resolve().parent.parent / "libfed" / "demo" / "data"
+BAD_RECORDS = FIXTURES / "marc" / "pymarc_bad_records.mrc"
+BATCH = FIXTURES / "marcxml" / "pymarc_batch.xml"
+
+Invoke = Callable[..., Result]
+
+
+def config_text(database: Path, extra_oai: str = "") -> str:
+    return f"""\
+[database]
+url = "sqlite:///{database}"
+
+[oai]
+repository_name = "CLI test repository"
+repository_identifier = "{REPOSITORY}"
+base_url = "http://127.0.0.1:8080/oai"
+admin_emails = ["admin@cli.libfed.org"]
+page_size = 50
+{extra_oai}"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make test` exports LIBFED_CONFIG; LIBFED_DATABASE_URL would redirect the database.
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+
+
+@pytest.fixture
+def database_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "libfed.sqlite3"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, database_path: Path) -> Path:
+    path = tmp_path / "libfed.toml"
+    path.write_text(config_text(database_path), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run(config_file: Path) -> Invoke:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, ["--config", str(config_file), *args])
+
+    return invoke
+
+
+@pytest.fixture
+def upgraded(run: Invoke) -> None:
+    result = run("db", "upgrade")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def database(database_path: Path, upgraded: None) -> Iterator[Database]:
+    db = Database(f"sqlite:///{database_path}")
+    yield db
+    db.dispose()
+
+
+def count(db: Database, model: type) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def record(db: Database, identifier: str) -> Record | None:
+    with db.session() as session:
+        return session.scalar(select(Record).where(Record.identifier == identifier))
+
+
+# --- db upgrade ------------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_database_and_is_idempotent(
+    run: Invoke, database_path: Path
+) -> None:
+    first = run("db", "upgrade")
+    assert first.exit_code == 0, first.output
+    assert "current schema" in first.output
+    assert database_path.exists()  # its folder was created too
+
+    second = run("db", "upgrade")
+    assert second.exit_code == 0, second.output
+    assert "current schema" in second.output
+
+
+def test_import_before_db_upgrade_says_what_to_run(run: Invoke) -> None:
+    result = run("import", str(BATCH))
+    assert result.exit_code != 0
+    assert "libfed db upgrade" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("records", "delete", "oai:x:1"), ("sets", "add", "a", "A"), ("demo",)],
+)
+def test_other_commands_before_db_upgrade_say_what_to_run(
+    run: Invoke, args: tuple[str, ...]
+) -> None:
+    result = run(*args)
+    assert result.exit_code != 0
+    assert "libfed db upgrade" in result.output
+
+
+# --- import ----------------------------------------------------------------------------
+
+
+def test_import_prints_the_summary_and_exits_0_when_nothing_is_rejected(
+    run: Invoke, database: Database
+) -> None:
+    result = run("import", str(BATCH))
+    assert result.exit_code == 0, result.output
+    assert "added 2, updated 0, unchanged 0, rejected 0" in result.stdout
+    assert "rejected:" not in result.output
+    assert count(database, Record) == 2
+    assert record(database, PREFIX + "5637241") is not None
+
+    again = run("import", str(BATCH))
+    assert again.exit_code == 0, again.output
+    assert "added 0, updated 0, unchanged 2, rejected 0" in again.stdout
+
+
+def test_import_reports_each_rejection_and_exits_1(run: Invoke, database: Database) -> None:
+    result = run("import", str(BAD_RECORDS))
+    assert result.exit_code == 1, result.output
+    assert "added 1, updated 0, unchanged 1, rejected 6" in result.stdout
+    lines = [line.strip() for line in result.stdout.splitlines() if "rejected:" in line]
+    assert len(lines) == 6
+    for line, number in zip(lines, range(2, 8), strict=True):
+        assert line.startswith(f"rejected: {BAD_RECORDS}: record {number} (byte ")
+    assert "Base address exceeds size of record" in lines[0]
+    assert "Invalid directory" in lines[2]
+    # The sound records were still imported.
+    assert count(database, Record) == 1
+
+
+def test_import_of_several_files_with_a_set_and_an_encoding(
+    run: Invoke, database: Database
+) -> None:
+    cp1251 = FIXTURES / "marc" / "pymarc_1251_russian_cp1251.mrc"
+    result = run("import", "--encoding", "cp1251", "--set", "ru:tech=Technical books", str(cp1251))
+    assert result.exit_code == 0, result.output
+    assert "added 6, updated 0, unchanged 0, rejected 0" in result.stdout
+    with database.session() as session:
+        sets = {s.spec: s.name for s in session.scalars(select(OAISet))}
+        marc21 = session.scalar(
+            select(RecordFormat.xml)
+            .join(Record, Record.id == RecordFormat.record_id)
+            .where(Record.identifier == PREFIX + "ru03-000001RKP", RecordFormat.prefix == "marc21")
+        )
+    assert sets == {"ru": "ru", "ru:tech": "Technical books"}
+    assert count(database, RecordSet) == 12
+    assert "Основы гидравлического расчета инженерных сетей" in (marc21 or "")
+
+
+def test_import_with_an_unknown_encoding_is_refused(run: Invoke, database: Database) -> None:
+    result = run("import", "--encoding", "nonsense", str(BATCH))
+    assert result.exit_code == 2
+    assert "--encoding" in result.output
+    assert "unknown encoding 'nonsense'" in result.output
+    assert count(database, Record) == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "summary", "exit_code"),
+    [
+        ("marc-8", "added 1, updated 0, unchanged 0, rejected 0", 0),
+        ("MARC8", "added 1, updated 0, unchanged 0, rejected 0", 0),
+        # The file really is MARC-8: read as UTF-8 its accented letters are invalid.
+        ("utf-8", "added 0, updated 0, unchanged 0, rejected 1", 1),
+    ],
+)
+def test_import_accepts_known_encodings(
+    run: Invoke, database: Database, encoding: str, summary: str, exit_code: int
+) -> None:
+    result = run("import", "--encoding", encoding, str(FIXTURES / "marc" / "pymarc_marc8.mrc"))
+    assert result.exit_code == exit_code, result.output
+    assert summary in result.stdout
+    if exit_code:
+        assert "not valid utf-8" in result.stdout
+
+
+def test_import_marc8_override_with_an_xml_file_rejects_that_file_only(
+    run: Invoke, database: Database
+) -> None:
+    marc8 = FIXTURES / "marc" / "pymarc_marc8.mrc"
+    result = run("import", "--encoding", "marc-8", str(BATCH), str(marc8))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
+    assert "added 1, updated 0, unchanged 0, rejected 1" in result.stdout
+    assert f"rejected: {BATCH}: record 1 (line 1): an XML file cannot be read as 'marc-8'" in (
+        result.stdout
+    )
+    assert record(database, PREFIX + "2") is not None
+
+
+@pytest.mark.parametrize("spec", ["bad spec", "a::b", ":a", "a:", "é", ""])
+def test_import_with_an_invalid_set_spec_is_refused(
+    run: Invoke, database: Database, spec: str
+) -> None:
+    result = run("import", "--set", spec, str(BATCH))
+    assert result.exit_code == 2
+    assert "--set" in result.output
+    assert "not a setSpec" in result.output
+    assert count(database, Record) == 0
+    assert count(database, OAISet) == 0
+
+
+def test_import_of_a_missing_file_is_refused(
+    run: Invoke, database: Database, tmp_path: Path
+) -> None:
+    result = run("import", str(tmp_path / "missing.mrc"))
+    assert result.exit_code == 2
+    assert "missing.mrc" in result.output
+
+
+# --- records delete --------------------------------------------------------------------
+
+
+def test_records_delete_tombstones_a_known_record(run: Invoke, database: Database) -> None:
+    assert run("import", "--set", "x", str(BATCH)).exit_code == 0
+    identifier = PREFIX + "12149120"
+    result = run("records", "delete", identifier)
+    assert result.exit_code == 0, result.output
+    assert f"deleted {identifier}" in result.stdout
+    row = record(database, identifier)
+    assert row is not None and row.deleted
+    with database.session() as session:
+        xml = session.scalars(
+            select(RecordFormat.xml).where(RecordFormat.record_id == row.id)
+        ).all()
+        sets = session.scalars(select(RecordSet.set_spec).where(RecordSet.record_id == row.id))
+        assert list(sets) == ["x"]
+    assert xml == [None, None]
+    other = record(database, PREFIX + "5637241")
+    assert other is not None and not other.deleted
+
+    # Deleting it again is an error: there is no live record with that identifier.
+    twice = run("records", "delete", identifier)
+    assert twice.exit_code != 0
+    assert identifier in twice.output
+
+
+def test_records_delete_of_an_unknown_identifier_fails_clearly(
+    run: Invoke, database: Database
+) -> None:
+    result = run("records", "delete", PREFIX + "no-such-record")
+    assert result.exit_code != 0
+    assert "no live record" in result.output
+    assert PREFIX + "no-such-record" in result.output
+
+
+# --- sets add --------------------------------------------------------------------------
+
+
+def test_sets_add_creates_the_set_and_its_parent(run: Invoke, database: Database) -> None:
+    result = run("sets", "add", "a:b", "Branch B", "--description", "Books of branch B")
+    assert result.exit_code == 0, result.output
+    assert "a:b" in result.stdout
+    with database.session() as session:
+        sets = {s.spec: (s.name, s.description) for s in session.scalars(select(OAISet))}
+    assert sets == {"a": ("a", None), "a:b": ("Branch B", "Books of branch B")}
+
+    rename = run("sets", "add", "a", "Library A")
+    assert rename.exit_code == 0, rename.output
+    with database.session() as session:
+        sets = {s.spec: (s.name, s.description) for s in session.scalars(select(OAISet))}
+    assert sets == {"a": ("Library A", None), "a:b": ("Branch B", "Books of branch B")}
+
+
+@pytest.mark.parametrize("spec", ["bad spec", "a=b", "a:b=c", "a::b"])
+def test_sets_add_refuses_an_invalid_spec(run: Invoke, database: Database, spec: str) -> None:
+    result = run("sets", "add", spec, "Name")
+    assert result.exit_code != 0
+    assert "not a setSpec" in result.output
+    assert count(database, OAISet) == 0
+
+
+# --- demo ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not (DEMO_DATA / "libfed_demo.xml").exists(),
+    reason="libfed/demo/data/libfed_demo.xml is not written yet (another engineer's task)",
+)
+def test_demo_if_empty_loads_once(run: Invoke, database: Database) -> None:
+    first = run("demo", "--if-empty")
+    assert first.exit_code == 0, first.output
+    summaries = {}
+    for line in first.stdout.splitlines():
+        match = re.fullmatch(
+            r"(\S+): added (\d+), updated (\d+), unchanged (\d+), rejected (\d+)", line
+        )
+        if match:
+            summaries[match.group(1)] = [int(n) for n in match.groups()[1:]]
+    assert set(summaries) >= {"libfed_demo.xml"}
+    assert all(rejected == 0 for *_, rejected in summaries.values()), first.stdout
+    loaded = count(database, Record)
+    assert loaded == sum(added for added, *_ in summaries.values()) > 0
+    with database.session() as session:
+        specs = set(session.scalars(select(OAISet.spec)))
+    assert {"demo", "demo:local"} <= specs
+
+    second = run("demo", "--if-empty")
+    assert second.exit_code == 0, second.output
+    assert "demo data not loaded" in second.stdout
+    assert "added" not in second.stdout
+    assert count(database, Record) == loaded
+
+
+def test_demo_if_empty_does_nothing_to_a_repository_with_records(
+    run: Invoke, database: Database
+) -> None:
+    assert run("import", str(BATCH)).exit_code == 0
+    result = run("demo", "--if-empty")
+    assert result.exit_code == 0, result.output
+    assert "demo data not loaded" in result.stdout
+    assert count(database, Record) == 2
+
+
+# --- configuration errors --------------------------------------------------------------
+
+
+def test_configuration_error_stops_the_command_and_names_the_key(
+    tmp_path: Path, database_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config_text(database_path, "page_sise = 10\n"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(bad), "db", "upgrade"])
+    assert result.exit_code != 0
+    assert "configuration error" in result.output
+    assert "oai.page_sise" in result.output
+    assert "unknown key" in result.output
+    assert not database_path.exists()
+
+
+def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "db", "upgrade"])
+    assert result.exit_code != 0
+    assert "cannot read configuration file" in result.output
+    assert "none.toml" in result.output
+
+
+def test_libfed_config_environment_variable_selects_the_file(
+    config_file: Path, database_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(config_file))
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert database_path.exists()
+
+
+def test_help_works_without_a_configuration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "--help"])
+    assert result.exit_code == 0
+    assert "import" in result.output
+
+
+# --- libfed serve, for real ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_and_answers_identify(
+    run: Invoke, upgraded: None, config_file: Path, tmp_path: Path, oai_schema: etree.XMLSchema
+) -> None:
+    assert run("import", str(BATCH)).exit_code == 0
+    libfed = Path(sys.executable).with_name("libfed")
+    assert libfed.exists(), f"console script not installed at {libfed}"
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, DATABASE_URL_ENV)}
+    # gunicorn puts its control socket in $XDG_RUNTIME_DIR: keep it in the test's folder.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    env["XDG_RUNTIME_DIR"] = str(runtime)
+    url = f"http://127.0.0.1:{port}/oai?verb=Identify"
+    command = [str(libfed), "--config", str(config_file), "serve", "--port", str(port)]
+    command += ["--workers", "1"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        response = None
+        while response is None:
+            assert process.poll() is None, log_path.read_text(errors="replace")
+            try:
+                response = urllib.request.urlopen(url, timeout=5)
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "no answer within 30 s:\n" + log_path.read_text(
+                    errors="replace"
+                )
+                time.sleep(0.2)
+        with response:
+            status = response.status
+            server = response.headers.get("Server", "")
+            content_type = response.headers.get("Content-Type", "")
+            body = response.read()
+    finally:
+        process.terminate()
+        try:
+            returncode = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+    log = log_path.read_text(errors="replace")
+
+    assert status == 200
+    assert content_type.startswith("text/xml")
+    document = parse_valid(oai_schema, body)
+    identify = document.find("oai:Identify", OAI_NS)
+    assert identify is not None
+    assert identify.findtext("oai:repositoryName", namespaces=OAI_NS) == "CLI test repository"
+    assert identify.findtext("oai:baseURL", namespaces=OAI_NS) == "http://127.0.0.1:8080/oai"
+    # The production server, not Flask's development one.
+    assert "gunicorn" in server.lower()
+    assert "Starting gunicorn" in log
+    assert "Booting worker" in log
+    assert "GET /oai?verb=Identify" in log  # access log on the output
+    # Stopped cleanly on SIGTERM.
+    assert returncode == 0, log
+    assert "Shutting down" in log
