@@ -48,6 +48,8 @@ class Record(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Digest of every format and set membership: an identical re-import is a no-op.
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The OAI <header>, rendered at every write (see libfed.headers).
+    header_xml: Mapped[str] = mapped_column(Text)
 
 
 class RecordFormat(Base):

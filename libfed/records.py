@@ -18,6 +18,7 @@ from enum import Enum
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from .headers import render_header
 from .models import OAISet, Record, RecordFormat, RecordSet
 
 
@@ -81,13 +82,15 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     Sets are joined, never left: membership is additive, so importing a file
     into a second set keeps the records in the first.
     """
-    now = utc_now()
     identifiers = list({r.identifier for r in batch})
     rows = session.execute(
         select(Record.id, Record.identifier, Record.content_hash, Record.deleted).where(
             Record.identifier.in_(identifiers)
         )
     ).all()
+    # Only now, with the write lock held (SQLite: BEGIN IMMEDIATE at the first
+    # statement), is the time taken: no datestamp predates the wait for the lock.
+    now = utc_now()
     known = {row.identifier: row for row in rows}
     memberships: dict[int, set[str]] = {row.id: set() for row in rows}
     if memberships:
@@ -118,25 +121,27 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
 
     new = [ident for ident in final if ident not in known]
     changed = [known[ident].id for ident in final if ident in known]
+
+    def values(identifier: str) -> dict:
+        _entry, sets, digest = final[identifier]
+        return {
+            "identifier": identifier,
+            "datestamp": now,
+            "deleted": False,
+            "content_hash": digest,
+            "header_xml": render_header(identifier, now, False, sets),
+        }
+
     if new:
         inserted = session.execute(
-            insert(Record).returning(Record.id, Record.identifier),
-            [
-                {"identifier": i, "datestamp": now, "deleted": False, "content_hash": final[i][2]}
-                for i in new
-            ],
+            insert(Record).returning(Record.id, Record.identifier), [values(i) for i in new]
         ).all()
         ids = {ident: record_id for record_id, ident in inserted}
     else:
         ids = {}
     if changed:
         session.execute(
-            update(Record),
-            [
-                {"id": known[i].id, "datestamp": now, "deleted": False, "content_hash": final[i][2]}
-                for i in final
-                if i in known
-            ],
+            update(Record), [{"id": known[i].id, **values(i)} for i in final if i in known]
         )
         session.execute(delete(RecordFormat).where(RecordFormat.record_id.in_(changed)))
         session.execute(delete(RecordSet).where(RecordSet.record_id.in_(changed)))
@@ -166,9 +171,11 @@ def tombstone(session: Session, identifier: str) -> bool:
     if record is None or record.deleted:
         return False
     now = utc_now()
+    sets = session.scalars(select(RecordSet.set_spec).where(RecordSet.record_id == record.id))
     record.deleted = True
     record.datestamp = now
     record.content_hash = "deleted"
+    record.header_xml = render_header(identifier, now, True, sets)
     session.execute(
         update(RecordFormat).where(RecordFormat.record_id == record.id).values(xml=None)
     )

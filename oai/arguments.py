@@ -36,7 +36,7 @@ _ANY_URI = etree.XMLSchema(
         b'<xs:element name="uri" type="xs:anyURI"/></xs:schema>'
     )
 )
-_ANY_URI_LOCK = threading.Lock()  # an lxml schema object is not for concurrent use
+_ANY_URI_LOCK = threading.Lock()  # one schema object, shared by threaded workers: take turns
 
 
 def _is_uri(value: str) -> bool:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from libfed.headers import format_datestamp as format_utc
+from libfed.records import utc_now as now_utc
+
+__all__ = ["DAY", "SECONDS", "format_utc", "now_utc", "parse_utc", "until_bound"]
 
 DAY = "YYYY-MM-DD"
 SECONDS = "YYYY-MM-DDThh:mm:ssZ"
@@ -30,15 +35,3 @@ def parse_utc(value: str) -> tuple[datetime, str]:
 def until_bound(value: datetime, granularity: str) -> datetime:
     """The last second an `until` covers: a day means the whole day, inclusive."""
     return value + timedelta(days=1, seconds=-1) if granularity == DAY else value
-
-
-def format_utc(value: datetime) -> str:
-    # Not strftime: glibc writes year 999 as "999", which is no xs:dateTime.
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
-    )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)

@@ -86,10 +86,8 @@ class Provider:
         stored = queries.record_format(session, found.id, prefix) if prefix in FORMATS else None
         if stored is None:
             raise OAIError(CANNOT_DISSEMINATE_FORMAT, f"This item is not available as {prefix!r}.")
-        sets = queries.memberships(session, [found.id])[found.id]
-        head = oxml.header(found.identifier, found.datestamp, found.deleted, sets)
         yield "<GetRecord>"
-        yield oxml.record(head, None if found.deleted else stored.xml)
+        yield oxml.record(found.header_xml, None if found.deleted else stored.xml)
         yield "</GetRecord>"
 
     def _ListRecords(self, session: Session, args: dict[str, str], now: datetime) -> Iterator[str]:
@@ -151,16 +149,11 @@ class Provider:
         if not rows:
             # Only reachable by resuming after every remaining record changed.
             raise OAIError(NO_RECORDS_MATCH, "No records remain in this list.")
-        sets = queries.memberships(session, [r.record_id for r in rows])
         yield f"<{verb}>"
-        for row in rows:
-            head = oxml.header(
-                row.identifier, row.datestamp, row.deleted, sets.get(row.record_id, ())
-            )
-            if with_metadata:
-                yield oxml.record(head, None if row.deleted else row.xml)
-            else:
-                yield head
+        if with_metadata:
+            yield from (oxml.record(r.header_xml, None if r.deleted else r.xml) for r in rows)
+        else:
+            yield from (r.header_xml for r in rows)
         if more:
             last = rows[-1]
             following = ListState(

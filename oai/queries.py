@@ -6,25 +6,16 @@ ended, so page 2,000 of a million-record harvest costs what page 1 costs.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 
-from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy import Row, Select, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from libfed.models import OAISet, Record, RecordFormat, RecordSet
 
 from .tokens import ListState
 
-
-@dataclass(frozen=True)
-class Row:
-    record_id: int
-    identifier: str
-    datestamp: datetime
-    deleted: bool
-    xml: str | None
+_PAGE_COLUMNS = (Record.identifier, Record.datestamp, Record.deleted, Record.header_xml)
 
 
 def _listing(state: ListState, *columns) -> tuple[Select, object, object]:  # type: ignore[no-untyped-def]
@@ -54,31 +45,16 @@ def count(session: Session, state: ListState) -> int:
     return session.scalar(query) or 0
 
 
-def page(session: Session, state: ListState, size: int, with_metadata: bool) -> list[Row]:
-    """Up to `size` rows after `state.after`; ask for one more than you show to know if more follow."""
-    columns = [Record.id, Record.identifier, Record.datestamp, Record.deleted]
-    if with_metadata:
-        columns.append(RecordFormat.xml)
+def page(session: Session, state: ListState, size: int, with_metadata: bool) -> Sequence[Row]:
+    """Up to `size` rows (identifier, datestamp, deleted, header_xml[, xml]) after `state.after`.
+
+    Ask for one more than you show to know whether more follow.
+    """
+    columns = (*_PAGE_COLUMNS, RecordFormat.xml) if with_metadata else _PAGE_COLUMNS
     query, datestamp, identifier = _listing(state, *columns)
     if state.after is not None:
         query = query.where(tuple_(datestamp, identifier) > tuple_(*state.after))
-    query = query.order_by(datestamp, identifier).limit(size)
-    return [
-        Row(r[0], r[1], r[2], r[3], r[4] if with_metadata else None) for r in session.execute(query)
-    ]
-
-
-def memberships(session: Session, record_ids: list[int]) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = defaultdict(list)
-    if record_ids:
-        query = (
-            select(RecordSet.record_id, RecordSet.set_spec)
-            .where(RecordSet.record_id.in_(record_ids))
-            .order_by(RecordSet.set_spec)
-        )
-        for record_id, spec in session.execute(query):
-            result[record_id].append(spec)
-    return result
+    return session.execute(query.order_by(datestamp, identifier).limit(size)).all()
 
 
 def record(session: Session, identifier: str) -> Record | None:

@@ -47,15 +47,6 @@ def errors(items: Iterable[tuple[str, str]]) -> Iterator[str]:
         yield f'<error code="{code}">{safe_text(message)}</error>'
 
 
-def header(identifier: str, datestamp: datetime, deleted: bool, sets: Iterable[str]) -> str:
-    status = ' status="deleted"' if deleted else ""
-    specs = "".join(f"<setSpec>{escape_text(s)}</setSpec>" for s in sets)
-    return (
-        f"<header{status}><identifier>{escape_text(identifier)}</identifier>"
-        f"<datestamp>{format_utc(datestamp)}</datestamp>{specs}</header>"
-    )
-
-
 def record(header_xml: str, metadata: str | None) -> str:
     if metadata is None:
         return f"<record>{header_xml}</record>"

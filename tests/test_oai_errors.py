@@ -13,7 +13,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 from conftest import OAI_NS, REPOSITORY_ID, config_dict, load, parse_valid
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.datastructures import MultiDict
@@ -24,6 +24,8 @@ from libfed.db import Database
 from libfed.migrate import upgrade
 from libfed.records import NewRecord, store
 from libfed.xmltext import strip_illegal
+from oai.arguments import RESUMABLE
+from oai.arguments import VERBS as ARGUMENTS_OF
 from oai.errors import UNPARSED
 
 GWU = "marcxml/marc2bibframe2_gwu.xml"
@@ -448,16 +450,41 @@ INTERESTING = [
     "::::",
     "%zz",
     "<token>",
+    "<cut token>",
 ]
 texts = st.text(max_size=40) | st.text(min_size=1000, max_size=5000, alphabet="a<&\"'%:\x00é")
 values = st.sampled_from(INTERESTING) | texts
 names = st.sampled_from(NAMES) | st.text(max_size=12)
-first = st.tuples(st.just("verb"), st.sampled_from(VERBS) | texts)
+first = st.tuples(st.just("verb"), st.sampled_from(VERBS))
 argument_lists = st.builds(
     lambda head, tail: [head, *tail],
     first,
     st.lists(st.tuples(names, values), max_size=5),
 ) | st.lists(st.tuples(names, values), max_size=5)
+
+
+GOOD = {
+    "metadataPrefix": st.sampled_from(["oai_dc", "marc21", "mods"]),
+    "identifier": st.sampled_from([KNOWN, OTHER_ONLY, "oai:x.org:1", 'invalid"id<&']),
+    "set": st.sampled_from(["gwu", "lib", "lib:gwu", "nosuchset"]),
+    "from": st.sampled_from(["2000-01-01", "2020-01-01T00:00:00Z", "2999-01-01"]),
+    "until": st.sampled_from(["2000-01-01", "2999-01-01T00:00:00Z", "2999-01-01"]),
+    "resumptionToken": st.sampled_from(["<token>", "<cut token>"]),
+}
+
+
+@st.composite
+def plausible_requests(draw) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """A verb with its own arguments: reaches the verbs' answers, not just the parser."""
+    verb = draw(st.sampled_from(VERBS))
+    required, optional = ARGUMENTS_OF[verb]
+    if verb in RESUMABLE and draw(st.booleans()):
+        chosen = ["resumptionToken"]
+    else:
+        chosen = sorted(required)
+        if optional:
+            chosen += draw(st.lists(st.sampled_from(sorted(optional)), unique=True))
+    return [("verb", verb), *((name, draw(GOOD[name] | values)) for name in chosen)]
 
 
 @pytest.fixture(scope="module")
@@ -466,27 +493,44 @@ def hypothesis_client(apps):  # type: ignore[no-untyped-def]
     return client, token_of(client, "ListRecords"), token_of(client, "ListIdentifiers")
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(arguments=argument_lists, method=st.sampled_from(["GET", "POST"]), data=st.data())
-def test_no_query_gives_a_500_or_an_invalid_document(
-    hypothesis_client, oai_schema, arguments, method, data
-) -> None:
+def send(hypothesis_client, oai_schema, arguments, method, data) -> set[str]:  # type: ignore[no-untyped-def]
     client, lr_token, li_token = hypothesis_client
-    # Real tokens, sometimes damaged, are more interesting than random text.
+    # Real tokens, whole or cut short, are more interesting than random text.
     token = data.draw(st.sampled_from([lr_token, li_token]))
-    cut = data.draw(st.integers(0, len(token)))
-    arguments = [(n, (token if v == "<token>" else v)) for n, v in arguments] + data.draw(
-        st.sampled_from([[], [("resumptionToken", token)], [("resumptionToken", token[:cut])]])
-    )
+    cut = token[: data.draw(st.integers(0, len(token) - 1))]
+    arguments = [(n, {"<token>": token, "<cut token>": cut}.get(v, v)) for n, v in arguments]
     if method == "GET":
         response = client.get("/oai", query_string=MultiDict(arguments))
     else:
         response = client.post("/oai", data=MultiDict(arguments))
-    check_error_response(oai_schema, response, arguments)
+    found = check_error_response(oai_schema, response, arguments)
+    verb = arguments[0][1] if arguments and arguments[0][0] == "verb" else "-"
+    event(f"{verb if verb in VERBS else '?'}: {sorted(found)}")
+    return found
+
+
+HYPOTHESIS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+METHODS = st.sampled_from(["GET", "POST"])
+
+
+@HYPOTHESIS
+@given(arguments=argument_lists, method=METHODS, data=st.data())
+def test_no_query_gives_a_500_or_an_invalid_document(
+    hypothesis_client, oai_schema, arguments, method, data
+) -> None:
+    send(hypothesis_client, oai_schema, arguments, method, data)
+
+
+@HYPOTHESIS
+@given(arguments=plausible_requests(), method=METHODS, data=st.data())
+def test_no_plausible_request_gives_a_500_or_an_invalid_document(
+    hypothesis_client, oai_schema, arguments, method, data
+) -> None:
+    send(hypothesis_client, oai_schema, arguments, method, data)
 
 
 @settings(

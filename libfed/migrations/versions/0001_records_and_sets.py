@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("datestamp", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("header_xml", sa.Text(), nullable=False),
     )
     op.create_index("ix_records_datestamp_identifier", "records", ["datestamp", "identifier"])
     op.create_table(
