@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -48,15 +49,15 @@ class Record(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Digest of every format and set membership: an identical re-import is a no-op.
     content_hash: Mapped[str] = mapped_column(String(64))
-    # The OAI <header>, rendered at every write (see libfed.headers).
-    header_xml: Mapped[str] = mapped_column(Text)
+    # The OAI <header>, rendered at every write (see libfed.stored_xml).
+    header_xml: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RecordFormat(Base):
-    """A record's metadata in one format, rendered when the record was written.
+    """A record in one format: its whole OAI <record> element, rendered when written.
 
-    A deleted record keeps its rows with `xml` NULL, so that it is still listed
-    (as a tombstone) in exactly the formats it used to be disseminated in.
+    A deleted record keeps its rows (a header-only element), so that it is still
+    listed, as a tombstone, in exactly the formats it used to be disseminated in.
     """
 
     __tablename__ = "record_formats"
@@ -65,7 +66,7 @@ class RecordFormat(Base):
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
     prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
-    xml: Mapped[str | None] = mapped_column(Text)
+    record_xml: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OAISet(Base):

@@ -18,8 +18,8 @@ from enum import Enum
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from .headers import render_header
 from .models import OAISet, Record, RecordFormat, RecordSet
+from .stored_xml import metadata_of, record_element, render_header
 
 
 class Outcome(Enum):
@@ -122,14 +122,15 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     new = [ident for ident in final if ident not in known]
     changed = [known[ident].id for ident in final if ident in known]
 
+    headers = {i: render_header(i, now, False, sets) for i, (_e, sets, _d) in final.items()}
+
     def values(identifier: str) -> dict:
-        _entry, sets, digest = final[identifier]
         return {
             "identifier": identifier,
             "datestamp": now,
             "deleted": False,
-            "content_hash": digest,
-            "header_xml": render_header(identifier, now, False, sets),
+            "content_hash": final[identifier][2],
+            "header_xml": headers[identifier],
         }
 
     if new:
@@ -148,7 +149,7 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     ids.update({i: known[i].id for i in final if i in known})
 
     format_rows = [
-        {"record_id": ids[i], "prefix": prefix, "xml": xml}
+        {"record_id": ids[i], "prefix": prefix, "record_xml": record_element(headers[i], xml)}
         for i, (entry, _sets, _digest_) in final.items()
         for prefix, xml in entry.formats.items()
     ]
@@ -177,10 +178,22 @@ def tombstone(session: Session, identifier: str) -> bool:
     record.content_hash = "deleted"
     record.header_xml = render_header(identifier, now, True, sets)
     session.execute(
-        update(RecordFormat).where(RecordFormat.record_id == record.id).values(xml=None)
+        update(RecordFormat)
+        .where(RecordFormat.record_id == record.id)
+        .values(record_xml=record_element(record.header_xml, None))
     )
     session.execute(update(RecordSet).where(RecordSet.record_id == record.id).values(datestamp=now))
     return True
+
+
+def stored_metadata(session: Session, identifier: str) -> dict[str, str | None]:
+    """A record's metadata per format prefix, as served (None once deleted)."""
+    rows = session.execute(
+        select(RecordFormat.prefix, RecordFormat.record_xml)
+        .join(Record, Record.id == RecordFormat.record_id)
+        .where(Record.identifier == identifier)
+    )
+    return {prefix: metadata_of(xml) for prefix, xml in rows}
 
 
 def earliest_datestamp(session: Session) -> datetime | None:

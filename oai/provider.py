@@ -38,7 +38,7 @@ class Provider:
     config: OAIConfig
     signer: TokenSigner
 
-    def respond(self, session: Session, request: OAIRequest, now: datetime) -> list[str]:
+    def respond(self, session: Session, request: OAIRequest, now: datetime) -> list[str | bytes]:
         """The body of a successful response; raises OAIError otherwise."""
         handler = getattr(self, "_" + request.verb)
         return list(handler(session, request.arguments, now))
@@ -87,7 +87,7 @@ class Provider:
         if stored is None:
             raise OAIError(CANNOT_DISSEMINATE_FORMAT, f"This item is not available as {prefix!r}.")
         yield "<GetRecord>"
-        yield oxml.record(found.header_xml, None if found.deleted else stored.xml)
+        yield stored.record_xml
         yield "</GetRecord>"
 
     def _ListRecords(self, session: Session, args: dict[str, str], now: datetime) -> Iterator[str]:
@@ -150,10 +150,7 @@ class Provider:
             # Only reachable by resuming after every remaining record changed.
             raise OAIError(NO_RECORDS_MATCH, "No records remain in this list.")
         yield f"<{verb}>"
-        if with_metadata:
-            yield from (oxml.record(r.header_xml, None if r.deleted else r.xml) for r in rows)
-        else:
-            yield from (r.header_xml for r in rows)
+        yield b"".join(row[2] for row in rows)
         if more:
             last = rows[-1]
             following = ListState(

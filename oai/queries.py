@@ -15,7 +15,8 @@ from libfed.models import OAISet, Record, RecordFormat, RecordSet
 
 from .tokens import ListState
 
-_PAGE_COLUMNS = (Record.identifier, Record.datestamp, Record.deleted, Record.header_xml)
+# The keyset position, then what is served: a header, or a whole <record> element.
+_KEY = (Record.identifier, Record.datestamp)
 
 
 def _listing(state: ListState, *columns) -> tuple[Select, object, object]:  # type: ignore[no-untyped-def]
@@ -46,11 +47,12 @@ def count(session: Session, state: ListState) -> int:
 
 
 def page(session: Session, state: ListState, size: int, with_metadata: bool) -> Sequence[Row]:
-    """Up to `size` rows (identifier, datestamp, deleted, header_xml[, xml]) after `state.after`.
+    """Up to `size` rows (identifier, datestamp, xml) after `state.after`, where xml is the
+    stored <record> element, or the <header> when `with_metadata` is false.
 
     Ask for one more than you show to know whether more follow.
     """
-    columns = (*_PAGE_COLUMNS, RecordFormat.xml) if with_metadata else _PAGE_COLUMNS
+    columns = (*_KEY, RecordFormat.record_xml if with_metadata else Record.header_xml)
     query, datestamp, identifier = _listing(state, *columns)
     if state.after is not None:
         query = query.where(tuple_(datestamp, identifier) > tuple_(*state.after))

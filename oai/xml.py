@@ -28,29 +28,26 @@ def envelope(
     base_url: str,
     response_date: datetime,
     arguments: Mapping[str, str] | None,
-    body: Iterable[str],
-) -> Iterator[str]:
-    """The OAI-PMH document; `arguments` None writes a <request> without attributes."""
+    body: Iterable[str | bytes],
+) -> bytes:
+    """The OAI-PMH document, UTF-8; `arguments` None writes a <request> without attributes.
+
+    The body mixes text built per response and bytes stored pre-rendered.
+    """
     attributes = "".join(
         f' {name}="{safe_attribute(value)}"' for name, value in (arguments or {}).items()
     )
-    yield (
+    head = (
         f"{_HEAD}<responseDate>{format_utc(response_date)}</responseDate>"
         f"<request{attributes}>{escape_text(base_url)}</request>"
     )
-    yield from body
-    yield "</OAI-PMH>\n"
+    parts = [head, *body, "</OAI-PMH>\n"]
+    return b"".join(p if isinstance(p, bytes) else p.encode("utf-8") for p in parts)
 
 
 def errors(items: Iterable[tuple[str, str]]) -> Iterator[str]:
     for code, message in items:
         yield f'<error code="{code}">{safe_text(message)}</error>'
-
-
-def record(header_xml: str, metadata: str | None) -> str:
-    if metadata is None:
-        return f"<record>{header_xml}</record>"
-    return f"<record>{header_xml}<metadata>{metadata}</metadata></record>"
 
 
 def resumption_token(token: str | None, total: int, cursor: int, expires: datetime | None) -> str:

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from libfed.cli import main
 from libfed.config import CONFIG_ENV, DATABASE_URL_ENV
 from libfed.db import Database
-from libfed.models import OAISet, Record, RecordFormat, RecordSet
+from libfed.models import OAISet, Record, RecordSet
+from libfed.records import stored_metadata
 
 REPOSITORY = "cli.libfed.org"
 PREFIX = f"oai:{REPOSITORY}:"
@@ -174,11 +175,7 @@ def test_import_of_several_files_with_a_set_and_an_encoding(
     assert "added 6, updated 0, unchanged 0, rejected 0" in result.stdout
     with database.session() as session:
         sets = {s.spec: s.name for s in session.scalars(select(OAISet))}
-        marc21 = session.scalar(
-            select(RecordFormat.xml)
-            .join(Record, Record.id == RecordFormat.record_id)
-            .where(Record.identifier == PREFIX + "ru03-000001RKP", RecordFormat.prefix == "marc21")
-        )
+        marc21 = stored_metadata(session, PREFIX + "ru03-000001RKP")["marc21"]
     assert sets == {"ru": "ru", "ru:tech": "Technical books"}
     assert count(database, RecordSet) == 12
     assert "Основы гидравлического расчета инженерных сетей" in (marc21 or "")
@@ -257,12 +254,10 @@ def test_records_delete_tombstones_a_known_record(run: Invoke, database: Databas
     row = record(database, identifier)
     assert row is not None and row.deleted
     with database.session() as session:
-        xml = session.scalars(
-            select(RecordFormat.xml).where(RecordFormat.record_id == row.id)
-        ).all()
+        xml = stored_metadata(session, identifier)
         sets = session.scalars(select(RecordSet.set_spec).where(RecordSet.record_id == row.id))
         assert list(sets) == ["x"]
-    assert xml == [None, None]
+    assert xml == {"marc21": None, "oai_dc": None}
     other = record(database, PREFIX + "5637241")
     assert other is not None and not other.deleted
 

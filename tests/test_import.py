@@ -21,7 +21,8 @@ from libfed.importer import ImportSummary, import_files
 from libfed.migrate import upgrade
 from libfed.models import OAISet, RecordFormat, RecordSet
 from libfed.models import Record as RecordRow
-from libfed.records import tombstone
+from libfed.records import stored_metadata, tombstone
+from libfed.stored_xml import metadata_of
 
 MARC21_SLIM = ROOT / "schemas" / "loc.gov" / "standards" / "marcxml" / "schema" / "MARC21slim.xsd"
 OAI_DC_XSD = ROOT / "schemas" / "openarchives.org" / "OAI" / "2.0" / "oai_dc.xsd"
@@ -112,12 +113,7 @@ def datestamps(db: Database) -> dict[str, datetime]:
 
 def formats_of(db: Database, identifier: str) -> dict[str, str | None]:
     with db.session() as session:
-        rows = session.execute(
-            select(RecordFormat.prefix, RecordFormat.xml)
-            .join(RecordRow, RecordRow.id == RecordFormat.record_id)
-            .where(RecordRow.identifier == identifier)
-        ).all()
-    return dict(rows)
+        return stored_metadata(session, identifier)
 
 
 def memberships(db: Database, identifier: str) -> dict[str, datetime]:
@@ -473,13 +469,13 @@ def test_every_record_has_both_formats_and_they_validate(
     db = validated_import
     with db.session() as session:
         rows = session.execute(
-            select(RecordRow.identifier, RecordFormat.prefix, RecordFormat.xml).join(
+            select(RecordRow.identifier, RecordFormat.prefix, RecordFormat.record_xml).join(
                 RecordFormat, RecordFormat.record_id == RecordRow.id
             )
         ).all()
-    by_record: dict[str, dict[str, str]] = {}
+    by_record: dict[str, dict[str, str | None]] = {}
     for identifier, prefix, xml in rows:
-        by_record.setdefault(identifier, {})[prefix] = xml
+        by_record.setdefault(identifier, {})[prefix] = metadata_of(xml)
     assert len(by_record) == 99 + 97 + 6 + 1 == table_count(db, RecordRow)
     invalid = []
     for identifier, formats in by_record.items():
@@ -587,11 +583,11 @@ def test_parallel_import_stores_exactly_what_a_serial_one_does(
             summary = load(db, *names, sets={"s": "S"})
             with db.session() as session:
                 content = {
-                    (ident, prefix): xml
+                    (ident, prefix): metadata_of(xml)
                     for ident, prefix, xml in session.execute(
-                        select(RecordRow.identifier, RecordFormat.prefix, RecordFormat.xml).join(
-                            RecordFormat, RecordFormat.record_id == RecordRow.id
-                        )
+                        select(
+                            RecordRow.identifier, RecordFormat.prefix, RecordFormat.record_xml
+                        ).join(RecordFormat, RecordFormat.record_id == RecordRow.id)
                     )
                 }
         finally:

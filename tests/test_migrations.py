@@ -66,7 +66,7 @@ def test_upgrade_twice_is_a_no_op(fresh: Database) -> None:
                 datestamp=datetime(2030, 1, 1),
                 deleted=False,
                 content_hash="x",
-                header_xml="<header/>",
+                header_xml=b"<header/>",
             )
         )
 

@@ -1,4 +1,4 @@
-"""Records with pre-rendered formats, hierarchical sets, settings.
+"""Records with their OAI header and <record> elements pre-rendered, sets, settings.
 
 Revision ID: 0001
 Revises:
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("datestamp", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
-        sa.Column("header_xml", sa.Text(), nullable=False),
+        sa.Column("header_xml", sa.LargeBinary(), nullable=False),
     )
     op.create_index("ix_records_datestamp_identifier", "records", ["datestamp", "identifier"])
     op.create_table(
@@ -39,7 +39,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("prefix", sa.String(64), primary_key=True),
-        sa.Column("xml", sa.Text(), nullable=True),
+        sa.Column("record_xml", sa.LargeBinary(), nullable=False),
     )
     op.create_table(
         "sets",
