@@ -26,12 +26,20 @@ class Harvest:
 
 
 def harvest(
-    base_url: str, prefix: str = "oai_dc", on_page: Callable[[str, bytes], None] | None = None
+    base_url: str,
+    prefix: str = "oai_dc",
+    on_page: Callable[[str, bytes], None] | None = None,
+    encoding: str = "identity",
 ) -> Harvest:
-    """A full ListRecords harvest, following resumption tokens to the end."""
+    """A full ListRecords harvest, following resumption tokens to the end.
+
+    Identity encoding by default, so that every server sends the same bytes;
+    pass "gzip" to measure what a harvester on a real network would ask for.
+    """
     result = Harvest()
     query = urlencode({"verb": "ListRecords", "metadataPrefix": prefix})
     with requests.Session() as session:
+        session.headers["Accept-Encoding"] = encoding
         started = time.perf_counter()
         while True:
             response = session.get(f"{base_url}?{query}", timeout=300)
@@ -54,6 +62,7 @@ def page_latency(base_url: str, query: str, repeats: int = 15) -> float:
     """Median seconds to fetch and parse one page."""
     times = []
     with requests.Session() as session:
+        session.headers["Accept-Encoding"] = "identity"
         for _ in range(repeats):
             started = time.perf_counter()
             response = session.get(f"{base_url}?{query}", timeout=300)

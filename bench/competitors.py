@@ -18,6 +18,8 @@ from oaipmh import common
 from oaipmh.metadata import MetadataRegistry
 from oaipmh.server import BatchingServer, oai_dc_writer
 
+from libfed.stored_xml import metadata_of
+
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _FIELDS = [
     "title",
@@ -77,13 +79,14 @@ class SQLiteRepository:
         self, metadataPrefix, set=None, from_=None, until=None, cursor=0, batch_size=10
     ):  # type: ignore[no-untyped-def]
         rows = self.db.execute(
-            "SELECT r.identifier, r.datestamp, r.deleted, f.xml FROM records r "
+            "SELECT r.identifier, r.datestamp, r.deleted, f.record_xml FROM records r "
             "JOIN record_formats f ON f.record_id = r.id AND f.prefix = 'oai_dc' "
             "ORDER BY r.id LIMIT ? OFFSET ?",
             (batch_size, cursor),
         ).fetchall()
         result = []
-        for identifier, datestamp, deleted, xml in rows:
+        for identifier, datestamp, deleted, record_xml in rows:
+            xml = metadata_of(record_xml)
             header = common.Header(
                 None, identifier, datetime.fromisoformat(datestamp), [], bool(deleted)
             )

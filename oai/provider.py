@@ -150,16 +150,16 @@ class Provider:
             # Only reachable by resuming after every remaining record changed.
             raise OAIError(NO_RECORDS_MATCH, "No records remain in this list.")
         yield f"<{verb}>"
-        yield b"".join(row[2] for row in rows)
+        yield from (row[1] for row in rows)
         if more:
-            last = rows[-1]
+            last = rows[-1].identifier
             following = ListState(
                 verb,
                 state.prefix,
                 state.set_spec,
                 state.lower,
                 state.upper,
-                (last.datestamp, last.identifier),
+                (queries.datestamp_of(session, last), last),
                 state.cursor + len(rows),
                 state.total,
             )
