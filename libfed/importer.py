@@ -26,7 +26,7 @@ from .marc_reader import RawEntry, Undecodable, decode, read_raw
 from .marcxml import record_to_marcxml
 from .records import NewRecord, Outcome, ensure_sets, store
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000  # records per write transaction
 # Below this much input, starting worker processes costs more than it saves.
 PARALLEL_FROM_BYTES = 4 * 2**20
 WINDOW = 2048  # records cut from the file and prepared at a time
@@ -57,10 +57,10 @@ class ImportSummary:
 
 def render(record: Record, repository_identifier: str, sets: tuple[str, ...]) -> NewRecord:
     """The stored form of a checked record: its identifier and every format it has."""
-    return NewRecord(
-        identifier=oai_identifier(repository_identifier, record),
-        formats={"marc21": record_to_marcxml(record), "oai_dc": render_oai_dc(record)},
-        sets=sets,
+    return NewRecord.of(
+        oai_identifier(repository_identifier, record),
+        {"marc21": record_to_marcxml(record), "oai_dc": render_oai_dc(record)},
+        sets,
     )
 
 

@@ -11,20 +11,23 @@ MARC21slim requires) becomes 'a', language material, the type of most such files
 from __future__ import annotations
 
 import re
+import string
 
 from pymarc import Leader, Record, Subfield
 
-from .xmltext import strip_illegal
+from .xmltext import has_illegal, strip_illegal
 
 _LEADER = re.compile(
-    r"[\d ]{5}[\dA-Za-z ][\dA-Za-z][\dA-Za-z ]{3}(2| )(2| )[\d ]{5}[\dA-Za-z ]{3}(4500|    )"
+    r"[0-9 ]{5}[0-9A-Za-z ][0-9A-Za-z][0-9A-Za-z ]{3}(2| )(2| )[0-9 ]{5}[0-9A-Za-z ]{3}(4500|    )"
 )
 _CONTROL_TAG = re.compile(r"00[1-9A-Za-z]")
 _DATA_TAG = re.compile(
     r"(0([1-9A-Z][0-9A-Z])|0([1-9a-z][0-9a-z]))|(([1-9A-Z][0-9A-Z]{2})|([1-9a-z][0-9a-z]{2}))"
 )
-_INDICATOR = re.compile(r"[\da-z ]")
-_CODE = re.compile(r"[\dA-Za-z!\"#$%&'()*+,\-./:;<=>?{}_^`~\[\]\\]")
+# Sets, not `\d` patterns: Python's \d also matches Arabic-Indic and other digits,
+# which MARC21slim's XSD patterns do not allow.
+_INDICATORS = frozenset(string.digits + string.ascii_lowercase + " ")
+_CODES = frozenset(string.digits + string.ascii_letters + "!\"#$%&'()*+,-./:;<=>?{}_^`~[]\\")
 
 
 class RecordRejected(ValueError):
@@ -57,14 +60,15 @@ def checked(record: Record, raw_leader: str | None) -> Record:
         if not _DATA_TAG.fullmatch(tag):
             raise RecordRejected(f"field tag {tag!r} is not a three-character MARC tag")
         for position, indicator in enumerate(field.indicators, start=1):
-            if not _INDICATOR.fullmatch(indicator or ""):
+            if indicator not in _INDICATORS:
                 raise RecordRejected(
                     f"field {tag}: indicator {position} {indicator!r} is not valid"
                 )
         if not field.subfields:
             raise RecordRejected(f"field {tag} has no subfields")
         for subfield in field.subfields:
-            if not _CODE.fullmatch(subfield.code or ""):
+            if subfield.code not in _CODES:
                 raise RecordRejected(f"field {tag}: subfield code {subfield.code!r} is not valid")
-        field.subfields = [Subfield(s.code, strip_illegal(s.value)) for s in field.subfields]
+        if has_illegal("".join(s.value for s in field.subfields)):
+            field.subfields = [Subfield(s.code, strip_illegal(s.value)) for s in field.subfields]
     return record

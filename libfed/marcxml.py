@@ -15,29 +15,36 @@ from .xmltext import escape_attribute, escape_text
 
 MARC_NS = MARC21.namespace
 _NS = "{" + MARC_NS + "}"
+_ESCAPED_CODES = frozenset('&<>"')
 _ROOT = (
     f'<record xmlns="{MARC_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     f'xsi:schemaLocation="{MARC_NS} {MARC21.schema}">'
 )
 
 
+def _text(value: str) -> str:
+    # Most values have nothing to escape: testing is cheaper than translating.
+    return escape_text(value) if "&" in value or "<" in value or ">" in value else value
+
+
 def record_to_marcxml(record: Record) -> str:
-    """One `<record>` element in the MARC21slim namespace, with its schemaLocation."""
-    parts = [_ROOT, "<leader>", escape_text(str(record.leader)), "</leader>"]
+    """One `<record>` element in the MARC21slim namespace, with its schemaLocation.
+
+    For records that passed `libfed.marc_checks.checked`: their tags and
+    indicators are letters, digits or blanks, so only codes and text are escaped.
+    """
+    parts = [_ROOT, "<leader>", str(record.leader), "</leader>"]
     for field in record.fields:
-        tag = escape_attribute(field.tag)
+        tag = field.tag
         if field.is_control_field():
-            parts.append(
-                f'<controlfield tag="{tag}">{escape_text(field.data or "")}</controlfield>'
-            )
+            parts.append(f'<controlfield tag="{tag}">{_text(field.data or "")}</controlfield>')
             continue
-        ind1, ind2 = (escape_attribute(i) for i in field.indicators)
+        ind1, ind2 = field.indicators
         parts.append(f'<datafield tag="{tag}" ind1="{ind1}" ind2="{ind2}">')
-        for subfield in field.subfields:
-            parts.append(
-                f'<subfield code="{escape_attribute(subfield.code)}">'
-                f"{escape_text(subfield.value)}</subfield>"
-            )
+        for code, value in field.subfields:
+            if code in _ESCAPED_CODES:
+                code = escape_attribute(code)
+            parts.append(f'<subfield code="{code}">{_text(value)}</subfield>')
         parts.append("</datafield>")
     parts.append("</record>")
     return "".join(parts)

@@ -38,11 +38,11 @@ def render_header(
     ).encode()
 
 
-def record_element(header: bytes, metadata: str | None) -> bytes:
-    """The OAI <record>: the header, and the metadata unless the record is deleted."""
+def record_element(header: bytes, metadata: bytes | None) -> bytes:
+    """The OAI <record>: the header, and the UTF-8 metadata unless the record is deleted."""
     if metadata is None:
         return b"<record>" + header + b"</record>"
-    return b"<record>" + header + b"<metadata>" + metadata.encode("utf-8") + b"</metadata></record>"
+    return b"<record>" + header + b"<metadata>" + metadata + b"</metadata></record>"
 
 
 def metadata_of(record_xml: bytes) -> str | None:

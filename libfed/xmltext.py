@@ -30,6 +30,11 @@ def strip_illegal(value: str) -> str:
     return _ILLEGAL.sub("", value)
 
 
+def has_illegal(value: str) -> bool:
+    """Whether `value` holds a character XML 1.0 cannot carry (one scan, no copy)."""
+    return _ILLEGAL.search(value) is not None
+
+
 def escape_text(value: str) -> str:
     """Escape character data (callers pass text that is already free of illegal characters)."""
     return value.translate(_TEXT)

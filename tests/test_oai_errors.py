@@ -48,7 +48,7 @@ LR_TOKEN = "<a ListRecords token>"
 def make_repository(db: Database, with_sets: bool) -> None:
     load(db, GWU, sets={"gwu": "GWU", "lib:gwu": None} if with_sets else None)
     with db.write() as session:
-        store(session, [NewRecord(OTHER_ONLY, {"other": "<x/>"})])
+        store(session, [NewRecord.of(OTHER_ONLY, {"other": "<x/>"})])
 
 
 def token_of(client, verb: str) -> str:  # type: ignore[no-untyped-def]

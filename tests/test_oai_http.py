@@ -248,7 +248,7 @@ def test_earliest_datestamp_is_the_true_minimum(db, client, oai_schema, clock) -
         'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>t</dc:title></oai_dc:dc>'
     )
     with db.write() as session:
-        store(session, [NewRecord(first, {"oai_dc": dc})])
+        store(session, [NewRecord.of(first, {"oai_dc": dc})])
     clock.advance(3600)
     load(db, "marcxml/pymarc_batch.xml")
     clock.advance(3600)

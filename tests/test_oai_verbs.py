@@ -126,7 +126,7 @@ def test_list_metadata_formats_of_one_item(repository, client, oai_schema) -> No
 def test_list_metadata_formats_of_an_item_in_one_format_only(db, client, oai_schema) -> None:
     identifier = f"oai:{REPOSITORY_ID}:dc-only"
     with db.write() as session:
-        store(session, [NewRecord(identifier, {"oai_dc": OAI_DC_ONLY})])
+        store(session, [NewRecord.of(identifier, {"oai_dc": OAI_DC_ONLY})])
     root = oai(client, oai_schema, verb="ListMetadataFormats", identifier=identifier)
     no_error(root)
     assert set(_formats(root)) == {"oai_dc"}
