@@ -96,6 +96,26 @@ def _submitter(parallel: bool) -> Iterator[Callable[[Callable, list], Callable[[
         yield lambda function, items: pool.map_async(function, items, chunksize=64).get
 
 
+def _prepared(
+    raws: Iterator[RawEntry], submit: Callable, work: Callable
+) -> Iterator[tuple[RawEntry, NewRecord | str]]:
+    """Each raw entry with what `work` made of it, in file order.
+
+    Bounded windows keep memory flat; the next window is being prepared while
+    the caller writes the results of the previous one.
+    """
+    pending: tuple[list[RawEntry], Callable[[], list]] | None = None
+    while True:
+        window = list(islice(raws, WINDOW))
+        started = (window, submit(work, window)) if window else None
+        if pending is not None:
+            done, results = pending
+            yield from zip(done, results(), strict=True)
+        if started is None:
+            return
+        pending = started
+
+
 def import_files(
     db: Database,
     repository_identifier: str,
@@ -131,29 +151,16 @@ def import_files(
     with _submitter(parallel) as submit:
         for path in paths:
             consumed = 0
-            raws = read_raw(path, encoding)
-            # Bounded windows keep memory flat; one window is prepared ahead.
-            pending: tuple[list[RawEntry], Callable[[], list]] | None = None
-            while True:
-                window = list(islice(raws, WINDOW))
-                started = (window, submit(work, window)) if window else None
-                if pending is not None:
-                    done, results = pending
-                    for raw, result in zip(done, results(), strict=True):
-                        if progress and raw.offset > consumed:
-                            progress(raw.offset - consumed)
-                            consumed = raw.offset
-                        if isinstance(result, str):
-                            summary.rejected.append(
-                                Rejection(str(path), raw.position, raw.where, result)
-                            )
-                            continue
-                        batch.append(result)
-                        if len(batch) >= BATCH_SIZE:
-                            flush()
-                if started is None:
-                    break
-                pending = started
+            for raw, result in _prepared(read_raw(path, encoding), submit, work):
+                if progress and raw.offset > consumed:
+                    progress(raw.offset - consumed)
+                    consumed = raw.offset
+                if isinstance(result, str):
+                    summary.rejected.append(Rejection(str(path), raw.position, raw.where, result))
+                    continue
+                batch.append(result)
+                if len(batch) >= BATCH_SIZE:
+                    flush()
     if batch:
         flush()
     return summary

@@ -87,16 +87,80 @@ def ensure_sets(session: Session, names: Mapping[str, str | None]) -> None:
     session.flush()
 
 
+_RECORDS, _FORMATS, _SETS = Record.__table__, RecordFormat.__table__, RecordSet.__table__
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A record of the batch that is new or differs from what is stored."""
+
+    entry: NewRecord
+    sets: set[str]
+    digest: str
+
+
+def _plan(
+    batch: Sequence[NewRecord], known: dict, memberships: dict[int, set[str]]
+) -> tuple[list[Outcome], dict[str, _Change]]:
+    """What each entry does; the last entry wins when an identifier repeats."""
+    changes: dict[str, _Change] = {}
+    outcomes: list[Outcome] = []
+    for entry in batch:
+        previous = changes.get(entry.identifier)
+        row = known.get(entry.identifier)
+        if previous:
+            base, old_digest = previous.sets, previous.digest
+        elif row:
+            base, old_digest = memberships.get(row.id, set()), row.content_hash
+        else:
+            base, old_digest = set(), None
+        sets = base | with_ancestors(entry.sets)
+        digest = _digest(entry, sets)
+        if digest == old_digest:
+            outcomes.append(Outcome.UNCHANGED)
+            continue
+        outcomes.append(Outcome.UPDATED if (row or previous) else Outcome.ADDED)
+        changes[entry.identifier] = _Change(entry, sets, digest)
+    return outcomes, changes
+
+
+def _headers(changes: dict[str, _Change], now: datetime) -> dict[str, bytes]:
+    return {i: render_header(i, now, False, c.sets) for i, c in changes.items()}
+
+
+def _dependents(
+    changes: dict[str, _Change], ids: dict[str, int], headers: dict[str, bytes], now: datetime
+) -> tuple[list[dict], list[dict]]:
+    """The format and membership rows of the changed records, carrying their datestamp."""
+    formats, sets = [], []
+    for identifier, change in changes.items():
+        record_id, header = ids[identifier], headers[identifier]
+        formats.extend(
+            {"record_id": record_id, "prefix": prefix, "record_xml": record_element(header, xml)}
+            for prefix, xml in change.entry.formats.items()
+        )
+        sets.extend(
+            {"record_id": record_id, "set_spec": spec, "datestamp": now, "identifier": identifier}
+            for spec in change.sets
+        )
+    return formats, sets
+
+
+_UPDATE_RECORD = update(_RECORDS).where(_RECORDS.c.id == bindparam("record"))
+_UPDATE_FORMAT = update(_FORMATS).where(
+    _FORMATS.c.record_id == bindparam("record"), _FORMATS.c.prefix == bindparam("format")
+)
+
+
 def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     """Add or update `batch` in the caller's write transaction; one outcome per entry.
 
     Sets are joined, never left: membership is additive, so importing a file
     into a second set keeps the records in the first.
     """
-    identifiers = list({r.identifier for r in batch})
     rows = session.execute(
-        select(Record.id, Record.identifier, Record.content_hash, Record.deleted).where(
-            Record.identifier.in_(identifiers)
+        select(Record.id, Record.identifier, Record.content_hash).where(
+            Record.identifier.in_({r.identifier for r in batch})
         )
     ).all()
     # Only now, with the write lock held (SQLite: BEGIN IMMEDIATE at the first
@@ -111,78 +175,75 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
             )
         ):
             memberships[record_id].add(spec)
-
-    # Last entry wins when an identifier repeats within the batch.
-    final: dict[str, tuple[NewRecord, set[str], str]] = {}
-    outcomes: list[Outcome] = []
-    for entry in batch:
-        previous = final.get(entry.identifier)
-        row = known.get(entry.identifier)
-        base_sets = previous[1] if previous else memberships.get(row.id, set()) if row else set()
-        sets = base_sets | with_ancestors(entry.sets)
-        digest = _digest(entry, sets)
-        old_digest = previous[2] if previous else (row.content_hash if row else None)
-        if old_digest == digest:
-            outcomes.append(Outcome.UNCHANGED)
-            continue
-        outcomes.append(Outcome.UPDATED if (row or previous) else Outcome.ADDED)
-        final[entry.identifier] = (entry, sets, digest)
-    if not final:
+    outcomes, changes = _plan(batch, known, memberships)
+    if not changes:
         return outcomes
-
-    new = [ident for ident in final if ident not in known]
-    changed = [known[ident].id for ident in final if ident in known]
-
-    headers = {i: render_header(i, now, False, sets) for i, (_e, sets, _d) in final.items()}
-
-    def values(identifier: str) -> dict:
-        return {
-            "identifier": identifier,
-            "datestamp": now,
-            "deleted": False,
-            "content_hash": final[identifier][2],
-            "header_xml": headers[identifier],
-        }
+    ensure_sets(session, {spec: None for c in changes.values() for spec in c.sets})
 
     # Core statements: the ORM's bulk paths spend more per row than SQLite does.
     connection = session.connection()
-    record_table, format_table, set_table = (
-        Record.__table__,
-        RecordFormat.__table__,
-        RecordSet.__table__,
-    )
+    headers = _headers(changes, now)
+    ids = {i: known[i].id for i in changes if i in known}
+    if ids:
+        connection.execute(
+            _UPDATE_RECORD,
+            [
+                {
+                    "record": record_id,
+                    "deleted": False,
+                    "content_hash": changes[i].digest,
+                    "datestamp": now,
+                    "header_xml": headers[i],
+                }
+                for i, record_id in ids.items()
+            ],
+        )
+        connection.execute(delete(_FORMATS).where(_FORMATS.c.record_id.in_(ids.values())))
+        connection.execute(delete(_SETS).where(_SETS.c.record_id.in_(ids.values())))
+    new = [
+        {
+            "identifier": i,
+            "deleted": False,
+            "content_hash": c.digest,
+            "datestamp": now,
+            "header_xml": headers[i],
+        }
+        for i, c in changes.items()
+        if i not in known
+    ]
     if new:
         inserted = connection.execute(
-            insert(record_table).returning(record_table.c.id, record_table.c.identifier),
-            [values(i) for i in new],
-        ).all()
-        ids = {ident: record_id for record_id, ident in inserted}
-    else:
-        ids = {}
-    if changed:
-        connection.execute(
-            update(record_table).where(record_table.c.id == bindparam("record_id")),
-            [{"record_id": known[i].id, **values(i)} for i in final if i in known],
+            insert(_RECORDS).returning(_RECORDS.c.id, _RECORDS.c.identifier), new
         )
-        connection.execute(delete(format_table).where(format_table.c.record_id.in_(changed)))
-        connection.execute(delete(set_table).where(set_table.c.record_id.in_(changed)))
-    ids.update({i: known[i].id for i in final if i in known})
-
-    format_rows = [
-        {"record_id": ids[i], "prefix": prefix, "record_xml": record_element(headers[i], xml)}
-        for i, (entry, _sets, _digest_) in final.items()
-        for prefix, xml in entry.formats.items()
-    ]
-    set_rows = [
-        {"record_id": ids[i], "set_spec": spec, "datestamp": now, "identifier": i}
-        for i, (_entry, sets, _digest_) in final.items()
-        for spec in sets
-    ]
-    if format_rows:
-        connection.execute(insert(format_table), format_rows)
+        ids.update({identifier: record_id for record_id, identifier in inserted})
+    format_rows, set_rows = _dependents(changes, ids, headers, now)
+    connection.execute(insert(_FORMATS), format_rows)
     if set_rows:
-        ensure_sets(session, {spec: None for row in set_rows for spec in [row["set_spec"]]})
-        connection.execute(insert(set_table), set_rows)
+        connection.execute(insert(_SETS), set_rows)
+
+    # A harvest that starts in a later second than `now` but before this commit
+    # would cover `now` without seeing these rows, and its successor would start
+    # after them: if the clock moved on, the batch moves to the current second.
+    while (later := utc_now()) != now:
+        now = later
+        headers = _headers(changes, now)
+        connection.execute(
+            _UPDATE_RECORD,
+            [
+                {"record": record_id, "datestamp": now, "header_xml": headers[i]}
+                for i, record_id in ids.items()
+            ],
+        )
+        connection.execute(
+            _UPDATE_FORMAT,
+            [
+                {"record": r["record_id"], "format": r["prefix"], "record_xml": r["record_xml"]}
+                for r in _dependents(changes, ids, headers, now)[0]
+            ],
+        )
+        connection.execute(
+            update(_SETS).where(_SETS.c.record_id.in_(ids.values())).values(datestamp=now)
+        )
     return outcomes
 
 

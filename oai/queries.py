@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Row, Select, and_, func, select, tuple_
+from sqlalchemy import DateTime, Row, Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from libfed.models import OAISet, Record, RecordFormat, RecordSet
@@ -17,31 +18,64 @@ from libfed.models import OAISet, Record, RecordFormat, RecordSet
 from .tokens import ListState
 
 
-def _listing(state: ListState, *columns) -> tuple[Select, object, object]:  # type: ignore[no-untyped-def]
-    """The filtered selection of a list request and its ordering columns."""
-    if state.set_spec is None:
-        datestamp, identifier = Record.datestamp, Record.identifier
-        query = select(*columns).select_from(Record)
-    else:
-        datestamp, identifier = RecordSet.datestamp, RecordSet.identifier
-        query = (
-            select(*columns)
-            .select_from(RecordSet)
-            .join(Record, Record.id == RecordSet.record_id)
-            .where(RecordSet.set_spec == state.set_spec)
+@cache
+def _statement(kind: str, in_set: bool, from_: bool, resumed: bool) -> Select:
+    """One statement per shape of list query ("count", "headers" or "records").
+
+    Every value is a bound parameter, so each request executes the same statement
+    object and SQLAlchemy reuses its compiled form instead of building, keying
+    and looking up a new one: on a page that costs more than SQLite's read.
+    """
+    # A set is walked on its own index, (set_spec, datestamp, identifier).
+    table = RecordSet if in_set else Record
+    datestamp, identifier = table.datestamp, table.identifier
+    columns = {
+        "count": (func.count(),),
+        "headers": (Record.identifier, Record.header_xml),
+        "records": (Record.identifier, RecordFormat.record_xml),
+    }[kind]
+    query = select(*columns).select_from(table)
+    if in_set:
+        query = query.join(Record, Record.id == RecordSet.record_id).where(
+            RecordSet.set_spec == bindparam("set_spec")
         )
     query = query.join(
         RecordFormat,
-        and_(RecordFormat.record_id == Record.id, RecordFormat.prefix == state.prefix),
-    ).where(datestamp <= state.upper)
-    if state.lower is not None:
-        query = query.where(datestamp >= state.lower)
-    return query, datestamp, identifier
+        and_(RecordFormat.record_id == Record.id, RecordFormat.prefix == bindparam("prefix")),
+    ).where(datestamp <= bindparam("upper"))
+    if from_:
+        query = query.where(datestamp >= bindparam("lower"))
+    if resumed:
+        query = query.where(
+            tuple_(datestamp, identifier)
+            > tuple_(bindparam("after_datestamp", type_=DateTime()), bindparam("after_identifier"))
+        )
+    if kind != "count":
+        query = query.order_by(datestamp, identifier).limit(bindparam("size"))
+    return query
+
+
+def _run(session: Session, kind: str, state: ListState, size: int = 0):  # type: ignore[no-untyped-def]
+    statement = _statement(
+        kind, state.set_spec is not None, state.lower is not None, state.after is not None
+    )
+    after_datestamp, after_identifier = state.after or (None, None)
+    return session.connection().execute(
+        statement,
+        {
+            "set_spec": state.set_spec,
+            "prefix": state.prefix,
+            "upper": state.upper,
+            "lower": state.lower,
+            "after_datestamp": after_datestamp,
+            "after_identifier": after_identifier,
+            "size": size,
+        },
+    )
 
 
 def count(session: Session, state: ListState) -> int:
-    query, _, _ = _listing(state, func.count())
-    return session.scalar(query) or 0
+    return _run(session, "count", state).scalar() or 0
 
 
 def page(session: Session, state: ListState, size: int, with_metadata: bool) -> Sequence[Row]:
@@ -51,19 +85,15 @@ def page(session: Session, state: ListState, size: int, with_metadata: bool) -> 
     Ask for one more than you show to know whether more follow. Run as a Core
     statement: the ORM's per-row bookkeeping cost more than the read itself.
     """
-    xml = RecordFormat.record_xml if with_metadata else Record.header_xml
-    query, datestamp, identifier = _listing(state, Record.identifier, xml)
-    if state.after is not None:
-        query = query.where(tuple_(datestamp, identifier) > tuple_(*state.after))
-    statement = query.order_by(datestamp, identifier).limit(size)
-    return session.connection().execute(statement).all()
+    return _run(session, "records" if with_metadata else "headers", state, size).all()
+
+
+_DATESTAMP_OF = select(Record.datestamp).where(Record.identifier == bindparam("identifier"))
 
 
 def datestamp_of(session: Session, identifier: str) -> datetime:
     """The keyset datestamp of one record: only a page's last row needs it."""
-    return session.execute(
-        select(Record.datestamp).where(Record.identifier == identifier)
-    ).scalar_one()
+    return session.connection().execute(_DATESTAMP_OF, {"identifier": identifier}).scalar_one()
 
 
 def record(session: Session, identifier: str) -> Record | None:

@@ -1,0 +1,73 @@
+"""The write path's datestamp guarantee, which incremental harvesters rely on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import REPOSITORY_ID
+from sqlalchemy import select
+
+from libfed.db import Database
+from libfed.models import Record, RecordFormat, RecordSet
+from libfed.records import NewRecord, store
+
+START = datetime(2030, 5, 1, 12, 0, 0)
+DC = (
+    '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{}</dc:title></oai_dc:dc>'
+)
+
+
+def ticking(*stamps: datetime) -> Iterator[datetime]:
+    """A clock that returns each stamp in turn, then stays at the last."""
+    yield from stamps
+    while True:
+        yield stamps[-1]
+
+
+def datestamps_seen(db: Database) -> set[str]:
+    """Every datestamp a harvester could read: column, header, record element, membership."""
+    with db.session() as session:
+        seen = {str(d) for d in session.scalars(select(Record.datestamp))}
+        seen |= {str(d) for d in session.scalars(select(RecordSet.datestamp))}
+        for xml in session.scalars(select(Record.header_xml)):
+            seen.add(xml.split(b"<datestamp>")[1].split(b"</datestamp>")[0].decode())
+        for xml in session.scalars(select(RecordFormat.record_xml)):
+            seen.add(xml.split(b"<datestamp>")[1].split(b"</datestamp>")[0].decode())
+    return seen
+
+
+def records(*titles: str) -> list[NewRecord]:
+    return [
+        NewRecord.of(f"oai:{REPOSITORY_ID}:{n}", {"oai_dc": DC.format(t)}, ("s:t",))
+        for n, t in enumerate(titles)
+    ]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["added", "updated"])
+def test_a_write_that_crosses_into_a_new_second_is_stamped_with_the_later_second(
+    db: Database, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    if existing:
+        monkeypatch.setattr("libfed.records.utc_now", lambda: START - timedelta(days=1))
+        with db.write() as session:
+            store(session, records("first", "second"))
+    later = START + timedelta(seconds=1)
+    clock = ticking(START, later)
+    monkeypatch.setattr("libfed.records.utc_now", lambda: next(clock))
+
+    with db.write() as session:
+        store(session, records("one", "two"))
+
+    assert datestamps_seen(db) == {"2030-05-01 12:00:01", "2030-05-01T12:00:01Z"}
+
+
+def test_a_write_within_one_second_keeps_its_stamp(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("libfed.records.utc_now", lambda: START)
+    with db.write() as session:
+        store(session, records("one", "two"))
+    assert datestamps_seen(db) == {"2030-05-01 12:00:00", "2030-05-01T12:00:00Z"}
