@@ -150,7 +150,7 @@ class Provider:
             # Only reachable by resuming after every remaining record changed.
             raise OAIError(NO_RECORDS_MATCH, "No records remain in this list.")
         yield f"<{verb}>"
-        yield from (row[1] for row in rows)
+        yield b"".join([row[1] for row in rows])
         if more:
             last = rows[-1].identifier
             following = ListState(
