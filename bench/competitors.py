@@ -18,26 +18,10 @@ from oaipmh import common
 from oaipmh.metadata import MetadataRegistry
 from oaipmh.server import BatchingServer, oai_dc_writer
 
+from libfed.crosswalk import DC_ELEMENTS
 from libfed.stored_xml import metadata_of
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
-_FIELDS = [
-    "title",
-    "creator",
-    "subject",
-    "description",
-    "publisher",
-    "contributor",
-    "date",
-    "type",
-    "format",
-    "identifier",
-    "source",
-    "language",
-    "relation",
-    "coverage",
-    "rights",
-]
 
 
 class SQLiteRepository:
@@ -90,7 +74,7 @@ class SQLiteRepository:
             header = common.Header(
                 None, identifier, datetime.fromisoformat(datestamp), [], bool(deleted)
             )
-            fields: dict[str, list[str]] = {name: [] for name in _FIELDS}
+            fields: dict[str, list[str]] = {name: [] for name in DC_ELEMENTS}
             if xml:
                 for element in etree.fromstring(xml):
                     fields[element.tag.removeprefix(_DC)].append(element.text or "")

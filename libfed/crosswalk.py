@@ -16,7 +16,8 @@ from string import ascii_lowercase
 
 from pymarc import Field, Record
 
-_ELEMENTS = (
+# The fifteen simple Dublin Core elements, in the order they are written.
+DC_ELEMENTS = (
     "title",
     "creator",
     "subject",
@@ -49,9 +50,9 @@ _ELEMENTS = (
     _RELATION,
     _COVERAGE,
     _RIGHTS,
-) = range(len(_ELEMENTS))
+) = range(len(DC_ELEMENTS))
 # Date candidates that are only used when 260/264 (ind2 = 1) give no date.
-_DATE_OTHER_264 = len(_ELEMENTS)
+_DATE_OTHER_264 = len(DC_ELEMENTS)
 _DATE_008 = _DATE_OTHER_264 + 1
 _SLOTS = _DATE_008 + 1
 
@@ -64,8 +65,8 @@ _NAMESPACES = (
 )
 _OPEN_ROOT = f"<oai_dc:dc {_NAMESPACES}>"
 _CLOSE_ROOT = "</oai_dc:dc>"
-_OPEN_TAGS = tuple(f"<dc:{name}>" for name in _ELEMENTS)
-_CLOSE_TAGS = tuple(f"</dc:{name}>" for name in _ELEMENTS)
+_OPEN_TAGS = tuple(f"<dc:{name}>" for name in DC_ELEMENTS)
+_CLOSE_TAGS = tuple(f"</dc:{name}>" for name in DC_ELEMENTS)
 _SEPARATORS = tuple(close + open_ for open_, close in zip(_OPEN_TAGS, _CLOSE_TAGS, strict=True))
 
 # Everything str.strip() removes (the highest such code point is U+3000), so that
@@ -326,7 +327,7 @@ _LINKABLE = {tag: h for tag, h in _HANDLERS.items() if tag not in ("008", "880")
 
 
 def _collect(record: Record) -> list[list[str]]:
-    """Values per DC element (indexed like ``_ELEMENTS``), deduplicated, in record order."""
+    """Values per DC element (indexed like ``DC_ELEMENTS``), deduplicated, in record order."""
     out: _Slots = [[] for _ in range(_SLOTS)]
     # str() because Record.leader may be a Leader or a plain (possibly short) str.
     leader = str(record.leader)
@@ -348,7 +349,7 @@ def _collect(record: Record) -> list[list[str]]:
 
     if not any(out[_DATE]):
         out[_DATE] = [date for date in out[_DATE_OTHER_264] if date] or out[_DATE_008]
-    del out[len(_ELEMENTS) :]
+    del out[len(DC_ELEMENTS) :]
     for values in out:
         if len(values) > 1:
             unique = dict.fromkeys(values)
@@ -369,7 +370,7 @@ def dc_elements(record: Record) -> list[tuple[str, str]]:
     """
     return [
         (element, value)
-        for element, values in zip(_ELEMENTS, _collect(record), strict=True)
+        for element, values in zip(DC_ELEMENTS, _collect(record), strict=True)
         for value in values
     ]
 

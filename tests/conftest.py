@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ from libfed.importer import ImportSummary, import_files  # noqa: E402
 from libfed.migrate import upgrade  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
+CLOCK_START = datetime(2024, 5, 1, 10, 0, 0)
 REPOSITORY_ID = "test.libfed.org"
 OAI_NS = {"oai": "http://www.openarchives.org/OAI/2.0/"}
 
@@ -39,6 +41,33 @@ def config_dict(database_url: str, **oai: object) -> dict:
             **oai,
         },
     }
+
+
+class Clock:
+    """A stand-in for the clocks of writers and provider that moves only when told to."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def set(self, value: datetime) -> datetime:
+        self.now = value
+        return value
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Frozen time for datestamps (libfed.records) and responseDate (oai.views) alike."""
+    frozen = Clock(CLOCK_START)
+    monkeypatch.setattr("libfed.records.utc_now", frozen)
+    monkeypatch.setattr("oai.views.now_utc", frozen)
+    return frozen
 
 
 @pytest.fixture

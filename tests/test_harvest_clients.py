@@ -8,10 +8,9 @@ reach the harvester in its next incremental run.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import REPOSITORY_ID, load
+from conftest import REPOSITORY_ID, Clock, load
 from oaipmh.client import Client
 from oaipmh.metadata import MetadataRegistry, oai_dc_reader
 from pymarc import Field, Subfield
@@ -23,27 +22,6 @@ from libfed.db import Database
 from libfed.importer import render
 from libfed.models import Record
 from libfed.records import store, tombstone
-
-
-class Clock:
-    """One fake clock for the provider's responseDate and the writers' datestamps."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0, tzinfo=None) - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr("libfed.records.utc_now", fake)
-    monkeypatch.setattr("oai.views.now_utc", fake)
-    return fake
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPOSITORY_ID, ROOT, load
+from conftest import CLOCK_START, FIXTURES, REPOSITORY_ID, ROOT, Clock, load
 from lxml import etree
 from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
@@ -31,7 +31,7 @@ OAI_IDENTIFIER = re.compile(
     r"oai:[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+:[a-zA-Z0-9\-_\.!~\*'\(\);/\?:@&=\+$,%]+"
 )
 PREFIX = f"oai:{REPOSITORY_ID}:"
-T0 = datetime(2030, 1, 1, 12, 0, 0)
+T0 = CLOCK_START
 
 # file -> (added, updated, unchanged, [(position, where, reason excerpt)]), each checked
 # against tests/fixtures/README.md:
@@ -79,27 +79,6 @@ EXPECTED = {
 
 def encoding_for(name: str) -> str | None:
     return "cp1251" if "cp1251" in name else None
-
-
-class Clock:
-    """A stand-in for libfed.records.utc_now that only moves when told to."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int = 60) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(records, "utc_now", fake)
-    return fake
 
 
 def stored(db: Database) -> dict[str, RecordRow]:

@@ -17,19 +17,17 @@ from pathlib import Path
 import itsdangerous.timed
 import pytest
 import requests
-from conftest import OAI_NS, REPOSITORY_ID, load, parse_valid
+from conftest import CLOCK_START, OAI_NS, REPOSITORY_ID, Clock, load, parse_valid
 from lxml import etree
 from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-import libfed.records
-import oai.views
 from libfed.importer import import_files
 from libfed.models import Record as RecordRow
 from libfed.records import NewRecord, store, tombstone
 
-START = datetime(2024, 5, 1, 10, 0, 0)
+START = CLOCK_START
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 OAI_ID_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
 NS = {
@@ -43,24 +41,10 @@ NS = {
 SAMPLE = re.compile("oai:" + re.escape(REPOSITORY_ID) + r":[a-zA-Z0-9\-_.!~*'();/?:@&=+$,%]+")
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: int = 1) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Frozen time for datestamps, responseDate and the timestamps inside tokens."""
-    frozen = Clock(START)
-    monkeypatch.setattr(libfed.records, "utc_now", frozen)
-    monkeypatch.setattr(oai.views, "now_utc", frozen)
+def clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The shared frozen clock, with the timestamps inside tokens frozen too."""
+    frozen = clock
     signed_at = itsdangerous.timed.time.time()
     monkeypatch.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: signed_at))
     return frozen

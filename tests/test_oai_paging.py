@@ -13,12 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import itsdangerous.timed
 import pytest
-from conftest import OAI_NS, REPOSITORY_ID, config_dict, parse_valid
+from conftest import CLOCK_START, OAI_NS, REPOSITORY_ID, config_dict, parse_valid
 from lxml import etree
 from pymarc import Field, Indicators, Record, Subfield
 
-import libfed.records
-import oai.views
 from libfed.app import create_app
 from libfed.config import parse_config
 from libfed.db import Database
@@ -26,32 +24,8 @@ from libfed.importer import render
 from libfed.marc_checks import checked
 from libfed.records import NewRecord, store, tombstone
 
-START = datetime(2024, 5, 1, 10, 0, 0)
+START = CLOCK_START
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float = 1) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-    def set(self, value: datetime) -> datetime:
-        self.now = value
-        return value
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    frozen = Clock(START)
-    monkeypatch.setattr(libfed.records, "utc_now", frozen)
-    monkeypatch.setattr(oai.views, "now_utc", frozen)
-    return frozen
 
 
 def ident(number: int) -> str:
