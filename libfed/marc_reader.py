@@ -9,6 +9,8 @@ never held in memory and a well-formedness error still keeps what came before it
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
 import mmap
 import warnings
 from collections.abc import Iterator
@@ -93,13 +95,22 @@ def decode(raw: RawEntry, encoding: str | None = None) -> tuple[Record, str | No
     if raw.kind == "marcxml":
         return record_from_element(etree.fromstring(raw.payload, _PARSER))
     options, _ = _decoder_options(encoding)
+    complaints = io.StringIO()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stderr(complaints):
             # pymarc guesses a code for a non-ASCII one; such a record is damaged.
             warnings.simplefilter("error", BadSubfieldCodeWarning)
             record = Record(raw.payload, utf8_handling="strict", **options)
     except Exception as error:  # pymarc raises many kinds; each one rejects this record
         raise Undecodable(_error_text(error)) from None
+    if "Unable to parse character" in complaints.getvalue():
+        # pymarc put a blank for each byte MARC-8 does not define and said so only on
+        # stderr: storing that text would store garbage (a Windows-1251 file that
+        # claims MARC-8 turns into Latin letters and blanks).
+        raise Undecodable(
+            "bytes that MARC-8 does not define: the file is probably in another encoding "
+            "than its leader says (try --encoding, e.g. cp1251)"
+        )
     return record, str(record.leader)
 
 

@@ -238,12 +238,11 @@ def test_cp1251_with_the_encoding_override_gives_cyrillic_titles() -> None:
     assert all(CYRILLIC.search(t) for t in found)
 
 
-def test_cp1251_without_the_override_is_not_cyrillic() -> None:
-    # The file claims MARC-8: decoded as such it is garbage, never Cyrillic text.
+def test_cp1251_without_the_override_is_refused_with_a_hint() -> None:
+    # The file claims MARC-8: decoded as such it would be garbage, so it is refused.
     entries = list(read_marc(CP1251))
-    assert counts(entries) == (6, 0)
-    assert not any(CYRILLIC.search(t) for t in titles(entries))
-    assert "Основы" not in titles(entries)[0]
+    assert counts(entries) == (0, 6)
+    assert all("MARC-8" in (e.error or "") and "--encoding" in (e.error or "") for e in entries)
 
 
 def test_cp1251_read_as_utf8_is_refused_record_by_record() -> None:
