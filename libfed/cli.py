@@ -15,8 +15,8 @@ from .db import Database
 from .identifiers import is_set_spec
 from .importer import ImportSummary, import_files
 from .migrate import is_current, upgrade
-from .models import OAISet, Record
-from .records import ensure_sets, tombstone
+from .models import Record
+from .records import describe_set, tombstone
 
 
 class Context:
@@ -181,16 +181,30 @@ def sets_add(context: Context, spec: str, name: str, description: str | None) ->
     # or "a=b" would pass as "a" and be stored as an invalid spec.
     _check_set_spec(spec)
     with context.migrated_db().write() as session:
-        ensure_sets(session, {spec: name})
-        if description is not None:
-            session.get(OAISet, spec).description = description  # type: ignore[union-attr]
+        describe_set(session, spec, name, description)
     click.echo(f"set {spec} saved")
 
 
+# file -> (setSpec, name, description) of the set its records are put in.
 DEMO_SETS = {
-    "libfed_demo.xml": {"demo:local": "Demo: Azerbaijani, Russian, Uzbek and Karakalpak books"},
-    "marc2bibframe2_gwu.xml": {"demo:gwu": "Demo: George Washington University (LC, CC0)"},
-    "marc2bibframe2_princeton.xml": {"demo:princeton": "Demo: Princeton University (LC, CC0)"},
+    "libfed_demo.xml": (
+        "demo:local",
+        "Demo: Azerbaijani, Russian, Uzbek and Karakalpak books",
+        "24 catalogue records written for libfed's demonstration: Azerbaijani (Latin), "
+        "Russian, Uzbek (Cyrillic and Latin) and Karakalpak, some with paired 880 fields.",
+    ),
+    "marc2bibframe2_gwu.xml": (
+        "demo:gwu",
+        "Demo: George Washington University (LC test data, CC0)",
+        "99 real records from the Library of Congress marc2bibframe2 test data set: "
+        "recordings and books with CJK, Hangul, Hebrew and Arabic-script 880 fields.",
+    ),
+    "marc2bibframe2_princeton.xml": (
+        "demo:princeton",
+        "Demo: Princeton University (LC test data, CC0)",
+        "99 real records from the Library of Congress marc2bibframe2 test data set, "
+        "mostly Arabic and Persian manuscripts and books (two repeat an earlier record).",
+    ),
 }
 
 
@@ -206,12 +220,14 @@ def demo(context: Context, if_empty: bool) -> None:
                 click.echo("repository already has records: demo data not loaded")
                 return
     with database.write() as session:
-        ensure_sets(session, {"demo": "Demonstration records"})
+        describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
+        for spec, set_name, description in DEMO_SETS.values():
+            describe_set(session, spec, set_name, description)
     data = resources.files("libfed.demo") / "data"
-    for name, demo_sets in DEMO_SETS.items():
+    for name, (spec, _name, _description) in DEMO_SETS.items():
         with resources.as_file(data / name) as path:
             summary = import_files(
-                database, context.config.oai.repository_identifier, [path], sets=demo_sets
+                database, context.config.oai.repository_identifier, [path], sets={spec: None}
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)

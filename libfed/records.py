@@ -152,6 +152,13 @@ _UPDATE_FORMAT = update(_FORMATS).where(
 )
 
 
+def describe_set(session: Session, spec: str, name: str, description: str | None) -> None:
+    """Create or rename a set (and its missing parents); a description replaces the old one."""
+    ensure_sets(session, {spec: name})
+    if description is not None:
+        session.get_one(OAISet, spec).description = description
+
+
 def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     """Add or update `batch` in the caller's write transaction; one outcome per entry.
 

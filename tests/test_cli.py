@@ -324,8 +324,13 @@ def test_demo_if_empty_loads_once(run: Invoke, database: Database) -> None:
     loaded = count(database, Record)
     assert loaded == sum(added for added, *_ in summaries.values()) > 0
     with database.session() as session:
-        specs = set(session.scalars(select(OAISet.spec)))
-    assert {"demo", "demo:local"} <= specs
+        described = dict(session.execute(select(OAISet.spec, OAISet.description)).all())
+        in_local = session.scalar(
+            select(func.count()).select_from(RecordSet).where(RecordSet.set_spec == "demo:local")
+        )
+    assert {"demo", "demo:local", "demo:gwu", "demo:princeton"} <= set(described)
+    assert all(described.values()), "every demo set is described for ListSets"
+    assert in_local == summaries["libfed_demo.xml"][0] == 24
 
     second = run("demo", "--if-empty")
     assert second.exit_code == 0, second.output
