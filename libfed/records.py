@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from operator import itemgetter
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -224,6 +225,9 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
         )
         ids.update({identifier: record_id for record_id, identifier in inserted})
     format_rows, set_rows = _dependents(changes, ids, headers, now)
+    # Grouped by format, a batch's rows of one format lie together in the table:
+    # a ListRecords page then reads its format's bytes, not every format's.
+    format_rows.sort(key=itemgetter("prefix"))
     connection.execute(insert(_FORMATS), format_rows)
     if set_rows:
         connection.execute(insert(_SETS), set_rows)
