@@ -27,7 +27,7 @@ RESULTS = HERE / "results"
 BIN = Path(sys.executable).parent
 SMALL = int(os.environ.get("BENCH_RECORDS", "100000"))
 LARGE = int(os.environ.get("BENCH_LARGE_RECORDS", "1000000"))
-HARVEST_RUNS = 3
+ROUNDS = 5  # alternating harvests of libfed and the floor
 
 
 def free_port() -> int:
@@ -172,37 +172,84 @@ def depth_query(h, fraction: float) -> str:  # type: ignore[no-untyped-def]
     return h.queries[int((len(h.queries) - 1) * fraction)]
 
 
-def median_harvest(url: str, runs: int, **options) -> Harvest:  # type: ignore[no-untyped-def]
-    """The median of `runs` full harvests by time: one run on a shared machine is noise."""
-    harvests = sorted((harvest(url, **options) for _ in range(runs)), key=lambda h: h.seconds)
-    return harvests[len(harvests) // 2]
+def median(harvests: list[Harvest]) -> Harvest:
+    return sorted(harvests, key=lambda h: h.seconds)[len(harvests) // 2]
 
 
-def measure_libfed(
-    config: Path, capture: dict | None = None, runs: int = 3, gzip: bool = True
-) -> tuple[dict, object]:
+def latencies(url: str, h: Harvest) -> dict:
+    first = page_latency(url, h.queries[0])
+    second = page_latency(url, h.queries[1])
+    deep = page_latency(url, depth_query(h, 0.9))
+    return {
+        "first_page_ms": round(first * 1000, 1),
+        "second_page_ms": round(second * 1000, 1),
+        "page_at_90pct_ms": round(deep * 1000, 1),
+        "depth_ratio": round(deep / first, 3),
+        "depth_ratio_vs_second_page": round(deep / second, 3),
+    }
+
+
+def figures(h: Harvest) -> dict:
+    return {
+        "records": h.records,
+        "pages": h.pages,
+        "seconds": round(h.seconds, 2),
+        "records_per_second": round(h.records_per_second),
+    }
+
+
+def measure_against_floor(config: Path) -> tuple[dict, dict]:
+    """libfed and the floor, up side by side and harvested in alternation.
+
+    Alternating makes whatever else the machine does in the meantime weigh on both
+    alike; the medians of the rounds are compared.
+    """
     server = libfed_server(config)
     try:
-        on_page = (lambda q, b: capture.__setitem__(q, b)) if capture is not None else None
-        harvest(server.url, on_page=on_page)  # also warms the server's caches
-        h = median_harvest(server.url, runs)
-        first = page_latency(server.url, h.queries[0])
-        second = page_latency(server.url, h.queries[1])
-        deep = page_latency(server.url, depth_query(h, 0.9))
-        gzipped = harvest(server.url, encoding="gzip") if gzip else None
-        return {
-            "records": h.records,
-            "pages": h.pages,
-            "seconds": round(h.seconds, 2),
-            "records_per_second": round(h.records_per_second),
-            "first_page_ms": round(first * 1000, 1),
-            "second_page_ms": round(second * 1000, 1),
-            "page_at_90pct_ms": round(deep * 1000, 1),
-            "depth_ratio": round(deep / first, 3),
-            "depth_ratio_vs_second_page": round(deep / second, 3),
-            **({"gzip_records_per_second": round(gzipped.records_per_second)} if gzipped else {}),
+        pages: dict[str, bytes] = {}
+        harvest(server.url, on_page=pages.__setitem__)  # warms libfed, captures the floor's pages
+        pickled = DATA / "pages.pickle"
+        pickled.write_bytes(pickle.dumps(pages))
+        floor = competitor("static", pickled)
+        try:
+            ours, theirs = [], []
+            for _ in range(ROUNDS):
+                ours.append(harvest(server.url))
+                theirs.append(harvest(floor.url))
+            floor_rss = floor.peak_rss_mb()
+        finally:
+            floor.stop()
+        h = median(ours)
+        libfed = {
+            **figures(h),
+            "rounds_seconds": [round(x.seconds, 2) for x in ours],
+            **latencies(server.url, h),
+            "gzip_records_per_second": round(
+                harvest(server.url, encoding="gzip").records_per_second
+            ),
             "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
-        }, h
+        }
+    finally:
+        server.stop()
+    static = {
+        **figures(median(theirs)),
+        "rounds_seconds": [round(x.seconds, 2) for x in theirs],
+        "peak_server_rss_mb": round(floor_rss, 1),
+    }
+    return libfed, static
+
+
+def measure_large(config: Path) -> dict:
+    """One measured harvest after a warm-up: at a million records each takes about a minute."""
+    server = libfed_server(config)
+    try:
+        harvest(server.url)
+        h = harvest(server.url)
+        return {
+            **figures(h),
+            **latencies(server.url, h),
+            "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
+        }
     finally:
         server.stop()
 
@@ -227,27 +274,20 @@ def main() -> None:
     results["import"] = {"seconds": round(seconds, 1), "records_per_second": round(SMALL / seconds)}
     print(results["import"], flush=True)
 
-    print("harvesting libfed ...", flush=True)
-    pages: dict[str, bytes] = {}
-    results["libfed"], _ = measure_libfed(config, capture=pages)
-    print(results["libfed"], flush=True)
+    print("harvesting libfed and the floor, alternately ...", flush=True)
+    results["libfed"], results["static"] = measure_against_floor(config)
+    print(results["libfed"], results["static"], sep="\n", flush=True)
 
-    pickled = DATA / "pages.pickle"
-    pickled.write_bytes(pickle.dumps(pages))
-    for kind, source_path in (("static", pickled), ("batching", database)):
-        print(f"harvesting {kind} ...", flush=True)
-        server = competitor(kind, source_path)
-        try:
-            h = median_harvest(server.url, HARVEST_RUNS if kind == "static" else 1)
-            results[kind] = {
-                "records": h.records,
-                "seconds": round(h.seconds, 2),
-                "records_per_second": round(h.records_per_second),
-                "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
-            }
-        finally:
-            server.stop()
-        print(results[kind], flush=True)
+    print("harvesting BatchingServer ...", flush=True)
+    server = competitor("batching", database)
+    try:
+        results["batching"] = {
+            **figures(harvest(server.url)),
+            "peak_server_rss_mb": round(server.peak_rss_mb(), 1),
+        }
+    finally:
+        server.stop()
+    print(results["batching"], flush=True)
 
     if LARGE > SMALL:
         print(f"growing to {LARGE} records ...", flush=True)
@@ -258,8 +298,7 @@ def main() -> None:
         with sqlite3.connect(database, isolation_level=None) as connection:
             connection.execute("VACUUM INTO ?", (str(large),))
         replicate(large, LARGE // SMALL)
-        # One measured harvest: at a million records each one takes about a minute.
-        results["libfed_large"], _ = measure_libfed(config_file(large), runs=1, gzip=False)
+        results["libfed_large"] = measure_large(config_file(large))
         print(results["libfed_large"], flush=True)
 
     lf, st, bt = results["libfed"], results["static"], results["batching"]

@@ -40,10 +40,17 @@ class Provider:
 
     def respond(self, session: Session, request: OAIRequest, now: datetime) -> list[str | bytes]:
         """The body of a successful response; raises OAIError otherwise."""
-        handler = getattr(self, "_" + request.verb)
+        handler = {
+            "Identify": self._identify,
+            "ListMetadataFormats": self._list_metadata_formats,
+            "ListSets": self._list_sets,
+            "GetRecord": self._get_record,
+            "ListIdentifiers": self._list_identifiers,
+            "ListRecords": self._list_records,
+        }[request.verb]
         return list(handler(session, request.arguments, now))
 
-    def _Identify(self, session: Session, _args: dict[str, str], now: datetime) -> Iterator[str]:
+    def _identify(self, session: Session, _args: dict[str, str], now: datetime) -> Iterator[str]:
         sample = queries.sample_identifier(session) or f"oai:{self.config.repository_identifier}:1"
         yield oxml.identify(
             self.config.repository_name,
@@ -54,7 +61,7 @@ class Provider:
             sample,
         )
 
-    def _ListMetadataFormats(
+    def _list_metadata_formats(
         self, session: Session, args: dict[str, str], _now: datetime
     ) -> Iterator[str]:
         if "identifier" not in args:
@@ -68,7 +75,7 @@ class Provider:
             raise OAIError(NO_METADATA_FORMATS, "This item has no metadata format to offer.")
         yield oxml.metadata_formats(FORMATS[p] for p in prefixes)
 
-    def _ListSets(self, session: Session, args: dict[str, str], _now: datetime) -> Iterator[str]:
+    def _list_sets(self, session: Session, args: dict[str, str], _now: datetime) -> Iterator[str]:
         if "resumptionToken" in args:
             raise OAIError(BAD_RESUMPTION_TOKEN, "ListSets is answered in one response here.")
         sets = queries.all_sets(session)
@@ -78,7 +85,9 @@ class Provider:
         yield from (oxml.set_entry(s.spec, s.name, s.description) for s in sets)
         yield "</ListSets>"
 
-    def _GetRecord(self, session: Session, args: dict[str, str], _now: datetime) -> Iterator[str]:
+    def _get_record(
+        self, session: Session, args: dict[str, str], _now: datetime
+    ) -> Iterator[str | bytes]:
         prefix = args["metadataPrefix"]
         found = queries.record(session, args["identifier"])
         if found is None:
@@ -90,12 +99,14 @@ class Provider:
         yield stored.record_xml
         yield "</GetRecord>"
 
-    def _ListRecords(self, session: Session, args: dict[str, str], now: datetime) -> Iterator[str]:
+    def _list_records(
+        self, session: Session, args: dict[str, str], now: datetime
+    ) -> Iterator[str | bytes]:
         return self._list(session, "ListRecords", args, now)
 
-    def _ListIdentifiers(
+    def _list_identifiers(
         self, session: Session, args: dict[str, str], now: datetime
-    ) -> Iterator[str]:
+    ) -> Iterator[str | bytes]:
         return self._list(session, "ListIdentifiers", args, now)
 
     def _first_state(
@@ -135,7 +146,7 @@ class Provider:
 
     def _list(
         self, session: Session, verb: str, args: dict[str, str], now: datetime
-    ) -> Iterator[str]:
+    ) -> Iterator[str | bytes]:
         resumed = "resumptionToken" in args
         if resumed:
             state = self.signer.decode(args["resumptionToken"], verb)
