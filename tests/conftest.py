@@ -14,6 +14,7 @@ os.environ["XML_CATALOG_FILES"] = str(ROOT / "schemas" / "catalog.xml")
 
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
+from hypothesis import settings  # noqa: E402
 from lxml import etree  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -22,6 +23,10 @@ from libfed.config import Config, parse_config  # noqa: E402
 from libfed.db import Database  # noqa: E402
 from libfed.importer import ImportSummary, import_files  # noqa: E402
 from libfed.migrate import upgrade  # noqa: E402
+
+# No per-example deadline: CI machines are shared, and a pause there is not a bug here.
+settings.register_profile("libfed", deadline=None)
+settings.load_profile("libfed")
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CLOCK_START = datetime(2024, 5, 1, 10, 0, 0)
