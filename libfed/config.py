@@ -73,6 +73,15 @@ class OAIConfig(_Section):
         return value
 
 
+class HarvestConfig(_Section):
+    scheduler: bool = True
+    timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    max_retries: int = Field(default=5, ge=0, le=100)
+    max_retry_after_seconds: int = Field(default=3600, ge=0)
+    user_agent: str = Field(default="libfed-harvester/0.1 (+OAI-PMH)", min_length=1)
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+
 class ServerConfig(_Section):
     secret_key: str | None = Field(default=None, min_length=32)
 
@@ -80,6 +89,7 @@ class ServerConfig(_Section):
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     oai: OAIConfig
+    harvest: HarvestConfig = HarvestConfig()
     server: ServerConfig = ServerConfig()
 
 

@@ -1,0 +1,84 @@
+"""A scripted HTTP server on loopback that misbehaves exactly as told.
+
+Each request takes the next step of the script: a response (status, headers,
+body), a stall, a connection reset, or a body cut short of its Content-Length.
+Raw sockets, not a framework: the faults are things no well-behaved server does.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    stall: float = 0.0  # seconds to wait before answering
+    reset: bool = False  # close the connection without answering
+    cut_to: int | None = None  # send only this many bytes of the body
+
+
+@dataclass
+class Provider:
+    url: str
+    requests: list[bytes] = field(default_factory=list)  # raw request heads received
+
+
+def _serve(
+    sock: socket.socket, script: list[Reply], seen: list[bytes], stop: threading.Event
+) -> None:
+    sock.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            conn, _ = sock.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            seen.append(head)
+            step = script.pop(0) if script else Reply(500, b"script exhausted")
+            if step.stall:
+                time.sleep(step.stall)
+            if step.reset:
+                conn.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
+                continue
+            body = step.body
+            headers = {"Content-Length": str(len(body)), "Connection": "close", **step.headers}
+            lines = [f"HTTP/1.1 {step.status} X"] + [f"{k}: {v}" for k, v in headers.items()]
+            sent = body if step.cut_to is None else body[: step.cut_to]
+            with suppress(OSError):
+                conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + sent)
+
+
+@contextmanager
+def faulty_provider(script: list[Reply]) -> Iterator[Provider]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    provider = Provider(f"http://127.0.0.1:{sock.getsockname()[1]}/oai")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_serve, args=(sock, list(script), provider.requests, stop), daemon=True
+    )
+    thread.start()
+    try:
+        yield provider
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
