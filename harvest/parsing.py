@@ -1,7 +1,8 @@
 """Turning what a provider sent into an OAI-PMH tree, or a reason it is not one.
 
 Parse strictly first. If that fails, clean what providers typically get wrong
-(bytes that are not UTF-8, characters XML 1.0 forbids) and parse again; a page is
+(bytes that are not UTF-8, characters XML 1.0 forbids, unescaped ampersands) and
+parse again; a page is
 not given up for one bad character. An HTML page served with status 200 and
 anything else that is no OAI-PMH document is refused with a reason the run log
 can show. A response whose namespaces were stripped gets the OAI namespace back
@@ -20,6 +21,8 @@ from libfed.xmltext import strip_illegal
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._\-]+)[\"'][^>]*\?>")
+# An & that starts no entity or character reference: providers send them unescaped.
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z_][\w.\-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
 # Containers whose content belongs to another schema: never renamespaced.
 _FOREIGN = frozenset({"metadata", "about", "description", "setDescription"})
 
@@ -37,7 +40,8 @@ def _cleaned(body: bytes) -> str:
         text = body.decode("utf-8", errors="replace")
     text = text.removeprefix("\ufeff")
     # The declaration names an encoding the text no longer has: drop it.
-    return strip_illegal(re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1))
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
+    return _BARE_AMPERSAND.sub("&amp;", strip_illegal(text))
 
 
 def _restore_namespace(element: etree._Element) -> None:

@@ -163,6 +163,13 @@ def test_invalid_utf8_and_illegal_characters_are_cleaned_and_parsed() -> None:
     assert name == "Milli \ufffd Kitabxana "
 
 
+def test_unescaped_ampersands_are_repaired_and_entities_kept() -> None:
+    sloppy = IDENTIFY.replace(b"Milli Kitabxana", b"Kitab & Jurnal &amp; Q&#x259;zet &#601;")
+    root = parse_response(sloppy)
+    name = root.findtext(f"{{{OAI_NS}}}Identify/{{{OAI_NS}}}repositoryName")
+    assert name == "Kitab & Jurnal & Qəzet ə"
+
+
 def test_a_response_with_its_namespaces_stripped_is_read_as_oai() -> None:
     stripped = (
         b"<OAI-PMH><responseDate>2014-11-05T09:32:51Z</responseDate><request>x</request>"

@@ -1,0 +1,175 @@
+"""A list request walked page by page, with the guards that real providers need.
+
+The harvest loop (and its checkpoints) sees one page at a time: the records it
+holds, the records that had to be quarantined, and the token to go on with. It
+stops, with a reason, on what would otherwise run forever: a provider repeating
+its token, pages of identifiers already harvested (archive.org and HAL do both),
+too many empty pages, too many requests, or a run past its deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+from oaipmh import error as oai_errors
+
+from .client import HarvestClient
+from .parsing import OAI_NS
+
+_OAI = f"{{{OAI_NS}}}"
+
+
+class HarvestStopped(Exception):
+    """The list cannot be followed further; the message says why."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_requests: int = 100_000
+    max_empty_pages: int = 5
+    deadline_seconds: float = 24 * 3600
+
+
+@dataclass(frozen=True)
+class HarvestedRecord:
+    """One record as the provider sent it."""
+
+    identifier: str
+    datestamp: str  # as sent, in the provider's granularity
+    deleted: bool
+    sets: tuple[str, ...]
+    metadata: bytes | None  # the element inside <metadata>, serialised as received
+    namespace: str | None  # that element's namespace (metadataNamespace)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1-based, within this walk
+    url: str
+    response_date: str
+    records: list[HarvestedRecord] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    token: str | None = None  # to resume after this page; None when the list is complete
+    complete_list_size: int | None = None
+
+
+def read_record(element: etree._Element) -> HarvestedRecord:
+    """One <record> of a page; ValueError saying what is wrong with it."""
+    header = element.find(f"{_OAI}header")
+    if header is None:
+        raise ValueError("record without a header")
+    identifier = (header.findtext(f"{_OAI}identifier") or "").strip()
+    datestamp = (header.findtext(f"{_OAI}datestamp") or "").strip()
+    if not identifier:
+        raise ValueError("header without an identifier")
+    if not datestamp:
+        raise ValueError(f"{identifier}: header without a datestamp")
+    deleted = header.get("status") == "deleted"
+    sets = tuple((s.text or "").strip() for s in header.findall(f"{_OAI}setSpec") if s.text)
+    metadata = element.find(f"{_OAI}metadata")
+    content = None
+    if metadata is not None:
+        children = [child for child in metadata if isinstance(child.tag, str)]
+        if len(children) != 1:
+            raise ValueError(f"{identifier}: <metadata> holds {len(children)} elements, not one")
+        content = children[0]
+    if content is None and not deleted:
+        raise ValueError(f"{identifier}: a record that is not deleted has no metadata")
+    return HarvestedRecord(
+        identifier=identifier,
+        datestamp=datestamp,
+        deleted=deleted,
+        sets=sets,
+        metadata=None if content is None else etree.tostring(content, encoding="utf-8"),
+        namespace=None if content is None else etree.QName(content).namespace,
+    )
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def read_page(number: int, url: str, root: etree._Element) -> Page:
+    """The records of a ListRecords response; a broken record is quarantined, not the page."""
+    records, quarantined = [], []
+    for element in root.iterfind(f"{_OAI}ListRecords/{_OAI}record"):
+        try:
+            records.append(read_record(element))
+        except ValueError as error:
+            quarantined.append(Quarantined(etree.tostring(element, encoding="utf-8"), str(error)))
+    token_element = root.find(f"{_OAI}ListRecords/{_OAI}resumptionToken")
+    token = (token_element.text or "").strip() if token_element is not None else ""
+    return Page(
+        number=number,
+        url=url,
+        response_date=(root.findtext(f"{_OAI}responseDate") or "").strip(),
+        records=records,
+        quarantined=quarantined,
+        token=token or None,
+        complete_list_size=_int(
+            token_element.get("completeListSize") if token_element is not None else None
+        ),
+    )
+
+
+def walk(
+    client: HarvestClient,
+    arguments: dict[str, str],
+    limits: Limits = Limits(),
+    token: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Page]:
+    """The pages of ListRecords with `arguments` (or from `token`, to resume a walk).
+
+    noRecordsMatch is a list of no pages, not an error. Other OAI errors and
+    transport errors propagate; HarvestStopped says why a list was abandoned.
+    """
+    deadline = clock() + limits.deadline_seconds
+    seen_tokens: set[str] = set()
+    # A digest per page, not every identifier: memory must not grow with the harvest.
+    seen_pages: set[bytes] = set()
+    empty_in_a_row = 0
+    number = 0
+    while True:
+        if number >= limits.max_requests:
+            raise HarvestStopped(f"more than {limits.max_requests} requests in one run")
+        if clock() > deadline:
+            raise HarvestStopped(f"the run passed its deadline of {limits.deadline_seconds:g} s")
+        request = {"verb": "ListRecords", **({"resumptionToken": token} if token else arguments)}
+        try:
+            root = client.page(**request)
+        except oai_errors.NoRecordsMatchError:
+            return
+        number += 1
+        page = read_page(number, client.last.url if client.last else "", root)
+        if page.records:
+            fingerprint = hashlib.blake2b(
+                "\0".join(sorted(r.identifier for r in page.records)).encode(), digest_size=16
+            ).digest()
+            if fingerprint in seen_pages:
+                raise HarvestStopped(
+                    f"page {number} repeats the {len(page.records)} records of an earlier page: a loop"
+                )
+            seen_pages.add(fingerprint)
+        empty_in_a_row = 0 if (page.records or page.quarantined) else empty_in_a_row + 1
+        yield page
+        if page.token is None:
+            return
+        if page.token in seen_tokens:
+            raise HarvestStopped(
+                f"the provider sent the same resumptionToken again: {page.token!r}"
+            )
+        if empty_in_a_row > limits.max_empty_pages:
+            raise HarvestStopped(f"{empty_in_a_row} empty pages in a row")
+        seen_tokens.add(page.token)
+        token = page.token
