@@ -8,9 +8,11 @@ from urllib.parse import quote
 
 from pymarc import Record
 
-# The local-identifier characters of the oai-identifier scheme; anything else is
-# percent-encoded as UTF-8, so a control number with spaces or Cyrillic stays a URI.
-_SAFE = "-_.!~*'();/?:@&=+$,"
+# The local-identifier characters of the oai-identifier scheme, less ':' (anything
+# else is percent-encoded as UTF-8, so a control number with spaces or Cyrillic stays
+# a URI). A local record's identifier has no ':' after the repository's: the
+# harvester's oai:<repository>:<source>:<identifier at the source> can never collide.
+_SAFE = "-_.!~*'();/?@&=+$,"
 SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
 
 
@@ -30,6 +32,11 @@ def local_part(record: Record) -> str:
 
 def oai_identifier(repository_identifier: str, record: Record) -> str:
     return f"oai:{repository_identifier}:{local_part(record)}"
+
+
+def harvested_identifier(repository_identifier: str, source: str, original: str) -> str:
+    """This server's identifier of a record harvested from `source` (a source name)."""
+    return f"oai:{repository_identifier}:{source}:{original}"
 
 
 def is_set_spec(value: str) -> bool:

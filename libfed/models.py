@@ -1,4 +1,4 @@
-"""The shared tables: settings, records with their pre-rendered formats, and sets.
+"""The shared tables: settings, institutions, records with their pre-rendered formats, sets.
 
 Records are written once per change with every format already rendered, so that
 serving a page is one indexed range read; record_sets repeats each member's
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -35,6 +36,23 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Institution(Base):
+    """A library or other body: a harvest source's owner and an exchange partner alike."""
+
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    other_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language -> name
+    kind: Mapped[str] = mapped_column(String(32), default="other")
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    city: Mapped[str | None] = mapped_column(String(128))
+    isil: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    oai_base_url: Mapped[str | None] = mapped_column(String(1024))
+    notes: Mapped[str | None] = mapped_column(Text)
 
 
 class Record(Base):

@@ -325,13 +325,16 @@ def test_001_with_spaces_and_cyrillic_is_percent_encoded(db: Database, tmp_path:
         tmp_path / "local.mrc",
         marc_record("RU 001 Книга", "Книга"),
         marc_record("  50%/a  ", "Half"),
+        marc_record("ocm:123", "Colon"),
     )
     summary = import_files(db, REPOSITORY_ID, [path])
-    assert counts(summary) == (2, 0, 0, 0)
+    assert counts(summary) == (3, 0, 0, 0)
     idents = set(stored(db))
     assert idents == {
         PREFIX + "RU%20001%20%D0%9A%D0%BD%D0%B8%D0%B3%D0%B0",
         PREFIX + "50%25/a",  # surrounding blanks trimmed, '%' itself encoded
+        # No ':' in a local part: oai:<repo>:<source>:<id> is the harvester's form.
+        PREFIX + "ocm%3A123",
     }
     assert all(OAI_IDENTIFIER.fullmatch(i) for i in idents)
 

@@ -12,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
-from libfed import models  # noqa: F401  (registers every table on Base.metadata)
+import harvest.models  # noqa: F401  (registers every table on Base.metadata)
+from libfed import models  # noqa: F401
 from libfed.db import Base, Database
 from libfed.migrate import _alembic_config, is_current, upgrade
 from libfed.models import Record, Setting

@@ -1,8 +1,13 @@
-"""Alembic environment: run against the connection that libfed.migrate hands in."""
+"""Alembic environment: run against the connection that libfed.migrate hands in.
+
+Migrations are assembled at the application level, like the app factory: they know
+every domain's tables, imported here to register them on Base.metadata.
+"""
 
 from alembic import context
 
-from libfed import models  # noqa: F401  (registers the tables on Base.metadata)
+import harvest.models  # noqa: F401
+import libfed.models  # noqa: F401
 from libfed.db import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,91 @@
+"""The harvester's tables: sources, their incremental state, runs and quarantine.
+
+State is kept per (source, set, metadataPrefix), as the protocol's incremental
+harvesting is: a source harvested in two sets has two watermarks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from libfed.db import Base
+
+NAME_PATTERN = r"[A-Za-z0-9_.\-]+"
+
+
+class Source(Base):
+    __tablename__ = "harvest_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    base_url: Mapped[str] = mapped_column(String(1024))
+    prefix: Mapped[str] = mapped_column(String(64), default="oai_dc")
+    sets: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: the whole repository
+    every_seconds: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    # A provider that asked to come back in hours is not harvested before then.
+    parked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SourceState(Base):
+    """Where incremental harvesting of one (source, set, prefix) stands."""
+
+    __tablename__ = "harvest_states"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("harvest_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    set_spec: Mapped[str] = mapped_column(String(255), primary_key=True)  # "" for no set
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granularity: Mapped[str | None] = mapped_column(String(32))  # as Identify says
+    # `from` of the next run: the responseDate of the first request of the last
+    # complete run, in the provider's granularity.
+    watermark: Mapped[str | None] = mapped_column(String(32))
+    # The run in progress, committed with each page: where to resume after a crash.
+    run_response_date: Mapped[str | None] = mapped_column(String(32))
+    checkpoint_token: Mapped[str | None] = mapped_column(Text)
+    checkpoint_datestamp: Mapped[str | None] = mapped_column(String(32))  # max seen so far
+
+
+class Run(Base):
+    __tablename__ = "harvest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("harvest_sources.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # running, succeeded, partial, failed, parked
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {url, message}
+
+
+class QuarantinedRecord(Base):
+    """A record that could not be stored, kept as received with the reason."""
+
+    __tablename__ = "harvest_quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("harvest_runs.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
