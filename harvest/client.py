@@ -25,9 +25,11 @@ class HarvestClient(BaseClient):
         self.base_url = base_url
         self.transport = transport
         self.last: Fetched | None = None  # the last response, raw, for the run log
+        self.requests = 0  # HTTP requests made, retries included
 
     def makeRequest(self, **kw: str) -> bytes:
         self.last = self.transport.fetch(self.base_url, kw)
+        self.requests += self.last.attempts
         return self.last.body
 
     def parse(self, xml: bytes) -> etree._Element:

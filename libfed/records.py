@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from operator import itemgetter
@@ -41,14 +41,24 @@ class NewRecord:
     formats: Mapping[str, bytes]  # prefix -> metadata XML, UTF-8
     sets: tuple[str, ...]
     digest: bytes  # of the formats; sets are added when the membership is known
+    # prefix -> the OAI <about> element (provenance of a harvested record), UTF-8.
+    # Not part of the digest: re-harvesting an unchanged record changes nothing.
+    about: Mapping[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, identifier: str, formats: Mapping[str, str], sets: Iterable[str] = ()) -> NewRecord:
+    def of(
+        cls,
+        identifier: str,
+        formats: Mapping[str, str],
+        sets: Iterable[str] = (),
+        about: Mapping[str, str] | None = None,
+    ) -> NewRecord:
         encoded = {prefix: xml.encode("utf-8") for prefix, xml in formats.items()}
         h = hashlib.sha256()
         for prefix in sorted(encoded):
             h.update(prefix.encode() + b"\0" + encoded[prefix] + b"\0")
-        return cls(identifier, encoded, tuple(sets), h.digest())
+        abouts = {prefix: xml.encode("utf-8") for prefix, xml in (about or {}).items()}
+        return cls(identifier, encoded, tuple(sets), h.digest(), abouts)
 
 
 def utc_now() -> datetime:
@@ -137,7 +147,11 @@ def _dependents(
     for identifier, change in changes.items():
         record_id, header = ids[identifier], headers[identifier]
         formats.extend(
-            {"record_id": record_id, "prefix": prefix, "record_xml": record_element(header, xml)}
+            {
+                "record_id": record_id,
+                "prefix": prefix,
+                "record_xml": record_element(header, xml, change.entry.about.get(prefix)),
+            }
             for prefix, xml in change.entry.formats.items()
         )
         sets.extend(

@@ -38,11 +38,14 @@ def render_header(
     ).encode()
 
 
-def record_element(header: bytes, metadata: bytes | None) -> bytes:
-    """The OAI <record>: the header, and the UTF-8 metadata unless the record is deleted."""
+def record_element(header: bytes, metadata: bytes | None, about: bytes | None = None) -> bytes:
+    """The OAI <record>: the header, and unless the record is deleted its UTF-8 metadata
+    and `about` container (provenance, for harvested records)."""
     if metadata is None:
         return b"<record>" + header + b"</record>"
-    return b"<record>" + header + b"<metadata>" + metadata + b"</metadata></record>"
+    return b"".join(
+        (b"<record>", header, b"<metadata>", metadata, b"</metadata>", about or b"", b"</record>")
+    )
 
 
 def metadata_of(record_xml: bytes) -> str | None:

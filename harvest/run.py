@@ -1,0 +1,215 @@
+"""One harvest run of one source, checkpointed page by page.
+
+Each page's records, its quarantined records, the run's counts and the
+checkpoint (the token to resume with, the latest datestamp seen) are written in
+one transaction: a crash or a kill resumes from the last page written, never from
+zero, and never with a page half-stored. The watermark (the responseDate of the
+run's first request, in the provider's granularity) moves only when a run has
+gone through its whole list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from oaipmh import error as oai_errors
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from libfed import records
+from libfed.config import Config
+from libfed.db import Database
+from libfed.identifiers import harvested_identifier
+from libfed.records import Outcome, store, tombstone
+
+from .aggregate import NotAggregable, aggregated
+from .client import HarvestClient
+from .models import QuarantinedRecord, Run, Source, SourceState
+from .pages import HarvestStopped, Limits, Page, Quarantined, walk
+from .parsing import NotOAIResponse
+from .transport import ComeBackLater, HTTPTransport, TransportError
+
+DAY = "YYYY-MM-DD"
+DEFAULT_LIMITS = Limits()
+
+
+def in_granularity(stamp: str, granularity: str | None) -> str:
+    """A UTCdatetime as a provider of `granularity` accepts it in `from`."""
+    return stamp[:10] if granularity == DAY else stamp
+
+
+class _Harvest:
+    """The state of one run while it goes; `run()` is the whole of it."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: Config,
+        source: Source,
+        client: HarvestClient,
+        limits: Limits,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.db, self.config, self.source, self.client = db, config, source, client
+        self.limits, self.now = limits, now
+        with db.write() as session:
+            run = Run(source_id=source.id, started_at=now(), status="running", errors=[])
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        self.pages_written = 0
+
+    def _state(self, session: Session, set_spec: str) -> SourceState:
+        key = (self.source.id, set_spec, self.source.prefix)
+        state = session.get(SourceState, key)
+        if state is None:
+            state = SourceState(source_id=key[0], set_spec=key[1], prefix=key[2])
+            session.add(state)
+        return state
+
+    def _write(self, set_spec: str, page: Page) -> None:
+        """One page, its quarantine, the counts and the checkpoint: all or nothing."""
+        harvested = self.now()
+        entries, refused = [], list(page.quarantined)
+        deleted = [r for r in page.records if r.deleted]
+        for record in page.records:
+            if record.deleted:
+                continue
+            try:
+                entries.append(
+                    aggregated(
+                        record,
+                        self.config.oai.repository_identifier,
+                        self.source.name,
+                        self.source.base_url,
+                        harvested,
+                    )
+                )
+            except NotAggregable as error:
+                refused.append(Quarantined(record.metadata or b"", str(error)))
+        with self.db.write() as session:
+            outcomes = store(session, entries) if entries else []
+            removed = sum(
+                tombstone(
+                    session,
+                    harvested_identifier(
+                        self.config.oai.repository_identifier, self.source.name, r.identifier
+                    ),
+                )
+                for r in deleted
+            )
+            for item in refused:
+                session.add(
+                    QuarantinedRecord(
+                        run_id=self.run_id, url=page.url, reason=item.reason, raw=item.raw
+                    )
+                )
+            state = self._state(session, set_spec)
+            state.run_response_date = state.run_response_date or page.response_date
+            state.checkpoint_token = page.token
+            stamps = [r.datestamp for r in page.records]
+            if stamps:
+                state.checkpoint_datestamp = max([*stamps, state.checkpoint_datestamp or ""])
+            run = session.get_one(Run, self.run_id)
+            run.pages += 1
+            run.added += outcomes.count(Outcome.ADDED)
+            run.updated += outcomes.count(Outcome.UPDATED)
+            run.deleted += removed
+            run.quarantined += len(refused)
+        self.pages_written += 1
+
+    def _list(self, set_spec: str, full: bool, granularity: str | None) -> None:
+        with self.db.write() as session:
+            state = self._state(session, set_spec)
+            if full:
+                state.watermark = state.run_response_date = None
+                state.checkpoint_token = state.checkpoint_datestamp = None
+            state.granularity = granularity
+            token, watermark = state.checkpoint_token, state.watermark
+            resume_from = state.checkpoint_datestamp
+        arguments = {"metadataPrefix": self.source.prefix}
+        if set_spec:
+            arguments["set"] = set_spec
+        if watermark:
+            arguments["from"] = in_granularity(watermark, granularity)
+        restarted = False
+        while True:
+            try:
+                for page in walk(self.client, arguments, self.limits, token=token):
+                    self._write(set_spec, page)
+                break
+            except oai_errors.BadResumptionTokenError:
+                # Expired or refused: restart from the latest datestamp already stored,
+                # not from zero; once, so that a provider refusing every token ends.
+                with self.db.session() as session:
+                    resume_from = self._state(session, set_spec).checkpoint_datestamp
+                if restarted or not resume_from:
+                    raise
+                restarted, token = True, None
+                arguments["from"] = in_granularity(resume_from, granularity)
+            except oai_errors.BadArgumentError:
+                # Some providers declare seconds and refuse them: fall back to days.
+                if token or "from" not in arguments or len(arguments["from"]) == 10:
+                    raise
+                arguments["from"] = arguments["from"][:10]
+        with self.db.write() as session:
+            state = self._state(session, set_spec)
+            if state.run_response_date:
+                state.watermark = in_granularity(state.run_response_date, granularity)
+            state.run_response_date = state.checkpoint_token = state.checkpoint_datestamp = None
+
+    def run(self, full: bool) -> Run:
+        status, errors = "succeeded", []
+        parked = self.source.parked_until
+        try:
+            if parked is not None and parked > self.now():
+                raise ComeBackLater(self.source.base_url, parked)
+            granularity = self.client.identify().granularity()
+            for set_spec in self.source.sets or [""]:
+                self._list(set_spec, full, granularity)
+        except ComeBackLater as error:
+            status = "parked"
+            errors.append({"url": error.url, "message": str(error)})
+            with self.db.write() as session:
+                session.get_one(Source, self.source.id).parked_until = error.until.replace(
+                    tzinfo=None
+                )
+        except (
+            TransportError,
+            NotOAIResponse,
+            HarvestStopped,
+            oai_errors.ErrorBase,
+            oai_errors.ClientError,
+        ) as error:
+            status = "partial" if self.pages_written else "failed"
+            url = self.client.last.url if self.client.last else self.source.base_url
+            errors.append(
+                {"url": getattr(error, "url", url), "message": str(error) or type(error).__name__}
+            )
+        with self.db.write() as session:
+            run = session.get_one(Run, self.run_id)
+            run.status, run.errors = status, errors
+            run.requests = self.client.requests
+            run.finished_at = self.now()
+        with self.db.session() as session:
+            return session.get_one(Run, self.run_id)
+
+
+def harvest(
+    db: Database,
+    config: Config,
+    name: str,
+    full: bool = False,
+    transport: HTTPTransport | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    now: Callable[[], datetime] | None = None,
+) -> Run:
+    """Harvest the source `name` now; the run, with its status, counts and errors."""
+    with db.session() as session:
+        source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise LookupError(f"no source is named {name!r}")
+    client = HarvestClient(source.base_url, transport or HTTPTransport(config.harvest))
+    clock = now or (lambda: records.utc_now())  # looked up per call: one clock for all writers
+    return _Harvest(db, config, source, client, limits, clock).run(full)

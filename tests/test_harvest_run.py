@@ -1,0 +1,211 @@
+"""Harvest runs against this project's own /oai, served by a first instance over loopback.
+
+The second instance (the aggregator) has its own database and repository identifier;
+both share the fake clock, so that datestamps and responseDates move when told to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, Clock, config_dict, load, parse_valid
+from faulty_provider import Reply, faulty_provider
+from lxml import etree
+from sqlalchemy import select
+from test_harvest_pages import page, record
+
+from harvest.models import QuarantinedRecord, Source, SourceState
+from harvest.pages import Limits
+from harvest.run import harvest
+from libfed.app import create_app
+from libfed.config import Config, parse_config
+from libfed.db import Database
+from libfed.migrate import upgrade
+from libfed.models import Record
+from libfed.records import stored_metadata, tombstone
+
+AGGREGATOR = "aggregator.libfed.org"
+
+
+@pytest.fixture
+def aggregator(tmp_path: Path) -> Iterator[tuple[Config, Database]]:
+    config = parse_config(
+        {
+            **config_dict(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"),
+            "harvest": {"max_retries": 0},
+        }
+        | {"oai": {**config_dict("x")["oai"], "repository_identifier": AGGREGATOR}}
+    )
+    db = Database(config.database.url)
+    upgrade(db)
+    yield config, db
+    db.dispose()
+
+
+def add_source(
+    db: Database, url: str, prefix: str = "oai_dc", sets: list[str] | None = None
+) -> None:
+    with db.write() as session:
+        session.add(
+            Source(name="az-nl", base_url=url, prefix=prefix, sets=sets or [], enabled=True)
+        )
+
+
+def harvested(db: Database) -> dict[str, bool]:
+    with db.session() as session:
+        return dict(session.execute(select(Record.identifier, Record.deleted)).all())
+
+
+def origin(identifier: str) -> str:
+    return identifier.removeprefix(f"oai:{AGGREGATOR}:az-nl:")
+
+
+@pytest.fixture
+def source_records(db: Database, clock: Clock) -> set[str]:
+    load(db, "marcxml/marc2bibframe2_gwu.xml", sets={"lc": "LC"})
+    clock.advance(10)
+    with db.session() as session:
+        return set(session.scalars(select(Record.identifier)))
+
+
+def test_a_second_instance_harvests_this_server_completely_with_provenance(
+    live_server: str,
+    source_records: set[str],
+    aggregator,
+    oai_schema,
+    clock: Clock,  # type: ignore[no-untyped-def]
+) -> None:
+    config, db = aggregator
+    add_source(db, live_server, prefix="marc21")
+    run = harvest(db, config, "az-nl")
+    assert run.status == "succeeded", run.errors
+    assert (run.added, run.updated, run.deleted, run.quarantined) == (99, 0, 0, 0)
+    assert run.pages == 10 and run.requests == 11  # Identify + ten pages of ten
+    got = harvested(db)
+    assert {origin(i) for i in got} == source_records and not any(got.values())
+
+    # Served again: marc21 as received, oai_dc derived, each with its provenance.
+    any_id = next(iter(got))
+    client = create_app(config, db).test_client()
+    for prefix, altered in (("marc21", "false"), ("oai_dc", "true")):
+        body = client.get(f"/oai?verb=GetRecord&metadataPrefix={prefix}&identifier={any_id}").data
+        root = parse_valid(oai_schema, body)
+        description = root.find(".//{*}provenance/{*}originDescription")
+        assert description.get("altered") == altered
+        assert description.findtext("{*}identifier") == origin(any_id)
+        assert description.findtext("{*}baseURL") == live_server
+    sets = client.get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc&set=source:az-nl").data
+    assert len(etree.fromstring(sets).findall(".//{*}header")) == 10  # one page of ten
+
+    with db.session() as session:
+        state = session.scalars(select(SourceState)).one()
+    assert state.watermark and state.checkpoint_token is None and state.granularity
+
+
+def test_incremental_run_brings_changes_and_deletions_only(
+    live_server: str,
+    db: Database,
+    source_records: set[str],
+    aggregator,
+    clock: Clock,  # type: ignore[no-untyped-def]
+) -> None:
+    config, agg = aggregator
+    add_source(agg, live_server)
+    assert harvest(agg, config, "az-nl").status == "succeeded"
+    clock.advance(60)
+    gone = sorted(source_records)[:3]
+    with db.write() as session:
+        for identifier in gone:
+            tombstone(session, identifier)
+    load(db, "marcxml/pymarc_batch.xml")  # two new records
+    clock.advance(60)
+
+    run = harvest(agg, config, "az-nl")
+    assert run.status == "succeeded", run.errors
+    assert (run.added, run.updated, run.deleted) == (2, 0, 3)
+    assert run.pages == 1  # only what changed since the watermark
+    got = harvested(agg)
+    assert {origin(i) for i, deleted in got.items() if deleted} == set(gone)
+    assert len(got) == 99 + 2
+    with agg.session() as session:
+        assert stored_metadata(session, f"oai:{AGGREGATOR}:az-nl:{gone[0]}") == {"oai_dc": None}
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    live_server: str,
+    source_records: set[str],
+    aggregator,  # type: ignore[no-untyped-def]
+) -> None:
+    config, db = aggregator
+    add_source(db, live_server)
+    first = harvest(db, config, "az-nl", limits=Limits(max_requests=4))
+    assert first.status == "partial" and first.pages == 4
+    assert "more than 4 requests" in first.errors[0]["message"]
+    with db.session() as session:
+        state = session.scalars(select(SourceState)).one()
+    assert state.checkpoint_token and state.watermark is None
+    assert len(harvested(db)) == 40
+
+    second = harvest(db, config, "az-nl")
+    assert second.status == "succeeded", second.errors
+    assert (second.pages, second.added) == (6, 59)  # from the checkpoint, not from zero
+    assert {origin(i) for i in harvested(db)} == source_records
+
+
+def test_a_refused_token_restarts_from_the_latest_datestamp_stored(
+    live_server: str,
+    source_records: set[str],
+    aggregator,  # type: ignore[no-untyped-def]
+) -> None:
+    config, db = aggregator
+    add_source(db, live_server)
+    assert harvest(db, config, "az-nl", limits=Limits(max_requests=3)).status == "partial"
+    with db.write() as session:
+        session.scalars(select(SourceState)).one().checkpoint_token = "expired-or-forged"
+    run = harvest(db, config, "az-nl")
+    assert run.status == "succeeded", run.errors
+    assert {origin(i) for i in harvested(db)} == source_records
+
+
+def test_a_parked_source_is_not_harvested_before_its_time(
+    live_server: str,
+    source_records: set[str],
+    aggregator,
+    clock: Clock,  # type: ignore[no-untyped-def]
+) -> None:
+    config, db = aggregator
+    add_source(db, live_server)
+    with db.write() as session:
+        session.scalars(select(Source)).one().parked_until = clock.now + timedelta(hours=2)
+    run = harvest(db, config, "az-nl")
+    assert run.status == "parked" and run.requests == 0 and harvested(db) == {}
+    clock.advance(3 * 3600)
+    assert harvest(db, config, "az-nl").status == "succeeded"
+
+
+def test_records_that_cannot_be_served_again_are_quarantined_the_rest_kept(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    identify = (FIXTURES / "oai-pmh" / "sickle_Identify.xml").read_bytes()
+    foreign = (
+        "<record><header><identifier>oai:x:2</identifier><datestamp>2026-11-20</datestamp>"
+        '</header><metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>1</id></arXiv>'
+        "</metadata></record>"
+    )
+    nameless = "<record><header><datestamp>2026-11-20</datestamp></header></record>"
+    body = page(record("oai:x:1"), foreign, nameless, token="")
+    with faulty_provider([Reply(body=identify), Reply(body=body)]) as provider:
+        add_source(db, provider.url)
+        run = harvest(db, config, "az-nl")
+    assert run.status == "succeeded", run.errors
+    assert (run.added, run.quarantined) == (1, 2)
+    assert [origin(i) for i in harvested(db)] == ["oai:x:1"]
+    with db.session() as session:
+        kept = session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)).all()
+    assert [q.reason for q in kept] == [
+        "header without an identifier",
+        "oai:x:2: no oai_dc can be derived from http://arxiv.org/OAI/arXiv/",
+    ]
+    assert b"<id>1</id>" in kept[1].raw and all(q.url.startswith(provider.url) for q in kept)
