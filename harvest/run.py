@@ -50,9 +50,11 @@ class _Harvest:
         client: HarvestClient,
         limits: Limits,
         now: Callable[[], datetime],
+        on_page: Callable[[int, int], None] | None = None,
     ) -> None:
         self.db, self.config, self.source, self.client = db, config, source, client
         self.limits, self.now = limits, now
+        self.on_page = on_page
         with db.write() as session:
             run = Run(source_id=source.id, started_at=now(), status="running", errors=[])
             session.add(run)
@@ -117,7 +119,10 @@ class _Harvest:
             run.updated += outcomes.count(Outcome.UPDATED)
             run.deleted += removed
             run.quarantined += len(refused)
+            progress = (run.pages, run.added + run.updated + run.deleted)
         self.pages_written += 1
+        if self.on_page:
+            self.on_page(*progress)
 
     def _list(self, set_spec: str, full: bool, granularity: str | None) -> None:
         with self.db.write() as session:
@@ -204,12 +209,16 @@ def harvest(
     transport: HTTPTransport | None = None,
     limits: Limits = DEFAULT_LIMITS,
     now: Callable[[], datetime] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> Run:
-    """Harvest the source `name` now; the run, with its status, counts and errors."""
+    """Harvest the source `name` now; the run, with its status, counts and errors.
+
+    `on_page` hears (pages, records) after each page written.
+    """
     with db.session() as session:
         source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if source is None:
         raise LookupError(f"no source is named {name!r}")
     client = HarvestClient(source.base_url, transport or HTTPTransport(config.harvest))
     clock = now or (lambda: records.utc_now())  # looked up per call: one clock for all writers
-    return _Harvest(db, config, source, client, limits, clock).run(full)
+    return _Harvest(db, config, source, client, limits, clock, on_page).run(full)

@@ -10,6 +10,9 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from harvest.run import harvest
+from harvest.sources import SourceError, add_source, interval_seconds, list_sources, remove_source
+
 from .config import Config, ConfigError, load_config
 from .db import Database
 from .identifiers import is_set_spec
@@ -231,6 +234,124 @@ def demo(context: Context, if_empty: bool) -> None:
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)
+
+
+@main.group()
+def sources() -> None:
+    """Partner catalogues harvested over OAI-PMH."""
+
+
+@sources.command("add")
+@click.argument("name")
+@click.argument("base_url")
+@click.option("--prefix", default="oai_dc", show_default=True, help="metadataPrefix to harvest.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="SPEC", help="Harvest only this set (repeatable)."
+)
+@click.option("--every", metavar="INTERVAL", help="Harvest every INTERVAL (30m, 6h, 1d).")
+@click.option("--cron", metavar="EXPR", help="Harvest on a cron schedule ('0 3 * * *').")
+@click.option(
+    "--institution", type=int, metavar="ID", help="The partner institution it belongs to."
+)
+@pass_context
+def sources_add(
+    context: Context,
+    name: str,
+    base_url: str,
+    prefix: str,
+    sets: tuple[str, ...],
+    every: str | None,
+    cron: str | None,
+    institution: int | None,
+) -> None:
+    """Add a source: NAME (letters, digits, _ . -) and its OAI-PMH BASE_URL."""
+    try:
+        with context.migrated_db().write() as session:
+            add_source(
+                session,
+                name,
+                base_url,
+                prefix=prefix,
+                sets=list(sets),
+                every_seconds=interval_seconds(every) if every else None,
+                cron=cron,
+                institution_id=institution,
+            )
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"source {name} added")
+
+
+@sources.command("list")
+@pass_context
+def sources_list(context: Context) -> None:
+    """Sources with their schedule and last run."""
+    with context.migrated_db().session() as session:
+        summaries = list_sources(session)
+    if not summaries:
+        click.echo("no sources: add one with `libfed sources add NAME BASE_URL`")
+    for item in summaries:
+        source, run = item.source, item.last_run
+        schedule = source.cron or (
+            f"every {source.every_seconds}s" if source.every_seconds else "manual"
+        )
+        last = (
+            "never harvested"
+            if run is None
+            else f"last run {run.started_at:%Y-%m-%d %H:%M} {run.status}"
+        )
+        click.echo(f"{source.name}\t{source.base_url}\t{source.prefix}\t{schedule}\t{last}")
+
+
+@sources.command("remove")
+@click.argument("name")
+@pass_context
+def sources_remove(context: Context, name: str) -> None:
+    """Remove a source (its harvested records stay served)."""
+    try:
+        with context.migrated_db().write() as session:
+            remove_source(session, name)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"source {name} removed")
+
+
+@main.command("harvest")
+@click.argument("names", nargs=-1)
+@click.option("--full", is_flag=True, help="Harvest everything again, not only what changed.")
+@pass_context
+def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> None:
+    """Harvest the named sources now (all enabled ones when none is named).
+
+    Exits non-zero when any source did not complete (failed, partial or parked).
+    """
+    database = context.migrated_db()
+    with database.session() as session:
+        known = {s.source.name: s.source.enabled for s in list_sources(session)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.ClickException(f"no source named {', '.join(map(repr, unknown))}")
+    incomplete = 0
+    for name in names or [n for n, enabled in known.items() if enabled]:
+
+        def progress(pages: int, records: int, name: str = name) -> None:
+            click.echo(f"\r{name}: {pages} pages, {records} records", nl=False, err=True)
+
+        run = harvest(database, context.config, name, full=full, on_page=progress)
+        click.echo("", err=True)
+        seconds = max((run.finished_at - run.started_at).total_seconds(), 1e-6)
+        changed = run.added + run.updated + run.deleted
+        click.echo(
+            f"{name}: {run.status}, {run.pages} pages, {run.requests} requests, "
+            f"added {run.added}, updated {run.updated}, deleted {run.deleted}, "
+            f"quarantined {run.quarantined}, {changed / seconds:.0f} records/s"
+        )
+        for error in run.errors:
+            where = "" if error["url"] in error["message"] else f" ({error['url']})"
+            click.echo(f"  {error['message']}{where}")
+        incomplete += run.status != "succeeded"
+    if incomplete:
+        sys.exit(1)
 
 
 @main.command("serve")

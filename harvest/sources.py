@@ -1,0 +1,96 @@
+"""Managing harvest sources: the service behind `libfed sources ...` (and, later, the web)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from libfed.models import Institution
+
+from .models import NAME_PATTERN, Run, Source
+
+_NAME = re.compile(NAME_PATTERN)
+_INTERVAL = re.compile(r"([0-9]+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SourceError(ValueError):
+    """A source cannot be saved as asked; the message says why."""
+
+
+def interval_seconds(text: str) -> int:
+    """'6h' -> 21600; units s, m, h, d."""
+    match = _INTERVAL.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise SourceError(f"{text!r} is not an interval such as 30m, 6h or 1d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def add_source(
+    session: Session,
+    name: str,
+    base_url: str,
+    prefix: str = "oai_dc",
+    sets: list[str] | None = None,
+    every_seconds: int | None = None,
+    cron: str | None = None,
+    institution_id: int | None = None,
+) -> Source:
+    if not _NAME.fullmatch(name):
+        raise SourceError(f"{name!r} is not a source name (letters, digits, '_', '.', '-')")
+    if not re.fullmatch(r"https?://[^\s?#]+", base_url):
+        raise SourceError(f"{base_url!r} is not an http(s) base URL without query")
+    if every_seconds and cron:
+        raise SourceError("a source has an interval or a cron schedule, not both")
+    if cron is not None:
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as error:
+            raise SourceError(f"{cron!r} is not a cron expression: {error}") from None
+    if session.scalar(select(Source.id).where(Source.name == name)) is not None:
+        raise SourceError(f"a source named {name!r} exists already")
+    if institution_id is not None and session.get(Institution, institution_id) is None:
+        raise SourceError(f"no institution has the id {institution_id}")
+    source = Source(
+        name=name,
+        base_url=base_url,
+        prefix=prefix,
+        sets=sets or [],
+        every_seconds=every_seconds,
+        cron=cron,
+        enabled=True,
+        institution_id=institution_id,
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def remove_source(session: Session, name: str) -> None:
+    """Remove a source and its state and runs; its harvested records stay served."""
+    removed = session.execute(delete(Source).where(Source.name == name)).rowcount
+    if not removed:
+        raise SourceError(f"no source is named {name!r}")
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    source: Source
+    last_run: Run | None
+
+
+def list_sources(session: Session) -> list[SourceSummary]:
+    latest = (
+        select(Run.source_id, func.max(Run.id).label("run_id")).group_by(Run.source_id).subquery()
+    )
+    rows = session.execute(
+        select(Source, Run)
+        .outerjoin(latest, latest.c.source_id == Source.id)
+        .outerjoin(Run, Run.id == latest.c.run_id)
+        .order_by(Source.name)
+    ).all()
+    return [SourceSummary(source, run) for source, run in rows]

@@ -1,0 +1,83 @@
+"""`libfed sources ...` and `libfed harvest`, as an operator uses them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import load
+
+from libfed.cli import main
+from libfed.db import Database
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = tmp_path / "aggregator.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "agg.sqlite3"}"\n'
+        '[oai]\nrepository_name = "Aggregator"\nrepository_identifier = "agg.libfed.org"\n'
+        'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
+        "[harvest]\nmax_retries = 0\ntimeout_seconds = 5\n"
+    )
+
+    def run(*arguments: str) -> Result:
+        return CliRunner().invoke(main, ["--config", str(config), *arguments])
+
+    assert run("db", "upgrade").exit_code == 0
+    return run
+
+
+def test_add_harvest_list_remove(cli, live_server: str, db: Database) -> None:  # type: ignore[no-untyped-def]
+    load(db, "marcxml/pymarc_batch.xml")
+    added = cli("sources", "add", "az-nl", live_server, "--every", "6h")
+    assert added.exit_code == 0, added.output
+    assert "never harvested" in cli("sources", "list").stdout
+
+    harvested = cli("harvest", "az-nl")
+    assert harvested.exit_code == 0, harvested.output
+    assert re.search(
+        r"az-nl: succeeded, 1 pages, 2 requests, added 2, updated 0, deleted 0", harvested.stdout
+    )
+    assert "az-nl: 1 pages, 2 records" in harvested.stderr
+
+    again = cli("harvest")  # every enabled source; nothing new since the watermark
+    assert again.exit_code == 0 and "added 0" in again.stdout
+
+    listed = cli("sources", "list").stdout
+    assert "az-nl\t" + live_server + "\toai_dc\tevery 21600s\tlast run" in listed
+    assert listed.rstrip().endswith("succeeded")
+    assert cli("sources", "remove", "az-nl").exit_code == 0
+    assert "no sources" in cli("sources", "list").stdout
+
+
+def test_a_failing_source_makes_the_exit_status_non_zero(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("sources", "add", "gone", "http://127.0.0.1:9/oai").exit_code == 0
+    result = cli("harvest", "gone")
+    assert result.exit_code == 1
+    assert "gone: failed" in result.stdout and "http://127.0.0.1:9/oai" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["bad name", "http://x/oai"], "is not a source name"),
+        (["ok", "ftp://x/oai"], "is not an http(s) base URL"),
+        (["ok", "http://x/oai", "--every", "6 hours"], "is not an interval"),
+        (["ok", "http://x/oai", "--cron", "every day"], "is not a cron expression"),
+        (["ok", "http://x/oai", "--every", "1h", "--cron", "0 3 * * *"], "not both"),
+        (["ok", "http://x/oai", "--institution", "42"], "no institution has the id 42"),
+    ],
+)
+def test_bad_sources_are_refused_with_the_reason(cli, arguments: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("sources", "add", *arguments)
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_duplicates_and_unknown_names(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("sources", "add", "a", "http://x/oai").exit_code == 0
+    assert "exists already" in cli("sources", "add", "a", "http://y/oai").output
+    assert "no source named 'b'" in cli("harvest", "b").output
+    assert "no source is named 'b'" in cli("sources", "remove", "b").output
