@@ -94,3 +94,8 @@ def list_sources(session: Session) -> list[SourceSummary]:
         .order_by(Source.name)
     ).all()
     return [SourceSummary(source, run) for source, run in rows]
+
+
+def base_urls(session: Session) -> list[str]:
+    """The base URLs of the sources, for the friends description of Identify."""
+    return list(session.scalars(select(Source.base_url).distinct().order_by(Source.base_url)))

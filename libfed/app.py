@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from harvest.sources import base_urls
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
@@ -22,7 +23,7 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     app.config["LIBFED"] = config
     app.extensions["libfed.db"] = db
     app.extensions["libfed.oai"] = Provider(
-        config.oai, TokenSigner(secret, config.oai.token_ttl_seconds)
+        config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
     app.register_blueprint(oai_blueprint)
     return app

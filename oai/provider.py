@@ -6,7 +6,7 @@ turns HTTP into arguments and the result into bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,10 +33,17 @@ from .errors import (
 from .tokens import ListState, TokenSigner
 
 
+def _no_friends(_session: Session) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Provider:
     config: OAIConfig
     signer: TokenSigner
+    # The base URLs of repositories this one harvests, for Identify's friends
+    # description; given by the application, which knows the harvester.
+    friends: Callable[[Session], list[str]] = _no_friends
 
     def respond(self, session: Session, request: OAIRequest, now: datetime) -> list[str | bytes]:
         """The body of a successful response; raises OAIError otherwise."""
@@ -59,6 +66,7 @@ class Provider:
             earliest_datestamp(session) or now,
             self.config.repository_identifier,
             sample,
+            self.friends(session),
         )
 
     def _list_metadata_formats(

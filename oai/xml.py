@@ -68,6 +68,7 @@ def identify(
     earliest: datetime,
     repository_identifier: str,
     sample_identifier: str,
+    friends: Iterable[str] = (),
 ) -> str:
     emails = "".join(f"<adminEmail>{escape_text(e)}</adminEmail>" for e in admin_emails)
     return (
@@ -85,7 +86,19 @@ def identify(
         f"<scheme>oai</scheme><repositoryIdentifier>{escape_text(repository_identifier)}"
         "</repositoryIdentifier><delimiter>:</delimiter>"
         f"<sampleIdentifier>{escape_text(sample_identifier)}</sampleIdentifier>"
-        "</oai-identifier></description></Identify>"
+        "</oai-identifier></description>"
+        f"{_friends(friends)}</Identify>"
+    )
+
+
+def _friends(base_urls: Iterable[str]) -> str:
+    urls = "".join(f"<baseURL>{escape_text(url)}</baseURL>" for url in base_urls)
+    if not urls:
+        return ""
+    return (
+        '<description><friends xmlns="http://www.openarchives.org/OAI/2.0/friends/" '
+        f'xmlns:xsi="{_XSI}" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/friends/ '
+        f'http://www.openarchives.org/OAI/2.0/friends.xsd">{urls}</friends></description>'
     )
 
 

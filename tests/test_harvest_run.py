@@ -104,6 +104,10 @@ def test_a_second_instance_harvests_this_server_completely_with_provenance(
         state = session.scalars(select(SourceState)).one()
     assert state.watermark and state.checkpoint_token is None and state.granularity
 
+    # The aggregator names the repositories it harvests in Identify (friends).
+    identify = parse_valid(oai_schema, client.get("/oai?verb=Identify").data)
+    assert [u.text for u in identify.findall(".//{*}friends/{*}baseURL")] == [live_server]
+
 
 def test_incremental_run_brings_changes_and_deletions_only(
     live_server: str,
