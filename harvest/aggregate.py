@@ -54,6 +54,23 @@ def provenance(record: HarvestedRecord, base_url: str, harvested: datetime, alte
     )
 
 
+_DC_NS = "http://purl.org/dc/elements/1.1/"
+
+
+def _restored_oai_dc(metadata: bytes) -> str | None:
+    """oai_dc whose namespaces a provider stripped (<dc><title>...), put back; else None."""
+    root = etree.fromstring(metadata)
+    if root.tag != "dc":
+        return None
+    dc = etree.Element(
+        f"{{{OAI_DC.namespace}}}dc", nsmap={"oai_dc": OAI_DC.namespace, "dc": _DC_NS}
+    )
+    for child in root:
+        if isinstance(child.tag, str) and "}" not in child.tag:
+            etree.SubElement(dc, f"{{{_DC_NS}}}{child.tag}").text = child.text
+    return etree.tostring(dc, encoding="unicode")
+
+
 def aggregated(
     record: HarvestedRecord,
     repository_identifier: str,
@@ -81,6 +98,9 @@ def aggregated(
             "marc21": provenance(record, base_url, harvested, altered=repaired),
             "oai_dc": provenance(record, base_url, harvested, altered=True),
         }
+    elif record.namespace is None and (restored := _restored_oai_dc(record.metadata)):
+        formats = {"oai_dc": restored}
+        about = {"oai_dc": provenance(record, base_url, harvested, altered=True)}
     else:
         raise NotAggregable(
             f"{record.identifier}: no oai_dc can be derived from {record.namespace or 'no namespace'}"

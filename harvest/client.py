@@ -13,7 +13,7 @@ from lxml import etree
 from oaipmh.client import BaseClient
 from oaipmh.metadata import MetadataRegistry
 
-from .parsing import parse_response
+from .parsing import NotOAIResponse, parse_response
 from .transport import Fetched, HTTPTransport
 
 
@@ -34,6 +34,20 @@ class HarvestClient(BaseClient):
 
     def parse(self, xml: bytes) -> etree._Element:
         return parse_response(xml)
+
+    def makeRequestErrorHandling(self, **kw: str) -> etree._Element:
+        """As oaipmh's, but a body that is no OAI-PMH (an HTML error page served with
+        status 200, garbage) is retried like a 5xx: proxies send them when busy."""
+        attempt = 0
+        while True:
+            try:
+                return super().makeRequestErrorHandling(**kw)
+            except NotOAIResponse as error:
+                if attempt >= self.transport.settings.max_retries:
+                    raise
+                url = self.last.url if self.last else self.base_url
+                self.transport.pause(url, attempt, str(error))
+                attempt += 1
 
     def page(self, **arguments: str) -> etree._Element:
         """One response of any verb, checked for OAI errors (raised as oaipmh's exceptions)."""

@@ -192,9 +192,12 @@ class _Harvest:
             errors.append(
                 {"url": getattr(error, "url", url), "message": str(error) or type(error).__name__}
             )
+        incidents = [
+            {"url": url, "message": message} for url, message in self.client.transport.incidents
+        ]
         with self.db.write() as session:
             run = session.get_one(Run, self.run_id)
-            run.status, run.errors = status, errors
+            run.status, run.errors = status, incidents + errors
             run.requests = self.client.requests
             run.finished_at = self.now()
         with self.db.session() as session:

@@ -105,6 +105,13 @@ class HTTPTransport:
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self._sleep = sleep
         self._now = now
+        # Faults survived by retrying, for the run log: (url, what happened).
+        self.incidents: list[tuple[str, str]] = []
+
+    def pause(self, url: str, attempt: int, reason: str) -> None:
+        """Back off before retrying `url`, and note why."""
+        self.incidents.append((url, f"retried after: {reason}"))
+        self._sleep(self._wait(url, attempt, None))
 
     def _wait(self, url: str, attempt: int, header: str | None) -> float:
         asked = retry_after(header, self._now())
@@ -143,5 +150,6 @@ class HTTPTransport:
                 header = response.headers.get("Retry-After")
             wait = self._wait(url, attempt, header)  # raises ComeBackLater on a long wait
             if attempt < self.settings.max_retries:
+                self.incidents.append((url, f"retried after: {reason}"))
                 self._sleep(wait)
         raise TransportError(url, f"{reason}, after {self.settings.max_retries + 1} attempts")

@@ -6,6 +6,7 @@ both share the fake clock, so that datestamps and responseDates move when told t
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from test_harvest_pages import page, record
 from harvest.models import QuarantinedRecord, Source, SourceState
 from harvest.pages import Limits
 from harvest.run import harvest
+from harvest.transport import HTTPTransport
 from libfed.app import create_app
 from libfed.config import Config, parse_config
 from libfed.db import Database
@@ -213,3 +215,73 @@ def test_records_that_cannot_be_served_again_are_quarantined_the_rest_kept(aggre
         "oai:x:2: no oai_dc can be derived from http://arxiv.org/OAI/arXiv/",
     ]
     assert b"<id>1</id>" in kept[1].raw and all(q.url.startswith(provider.url) for q in kept)
+
+
+def test_a_harvest_survives_a_provider_that_does_everything_wrong(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    config = config.model_copy(
+        update={
+            "harvest": config.harvest.model_copy(update={"max_retries": 4, "timeout_seconds": 1})
+        }
+    )
+    identify = (FIXTURES / "oai-pmh" / "sickle_Identify.xml").read_bytes()
+    first = page(record("oai:x:1"), record("oai:x:2", title="Koroğlu"), token="t1")
+    # An invalid UTF-8 byte and a control character in the title.
+    first = first.replace("Koroğlu".encode(), b"Koro\xff\xc4\x9flu\x0b")
+    stripped = (
+        b"<OAI-PMH><responseDate>2026-11-23T12:00:01Z</responseDate><request>x</request>"
+        b"<ListRecords><record><header><identifier>oai:x:3</identifier><datestamp>2026-11-21"
+        b"</datestamp></header><metadata><dc><title>Stripped</title></dc></metadata></record>"
+        b'<record><header status="deleted"><identifier>oai:x:1</identifier><datestamp>2026-11-21'
+        b"</datestamp></header></record>"
+        b"<record><header><datestamp>2026-11-21</datestamp></header></record>"
+        b"<resumptionToken>t2</resumptionToken></ListRecords></OAI-PMH>"
+    )
+    last = page(record("oai:x:4", title="Son"), token="")
+    html = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>"
+    script = [
+        Reply(body=identify),
+        Reply(503, b"busy", {"Retry-After": "1"}),
+        Reply(body=gzip.compress(first)),  # compressed without saying so
+        Reply(body=html),  # status 200
+        Reply(body=stripped, cut_to=50),  # body cut short
+        Reply(body=stripped, headers={"Content-Type": "text/xml; charset=ISO-8859-1"}),
+        Reply(500),
+        Reply(429, b"", {"Retry-After": "2"}),
+        Reply(body=last, stall=2),  # no answer within the 1 s timeout
+        Reply(body=last),
+    ]
+    waits: list[float] = []
+    with faulty_provider(script) as provider:
+        add_source(db, provider.url)
+        transport = HTTPTransport(config.harvest, sleep=waits.append)
+        run = harvest(db, config, "az-nl", transport=transport)
+    assert run.status == "succeeded", run.errors
+    got = harvested(db)
+    assert {origin(i): deleted for i, deleted in got.items()} == {
+        "oai:x:1": True,
+        "oai:x:2": False,
+        "oai:x:3": False,
+        "oai:x:4": False,
+    }
+    assert (run.pages, run.added, run.deleted, run.quarantined) == (3, 4, 1, 1)
+    assert run.requests == len(script)
+    with db.session() as session:
+        titles = {
+            origin(i): stored_metadata(session, i)["oai_dc"]
+            for i, deleted in got.items()
+            if not deleted
+        }
+    assert "<dc:title>Koro\ufffdğlu</dc:title>" in titles["oai:x:2"]
+    assert 'xmlns:dc="http://purl.org/dc/elements/1.1/"' in titles["oai:x:3"]
+    log = " | ".join(e["message"] for e in run.errors)
+    for happened in (
+        "HTTP 503",
+        "HTML page",
+        "body cut short",
+        "HTTP 500",
+        "HTTP 429",
+        "no answer within",
+    ):
+        assert happened in log, log
+    assert 1.0 in waits and 2.0 in waits  # Retry-After honoured
