@@ -12,11 +12,13 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
     String,
     Text,
+    Unicode,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,3 +91,23 @@ class QuarantinedRecord(Base):
     url: Mapped[str] = mapped_column(String(2048))
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SchedulerLease(Base):
+    """Who runs the schedule: one holder at a time, for as long as it renews."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ScheduledJob(Base):
+    """APScheduler's job store, declared so that Alembic creates it like every table."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)

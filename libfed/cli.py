@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import signal
 import sys
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import click
 from sqlalchemy import select
 
 from harvest.run import harvest
+from harvest.scheduler import Schedule
 from harvest.sources import SourceError, add_source, interval_seconds, list_sources, remove_source
 
 from .config import Config, ConfigError, load_config
@@ -352,6 +355,27 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
         incomplete += run.status != "succeeded"
     if incomplete:
         sys.exit(1)
+
+
+@main.command("scheduler")
+@pass_context
+def scheduler_command(context: Context) -> None:
+    """Run the harvest schedule in the foreground (Ctrl-C or SIGTERM stops it).
+
+    Only one scheduler runs jobs at a time per database: a second one waits.
+    """
+    schedule = Schedule(context.config, context.migrated_db())
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    schedule.start()
+    click.echo(f"harvest scheduler running as {schedule.holder}; Ctrl-C stops it")
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        schedule.stop()
+        click.echo("harvest scheduler stopped")
 
 
 @main.command("serve")

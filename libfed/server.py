@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
 
+from harvest.scheduler import Schedule
+
 from .config import Config
 
 
@@ -42,4 +44,24 @@ class WSGIServer(BaseApplication):
 def run(config: Config, host: str, port: int, workers: int) -> None:
     from .app import create_app
 
-    WSGIServer(lambda: create_app(config), gunicorn_options(host, port, workers)).run()
+    options = gunicorn_options(host, port, workers)
+    if config.harvest.scheduler:
+        options |= _scheduler_hooks(config)
+    WSGIServer(lambda: create_app(config), options).run()
+
+
+def _scheduler_hooks(config: Config) -> dict:
+    """Every worker starts a Schedule; the lease in the database lets one of them run it."""
+    schedules: dict[int, Schedule] = {}
+
+    def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+        schedule = Schedule(config, worker.wsgi.extensions["libfed.db"])
+        schedule.start()
+        schedules[worker.pid] = schedule
+
+    def worker_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]
+        schedule = schedules.pop(worker.pid, None)
+        if schedule is not None:
+            schedule.stop()
+
+    return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}

@@ -114,6 +114,25 @@ def live_server(app: Flask) -> Iterator[str]:
     thread.join()
 
 
+AGGREGATOR = "aggregator.libfed.org"
+
+
+@pytest.fixture
+def aggregator(tmp_path: Path) -> Iterator[tuple[Config, Database]]:
+    """A second instance, with its own database, that harvests the first one."""
+    config = parse_config(
+        {
+            **config_dict(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"),
+            "harvest": {"max_retries": 0},
+        }
+        | {"oai": {**config_dict("x")["oai"], "repository_identifier": AGGREGATOR}}
+    )
+    database = Database(config.database.url)
+    upgrade(database)
+    yield config, database
+    database.dispose()
+
+
 def load(
     db: Database, *names: str, sets: dict | None = None, encoding: str | None = None
 ) -> ImportSummary:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +85,32 @@ def test_duplicates_and_unknown_names(cli) -> None:  # type: ignore[no-untyped-d
     assert "exists already" in cli("sources", "add", "a", "http://y/oai").output
     assert "no source named 'b'" in cli("harvest", "b").output
     assert "no source is named 'b'" in cli("sources", "remove", "b").output
+
+
+def test_the_scheduler_runs_in_the_foreground_and_stops_on_sigterm(
+    cli,
+    live_server: str,
+    db: Database,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    load(db, "marcxml/pymarc_batch.xml")
+    assert cli("sources", "add", "az-nl", live_server, "--every", "1s").exit_code == 0
+    libfed = Path(sys.executable).with_name("libfed")
+    process = subprocess.Popen(
+        [str(libfed), "--config", str(tmp_path / "aggregator.toml"), "scheduler"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if "az-nl\t" in (listed := cli("sources", "list").stdout) and "succeeded" in listed:
+                break
+            time.sleep(0.5)
+        assert "succeeded" in listed, listed
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "harvest scheduler running" in output and "harvest scheduler stopped" in output

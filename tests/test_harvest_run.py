@@ -7,12 +7,10 @@ both share the fake clock, so that datestamps and responseDates move when told t
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Clock, config_dict, load, parse_valid
+from conftest import AGGREGATOR, FIXTURES, Clock, load, parse_valid
 from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from sqlalchemy import select
@@ -23,28 +21,9 @@ from harvest.pages import Limits
 from harvest.run import harvest
 from harvest.transport import HTTPTransport
 from libfed.app import create_app
-from libfed.config import Config, parse_config
 from libfed.db import Database
-from libfed.migrate import upgrade
 from libfed.models import Record
 from libfed.records import stored_metadata, tombstone
-
-AGGREGATOR = "aggregator.libfed.org"
-
-
-@pytest.fixture
-def aggregator(tmp_path: Path) -> Iterator[tuple[Config, Database]]:
-    config = parse_config(
-        {
-            **config_dict(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"),
-            "harvest": {"max_retries": 0},
-        }
-        | {"oai": {**config_dict("x")["oai"], "repository_identifier": AGGREGATOR}}
-    )
-    db = Database(config.database.url)
-    upgrade(db)
-    yield config, db
-    db.dispose()
 
 
 def add_source(

@@ -1,0 +1,186 @@
+"""The harvest schedule: APScheduler with its jobs in the project's database.
+
+Every server process may start a Schedule; only the one holding the lease (a row
+in the database, renewed while it lives) runs the jobs, so a source is never
+harvested twice at once by two workers. Jobs run one at a time per source,
+missed runs are coalesced into one, a failing source only fails its own run,
+sources run `concurrency` at a time, and never two on the same host at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import cast
+from urllib.parse import urlsplit
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from libfed import records
+from libfed.config import Config
+from libfed.db import Database
+
+from .models import SchedulerLease, Source
+from .run import harvest
+
+log = logging.getLogger(__name__)
+
+LEASE = "harvest-scheduler"
+LEASE_SECONDS = 60
+
+# Jobs are stored as an import path and arguments; the process that runs them
+# supplies the configuration and the database here (Schedule.start).
+_context: dict[str, object] = {}
+_host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+def take_lease(db: Database, holder: str, now: datetime, seconds: int = LEASE_SECONDS) -> bool:
+    """Take or renew the lease for `holder`; False while another holder's lease lasts."""
+    until = now + timedelta(seconds=seconds)
+    try:
+        with db.write() as session:
+            lease = session.get(SchedulerLease, LEASE)
+            if lease is None:
+                session.add(SchedulerLease(name=LEASE, holder=holder, expires_at=until))
+                return True
+            if lease.holder != holder and lease.expires_at > now:
+                return False
+            lease.holder, lease.expires_at = holder, until
+            return True
+    except IntegrityError:
+        return False  # another process created the lease at the same moment
+
+
+def release_lease(db: Database, holder: str) -> None:
+    with db.write() as session:
+        lease = session.get(SchedulerLease, LEASE)
+        if lease is not None and lease.holder == holder:
+            session.delete(lease)
+
+
+def run_source(name: str) -> None:
+    """The job: one harvest of `name`. Its failure is logged and stays with that source."""
+    config, db = cast(Config, _context["config"]), cast(Database, _context["db"])
+    with db.session() as session:
+        base_url = session.scalar(select(Source.base_url).where(Source.name == name))
+    if base_url is None:
+        return  # removed since it was scheduled
+    with _host_locks[urlsplit(base_url).hostname or base_url]:  # one connection per host
+        try:
+            run = harvest(db, config, name)
+            log.info("harvest of %s: %s, %d records", name, run.status, run.added + run.updated)
+        except Exception:
+            log.exception("harvest of %s failed", name)
+
+
+def trigger_of(source: Source) -> BaseTrigger | None:
+    if not source.enabled:
+        return None
+    if source.cron:
+        return CronTrigger.from_crontab(source.cron, timezone="UTC")
+    if source.every_seconds:
+        return IntervalTrigger(seconds=source.every_seconds, timezone="UTC")
+    return None
+
+
+def sync_jobs(scheduler: BackgroundScheduler, db: Database) -> None:
+    """One job per scheduled source; a job whose trigger did not change is left alone
+    (replacing it would push its next run forward on every sync)."""
+    with db.session() as session:
+        wanted = {
+            f"source:{s.name}": (s.name, trigger)
+            for s in session.scalars(select(Source))
+            if (trigger := trigger_of(s)) is not None
+        }
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            job.remove()
+        elif str(job.trigger) == str(wanted[job.id][1]):
+            del wanted[job.id]
+    for job_id, (name, trigger) in wanted.items():
+        scheduler.add_job(
+            run_source,
+            trigger,
+            args=[name],
+            id=job_id,
+            name=name,
+            replace_existing=True,
+            coalesce=True,  # runs missed while down become one run
+            max_instances=1,  # one run per source at a time
+            misfire_grace_time=None,
+        )
+
+
+class Schedule:
+    """A BackgroundScheduler that runs only while this process holds the lease."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        holder: str | None = None,
+        tick_seconds: float = LEASE_SECONDS / 3,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config, self.db = config, db
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.tick_seconds = tick_seconds
+        self._now = now or (lambda: records.utc_now())
+        self._stop = threading.Event()
+        self._scheduler: BackgroundScheduler | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._scheduler is not None
+
+    def _tick(self) -> None:
+        if take_lease(self.db, self.holder, self._now(), int(self.tick_seconds * 3) + 1):
+            if self._scheduler is None:
+                scheduler = BackgroundScheduler(
+                    jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine)},
+                    executors={"default": ThreadPoolExecutor(self.config.harvest.concurrency)},
+                    timezone="UTC",
+                )
+                scheduler.start()
+                self._scheduler = scheduler
+                log.info("harvest scheduler started (%s)", self.holder)
+            sync_jobs(self._scheduler, self.db)
+        elif self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+            log.info("harvest scheduler handed over (%s)", self.holder)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:
+                log.exception("harvest scheduler tick failed")
+            self._stop.wait(self.tick_seconds)
+
+    def start(self) -> None:
+        _context.update(config=self.config, db=self.db)
+        self._thread = threading.Thread(target=self._loop, name="harvest-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        release_lease(self.db, self.holder)
