@@ -133,10 +133,12 @@ class Schedule:
         holder: str | None = None,
         tick_seconds: float = LEASE_SECONDS / 3,
         now: Callable[[], datetime] | None = None,
+        lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.config, self.db = config, db
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
-        self.tick_seconds = tick_seconds
+        # Renewed every tick, valid for several: a busy process does not lose it.
+        self.tick_seconds, self.lease_seconds = tick_seconds, lease_seconds
         self._now = now or (lambda: records.utc_now())
         self._stop = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
@@ -147,7 +149,7 @@ class Schedule:
         return self._scheduler is not None
 
     def _tick(self) -> None:
-        if take_lease(self.db, self.holder, self._now(), int(self.tick_seconds * 3) + 1):
+        if take_lease(self.db, self.holder, self._now(), self.lease_seconds):
             if self._scheduler is None:
                 scheduler = BackgroundScheduler(
                     jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine)},
