@@ -10,8 +10,12 @@ gone through its whole list.
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from oaipmh import error as oai_errors
 from sqlalchemy import select
@@ -202,6 +206,38 @@ class _Harvest:
             run.finished_at = self.now()
         with self.db.session() as session:
             return session.get_one(Run, self.run_id)
+
+
+_host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+def host_lock(base_url: str) -> threading.Lock:
+    """One harvest at a time per host (host and port): providers are not ours to flood."""
+    return _host_locks[urlsplit(base_url).netloc.lower()]
+
+
+def harvest_concurrently(
+    db: Database,
+    config: Config,
+    names: list[str],
+    full: bool = False,
+    on_done: Callable[[str, Run], None] | None = None,
+    on_page: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Run]:
+    """Harvest `names`, `[harvest] concurrency` at a time and one per host at a time."""
+    with db.session() as session:
+        urls = dict(session.execute(select(Source.name, Source.base_url)).all())
+
+    def one(name: str) -> tuple[str, Run]:
+        progress = (lambda pages, records: on_page(name, pages, records)) if on_page else None
+        with host_lock(urls[name]):
+            run = harvest(db, config, name, full=full, on_page=progress)
+        if on_done:
+            on_done(name, run)
+        return name, run
+
+    with ThreadPoolExecutor(max_workers=config.harvest.concurrency) as pool:
+        return dict(pool.map(one, names))
 
 
 def harvest(

@@ -13,11 +13,9 @@ import logging
 import os
 import socket
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import cast
-from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -33,7 +31,7 @@ from libfed.config import Config
 from libfed.db import Database
 
 from .models import SchedulerLease, Source
-from .run import harvest
+from .run import harvest, host_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,6 @@ LEASE_SECONDS = 60
 # Jobs are stored as an import path and arguments; the process that runs them
 # supplies the configuration and the database here (Schedule.start).
 _context: dict[str, object] = {}
-_host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
 def take_lease(db: Database, holder: str, now: datetime, seconds: int = LEASE_SECONDS) -> bool:
@@ -77,7 +74,7 @@ def run_source(name: str) -> None:
         base_url = session.scalar(select(Source.base_url).where(Source.name == name))
     if base_url is None:
         return  # removed since it was scheduled
-    with _host_locks[urlsplit(base_url).hostname or base_url]:  # one connection per host
+    with host_lock(base_url):
         try:
             run = harvest(db, config, name)
             log.info("harvest of %s: %s, %d records", name, run.status, run.added + run.updated)

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from harvest.run import harvest
+from harvest.models import Run
+from harvest.run import harvest_concurrently
 from harvest.scheduler import Schedule
 from harvest.sources import SourceError, add_source, interval_seconds, list_sources, remove_source
 
@@ -334,14 +335,11 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
     unknown = [n for n in names if n not in known]
     if unknown:
         raise click.ClickException(f"no source named {', '.join(map(repr, unknown))}")
-    incomplete = 0
-    for name in names or [n for n, enabled in known.items() if enabled]:
 
-        def progress(pages: int, records: int, name: str = name) -> None:
-            click.echo(f"\r{name}: {pages} pages, {records} records", nl=False, err=True)
+    def progress(name: str, pages: int, records: int) -> None:
+        click.echo(f"{name}: {pages} pages, {records} records", err=True)
 
-        run = harvest(database, context.config, name, full=full, on_page=progress)
-        click.echo("", err=True)
+    def report(name: str, run: Run) -> None:
         seconds = max((run.finished_at - run.started_at).total_seconds(), 1e-6)
         changed = run.added + run.updated + run.deleted
         click.echo(
@@ -352,7 +350,12 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
         for error in run.errors:
             where = "" if error["url"] in error["message"] else f" ({error['url']})"
             click.echo(f"  {error['message']}{where}")
-        incomplete += run.status != "succeeded"
+
+    chosen = list(names) or [n for n, enabled in known.items() if enabled]
+    runs = harvest_concurrently(
+        database, context.config, chosen, full=full, on_done=report, on_page=progress
+    )
+    incomplete = sum(run.status != "succeeded" for run in runs.values())
     if incomplete:
         sys.exit(1)
 

@@ -7,6 +7,7 @@ both share the fake clock, so that datestamps and responseDates move when told t
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from test_harvest_pages import page, record
 
 from harvest.models import QuarantinedRecord, Source, SourceState
 from harvest.pages import Limits
-from harvest.run import harvest
+from harvest.run import harvest, harvest_concurrently
 from harvest.transport import HTTPTransport
 from libfed.app import create_app
 from libfed.db import Database
@@ -264,3 +265,40 @@ def test_a_harvest_survives_a_provider_that_does_everything_wrong(aggregator) ->
     ):
         assert happened in log, log
     assert 1.0 in waits and 2.0 in waits  # Retry-After honoured
+
+
+def test_sources_are_harvested_at_once_but_one_at_a_time_per_host(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    identify = (FIXTURES / "oai-pmh" / "sickle_Identify.xml").read_bytes()
+
+    def slow(n: int) -> list[Reply]:  # one page that takes a second to come
+        return [Reply(body=identify), Reply(body=page(record(f"oai:x:{n}"), token=""), stall=1)]
+
+    with faulty_provider(slow(1)) as one, faulty_provider(slow(2)) as two:
+        with db.write() as session:
+            session.add(
+                Source(name="one", base_url=one.url, prefix="oai_dc", sets=[], enabled=True)
+            )
+            session.add(
+                Source(name="two", base_url=two.url, prefix="oai_dc", sets=[], enabled=True)
+            )
+        started = time.monotonic()
+        runs = harvest_concurrently(db, config, ["one", "two"])
+        together = time.monotonic() - started
+    assert {name: run.status for name, run in runs.items()} == {
+        "one": "succeeded",
+        "two": "succeeded",
+    }
+    assert together < 1.8  # the two slow pages came at the same time, not one after the other
+
+    with faulty_provider(slow(3) + slow(4)) as shared:  # two sources, one host
+        with db.write() as session:
+            for name in ("three", "four"):
+                session.add(
+                    Source(name=name, base_url=shared.url, prefix="oai_dc", sets=[], enabled=True)
+                )
+        started = time.monotonic()
+        runs = harvest_concurrently(db, config, ["three", "four"])
+        one_host = time.monotonic() - started
+    assert all(run.status == "succeeded" for run in runs.values())
+    assert one_host >= 2  # one connection per host: the second waited for the first
