@@ -36,6 +36,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.harvest bench/data/small.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
