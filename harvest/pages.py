@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -32,6 +33,9 @@ class Limits:
     max_requests: int = 100_000
     max_empty_pages: int = 5
     deadline_seconds: float = 24 * 3600
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -125,14 +129,16 @@ def read_page(number: int, url: str, root: etree._Element) -> Page:
 def walk(
     client: HarvestClient,
     arguments: dict[str, str],
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     token: str | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Page]:
     """The pages of ListRecords with `arguments` (or from `token`, to resume a walk).
 
-    noRecordsMatch is a list of no pages, not an error. Other OAI errors and
-    transport errors propagate; HarvestStopped says why a list was abandoned.
+    While the caller writes a page, the next one is already being fetched and
+    parsed (the provider's time and ours overlap). noRecordsMatch is a list of no
+    pages, not an error; other OAI and transport errors propagate; HarvestStopped
+    says why a list was abandoned, after the last page that was read.
     """
     deadline = clock() + limits.deadline_seconds
     seen_tokens: set[str] = set()
@@ -140,36 +146,63 @@ def walk(
     seen_pages: set[bytes] = set()
     empty_in_a_row = 0
     number = 0
-    while True:
+
+    def fetch(request: dict[str, str]) -> tuple[etree._Element, str]:
+        root = client.page(**request)
+        return root, client.last.url if client.last else ""
+
+    def refusal() -> HarvestStopped | None:
+        """Why no further request may be made, if so."""
         if number >= limits.max_requests:
-            raise HarvestStopped(f"more than {limits.max_requests} requests in one run")
+            return HarvestStopped(f"more than {limits.max_requests} requests in one run")
         if clock() > deadline:
-            raise HarvestStopped(f"the run passed its deadline of {limits.deadline_seconds:g} s")
+            return HarvestStopped(f"the run passed its deadline of {limits.deadline_seconds:g} s")
+        return None
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oai-prefetch")
+    try:
+        if stop := refusal():
+            raise stop
         request = {"verb": "ListRecords", **({"resumptionToken": token} if token else arguments)}
-        try:
-            root = client.page(**request)
-        except oai_errors.NoRecordsMatchError:
-            return
-        number += 1
-        page = read_page(number, client.last.url if client.last else "", root)
-        if page.records:
-            fingerprint = hashlib.blake2b(
-                "\0".join(sorted(r.identifier for r in page.records)).encode(), digest_size=16
-            ).digest()
-            if fingerprint in seen_pages:
-                raise HarvestStopped(
-                    f"page {number} repeats the {len(page.records)} records of an earlier page: a loop"
-                )
-            seen_pages.add(fingerprint)
-        empty_in_a_row = 0 if (page.records or page.quarantined) else empty_in_a_row + 1
-        yield page
-        if page.token is None:
-            return
-        if page.token in seen_tokens:
-            raise HarvestStopped(
-                f"the provider sent the same resumptionToken again: {page.token!r}"
-            )
-        if empty_in_a_row > limits.max_empty_pages:
-            raise HarvestStopped(f"{empty_in_a_row} empty pages in a row")
-        seen_tokens.add(page.token)
-        token = page.token
+        pending = pool.submit(fetch, request)
+        while True:
+            try:
+                root, url = pending.result()
+            except oai_errors.NoRecordsMatchError:
+                return
+            number += 1
+            page = read_page(number, url, root)
+            if page.records:
+                fingerprint = hashlib.blake2b(
+                    "\0".join(sorted(r.identifier for r in page.records)).encode(),
+                    digest_size=16,
+                ).digest()
+                if fingerprint in seen_pages:
+                    raise HarvestStopped(
+                        f"page {number} repeats the {len(page.records)} records of an earlier "
+                        "page: a loop"
+                    )
+                seen_pages.add(fingerprint)
+            empty_in_a_row = 0 if (page.records or page.quarantined) else empty_in_a_row + 1
+            stop = None
+            if page.token is not None:
+                if page.token in seen_tokens:
+                    stop = HarvestStopped(
+                        f"the provider sent the same resumptionToken again: {page.token!r}"
+                    )
+                elif empty_in_a_row > limits.max_empty_pages:
+                    stop = HarvestStopped(f"{empty_in_a_row} empty pages in a row")
+                else:
+                    stop = refusal()
+                if stop is None:
+                    seen_tokens.add(page.token)
+                    pending = pool.submit(
+                        fetch, {"verb": "ListRecords", "resumptionToken": page.token}
+                    )
+            yield page
+            if stop is not None:
+                raise stop
+            if page.token is None:
+                return
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -30,12 +30,11 @@ from libfed.records import Outcome, store, tombstone
 from .aggregate import NotAggregable, aggregated
 from .client import HarvestClient
 from .models import QuarantinedRecord, Run, Source, SourceState
-from .pages import HarvestStopped, Limits, Page, Quarantined, walk
+from .pages import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
 from .parsing import NotOAIResponse
 from .transport import ComeBackLater, HTTPTransport, TransportError
 
 DAY = "YYYY-MM-DD"
-DEFAULT_LIMITS = Limits()
 
 
 def in_granularity(stamp: str, granularity: str | None) -> str:
