@@ -67,20 +67,37 @@ class Page:
     complete_list_size: int | None = None
 
 
+_HEADER, _METADATA = f"{_OAI}header", f"{_OAI}metadata"
+_IDENTIFIER, _DATESTAMP, _SET_SPEC = f"{_OAI}identifier", f"{_OAI}datestamp", f"{_OAI}setSpec"
+
+
 def read_record(element: etree._Element) -> HarvestedRecord:
-    """One <record> of a page; ValueError saying what is wrong with it."""
-    header = element.find(f"{_OAI}header")
+    """One <record> of a page; ValueError saying what is wrong with it.
+
+    One pass over the children (not a find() per field): this runs for every record.
+    """
+    header = metadata = None
+    for child in element:
+        if child.tag == _HEADER:
+            header = child
+        elif child.tag == _METADATA:
+            metadata = child
     if header is None:
         raise ValueError("record without a header")
-    identifier = (header.findtext(f"{_OAI}identifier") or "").strip()
-    datestamp = (header.findtext(f"{_OAI}datestamp") or "").strip()
+    identifier = datestamp = ""
+    sets = []
+    for field_ in header:
+        if field_.tag == _IDENTIFIER:
+            identifier = (field_.text or "").strip()
+        elif field_.tag == _DATESTAMP:
+            datestamp = (field_.text or "").strip()
+        elif field_.tag == _SET_SPEC and field_.text:
+            sets.append(field_.text.strip())
     if not identifier:
         raise ValueError("header without an identifier")
     if not datestamp:
         raise ValueError(f"{identifier}: header without a datestamp")
     deleted = header.get("status") == "deleted"
-    sets = tuple((s.text or "").strip() for s in header.findall(f"{_OAI}setSpec") if s.text)
-    metadata = element.find(f"{_OAI}metadata")
     content = None
     if metadata is not None:
         children = [child for child in metadata if isinstance(child.tag, str)]
@@ -93,7 +110,7 @@ def read_record(element: etree._Element) -> HarvestedRecord:
         identifier=identifier,
         datestamp=datestamp,
         deleted=deleted,
-        sets=sets,
+        sets=tuple(sets),
         metadata=None if content is None else etree.tostring(content, encoding="utf-8"),
         namespace=None if content is None else etree.QName(content).namespace,
     )
