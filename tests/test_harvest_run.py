@@ -7,8 +7,15 @@ both share the fake clock, so that datestamps and responseDates move when told t
 from __future__ import annotations
 
 import gzip
+import re
+import signal
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from conftest import AGGREGATOR, FIXTURES, Clock, load, parse_valid
@@ -16,6 +23,7 @@ from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from sqlalchemy import select
 from test_harvest_pages import page, record
+from werkzeug.serving import make_server
 
 from harvest.models import QuarantinedRecord, Source, SourceState
 from harvest.pages import Limits
@@ -302,3 +310,72 @@ def test_sources_are_harvested_at_once_but_one_at_a_time_per_host(aggregator) ->
         one_host = time.monotonic() - started
     assert all(run.status == "succeeded" for run in runs.values())
     assert one_host >= 2  # one connection per host: the second waited for the first
+
+
+@pytest.fixture
+def slow_provider() -> Iterator[tuple[str, list[str]]]:
+    """A provider of ten one-record pages, 0.3 s each, that answers by resumptionToken
+    (so that a run resumed with any token it issued gets the right page); day
+    granularity. Yields its URL and the query strings it received."""
+    identify = (FIXTURES / "oai-pmh" / "sickle_Identify.xml").read_bytes()
+    received: list[str] = []
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        query = environ.get("QUERY_STRING", "")
+        received.append(query)
+        if "verb=Identify" in query:
+            body = identify
+        else:
+            time.sleep(0.3)
+            n = int(query.split("resumptionToken=t", 1)[1]) + 1 if "resumptionToken" in query else 0
+            body = page(record(f"oai:x:{n}"), token=f"t{n}" if n < 9 else "")
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [body]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/oai", received
+    server.shutdown()
+    thread.join()
+
+
+def test_a_killed_harvest_resumes_where_it_was_killed(
+    aggregator, slow_provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL in the middle of a run, then a new run: every record once, none lost."""
+    config, db = aggregator
+    url, received = slow_provider
+    add_source(db, url)
+    config_file = tmp_path / "aggregator.toml"
+    config_file.write_text(
+        f'[database]\nurl = "{config.database.url}"\n'
+        '[oai]\nrepository_name = "agg"\nrepository_identifier = "aggregator.libfed.org"\n'
+        'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
+    )
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("libfed")), "--config", str(config_file), "harvest"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while len(harvested(db)) < 4 and time.monotonic() < deadline:  # a few pages written...
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # ...then no chance to clean up
+    process.wait()
+    killed_at = len(harvested(db))
+    with db.session() as session:
+        token = session.scalars(select(SourceState)).one().checkpoint_token
+    assert 4 <= killed_at < 10 and token == f"t{killed_at - 1}"
+
+    received.clear()
+    run = harvest(db, config, "az-nl")
+    assert run.status == "succeeded", run.errors
+    assert sorted(origin(i) for i in harvested(db)) == sorted(f"oai:x:{n}" for n in range(10))
+    assert f"resumptionToken=t{killed_at - 1}" in received[1]  # from the checkpoint, not zero
+    assert run.added == 10 - killed_at
+
+    # The next run is incremental, with `from` in the provider's day granularity.
+    received.clear()
+    assert harvest(db, config, "az-nl").status == "succeeded"
+    assert re.search(r"from=\d{4}-\d{2}-\d{2}(&|$)", received[1]), received
