@@ -135,7 +135,6 @@ class _Harvest:
                 state.checkpoint_token = state.checkpoint_datestamp = None
             state.granularity = granularity
             token, watermark = state.checkpoint_token, state.watermark
-            resume_from = state.checkpoint_datestamp
         arguments = {"metadataPrefix": self.source.prefix}
         if set_spec:
             arguments["set"] = set_spec
@@ -215,6 +214,21 @@ def host_lock(base_url: str) -> threading.Lock:
     return _host_locks[urlsplit(base_url).netloc.lower()]
 
 
+def harvest_one_per_host(
+    db: Database,
+    config: Config,
+    name: str,
+    full: bool = False,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Run:
+    """`harvest`, waiting first until no other harvest of the same host is running."""
+    with db.session() as session:
+        base_url = session.scalar(select(Source.base_url).where(Source.name == name))
+    # An unknown name reaches harvest(), which says so (LookupError).
+    with host_lock(base_url or ""):
+        return harvest(db, config, name, full=full, on_page=on_page)
+
+
 def harvest_concurrently(
     db: Database,
     config: Config,
@@ -224,13 +238,10 @@ def harvest_concurrently(
     on_page: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Run]:
     """Harvest `names`, `[harvest] concurrency` at a time and one per host at a time."""
-    with db.session() as session:
-        urls = dict(session.execute(select(Source.name, Source.base_url)).all())
 
     def one(name: str) -> tuple[str, Run]:
         progress = (lambda pages, records: on_page(name, pages, records)) if on_page else None
-        with host_lock(urls[name]):
-            run = harvest(db, config, name, full=full, on_page=progress)
+        run = harvest_one_per_host(db, config, name, full=full, on_page=progress)
         if on_done:
             on_done(name, run)
         return name, run

@@ -31,7 +31,7 @@ from libfed.config import Config
 from libfed.db import Database
 
 from .models import SchedulerLease, Source
-from .run import harvest, host_lock
+from .run import harvest_one_per_host
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +70,14 @@ def release_lease(db: Database, holder: str) -> None:
 def run_source(name: str) -> None:
     """The job: one harvest of `name`. Its failure is logged and stays with that source."""
     config, db = cast(Config, _context["config"]), cast(Database, _context["db"])
-    with db.session() as session:
-        base_url = session.scalar(select(Source.base_url).where(Source.name == name))
-    if base_url is None:
-        return  # removed since it was scheduled
-    with host_lock(base_url):
-        try:
-            run = harvest(db, config, name)
-            log.info("harvest of %s: %s, %d records", name, run.status, run.added + run.updated)
-        except Exception:
-            log.exception("harvest of %s failed", name)
+    try:
+        run = harvest_one_per_host(db, config, name)
+    except LookupError:
+        return  # the source was removed since it was scheduled
+    except Exception:
+        log.exception("harvest of %s failed", name)
+        return
+    log.info("harvest of %s: %s, %d records", name, run.status, run.added + run.updated)
 
 
 def trigger_of(source: Source) -> BaseTrigger | None:

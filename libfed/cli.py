@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import signal
 import sys
 import threading
@@ -21,6 +20,7 @@ from .config import Config, ConfigError, load_config
 from .db import Database
 from .identifiers import is_set_spec
 from .importer import ImportSummary, import_files
+from .marc_reader import is_known_encoding
 from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
@@ -131,13 +131,8 @@ def import_command(
     context: Context, sets: dict[str, str | None], encoding: str | None, files: tuple[str, ...]
 ) -> None:
     """Import MARC 21 (ISO 2709) and MARCXML files; the format is detected from the content."""
-    if encoding and encoding.lower() not in ("marc-8", "marc8"):
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise click.BadParameter(
-                f"unknown encoding {encoding!r}", param_hint="--encoding"
-            ) from None
+    if encoding and not is_known_encoding(encoding):
+        raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
     paths = [Path(f) for f in files]
     database = context.migrated_db()
     total = sum(p.stat().st_size for p in paths)
@@ -352,6 +347,9 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
             click.echo(f"  {error['message']}{where}")
 
     chosen = list(names) or [n for n, enabled in known.items() if enabled]
+    if not chosen:
+        click.echo("no enabled sources to harvest: add one with `libfed sources add NAME BASE_URL`")
+        return
     runs = harvest_concurrently(
         database, context.config, chosen, full=full, on_done=report, on_page=progress
     )

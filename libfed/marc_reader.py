@@ -133,6 +133,11 @@ def _decoder_options(encoding: str | None) -> tuple[dict, bool]:
     return {"file_encoding": encoding}, True
 
 
+def is_known_encoding(encoding: str) -> bool:
+    """Whether `--encoding` can be honoured: MARC-8 or a codec Python knows."""
+    return encoding.lower() in _MARC8 or _codec_name(encoding) is not None
+
+
 def _codec_name(encoding: str) -> str | None:
     """Python's canonical name of `encoding` ('latin-1' -> 'iso8859-1'); None if unknown."""
     try:

@@ -99,6 +99,13 @@ def ensure_sets(session: Session, names: Mapping[str, str | None]) -> None:
     session.flush()
 
 
+def describe_set(session: Session, spec: str, name: str, description: str | None) -> None:
+    """Create or rename a set (and its missing parents); a description replaces the old one."""
+    ensure_sets(session, {spec: name})
+    if description is not None:
+        session.get_one(OAISet, spec).description = description
+
+
 _RECORDS, _FORMATS, _SETS = Record.__table__, RecordFormat.__table__, RecordSet.__table__
 
 
@@ -198,13 +205,6 @@ _UPDATE_RECORD = update(_RECORDS).where(_RECORDS.c.id == bindparam("record"))
 _UPDATE_FORMAT = update(_FORMATS).where(
     _FORMATS.c.record_id == bindparam("record"), _FORMATS.c.prefix == bindparam("format")
 )
-
-
-def describe_set(session: Session, spec: str, name: str, description: str | None) -> None:
-    """Create or rename a set (and its missing parents); a description replaces the old one."""
-    ensure_sets(session, {spec: name})
-    if description is not None:
-        session.get_one(OAISet, spec).description = description
 
 
 def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:

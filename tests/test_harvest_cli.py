@@ -80,6 +80,12 @@ def test_bad_sources_are_refused_with_the_reason(cli, arguments: list[str], mess
     assert result.exit_code != 0 and message in result.output
 
 
+def test_harvest_without_sources_says_what_to_do(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("harvest")
+    assert result.exit_code == 0
+    assert "no enabled sources to harvest: add one with `libfed sources add" in result.stdout
+
+
 def test_duplicates_and_unknown_names(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("sources", "add", "a", "http://x/oai").exit_code == 0
     assert "exists already" in cli("sources", "add", "a", "http://y/oai").output
