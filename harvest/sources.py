@@ -30,6 +30,14 @@ def interval_seconds(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def interval_text(seconds: int) -> str:
+    """21600 -> '6h': the largest unit that divides the interval, as it was typed."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 def add_source(
     session: Session,
     name: str,

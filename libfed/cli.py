@@ -14,7 +14,14 @@ from sqlalchemy import select
 from harvest.models import Run
 from harvest.run import harvest_concurrently
 from harvest.scheduler import Schedule
-from harvest.sources import SourceError, add_source, interval_seconds, list_sources, remove_source
+from harvest.sources import (
+    SourceError,
+    add_source,
+    interval_seconds,
+    interval_text,
+    list_sources,
+    remove_source,
+)
 
 from .config import Config, ConfigError, load_config
 from .db import Database
@@ -292,7 +299,7 @@ def sources_list(context: Context) -> None:
     for item in summaries:
         source, run = item.source, item.last_run
         schedule = source.cron or (
-            f"every {source.every_seconds}s" if source.every_seconds else "manual"
+            f"every {interval_text(source.every_seconds)}" if source.every_seconds else "manual"
         )
         last = (
             "never harvested"

@@ -51,7 +51,7 @@ def test_add_harvest_list_remove(cli, live_server: str, db: Database) -> None:  
     assert again.exit_code == 0 and "added 0" in again.stdout
 
     listed = cli("sources", "list").stdout
-    assert "az-nl\t" + live_server + "\toai_dc\tevery 21600s\tlast run" in listed
+    assert "az-nl\t" + live_server + "\toai_dc\tevery 6h\tlast run" in listed
     assert listed.rstrip().endswith("succeeded")
     assert cli("sources", "remove", "az-nl").exit_code == 0
     assert "no sources" in cli("sources", "list").stdout
