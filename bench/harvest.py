@@ -66,6 +66,7 @@ def _aggregator(folder: Path, base_url: str) -> Path:
         '[oai]\nrepository_name = "agg"\nrepository_identifier = "agg.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
         "[harvest]\nconcurrency = 5\n"
+        '[exchange]\nhome_country = "AZ"\n'
     )
     bin_ = Path(sys.executable).parent
     subprocess.run(

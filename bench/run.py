@@ -42,6 +42,7 @@ def config_file(database: Path) -> Path:
         f'[database]\nurl = "sqlite:///{database}"\n'
         '[oai]\nrepository_name = "bench"\nrepository_identifier = "bench.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["bench@libfed.org"]\npage_size = 500\n'
+        '[exchange]\nhome_country = "AZ"\n'
     )
     return path
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from exchange.views import api as exchange_api
 from harvest.sources import base_urls
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
 
+from . import institution_views, user_views
+from .api import install
 from .config import Config
 from .db import Database
 from .secret import secret_key
@@ -26,4 +29,5 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
         config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
     app.register_blueprint(oai_blueprint)
+    install(app, [institution_views.api, user_views.api, exchange_api])
     return app

@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from .fields import country_code, http_url
+
 CONFIG_ENV = "LIBFED_CONFIG"
 DATABASE_URL_ENV = "LIBFED_DATABASE_URL"
 
@@ -40,12 +42,6 @@ def _email(value: str) -> str:
     return value
 
 
-def _http_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s?#]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL without query or fragment")
-    return value
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -57,7 +53,7 @@ class DatabaseConfig(_Section):
 class OAIConfig(_Section):
     repository_name: str = Field(min_length=1)
     repository_identifier: str
-    base_url: Annotated[str, AfterValidator(_http_url)]
+    base_url: Annotated[str, AfterValidator(http_url)]
     admin_emails: list[Annotated[str, AfterValidator(_email)]] = Field(min_length=1)
     page_size: int = Field(default=500, ge=1, le=10_000)
     token_ttl_seconds: int = Field(default=86_400, ge=60)
@@ -82,6 +78,11 @@ class HarvestConfig(_Section):
     concurrency: int = Field(default=4, ge=1, le=64)
 
 
+class ExchangeConfig(_Section):
+    # Partners in this country are domestic, all others international.
+    home_country: Annotated[str, AfterValidator(country_code)]
+
+
 class ServerConfig(_Section):
     secret_key: str | None = Field(default=None, min_length=32)
 
@@ -90,6 +91,7 @@ class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     oai: OAIConfig
     harvest: HarvestConfig = HarvestConfig()
+    exchange: ExchangeConfig
     server: ServerConfig = ServerConfig()
 
 

@@ -1,4 +1,5 @@
-"""The shared tables: settings, institutions, records with their pre-rendered formats, sets.
+"""The shared tables: settings, institutions, users, the audit trail, records with their
+pre-rendered formats, sets.
 
 Records are written once per change with every format already rendered, so that
 serving a page is one indexed range read; record_sets repeats each member's
@@ -21,7 +22,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from .db import Base
 
@@ -38,21 +39,90 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-class Institution(Base):
+class Versioned:
+    """A row edited by people: its version guards against lost updates (HTTP ETag/If-Match).
+
+    SQLAlchemy adds `WHERE version = <the version read>` to every UPDATE, so of two
+    writers that read the same version only the first one's change lands, on SQLite
+    and PostgreSQL alike.
+    """
+
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.version}
+
+
+class Institution(Versioned, Base):
     """A library or other body: a harvest source's owner and an exchange partner alike."""
 
     __tablename__ = "institutions"
+    __table_args__ = (Index("ix_institutions_country", "country"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     other_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language -> name
     kind: Mapped[str] = mapped_column(String(32), default="other")
-    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     city: Mapped[str | None] = mapped_column(String(128))
     isil: Mapped[str | None] = mapped_column(String(16), unique=True)
     email: Mapped[str | None] = mapped_column(String(255))
     oai_base_url: Mapped[str | None] = mapped_column(String(1024))
     notes: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Versioned, Base):
+    """Someone who uses the API (and, later, the web pages) with one of the ROLES."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiToken(Base):
+    """A bearer token, kept only as its SHA-256 digest (tokens are random, 256 bits)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    """One create, change or transition of a ledger object: append-only.
+
+    `changes` maps each changed field to [before, after] (before is null on create);
+    the migration adds triggers that refuse UPDATE and DELETE on this table.
+    `shipment_id` groups a shipment's item events with the shipment's own.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity", "entity_id", "id"),
+        Index("ix_audit_events_shipment", "shipment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    shipment_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    changes: Mapped[dict] = mapped_column(JSON)
 
 
 class Record(Base):

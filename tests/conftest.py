@@ -45,6 +45,7 @@ def config_dict(database_url: str, **oai: object) -> dict:
             "page_size": 10,
             **oai,
         },
+        "exchange": {"home_country": "AZ"},
     }
 
 
@@ -154,3 +155,97 @@ def parse_valid(schema: etree.XMLSchema, body: bytes) -> etree._Element:
     if not schema.validate(document):
         raise AssertionError(f"invalid OAI-PMH response: {schema.error_log}\n{body[:2000]!r}")
     return document
+
+
+# ------------------------------------------------------------------ the exchange API
+
+
+class ApiCaller:
+    """A client of /api/v1 holding one user's token; paths are relative to /api/v1."""
+
+    def __init__(self, client, token: str | None) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.token = token
+
+    def call(self, method: str, path: str, json: object = None, *, etag: str | None = None,
+             headers: dict | None = None):  # type: ignore[no-untyped-def]
+        sent = dict(headers or {})
+        if self.token is not None:
+            sent.setdefault("Authorization", f"Bearer {self.token}")
+        if etag is not None:
+            sent["If-Match"] = etag
+        return self.client.open(
+            "/api/v1" + path, method=method, json=json, headers=sent
+        )
+
+    def get(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, json: object = None, **kwargs):  # type: ignore[no-untyped-def]
+        return self.call("POST", path, json, **kwargs)
+
+    def patch(self, path: str, json: object = None, **kwargs):  # type: ignore[no-untyped-def]
+        return self.call("PATCH", path, json, **kwargs)
+
+    def delete(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.call("DELETE", path, **kwargs)
+
+    def create(self, path: str, json: dict) -> dict:
+        response = self.post(path, json)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def etag(self, path: str) -> str:
+        response = self.get(path)
+        assert response.status_code == 200, response.get_json()
+        return response.headers["ETag"]
+
+    def move(self, shipment_id: int, to: str, **extra: object):  # type: ignore[no-untyped-def]
+        path = f"/shipments/{shipment_id}"
+        return self.post(f"{path}/transitions", {"to": to, **extra}, etag=self.etag(path))
+
+
+@pytest.fixture
+def tokens(db: Database) -> dict[str, str]:
+    """A user per role: role -> bearer token."""
+    from libfed.users import ROLES, add_user
+
+    issued = {}
+    with db.write() as session:
+        for role in ROLES:
+            _user, issued[role] = add_user(session, f"{role}-user", role)
+    return issued
+
+
+@pytest.fixture
+def api(client, tokens: dict[str, str]) -> ApiCaller:  # type: ignore[no-untyped-def]
+    """A coordinator."""
+    return ApiCaller(client, tokens["coordinator"])
+
+
+@pytest.fixture
+def viewer(client, tokens: dict[str, str]) -> ApiCaller:  # type: ignore[no-untyped-def]
+    return ApiCaller(client, tokens["viewer"])
+
+
+@pytest.fixture
+def admin(client, tokens: dict[str, str]) -> ApiCaller:  # type: ignore[no-untyped-def]
+    return ApiCaller(client, tokens["admin"])
+
+
+def add_partner(api: ApiCaller, name: str = "Milli Kütüphane", country: str = "TR",
+                **fields: object) -> dict:
+    return api.create("/institutions", {"name": name, "country": country, **fields})
+
+
+def add_shipment(api: ApiCaller, partner_id: int, direction: str = "outgoing",
+                 items: list[dict] | None = None, **fields: object) -> dict:
+    """A shipment with its items (default: one item of 2 copies at 10.00 EUR)."""
+    shipment = api.create(
+        "/shipments", {"direction": direction, "partner_id": partner_id, **fields}
+    )
+    for item in items if items is not None else [
+        {"title": "Azərbaycan tarixi", "copies": 2, "unit_value": "10.00", "currency": "EUR"}
+    ]:
+        api.create(f"/shipments/{shipment['id']}/items", item)
+    return api.get(f"/shipments/{shipment['id']}").get_json()

@@ -45,7 +45,10 @@ repository_identifier = "{REPOSITORY}"
 base_url = "http://127.0.0.1:8080/oai"
 admin_emails = ["admin@cli.libfed.org"]
 page_size = 50
-{extra_oai}"""
+{extra_oai}
+[exchange]
+home_country = "AZ"
+"""
 
 
 @pytest.fixture(autouse=True)

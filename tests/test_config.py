@@ -211,6 +211,9 @@ VALID_TOML = """\
 [database]
 url = "sqlite:///var/from-file.sqlite3"
 
+[exchange]
+home_country = "AZ"
+
 [oai]
 repository_name = "File repository"
 repository_identifier = "file.example.org"

@@ -25,6 +25,7 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
         '[oai]\nrepository_name = "Aggregator"\nrepository_identifier = "agg.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
         "[harvest]\nmax_retries = 0\ntimeout_seconds = 5\n"
+        '[exchange]\nhome_country = "AZ"\n'
     )
 
     def run(*arguments: str) -> Result:

@@ -352,6 +352,7 @@ def test_a_killed_harvest_resumes_where_it_was_killed(
         f'[database]\nurl = "{config.database.url}"\n'
         '[oai]\nrepository_name = "agg"\nrepository_identifier = "aggregator.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
+        '[exchange]\nhome_country = "AZ"\n'
     )
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("libfed")), "--config", str(config_file), "harvest"],

@@ -6,6 +6,7 @@ every domain's tables, imported here to register them on Base.metadata.
 
 from alembic import context
 
+import exchange.models  # noqa: F401
 import harvest.models  # noqa: F401
 import libfed.models  # noqa: F401
 from libfed.db import Base

@@ -1,0 +1,208 @@
+"""The items of a shipment: added, changed and withdrawn only before dispatch or receipt.
+
+After each change the shipment's per-currency totals are recomputed in the same
+transaction, so the balance reports never see items without their totals.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from libfed import editing
+from libfed.errors import Conflict, Invalid, NotFound
+from libfed.fields import from_minor, to_minor
+from libfed.models import Record
+from libfed.users import Caller
+
+from .models import Shipment, ShipmentItem, ShipmentTotal
+from .schemas import ItemIn
+from .shipments import get_shipment, machine_of
+
+
+def render_item(item: ShipmentItem) -> dict:
+    return {
+        "id": item.id,
+        "version": item.version,
+        "shipment_id": item.shipment_id,
+        "title": item.title,
+        "author": item.author,
+        "isbn": item.isbn,
+        "issn": item.issn,
+        "year": item.year,
+        "language": item.language,
+        "copies": item.copies,
+        "received_copies": item.received_copies,
+        "unit_value": from_minor(item.unit_value_minor),
+        "currency": item.currency,
+        "record_identifier": item.record_identifier,
+        "notes": item.notes,
+        "removed": item.removed,
+        "created_at": item.created_at.isoformat() + "Z",
+        "updated_at": item.updated_at.isoformat() + "Z",
+    }
+
+
+def _columns(values: ItemIn) -> dict:
+    data = values.model_dump(exclude={"unit_value"})
+    data["unit_value_minor"] = to_minor(values.unit_value)
+    return data
+
+
+def _check(session: Session, shipment: Shipment, values: ItemIn) -> None:
+    if values.received_copies is not None and shipment.direction != "incoming":
+        raise Invalid({"received_copies": "recorded on incoming shipments only"})
+    if values.record_identifier is not None:
+        found = session.scalar(
+            select(Record.id).where(
+                Record.identifier == values.record_identifier, Record.deleted.is_(False)
+            )
+        )
+        if found is None:
+            raise Invalid(
+                {"record_identifier": f"no record {values.record_identifier!r} on this server"}
+            )
+
+
+def _refuse_unless_editable(shipment: Shipment, *, receipt_only: bool = False) -> None:
+    machine = machine_of(shipment)
+    if shipment.status in machine.editable:
+        return
+    if receipt_only and shipment.status in machine.receipt_open:
+        return
+    raise Conflict(
+        f"shipment {shipment.id} is {shipment.status}: its items can change only while it is "
+        f"{' or '.join(sorted(machine.editable))}",
+        allowed=list(machine.allowed(shipment.status)),
+    )
+
+
+def list_items(session: Session, shipment_id: int) -> list[ShipmentItem]:
+    get_shipment(session, shipment_id)
+    return list(
+        session.scalars(
+            select(ShipmentItem)
+            .where(ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False))
+            .order_by(ShipmentItem.id)
+        )
+    )
+
+
+def _item(session: Session, shipment_id: int, item_id: int) -> ShipmentItem:
+    item = session.get(ShipmentItem, item_id)
+    if item is None or item.shipment_id != shipment_id or item.removed:
+        raise NotFound(f"shipment {shipment_id} has no item {item_id}")
+    return item
+
+
+def get_item(session: Session, shipment_id: int, item_id: int) -> ShipmentItem:
+    return _item(session, shipment_id, item_id)
+
+
+def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -> ShipmentItem:
+    shipment = get_shipment(session, shipment_id, lock=True)
+    values = editing.validated(ItemIn, data)
+    _refuse_unless_editable(shipment)
+    _check(session, shipment, values)
+    item = editing.create(
+        session,
+        ShipmentItem(shipment_id=shipment.id, removed=False, **_columns(values)),
+        render_item,
+        actor=actor,
+        entity="item",
+        shipment_id=lambda i: i.shipment_id,
+    )
+    refresh_totals(session, shipment.id)
+    return item
+
+
+def update_item(
+    session: Session,
+    shipment_id: int,
+    item_id: int,
+    patch: dict,
+    *,
+    actor: Caller,
+    expected_version: int | None,
+) -> ShipmentItem:
+    shipment = get_shipment(session, shipment_id, lock=True)
+    item = _item(session, shipment_id, item_id)
+    editing.check_version(item, expected_version)
+    _refuse_unless_editable(shipment, receipt_only=set(patch) <= {"received_copies", "notes"})
+    values = editing.merged(ItemIn, editing.current_input(ItemIn, render_item(item)), patch)
+    _check(session, shipment, values)
+    editing.change(
+        session,
+        item,
+        _columns(values),
+        render_item,
+        actor=actor,
+        entity="item",
+        shipment_id=shipment.id,
+    )
+    refresh_totals(session, shipment.id)
+    return item
+
+
+def remove_item(
+    session: Session,
+    shipment_id: int,
+    item_id: int,
+    *,
+    actor: Caller,
+    expected_version: int | None,
+) -> None:
+    """Withdraw an item: it leaves the shipment and its totals but stays in the history."""
+    shipment = get_shipment(session, shipment_id, lock=True)
+    item = _item(session, shipment_id, item_id)
+    editing.check_version(item, expected_version)
+    _refuse_unless_editable(shipment)
+    editing.change(
+        session,
+        item,
+        {"removed": True},
+        render_item,
+        actor=actor,
+        entity="item",
+        action="remove",
+        shipment_id=shipment.id,
+    )
+    refresh_totals(session, shipment.id)
+
+
+def refresh_totals(session: Session, shipment_id: int) -> None:
+    """Rewrite the shipment's totals from its live items (derived rows, not ledger data)."""
+    received = func.coalesce(ShipmentItem.received_copies, ShipmentItem.copies)
+    unit = func.coalesce(ShipmentItem.unit_value_minor, 0)
+    currency = func.coalesce(ShipmentItem.currency, literal(""))
+    summed = (
+        select(
+            ShipmentItem.shipment_id,
+            currency,
+            func.count(),
+            func.sum(ShipmentItem.copies),
+            func.sum(ShipmentItem.copies * unit),
+            func.sum(case((received > 0, 1), else_=0)),
+            func.sum(received),
+            func.sum(received * unit),
+        )
+        .where(ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False))
+        .group_by(ShipmentItem.shipment_id, currency)
+    )
+    session.flush()
+    session.execute(delete(ShipmentTotal).where(ShipmentTotal.shipment_id == shipment_id))
+    session.execute(
+        insert(ShipmentTotal).from_select(
+            [
+                "shipment_id",
+                "currency",
+                "titles",
+                "copies",
+                "value_minor",
+                "received_titles",
+                "received_copies",
+                "received_value_minor",
+            ],
+            summed,
+        )
+    )

@@ -1,0 +1,189 @@
+"""The exchange balance for a year: per partner and per country, sent against received.
+
+Sent: outgoing shipments dispatched in the year and not lost or returned.
+Received: incoming shipments received in the year (what actually arrived).
+Values are summed per currency and never converted: a rate chosen here would be
+a figure no one agreed to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from libfed.fields import country_name, from_minor
+from libfed.models import Institution
+
+from .models import Agreement, Shipment, ShipmentTotal
+from .states import INCOMING, OUTGOING
+
+
+@dataclass
+class Flow:
+    """What went each way, in titles, copies and value per currency (minor units)."""
+
+    titles_sent: int = 0
+    copies_sent: int = 0
+    value_sent: dict[str, int] = field(default_factory=dict)
+    titles_received: int = 0
+    copies_received: int = 0
+    value_received: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Flow) -> None:
+        self.titles_sent += other.titles_sent
+        self.copies_sent += other.copies_sent
+        self.titles_received += other.titles_received
+        self.copies_received += other.copies_received
+        for mine, theirs in (
+            (self.value_sent, other.value_sent),
+            (self.value_received, other.value_received),
+        ):
+            for currency, minor in theirs.items():
+                mine[currency] = mine.get(currency, 0) + minor
+
+    def currencies(self) -> set[str]:
+        return set(self.value_sent) | set(self.value_received)
+
+    def render(self) -> dict:
+        def amounts(values: dict[str, int]) -> dict[str, str]:
+            return {c: from_minor(v) for c, v in sorted(values.items())}  # type: ignore[misc]
+
+        difference = {
+            c: self.value_sent.get(c, 0) - self.value_received.get(c, 0)
+            for c in self.currencies()
+        }
+        return {
+            "titles_sent": self.titles_sent,
+            "copies_sent": self.copies_sent,
+            "value_sent": amounts(self.value_sent),
+            "titles_received": self.titles_received,
+            "copies_received": self.copies_received,
+            "value_received": amounts(self.value_received),
+            "titles_difference": self.titles_sent - self.titles_received,
+            "copies_difference": self.copies_sent - self.copies_received,
+            "value_difference": amounts(difference),
+        }
+
+
+def flows_by_partner(session: Session, year: int) -> dict[int, Flow]:
+    """One indexed pass over the year's counted shipments and their totals."""
+    counted = or_(
+        and_(Shipment.direction == "outgoing", Shipment.status.in_(OUTGOING.counted)),
+        and_(Shipment.direction == "incoming", Shipment.status.in_(INCOMING.counted)),
+    )
+    rows = session.execute(
+        select(
+            Shipment.partner_id,
+            Shipment.direction,
+            ShipmentTotal.currency,
+            func.sum(ShipmentTotal.titles),
+            func.sum(ShipmentTotal.copies),
+            func.sum(ShipmentTotal.value_minor),
+            func.sum(ShipmentTotal.received_titles),
+            func.sum(ShipmentTotal.received_copies),
+            func.sum(ShipmentTotal.received_value_minor),
+        )
+        .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
+        .where(Shipment.year == year, counted)
+        .group_by(Shipment.partner_id, Shipment.direction, ShipmentTotal.currency)
+    )
+    flows: dict[int, Flow] = defaultdict(Flow)
+    for partner, direction, currency, titles, copies, value, r_titles, r_copies, r_value in rows:
+        flow = flows[partner]
+        if direction == "outgoing":
+            flow.titles_sent += titles
+            flow.copies_sent += copies
+            if currency:
+                flow.value_sent[currency] = flow.value_sent.get(currency, 0) + value
+        else:
+            flow.titles_received += r_titles
+            flow.copies_received += r_copies
+            if currency:
+                flow.value_received[currency] = flow.value_received.get(currency, 0) + r_value
+    return flows
+
+
+def balance(session: Session, year: int, home_country: str) -> dict:
+    """A row per partner that has an agreement or a shipment (zeros when nothing moved
+    in the year: a silent partner is worth seeing), with the year's totals."""
+    flows = flows_by_partner(session, year)
+    with_ledger = set(session.scalars(select(Agreement.partner_id).distinct())) | set(
+        session.scalars(select(Shipment.partner_id).distinct())
+    )
+    partners = session.execute(
+        select(Institution.id, Institution.name, Institution.country)
+        .where(Institution.id.in_(with_ledger | set(flows)))
+        .order_by(Institution.name, Institution.id)
+    ).all()
+    totals = Flow()
+    rows = []
+    for ident, name, country in partners:
+        flow = flows.get(ident, Flow())
+        totals.add(flow)
+        rows.append(
+            {
+                "partner_id": ident,
+                "partner": name,
+                "country": country,
+                "domestic": country == home_country,
+                **flow.render(),
+            }
+        )
+    return {"year": year, "rows": rows, "totals": totals.render()}
+
+
+def countries(session: Session, year: int, home_country: str) -> dict:
+    """A row per country with exchange in the year, and domestic/international totals."""
+    flows = flows_by_partner(session, year)
+    country_of = dict(
+        session.execute(
+            select(Institution.id, Institution.country).where(Institution.id.in_(set(flows)))
+        ).all()
+    )
+    by_country: dict[str, Flow] = defaultdict(Flow)
+    partners: dict[str, int] = defaultdict(int)
+    for partner, flow in flows.items():
+        by_country[country_of[partner]].add(flow)
+        partners[country_of[partner]] += 1
+    groups = {"domestic": Flow(), "international": Flow(), "totals": Flow()}
+    rows = []
+    for country in sorted(by_country):
+        flow = by_country[country]
+        domestic = country == home_country
+        groups["domestic" if domestic else "international"].add(flow)
+        groups["totals"].add(flow)
+        rows.append(
+            {
+                "country": country,
+                "country_name": country_name(country),
+                "domestic": domestic,
+                "partners": partners[country],
+                **flow.render(),
+            }
+        )
+    return {"year": year, "rows": rows, **{k: v.render() for k, v in groups.items()}}
+
+
+FLOW_COLUMNS = ["titles_sent", "copies_sent", "titles_received", "copies_received",
+                "titles_difference", "copies_difference"]
+
+
+def csv_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:
+    """Flat rows for a spreadsheet: one value column per currency and direction."""
+    currencies = sorted({c for row in rows for c in row["value_sent"] | row["value_received"]})
+    value_columns = [
+        f"value_{kind}_{currency}"
+        for currency in currencies
+        for kind in ("sent", "received", "difference")
+    ]
+    flat = []
+    for row in rows:
+        out = {k: v for k, v in row.items() if not isinstance(v, dict)}
+        for currency in currencies:
+            for kind in ("sent", "received", "difference"):
+                out[f"value_{kind}_{currency}"] = row[f"value_{kind}"].get(currency, "0.00")
+        flat.append(out)
+    return value_columns, flat

@@ -1,0 +1,273 @@
+"""Shipments: creating, changing and moving them through their state machine.
+
+Every write locks the shipment row first (SELECT ... FOR UPDATE on PostgreSQL; the
+whole database under SQLite's BEGIN IMMEDIATE), so a transition and an item edit
+of the same shipment cannot interleave.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from libfed import editing, records
+from libfed.errors import Conflict, Invalid, NotFound
+from libfed.fields import from_minor, to_minor
+from libfed.models import Institution
+from libfed.paging import paginate
+from libfed.users import Caller
+
+from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
+from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
+from .states import MACHINES, TIMED_STATES, Machine
+
+_CUSTOMS = ("customs_content_type", "customs_hs_code", "customs_declared_value", "customs_currency")
+
+
+def machine_of(shipment: Shipment) -> Machine:
+    return MACHINES[shipment.direction]
+
+
+def render_shipment(shipment: Shipment) -> dict:
+    """The shipment as the API shows it and the audit trail records it (totals aside)."""
+    weight = None if shipment.weight_grams is None else f"{Decimal(shipment.weight_grams) / 1000:.3f}"
+    data = {
+        "id": shipment.id,
+        "version": shipment.version,
+        "direction": shipment.direction,
+        "status": shipment.status,
+        "partner_id": shipment.partner_id,
+        "agreement_id": shipment.agreement_id,
+        "year": shipment.year,
+        "reference": shipment.reference,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "parcels": shipment.parcels,
+        "weight_kg": weight,
+        "postage_cost": from_minor(shipment.postage_minor),
+        "postage_currency": shipment.postage_currency,
+        "customs_content_type": shipment.customs_content_type,
+        "customs_hs_code": shipment.customs_hs_code,
+        "customs_declared_value": from_minor(shipment.customs_declared_value_minor),
+        "customs_currency": shipment.customs_currency,
+        "notes": shipment.notes,
+        "created_at": _time(shipment.created_at),
+        "updated_at": _time(shipment.updated_at),
+    }
+    for state in TIMED_STATES:
+        data[f"{state}_at"] = _time(getattr(shipment, f"{state}_at"))
+    return data
+
+
+def _time(value):  # type: ignore[no-untyped-def]
+    return None if value is None else value.isoformat() + "Z"
+
+
+def with_totals(session: Session, shipments: list[Shipment]) -> list[dict]:
+    """Shipments as the API serves them: with the transitions open to them now, and their
+    titles, copies and value per currency."""
+    rendered = {
+        s.id: render_shipment(s)
+        | {
+            "allowed_transitions": list(machine_of(s).allowed(s.status)),
+            "titles": 0,
+            "copies": 0,
+            "value": {},
+        }
+        for s in shipments
+    }
+    if rendered:
+        for total in session.scalars(
+            select(ShipmentTotal).where(ShipmentTotal.shipment_id.in_(rendered))
+        ):
+            row = rendered[total.shipment_id]
+            row["titles"] += total.titles
+            row["copies"] += total.copies
+            if total.currency:
+                row["value"][total.currency] = from_minor(total.value_minor)
+    return list(rendered.values())
+
+
+def _columns(values: ShipmentIn) -> dict:
+    data = values.model_dump(exclude={"direction", "weight_kg", "postage_cost", "customs_declared_value"})
+    data["weight_grams"] = None if values.weight_kg is None else int(values.weight_kg * 1000)
+    data["postage_minor"] = to_minor(values.postage_cost)
+    data["customs_declared_value_minor"] = to_minor(values.customs_declared_value)
+    return data
+
+
+def _check_references(session: Session, values: ShipmentIn, home_country: str) -> None:
+    partner = session.get(Institution, values.partner_id)
+    if partner is None:
+        raise Invalid({"partner_id": f"no institution with id {values.partner_id}"})
+    if values.agreement_id is not None:
+        agreement = session.get(Agreement, values.agreement_id)
+        if agreement is None:
+            raise Invalid({"agreement_id": f"no agreement with id {values.agreement_id}"})
+        if agreement.partner_id != values.partner_id:
+            raise Invalid(
+                {"agreement_id": f"agreement {agreement.id} is with another partner"}
+            )
+    if partner.country == home_country and values.has_customs():
+        raise Invalid(
+            {
+                name: "customs data applies to international shipments only"
+                for name in _CUSTOMS
+                if getattr(values, name) is not None
+            }
+        )
+
+
+def create_shipment(
+    session: Session, data: dict, *, actor: Caller, home_country: str
+) -> Shipment:
+    values = editing.validated(ShipmentCreate, data)
+    _check_references(session, values, home_country)
+    machine = MACHINES[values.direction]
+    shipment = Shipment(
+        direction=values.direction,
+        status=machine.initial,
+        year=records.utc_now().year,
+        **_columns(values),
+    )
+    return editing.create(session, shipment, render_shipment, actor=actor, entity="shipment", shipment_id=lambda s: s.id)
+
+
+def get_shipment(session: Session, ident: int, *, lock: bool = False) -> Shipment:
+    shipment = session.get(Shipment, ident, with_for_update=lock)
+    if shipment is None:
+        raise NotFound(f"no shipment with id {ident}")
+    return shipment
+
+
+def _refuse_if_terminal(shipment: Shipment) -> None:
+    if machine_of(shipment).is_terminal(shipment.status):
+        raise Conflict(
+            f"shipment {shipment.id} is {shipment.status}, a final state: it accepts no changes",
+            allowed=[],
+        )
+
+
+def update_shipment(
+    session: Session,
+    ident: int,
+    patch: dict,
+    *,
+    actor: Caller,
+    home_country: str,
+    expected_version: int | None,
+) -> Shipment:
+    shipment = get_shipment(session, ident, lock=True)
+    editing.check_version(shipment, expected_version)
+    fixed = {
+        "direction": "cannot be changed: create a new shipment",
+        "status": "changes only by a transition: POST /shipments/{id}/transitions",
+    }
+    if refused := {k: v for k, v in fixed.items() if k in patch}:
+        raise Invalid(refused)
+    _refuse_if_terminal(shipment)
+    values = editing.merged(
+        ShipmentIn, editing.current_input(ShipmentIn, render_shipment(shipment)), patch
+    )
+    machine = machine_of(shipment)
+    moved = {
+        key: f"can change only while the shipment is {' or '.join(sorted(machine.editable))}"
+        for key in ("partner_id", "agreement_id")
+        if getattr(values, key) != getattr(shipment, key)
+    }
+    if moved and shipment.status not in machine.editable:
+        raise Invalid(moved)
+    _check_references(session, values, home_country)
+    return editing.change(
+        session,
+        shipment,
+        _columns(values),
+        render_shipment,
+        actor=actor,
+        entity="shipment",
+        shipment_id=shipment.id,
+    )
+
+
+def live_item_count(session: Session, shipment_id: int) -> int:
+    return session.scalar(
+        select(func.count()).where(
+            ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False)
+        )
+    ) or 0
+
+
+def transition(
+    session: Session,
+    ident: int,
+    data: dict,
+    *,
+    actor: Caller,
+    expected_version: int | None,
+) -> Shipment:
+    """Move a shipment to another state, if its machine allows it from the present one."""
+    request = editing.validated(TransitionIn, data)
+    shipment = get_shipment(session, ident, lock=True)
+    editing.check_version(shipment, expected_version)
+    machine = machine_of(shipment)
+    allowed = list(machine.allowed(shipment.status))
+    if request.to not in allowed:
+        where = (
+            f"{shipment.status} is a final state"
+            if not allowed
+            else f"from {shipment.status} it can go to {', '.join(allowed)}"
+        )
+        raise Conflict(
+            f"shipment {shipment.id} ({shipment.direction}) cannot go from {shipment.status} "
+            f"to {request.to}: {where}",
+            allowed=allowed,
+        )
+    if request.to in machine.needs_items and live_item_count(session, shipment.id) == 0:
+        raise Conflict(
+            f"shipment {shipment.id} has no items: add them before it is {request.to}",
+            allowed=allowed,
+        )
+    at = _effective_time(shipment, request)
+    values: dict = {"status": request.to, f"{request.to}_at": at}
+    if request.to == machine.year_state:
+        values["year"] = at.year
+    return editing.change(
+        session,
+        shipment,
+        values,
+        render_shipment,
+        actor=actor,
+        entity="shipment",
+        action="transition",
+        shipment_id=shipment.id,
+        from_status=shipment.status,
+        to_status=request.to,
+        note=request.note,
+    )
+
+
+def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
+    """When the move happened: now, or the earlier moment the coordinator gives (a parcel
+    logged a week after it left), but never in the future or before the state it leaves."""
+    now = records.utc_now()
+    if request.at is None:
+        return now
+    at = request.at
+    previous = getattr(shipment, f"{shipment.status}_at", None) or shipment.created_at
+    if at > now:
+        raise Invalid({"at": "is in the future"})
+    if at < previous and shipment.status != machine_of(shipment).initial:
+        raise Invalid({"at": f"is before the shipment became {shipment.status} ({previous}Z)"})
+    return at
+
+
+def list_shipments(session: Session, query: ShipmentQuery) -> tuple[list[Shipment], int]:
+    statement = select(Shipment)
+    for name in ("direction", "status", "partner_id", "year"):
+        value = getattr(query, name)
+        if value is not None:
+            statement = statement.where(getattr(Shipment, name) == value)
+    return paginate(session, statement.order_by(Shipment.id.desc()), query)

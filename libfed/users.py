@@ -1,0 +1,156 @@
+"""Users, their roles and their API tokens.
+
+A token is 256 random bits shown once and kept only as its SHA-256 digest: a
+stolen database does not give access, and a digest that cheap to compute is
+safe for a secret that long (a password would need a slow hash; see issue 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import records
+from .audit import changes_between, record_event
+from .errors import Conflict, Invalid, NotFound
+from .models import ApiToken, User
+
+# In order of power: each role may do what the roles before it may.
+ROLES = ("viewer", "coordinator", "admin")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_TOKEN_PREFIX = "lf_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is making a request, as the services need to know it."""
+
+    id: int
+    name: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+SYSTEM = Caller(id=0, name="system", role="admin")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def render_user(user: User) -> dict:
+    return {
+        "id": user.id,
+        "version": user.version,
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "created_at": user.created_at.isoformat() + "Z",
+    }
+
+
+def _check(name: str | None = None, role: str | None = None) -> None:
+    problems = {}
+    if name is not None and not _NAME.fullmatch(name):
+        problems["name"] = "1-64 letters, digits and . _ @ -, starting with a letter or digit"
+    if role is not None and role not in ROLES:
+        problems["role"] = f"one of {', '.join(ROLES)}"
+    if problems:
+        raise Invalid(problems)
+
+
+def add_user(session: Session, name: str, role: str, actor: Caller = SYSTEM) -> tuple[User, str]:
+    """Create a user with a first token; returns the token, which is never shown again."""
+    _check(name, role)
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise Invalid({"name": f"a user named {name!r} exists"})
+    now = records.utc_now()
+    user = User(name=name, role=role, active=True, created_at=now, updated_at=now)
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        at=now,
+        actor=actor.name,
+        entity="user",
+        entity_id=user.id,
+        action="create",
+        changes=changes_between({}, {"name": name, "role": role, "active": True}),
+    )
+    return user, issue_token(session, user)
+
+
+def issue_token(session: Session, user: User) -> str:
+    token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, digest=_digest(token), created_at=records.utc_now()))
+    return token
+
+
+def find_user(session: Session, name_or_id: str | int) -> User:
+    column = User.id if isinstance(name_or_id, int) else User.name
+    user = session.scalar(select(User).where(column == name_or_id))
+    if user is None:
+        raise NotFound(f"no user {name_or_id!r}")
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    actor: Caller = SYSTEM,
+    role: str | None = None,
+    active: bool | None = None,
+) -> User:
+    """Change a user's role or switch them off; switching off revokes their tokens."""
+    _check(role=role)
+    if actor.id == user.id and (active is False or (role is not None and role != "admin")):
+        raise Conflict("an admin cannot demote or disable themselves")
+    before = {"role": user.role, "active": user.active}
+    user.role = role if role is not None else user.role
+    user.active = active if active is not None else user.active
+    changes = changes_between(before, {"role": user.role, "active": user.active})
+    if changes:
+        now = records.utc_now()
+        user.updated_at = now
+        if not user.active:
+            for token in session.scalars(
+                select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            ):
+                token.revoked_at = now
+        session.flush()
+        record_event(
+            session,
+            at=now,
+            actor=actor.name,
+            entity="user",
+            entity_id=user.id,
+            action="update",
+            changes=changes,
+        )
+    return user
+
+
+def caller_for_token(session: Session, token: str) -> Caller | None:
+    """The active user a live token belongs to, or None."""
+    row = session.execute(
+        select(User.id, User.name, User.role)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.digest == _digest(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    ).first()
+    return None if row is None else Caller(*row)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
