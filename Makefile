@@ -37,6 +37,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.harvest bench/data/small.toml
+	$(BIN)/python -m bench.exchange
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -24,6 +24,11 @@ from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
 from .states import MACHINES, TIMED_STATES, Machine
 
+# Fields a shipment has but a change may not touch, and what to do instead.
+FIXED = {
+    "direction": "cannot be changed: create a new shipment",
+    "status": "changes only by a transition: POST /shipments/{id}/transitions",
+}
 _CUSTOMS = ("customs_content_type", "customs_hs_code", "customs_declared_value", "customs_currency")
 
 
@@ -162,11 +167,7 @@ def update_shipment(
 ) -> Shipment:
     shipment = get_shipment(session, ident, lock=True)
     editing.check_version(shipment, expected_version)
-    fixed = {
-        "direction": "cannot be changed: create a new shipment",
-        "status": "changes only by a transition: POST /shipments/{id}/transitions",
-    }
-    if refused := {k: v for k, v in fixed.items() if k in patch}:
+    if refused := {k: v for k, v in FIXED.items() if k in patch}:
         raise Invalid(refused)
     _refuse_if_terminal(shipment)
     values = editing.merged(

@@ -42,6 +42,7 @@ from .schemas import (
     YearQuery,
 )
 from .shipments import (
+    FIXED,
     create_shipment,
     get_shipment,
     list_shipments,
@@ -139,7 +140,7 @@ def shipments_read(caller: Caller, shipment_id: int) -> Response:
 
 @api.route("PATCH", "/shipments/{shipment_id}", summary="Change a shipment's details",
            tag="shipments", role="coordinator", body=partial(ShipmentIn), response=ShipmentOut,
-           if_match=True)
+           if_match=True, hints=FIXED)
 def shipments_update(caller: Caller, shipment_id: int, body: dict) -> Response:
     expected = expected_version()
     with database().write() as session:

@@ -24,7 +24,6 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
-from werkzeug.routing import ValidationError as RoutingValidationError
 
 from .db import Database
 from .errors import Conflict, Invalid, NotFound, ServiceError, Stale
@@ -55,15 +54,12 @@ class ApiError(Exception):
 
 
 class IdConverter(BaseConverter):
-    """Path ids: positive and within INTEGER, so that no id reaches the database unchecked."""
+    """Path ids: positive decimal numbers (the endpoint checks they fit INTEGER)."""
 
     regex = r"[1-9][0-9]{0,9}"
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_INT:
-            raise RoutingValidationError()
-        return number
+        return int(value)
 
     def to_url(self, value: int) -> str:
         return str(value)
@@ -100,6 +96,8 @@ class Operation:
     if_match: bool
     csv: bool
     description: str | None
+    # Better words than "unknown field" for fields that exist but cannot be sent here.
+    hints: dict[str, str]
 
 
 class Api:
@@ -123,6 +121,7 @@ class Api:
         status: int = 200,
         if_match: bool = False,
         csv: bool = False,
+        hints: dict[str, str] | None = None,
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         """Declare an operation. The view gets `caller`, the path ids, and `body`/`query`
         as plain data already checked to be a JSON object / to fit the query model."""
@@ -130,17 +129,19 @@ class Api:
         def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
             operation = Operation(
                 method, path, summary, tag, role, body, query, response, status, if_match,
-                csv, (view.__doc__ or "").strip() or None,
+                csv, (view.__doc__ or "").strip() or None, hints or {},
             )
             self.operations.append(operation)
 
             def endpoint(**ids: int) -> Response:
                 caller = authenticate(operation.role)
+                if any(ident > MAX_INT for ident in ids.values()):
+                    raise NotFound("no such object: ids go up to 2147483647")
                 arguments: dict[str, Any] = dict(ids)
                 if operation.query is not None:
                     arguments["query"] = parse_query(operation.query)
                 if operation.body is not None:
-                    arguments["body"] = parse_body()
+                    arguments["body"] = parse_body(operation.body, operation.hints)
                 return view(caller=caller, **arguments)
 
             rule = re.sub(r"\{(\w+)\}", r"<id:\1>", path)
@@ -197,7 +198,10 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "bad_query", "bad query parameters", Invalid.of(error).fields) from None
 
 
-def parse_body() -> dict:
+def parse_body(model: type[BaseModel], hints: dict[str, str]) -> dict:
+    """The JSON object of the request, checked against the operation's documented body
+    first, so that bad input is a 422 whatever else (a stale If-Match) is also wrong.
+    Services check it again, whole, against the object's current state."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     raw = request.get_data(cache=False)
@@ -207,6 +211,12 @@ def parse_body() -> dict:
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    try:
+        model.model_validate(body)
+    except ValidationError as error:
+        invalid = Invalid.of(error)
+        invalid.fields.update({k: hints[k] for k in invalid.fields if k in hints})
+        raise invalid from None
     return body
 
 
@@ -225,7 +235,7 @@ def expected_version() -> int | None:
     if request.if_match.star_tag:
         return None
     for tag in request.if_match.as_set():
-        if tag.isdigit() and len(tag) < 10:
+        if tag and tag.isdigit() and len(tag) < 10:
             return int(tag)
     return -1
 
@@ -265,12 +275,26 @@ def wants_csv() -> bool:
     return best == "text/csv"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula is quoted with a leading apostrophe
+    (OWASP's advice on CSV injection); numbers, negative ones included, stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def csv_reply(columns: list[str], rows: Iterable[dict], filename: str) -> Response:
     """UTF-8 with a byte-order mark: spreadsheets then read Cyrillic and Turkish right."""
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     return Response(
         "\ufeff" + out.getvalue(),
         mimetype="text/csv",
@@ -310,9 +334,9 @@ def _stale() -> Response:
 def install(app: Flask, apis: list[Api]) -> None:
     """Register the domains' operations, the OpenAPI document and JSON errors."""
     app.url_map.converters["id"] = IdConverter
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
-    operations = [op for api in apis for op in api.operations]
-    document = openapi_document(operations)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    document = openapi_document(apis)
 
     docs = Blueprint("api_docs", __name__, url_prefix=PREFIX)
 
@@ -362,7 +386,8 @@ def install(app: Flask, apis: list[Api]) -> None:
         return _error(500, "internal", "an unexpected error happened; it has been logged")
 
 
-def openapi_document(operations: list[Operation]) -> dict:
+def openapi_document(apis: list[Api]) -> dict:
+    operations = [op for api in apis for op in api.operations]
     models: set[type[BaseModel]] = {ErrorResponse}
     for op in operations:
         models.update(m for m in (op.body, op.response) if m is not None)

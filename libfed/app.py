@@ -16,6 +16,9 @@ from .config import Config
 from .db import Database
 from .secret import secret_key
 
+# Every domain's part of /api/v1, in the order the OpenAPI document lists them.
+APIS = [institution_views.api, user_views.api, exchange_api]
+
 
 def create_app(config: Config, db: Database | None = None) -> Flask:
     """Build the application; the database must already be migrated (`libfed db upgrade`)."""
@@ -29,5 +32,5 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
         config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
     app.register_blueprint(oai_blueprint)
-    install(app, [institution_views.api, user_views.api, exchange_api])
+    install(app, APIS)
     return app

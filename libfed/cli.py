@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from exchange.demo import load_exchange_demo
 from harvest.models import Run
 from harvest.run import harvest_concurrently
 from harvest.scheduler import Schedule
@@ -25,12 +26,15 @@ from harvest.sources import (
 
 from .config import Config, ConfigError, load_config
 from .db import Database
+from .errors import Invalid, ServiceError
 from .identifiers import is_set_spec
 from .importer import ImportSummary, import_files
+from .institutions import KINDS, InstitutionQuery, create_institution, list_institutions
 from .marc_reader import is_known_encoding
 from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
+from .users import ROLES, SYSTEM, add_user, find_user, issue_token, list_users, update_user
 
 
 class Context:
@@ -218,16 +222,28 @@ DEMO_SETS = {
 
 
 @main.command("demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the repository has records.")
+@click.option("--if-empty", is_flag=True, help="Load the catalogue only into an empty repository.")
 @pass_context
 def demo(context: Context, if_empty: bool) -> None:
-    """Load the demo catalogue (multi-script records) so that there is something to harvest."""
+    """Load the demo catalogue (multi-script records) and exchange programme.
+
+    The exchange programme loads only into a ledger without shipments.
+    """
     database = context.migrated_db()
-    if if_empty:
-        with database.session() as session:
-            if session.scalar(select(Record.id).limit(1)) is not None:
-                click.echo("repository already has records: demo data not loaded")
-                return
+    with database.session() as session:
+        has_records = session.scalar(select(Record.id).limit(1)) is not None
+    if if_empty and has_records:
+        click.echo("repository already has records: demo catalogue not loaded")
+    else:
+        _load_demo_catalogue(context, database)
+    summary = load_exchange_demo(database, context.config.exchange.home_country)
+    if summary is None:
+        click.echo("exchange ledger already has shipments: demo programme not loaded")
+    else:
+        click.echo(f"exchange programme: {summary}")
+
+
+def _load_demo_catalogue(context: Context, database: Database) -> None:
     with database.write() as session:
         describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
         for spec, set_name, description in DEMO_SETS.values():
@@ -384,6 +400,111 @@ def scheduler_command(context: Context) -> None:
     finally:
         schedule.stop()
         click.echo("harvest scheduler stopped")
+
+
+def _refusal(error: ServiceError) -> click.ClickException:
+    if isinstance(error, Invalid):
+        details = "; ".join(f"{field}: {message}" for field, message in error.fields.items())
+        return click.ClickException(details)
+    return click.ClickException(str(error))
+
+
+@main.group()
+def users() -> None:
+    """People who use the API: viewers read, coordinators write, admins manage users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@pass_context
+def users_add(context: Context, name: str, role: str) -> None:
+    """Add a user and print their API token (shown this once only)."""
+    try:
+        with context.migrated_db().write() as session:
+            _user, token = add_user(session, name, role)
+    except ServiceError as error:
+        raise _refusal(error) from None
+    click.echo(f"user {name} added as {role}; API token (shown once, keep it safe):")
+    click.echo(token)
+
+
+@users.command("token")
+@click.argument("name")
+@pass_context
+def users_token(context: Context, name: str) -> None:
+    """Issue another API token for a user (their other tokens stay valid)."""
+    try:
+        with context.migrated_db().write() as session:
+            token = issue_token(session, find_user(session, name))
+    except ServiceError as error:
+        raise _refusal(error) from None
+    click.echo(token)
+
+
+@users.command("disable")
+@click.argument("name")
+@pass_context
+def users_disable(context: Context, name: str) -> None:
+    """Switch a user off and revoke every token they hold."""
+    try:
+        with context.migrated_db().write() as session:
+            update_user(session, find_user(session, name), active=False)
+    except ServiceError as error:
+        raise _refusal(error) from None
+    click.echo(f"user {name} disabled; their tokens are revoked")
+
+
+@users.command("list")
+@pass_context
+def users_list(context: Context) -> None:
+    """Users with their role and whether they are active."""
+    with context.migrated_db().session() as session:
+        for user in list_users(session):
+            click.echo(f"{user.name}\t{user.role}\t{'active' if user.active else 'disabled'}")
+
+
+@main.group()
+def institutions() -> None:
+    """Partner institutions (exchange partners, owners of harvest sources)."""
+
+
+@institutions.command("add")
+@click.argument("name")
+@click.option("--country", required=True, help="ISO 3166-1 alpha-2 code, e.g. TR.")
+@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True)
+@click.option("--city")
+@click.option("--isil", help="ISO 15511 identifier, e.g. DE-1.")
+@click.option("--email")
+@click.option("--oai-base-url", help="The partner's OAI-PMH endpoint, if it has one.")
+@pass_context
+def institutions_add(context: Context, name: str, **fields: str | None) -> None:
+    """Add an institution; prints its id (for `sources add --institution ID`)."""
+    data = {"name": name, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        with context.migrated_db().write() as session:
+            institution = create_institution(
+                session, data, actor=SYSTEM, home_country=context.config.exchange.home_country
+            )
+            ident = institution.id
+    except ServiceError as error:
+        raise _refusal(error) from None
+    click.echo(f"institution {ident} added: {name}")
+
+
+@institutions.command("list")
+@pass_context
+def institutions_list(context: Context) -> None:
+    """Institutions with their id, country and kind."""
+    with context.migrated_db().session() as session:
+        page = 1
+        while True:
+            rows, total = list_institutions(session, InstitutionQuery(page=page, per_page=100))
+            for row in rows:
+                click.echo(f"{row.id}\t{row.country}\t{row.kind}\t{row.name}")
+            if page * 100 >= total:
+                break
+            page += 1
 
 
 @main.command("serve")

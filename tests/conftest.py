@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -86,10 +87,22 @@ def config(database_url: str) -> Config:
     return parse_config(config_dict(database_url))
 
 
-@pytest.fixture
-def db(config: Config) -> Iterator[Database]:
-    database = Database(config.database.url)
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per test process; each test gets a copy of it
+    (a file copy takes a millisecond, running the migrations ~80 ms)."""
+    path = tmp_path_factory.mktemp("template") / "libfed.sqlite3"
+    database = Database(f"sqlite:///{path}")
     upgrade(database)
+    database.dispose()  # the last connection to close checkpoints and removes the WAL
+    return path
+
+
+@pytest.fixture
+def db(config: Config, migrated_template: Path) -> Iterator[Database]:
+    target = Path(config.database.url.removeprefix("sqlite:///"))
+    shutil.copyfile(migrated_template, target)
+    database = Database(config.database.url)
     yield database
     database.dispose()
 

@@ -17,8 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import FIXTURES, OAI_NS, parse_valid
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from exchange.models import Shipment
 from libfed.cli import main
 from libfed.config import CONFIG_ENV, DATABASE_URL_ENV
 from libfed.db import Database
@@ -27,7 +28,6 @@ from libfed.records import stored_metadata
 
 REPOSITORY = "cli.libfed.org"
 PREFIX = f"oai:{REPOSITORY}:"
-DEMO_DATA = Path(__file__).resolve().parent.parent / "libfed" / "demo" / "data"
 BAD_RECORDS = FIXTURES / "marc" / "pymarc_bad_records.mrc"
 BATCH = FIXTURES / "marcxml" / "pymarc_batch.xml"
 
@@ -308,10 +308,6 @@ def test_sets_add_refuses_an_invalid_spec(run: Invoke, database: Database, spec:
 # --- demo ------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (DEMO_DATA / "libfed_demo.xml").exists(),
-    reason="libfed/demo/data/libfed_demo.xml is not written yet (another engineer's task)",
-)
 def test_demo_if_empty_loads_once(run: Invoke, database: Database) -> None:
     first = run("demo", "--if-empty")
     assert first.exit_code == 0, first.output
@@ -335,11 +331,18 @@ def test_demo_if_empty_loads_once(run: Invoke, database: Database) -> None:
     assert all(described.values()), "every demo set is described for ListSets"
     assert in_local == summaries["libfed_demo.xml"][0] == 24
 
+    assert re.search(r"exchange programme: \d+ partners, \d+ agreements, \d+ shipments",
+                     first.stdout)
+    shipments = count(database, Shipment)
+    assert shipments > 0
+
     second = run("demo", "--if-empty")
     assert second.exit_code == 0, second.output
-    assert "demo data not loaded" in second.stdout
+    assert "demo catalogue not loaded" in second.stdout
+    assert "demo programme not loaded" in second.stdout
     assert "added" not in second.stdout
     assert count(database, Record) == loaded
+    assert count(database, Shipment) == shipments
 
 
 def test_demo_if_empty_does_nothing_to_a_repository_with_records(
@@ -348,7 +351,7 @@ def test_demo_if_empty_does_nothing_to_a_repository_with_records(
     assert run("import", str(BATCH)).exit_code == 0
     result = run("demo", "--if-empty")
     assert result.exit_code == 0, result.output
-    assert "demo data not loaded" in result.stdout
+    assert "demo catalogue not loaded" in result.stdout
     assert count(database, Record) == 2
 
 
@@ -465,3 +468,68 @@ def test_serve_runs_gunicorn_and_answers_identify(
     # Stopped cleanly on SIGTERM.
     assert returncode == 0, log
     assert "Shutting down" in log
+
+
+# --- users and institutions --------------------------------------------------------------
+
+
+def test_users_add_prints_a_working_token_once(
+    run: Invoke, database: Database, config_file: Path
+) -> None:
+    from libfed.app import create_app
+    from libfed.config import load_config
+
+    result = run("users", "add", "leyla", "--role", "coordinator")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("lf_") and len(token) > 40
+    client = create_app(load_config(config_file), database).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/shipments", headers=auth).status_code == 200
+    assert client.get("/api/v1/users", headers=auth).status_code == 403  # not an admin
+    with database.session() as session:
+        stored = session.execute(text("SELECT digest FROM api_tokens")).scalars().all()
+    assert token not in stored and len(stored) == 1  # only its digest is kept
+
+    listed = run("users", "list")
+    assert "leyla\tcoordinator\tactive" in listed.stdout
+    another = run("users", "token", "leyla").stdout.strip()
+    assert client.get("/api/v1/shipments", headers={"Authorization": f"Bearer {another}"}).status_code == 200
+    assert run("users", "disable", "leyla").exit_code == 0
+    assert client.get("/api/v1/shipments", headers=auth).status_code == 401
+    assert "leyla\tcoordinator\tdisabled" in run("users", "list").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("users", "add", "leyla", "--role", "root"), "Invalid value for '--role'"),
+        (("users", "add", "bad name!", "--role", "viewer"), "name:"),
+        (("users", "token", "nobody"), "no user"),
+        (("users", "disable", "nobody"), "no user"),
+    ],
+)
+def test_users_commands_refuse_bad_input(
+    run: Invoke, database: Database, args: tuple[str, ...], says: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code != 0
+    assert says in result.output
+
+
+def test_users_add_refuses_a_taken_name(run: Invoke, database: Database) -> None:
+    assert run("users", "add", "leyla", "--role", "viewer").exit_code == 0
+    again = run("users", "add", "leyla", "--role", "admin")
+    assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_institutions_add_checks_and_lists(run: Invoke, database: Database) -> None:
+    added = run("institutions", "add", "Staatsbibliothek zu Berlin", "--country", "de",
+                "--kind", "national_library", "--isil", "DE-1")
+    assert added.exit_code == 0, added.output
+    assert re.fullmatch(r"institution (\d+) added: Staatsbibliothek zu Berlin\n", added.stdout)
+    bad = run("institutions", "add", "Nowhere", "--country", "XX", "--isil", "AZ-1")
+    assert bad.exit_code != 0
+    assert "country:" in bad.output and "isil:" in bad.output
+    listed = run("institutions", "list")
+    assert listed.stdout.splitlines() == ["1\tDE\tnational_library\tStaatsbibliothek zu Berlin"]

@@ -313,3 +313,22 @@ def test_test_configuration_helper_is_valid() -> None:
     # The shared helper every other test builds on must itself be a valid configuration.
     config = parse_config(config_dict(URL))
     assert config.database.url == URL
+
+
+@pytest.mark.parametrize("value", ["XX", "Azerbaijan", "", "AZE"])
+def test_bad_home_country_is_named(value: str) -> None:
+    data = example()
+    data["exchange"]["home_country"] = value
+    assert "exchange.home_country" in error_of(data)
+
+
+def test_missing_exchange_section_is_named() -> None:
+    data = example()
+    del data["exchange"]
+    assert "exchange: required value is missing" in error_of(data)
+
+
+def test_home_country_is_read_in_either_case() -> None:
+    data = example()
+    data["exchange"]["home_country"] = "uz"
+    assert parse_config(data).exchange.home_country == "UZ"

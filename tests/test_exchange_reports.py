@@ -1,0 +1,155 @@
+"""Balance and country reports against figures worked out by hand for a small programme."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from conftest import ApiCaller, add_partner, add_shipment
+
+
+def shipped(api: ApiCaller, partner: dict, direction: str, items: list[dict],
+            moves: list[tuple[str, str]]) -> dict:
+    shipment = add_shipment(api, partner["id"], direction, items=items)
+    for to, at in moves:
+        response = api.move(shipment["id"], to, at=at)
+        assert response.status_code == 200, response.get_json()
+    return shipment
+
+
+def eur(title: str, copies: int, value: str, currency: str = "EUR", **extra: object) -> dict:
+    return {"title": title, "copies": copies, "unit_value": value, "currency": currency, **extra}
+
+
+SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
+
+
+@pytest.fixture
+def programme(api: ApiCaller) -> dict[str, dict]:
+    tr = add_partner(api, "Milli Kütüphane", "TR")
+    ru = add_partner(api, "BAN", "RU", kind="academic_library")
+    az = add_partner(api, "Bakı Dövlət Universiteti", "AZ", kind="university")
+    de = add_partner(api, "Staatsbibliothek zu Berlin", "DE", isil="DE-1")
+    add_partner(api, "Harvested only", "FR")  # no agreement, no shipment: not in the balance
+    api.create("/agreements", {"partner_id": de["id"], "basis": "copy_for_copy",
+                               "start_date": "2023-01-01"})
+    # Counted, to Türkiye: 2 titles, 5 copies, 40.00 EUR.
+    shipped(api, tr, "outgoing", [eur("A", 3, "10.00"), eur("B", 2, "5.00")],
+            [*SENT_2025, ("delivered", "2025-03-20T10:00:00Z")])
+    # Not counted: lost, returned, only packed.
+    shipped(api, tr, "outgoing", [eur("Lost", 4, "9.00")],
+            [*SENT_2025, ("lost", "2025-06-01T00:00:00Z")])
+    shipped(api, tr, "outgoing", [eur("Back", 7, "9.00")],
+            [*SENT_2025, ("returned", "2025-06-01T00:00:00Z")])
+    shipped(api, tr, "outgoing", [eur("Waiting", 1, "1.00")], [("packed", "2025-05-01T00:00:00Z")])
+    # To Russia: one in 2024 (10 copies), one in 2025 (2 titles, 5 copies, 1200.00 RUB).
+    shipped(api, ru, "outgoing", [eur("Old", 10, "1.00", "RUB")],
+            [("packed", "2024-12-19T00:00:00Z"), ("dispatched", "2024-12-20T00:00:00Z")])
+    shipped(api, ru, "outgoing", [eur("C", 4, "300", "RUB"), {"title": "D", "copies": 1}],
+            [("packed", "2025-05-30T00:00:00Z"), ("dispatched", "2025-06-01T00:00:00Z"),
+             ("delivered", "2025-06-20T00:00:00Z"), ("acknowledged", "2025-07-01T00:00:00Z")])
+    # From Türkiye: 3 titles listed, 2 arrived, 3 copies, 150.00 TRY.
+    shipped(api, tr, "incoming",
+            [eur("X", 2, "50", "TRY"), eur("Y", 3, "50", "TRY", received_copies=1),
+             eur("Z", 1, "50", "TRY", received_copies=0)],
+            [("received", "2025-04-01T00:00:00Z")])
+    # From Russia: one received and accessioned (1 title, 6 copies, 12.00 EUR), one expected.
+    shipped(api, ru, "incoming", [eur("E", 6, "2.00")],
+            [("received", "2025-02-01T00:00:00Z"), ("accessioned", "2025-02-10T00:00:00Z")])
+    shipped(api, ru, "incoming", [eur("Promised", 100, "1.00")], [])
+    # At home: 2 titles, 30 copies, 100.00 AZN.
+    shipped(api, az, "outgoing", [eur("F", 20, "5", "AZN"), {"title": "G", "copies": 10}],
+            [("packed", "2025-08-30T00:00:00Z"), ("dispatched", "2025-09-01T00:00:00Z")])
+    return {"TR": tr, "RU": ru, "AZ": az, "DE": de}
+
+
+def flows(ts: int, cs: int, vs: dict, tr: int, cr: int, vr: dict, vd: dict) -> dict:
+    return {
+        "titles_sent": ts, "copies_sent": cs, "value_sent": vs,
+        "titles_received": tr, "copies_received": cr, "value_received": vr,
+        "titles_difference": ts - tr, "copies_difference": cs - cr, "value_difference": vd,
+    }
+
+
+def test_balance_per_partner_matches_the_hand_computed_figures(
+    api: ApiCaller, programme: dict[str, dict]
+) -> None:
+    report = api.get("/reports/balance?year=2025").get_json()
+    assert report["year"] == 2025
+    rows = {row["partner_id"]: row for row in report["rows"]}
+    assert set(rows) == {p["id"] for p in programme.values()}
+    assert rows[programme["TR"]["id"]] == {
+        "partner_id": programme["TR"]["id"], "partner": "Milli Kütüphane", "country": "TR",
+        "domestic": False,
+        **flows(2, 5, {"EUR": "40.00"}, 2, 3, {"TRY": "150.00"},
+                {"EUR": "40.00", "TRY": "-150.00"}),
+    }
+    assert rows[programme["RU"]["id"]] == {
+        "partner_id": programme["RU"]["id"], "partner": "BAN", "country": "RU", "domestic": False,
+        **flows(2, 5, {"RUB": "1200.00"}, 1, 6, {"EUR": "12.00"},
+                {"EUR": "-12.00", "RUB": "1200.00"}),
+    }
+    assert rows[programme["AZ"]["id"]]["domestic"] is True
+    assert rows[programme["AZ"]["id"]]["copies_sent"] == 30
+    assert rows[programme["AZ"]["id"]]["value_sent"] == {"AZN": "100.00"}
+    # An agreement but nothing exchanged this year: listed, with zeros.
+    assert rows[programme["DE"]["id"]] == {
+        "partner_id": programme["DE"]["id"], "partner": "Staatsbibliothek zu Berlin",
+        "country": "DE", "domestic": False, **flows(0, 0, {}, 0, 0, {}, {}),
+    }
+    assert report["totals"] == flows(
+        6, 40, {"AZN": "100.00", "EUR": "40.00", "RUB": "1200.00"},
+        3, 9, {"EUR": "12.00", "TRY": "150.00"},
+        {"AZN": "100.00", "EUR": "28.00", "RUB": "1200.00", "TRY": "-150.00"},
+    )
+
+
+def test_the_year_is_the_year_of_dispatch_or_receipt(
+    api: ApiCaller, programme: dict[str, dict]
+) -> None:
+    report = api.get("/reports/balance?year=2024").get_json()
+    assert report["totals"]["copies_sent"] == 10
+    assert report["totals"]["value_sent"] == {"RUB": "10.00"}
+    assert api.get("/reports/balance?year=2023").get_json()["totals"]["copies_sent"] == 0
+
+
+def test_countries_report_splits_domestic_and_international(
+    api: ApiCaller, programme: dict[str, dict]
+) -> None:
+    report = api.get("/reports/countries?year=2025").get_json()
+    by_country = {row["country"]: row for row in report["rows"]}
+    assert list(by_country) == ["AZ", "RU", "TR"]  # Germany exchanged nothing in 2025
+    assert by_country["AZ"]["domestic"] is True and by_country["AZ"]["partners"] == 1
+    assert by_country["TR"]["country_name"] == "Türkiye"
+    assert by_country["RU"]["copies_received"] == 6
+    assert report["domestic"] == flows(2, 30, {"AZN": "100.00"}, 0, 0, {}, {"AZN": "100.00"})
+    assert report["international"] == flows(
+        4, 10, {"EUR": "40.00", "RUB": "1200.00"}, 3, 9, {"EUR": "12.00", "TRY": "150.00"},
+        {"EUR": "28.00", "RUB": "1200.00", "TRY": "-150.00"},
+    )
+    assert report["totals"]["copies_sent"] == 40 and report["totals"]["copies_received"] == 9
+
+
+def test_reports_come_as_csv_for_spreadsheets(api: ApiCaller, programme: dict[str, dict]) -> None:
+    response = api.get("/reports/balance?year=2025", headers={"Accept": "text/csv"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "balance-2025.csv" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    turkey = next(row for row in rows if row["partner"] == "Milli Kütüphane")
+    assert turkey["copies_sent"] == "5" and turkey["copies_received"] == "3"
+    assert turkey["value_sent_EUR"] == "40.00" and turkey["value_received_TRY"] == "150.00"
+    assert turkey["value_difference_TRY"] == "-150.00" and turkey["value_sent_RUB"] == "0.00"
+    countries = api.get("/reports/countries?year=2025", headers={"Accept": "text/csv"})
+    header = countries.get_data(as_text=True).removeprefix("\ufeff").splitlines()[0]
+    assert header.startswith("country,country_name,domestic,partners,titles_sent")
+
+
+def test_a_report_needs_a_year(api: ApiCaller) -> None:
+    for query in ("", "?year=last", "?year=12"):
+        response = api.get(f"/reports/balance{query}")
+        assert response.status_code == 400
+        assert "year" in response.get_json()["error"]["fields"]
