@@ -8,10 +8,12 @@ a figure no one agreed to.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from libfed.fields import country_name, from_minor
@@ -68,7 +70,7 @@ class Flow:
         }
 
 
-def flows_by_partner(session: Session, year: int) -> dict[int, Flow]:
+def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow]:
     """One indexed pass over the year's counted shipments and their totals."""
     counted = or_(
         and_(Shipment.direction == "outgoing", Shipment.status.in_(OUTGOING.counted)),
@@ -106,7 +108,7 @@ def flows_by_partner(session: Session, year: int) -> dict[int, Flow]:
     return flows
 
 
-def balance(session: Session, year: int, home_country: str) -> dict:
+def balance(session: Session | Connection, year: int, home_country: str) -> dict:
     """A row per partner that has an agreement or a shipment (zeros when nothing moved
     in the year: a silent partner is worth seeing), with the year's totals."""
     flows = flows_by_partner(session, year)
@@ -135,7 +137,7 @@ def balance(session: Session, year: int, home_country: str) -> dict:
     return {"year": year, "rows": rows, "totals": totals.render()}
 
 
-def countries(session: Session, year: int, home_country: str) -> dict:
+def countries(session: Session | Connection, year: int, home_country: str) -> dict:
     """A row per country with exchange in the year, and domestic/international totals."""
     flows = flows_by_partner(session, year)
     country_of = dict(
@@ -187,3 +189,31 @@ def csv_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:
                 out[f"value_{kind}_{currency}"] = row[f"value_{kind}"].get(currency, "0.00")
         flat.append(out)
     return value_columns, flat
+
+
+class ReportCache:
+    """Reports computed once per ledger change, per process.
+
+    A report reads every counted shipment of a year; the ledger changes a few times a
+    day and is read all day. Keyed by what the report depends on and checked against
+    the ledger's change counter (libfed.audit), an entry can never be served stale.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._entries: OrderedDict[tuple, tuple[int, dict]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, changes: int, compute: Callable[[], dict]) -> dict:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == changes:
+                self._entries.move_to_end(key)
+                return entry[1]
+        data = compute()
+        with self._lock:
+            self._entries[key] = (changes, data)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return data

@@ -7,17 +7,17 @@ of the same shipment cannot interleave.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.orm import Session
 
 from libfed import editing, records
 from libfed.errors import Conflict, Invalid, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Institution
-from libfed.paging import paginate
 from libfed.users import Caller
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
@@ -32,48 +32,46 @@ FIXED = {
 _CUSTOMS = ("customs_content_type", "customs_hs_code", "customs_declared_value", "customs_currency")
 
 
-def machine_of(shipment: Shipment) -> Machine:
+def machine_of(shipment: Shipment | Row) -> Machine:
     return MACHINES[shipment.direction]
 
 
-def render_shipment(shipment: Shipment) -> dict:
+# Served as stored; amounts and times are converted on the way out.
+_AS_STORED = (
+    "id", "version", "direction", "status", "partner_id", "agreement_id", "year", "reference",
+    "carrier", "tracking_number", "parcels", "postage_currency", "customs_content_type",
+    "customs_hs_code", "customs_currency", "notes",
+)
+_TIMES = ("created_at", "updated_at", *(f"{state}_at" for state in TIMED_STATES))
+_COLUMNS = (*_AS_STORED, *_TIMES, "weight_grams", "postage_minor", "customs_declared_value_minor")
+
+
+def render_shipment(shipment: Shipment | Row) -> dict:
     """The shipment as the API shows it and the audit trail records it (totals aside)."""
-    weight = None if shipment.weight_grams is None else f"{Decimal(shipment.weight_grams) / 1000:.3f}"
-    data = {
-        "id": shipment.id,
-        "version": shipment.version,
-        "direction": shipment.direction,
-        "status": shipment.status,
-        "partner_id": shipment.partner_id,
-        "agreement_id": shipment.agreement_id,
-        "year": shipment.year,
-        "reference": shipment.reference,
-        "carrier": shipment.carrier,
-        "tracking_number": shipment.tracking_number,
-        "parcels": shipment.parcels,
-        "weight_kg": weight,
-        "postage_cost": from_minor(shipment.postage_minor),
-        "postage_currency": shipment.postage_currency,
-        "customs_content_type": shipment.customs_content_type,
-        "customs_hs_code": shipment.customs_hs_code,
-        "customs_declared_value": from_minor(shipment.customs_declared_value_minor),
-        "customs_currency": shipment.customs_currency,
-        "notes": shipment.notes,
-        "created_at": _time(shipment.created_at),
-        "updated_at": _time(shipment.updated_at),
-    }
-    for state in TIMED_STATES:
-        data[f"{state}_at"] = _time(getattr(shipment, f"{state}_at"))
+    values = (
+        shipment._asdict()
+        if isinstance(shipment, Row)
+        else {name: getattr(shipment, name) for name in _COLUMNS}
+    )
+    data = {name: values[name] for name in _AS_STORED}
+    grams = values["weight_grams"]
+    data["weight_kg"] = None if grams is None else f"{Decimal(grams) / 1000:.3f}"
+    data["postage_cost"] = from_minor(values["postage_minor"])
+    data["customs_declared_value"] = from_minor(values["customs_declared_value_minor"])
+    for name in _TIMES:
+        value = values[name]
+        data[name] = None if value is None else value.isoformat() + "Z"
     return data
 
 
-def _time(value):  # type: ignore[no-untyped-def]
-    return None if value is None else value.isoformat() + "Z"
+_SHIPMENTS = Shipment.__table__
+_TOTALS = ShipmentTotal.__table__.c
 
 
-def with_totals(session: Session, shipments: list[Shipment]) -> list[dict]:
+def with_totals(executor: Session | Connection, shipments: Sequence[Shipment | Row]) -> list[dict]:
     """Shipments as the API serves them: with the transitions open to them now, and their
-    titles, copies and value per currency."""
+    titles, copies and value per currency. Takes ORM shipments or Core rows of the table
+    (lists read rows: building 50 ORM objects costs more than the whole query)."""
     rendered = {
         s.id: render_shipment(s)
         | {
@@ -85,14 +83,15 @@ def with_totals(session: Session, shipments: list[Shipment]) -> list[dict]:
         for s in shipments
     }
     if rendered:
-        for total in session.scalars(
-            select(ShipmentTotal).where(ShipmentTotal.shipment_id.in_(rendered))
+        for shipment_id, currency, titles, copies, value in executor.execute(
+            select(_TOTALS.shipment_id, _TOTALS.currency, _TOTALS.titles, _TOTALS.copies,
+                   _TOTALS.value_minor).where(_TOTALS.shipment_id.in_(list(rendered)))
         ):
-            row = rendered[total.shipment_id]
-            row["titles"] += total.titles
-            row["copies"] += total.copies
-            if total.currency:
-                row["value"][total.currency] = from_minor(total.value_minor)
+            row = rendered[shipment_id]
+            row["titles"] += titles
+            row["copies"] += copies
+            if currency:
+                row["value"][currency] = from_minor(value)
     return list(rendered.values())
 
 
@@ -265,10 +264,25 @@ def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
     return at
 
 
-def list_shipments(session: Session, query: ShipmentQuery) -> tuple[list[Shipment], int]:
-    statement = select(Shipment)
+def list_shipments(executor: Session | Connection, query: ShipmentQuery) -> tuple[list[Row], int]:
+    """A page of shipments as Core rows of the table, newest first.
+
+    The page's ids are chosen first, from an index, and only those 50 rows are read:
+    sorting every matching row by id would read them all (5 ms instead of 0.5 at 10,000
+    shipments when a filter matches a thousand).
+    """
+    ids = select(_SHIPMENTS.c.id)
     for name in ("direction", "status", "partner_id", "year"):
         value = getattr(query, name)
         if value is not None:
-            statement = statement.where(getattr(Shipment, name) == value)
-    return paginate(session, statement.order_by(Shipment.id.desc()), query)
+            ids = ids.where(_SHIPMENTS.c[name] == value)
+    total = executor.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    page = (
+        ids.order_by(_SHIPMENTS.c.id.desc())
+        .offset((query.page - 1) * query.per_page)
+        .limit(query.per_page)
+    )
+    rows = executor.execute(
+        select(_SHIPMENTS).where(_SHIPMENTS.c.id.in_(page)).order_by(_SHIPMENTS.c.id.desc())
+    )
+    return list(rows), total

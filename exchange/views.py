@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from collections.abc import Callable
+
+from flask import Response, current_app, request
+from sqlalchemy import Connection
 
 from libfed.api import (
     PREFIX,
@@ -15,7 +18,7 @@ from libfed.api import (
     reply,
     wants_csv,
 )
-from libfed.audit import History, history, render_event, shipment_history
+from libfed.audit import History, history, ledger_changes, render_event, shipment_history
 from libfed.editing import get
 from libfed.users import Caller
 
@@ -115,9 +118,9 @@ def agreements_history(caller: Caller, agreement_id: int) -> Response:
 def shipments_list(caller: Caller, query: ShipmentQuery) -> Response:
     """`year` is the year a shipment counts in: of its dispatch (outgoing) or receipt
     (incoming), else of its creation."""
-    with database().session() as session:
-        rows, total = list_shipments(session, query)
-        return page_reply(with_totals(session, rows), total, query)
+    with database().engine.connect() as connection:
+        rows, total = list_shipments(connection, query)
+        return page_reply(with_totals(connection, rows), total, query)
 
 
 @api.route("POST", "/shipments", summary="Start a shipment (outgoing: draft; incoming: expected)",
@@ -228,13 +231,33 @@ def items_remove(caller: Caller, shipment_id: int, item_id: int) -> Response:
 # ------------------------------------------------------------------ reports
 
 
-def _report(kind: str, data: dict, key_columns: list[str]) -> Response:
-    if not wants_csv():
-        return reply(data)
-    value_columns, rows = reports.csv_rows(data["rows"])
-    return csv_reply(
-        key_columns + reports.FLOW_COLUMNS + value_columns, rows, f"{kind}-{data['year']}.csv"
-    )
+def _report(
+    kind: str,
+    year: int,
+    compute: Callable[[Connection, int, str], dict],
+    key_columns: list[str],
+) -> Response:
+    """A report as JSON or CSV, from the per-process cache, with an ETag that changes
+    with the ledger (If-None-Match gets a 304 when nothing changed)."""
+    cache = current_app.extensions.setdefault("libfed.reports", reports.ReportCache())
+    as_csv = wants_csv()
+    with database().engine.connect() as connection:
+        changes = ledger_changes(connection)
+        tag = f"{kind}-{year}-{changes}-{'csv' if as_csv else 'json'}"
+        if request.if_none_match.contains(tag):
+            return Response(status=304, headers={"ETag": f'"{tag}"'})
+        data = cache.get(
+            (kind, year, _home()), changes, lambda: compute(connection, year, _home())
+        )
+    if as_csv:
+        value_columns, rows = reports.csv_rows(data["rows"])
+        response = csv_reply(
+            key_columns + reports.FLOW_COLUMNS + value_columns, rows, f"{kind}-{year}.csv"
+        )
+    else:
+        response = reply(data)
+    response.headers["ETag"] = f'"{tag}"'
+    return response
 
 
 @api.route("GET", "/reports/balance", summary="Exchange balance per partner for a year",
@@ -243,15 +266,13 @@ def report_balance(caller: Caller, query: YearQuery) -> Response:
     """Sent: outgoing shipments dispatched in the year and not lost or returned.
     Received: incoming shipments received (or accessioned), counting the copies that
     arrived. Values per currency, never converted. `Accept: text/csv` for a spreadsheet."""
-    with database().session() as session:
-        data = reports.balance(session, query.year, _home())
-    return _report("balance", data, ["partner_id", "partner", "country", "domestic"])
+    return _report("balance", query.year, reports.balance,
+                   ["partner_id", "partner", "country", "domestic"])
 
 
 @api.route("GET", "/reports/countries", summary="Exchange per country for a year",
            tag="reports", role="viewer", query=YearQuery, response=CountryReport, csv=True)
 def report_countries(caller: Caller, query: YearQuery) -> Response:
     """Per country, with domestic, international and overall totals."""
-    with database().session() as session:
-        data = reports.countries(session, query.year, _home())
-    return _report("countries", data, ["country", "country_name", "domestic", "partners"])
+    return _report("countries", query.year, reports.countries,
+                   ["country", "country_name", "domestic", "partners"])

@@ -170,8 +170,8 @@ def authenticate(role: str | None) -> Caller | None:
         raise ApiError(
             401, "unauthenticated", "send 'Authorization: Bearer TOKEN'", headers=challenge
         )
-    with database().session() as session:
-        caller = caller_for_token(session, token.strip())
+    with database().engine.connect() as connection:
+        caller = caller_for_token(connection, token.strip())
     if caller is None:
         raise ApiError(
             401, "unauthenticated", "the token is unknown or revoked", headers=challenge
@@ -336,13 +336,13 @@ def install(app: Flask, apis: list[Api]) -> None:
     app.url_map.converters["id"] = IdConverter
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    document = openapi_document(apis)
+    document = json.dumps(openapi_document(apis), ensure_ascii=False)
 
     docs = Blueprint("api_docs", __name__, url_prefix=PREFIX)
 
     @docs.get("/openapi.json")
     def openapi() -> Response:
-        return reply(document)
+        return Response(document, mimetype="application/json")
 
     for api in apis:
         app.register_blueprint(api.blueprint)
@@ -453,6 +453,8 @@ def openapi_document(apis: list[Api]) -> dict:
         if op.method in ("POST", "PATCH"):
             codes |= {"409": "Not allowed in the object's current state",
                       "413": "Body too large", "415": "Body is not JSON"}
+        if op.csv:  # reports: cached per ledger change, with an ETag
+            entry["responses"]["304"] = {"description": "Unchanged since the If-None-Match ETag"}
         if op.if_match:
             codes |= {"412": "The object changed since your read (stale If-Match)",
                       "428": "If-Match is missing"}

@@ -2,6 +2,12 @@
 
 Values are recorded as the API shows them (money as "12.50", dates as text), so
 that replaying a history's `changes` rebuilds the object exactly as it is served.
+
+Every event also moves the ledger's change counter, in the same transaction: a reader
+that saw the counter at N and sees N again knows nothing changed in between, so a
+computed report can be reused. (An audit id would not do: on PostgreSQL ids are handed
+out before commit, so a later-committing change can carry a lower one. The counter's
+row lock orders its values as the commits are ordered.)
 """
 
 from __future__ import annotations
@@ -9,10 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent
+from .models import AuditEvent, Counter
+
+_LEDGER = Counter.__table__.c
 
 
 class Event(BaseModel):
@@ -68,7 +76,15 @@ def record_event(
         changes=changes,
     )
     session.add(event)
+    session.execute(
+        update(Counter).where(Counter.name == "ledger").values(value=Counter.value + 1)
+    )
     return event
+
+
+def ledger_changes(connection: Connection | Session) -> int:
+    """How many audited changes the ledger has had (as of the caller's snapshot)."""
+    return connection.execute(select(_LEDGER.value).where(_LEDGER.name == "ledger")).scalar_one()
 
 
 def history(session: Session, entity: str, entity_id: int) -> list[AuditEvent]:

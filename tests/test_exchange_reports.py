@@ -153,3 +153,24 @@ def test_a_report_needs_a_year(api: ApiCaller) -> None:
         response = api.get(f"/reports/balance{query}")
         assert response.status_code == 400
         assert "year" in response.get_json()["error"]["fields"]
+
+
+def test_a_report_follows_every_change_and_says_when_nothing_changed(api: ApiCaller) -> None:
+    partner = add_partner(api, "Milli Kütüphane", "TR")
+    first = api.get("/reports/balance?year=2026")
+    assert first.get_json()["totals"]["copies_sent"] == 0
+    etag = first.headers["ETag"]
+    assert api.get("/reports/balance?year=2026", headers={"If-None-Match": etag}).status_code == 304
+
+    shipment = add_shipment(api, partner["id"])
+    api.move(shipment["id"], "packed")
+    api.move(shipment["id"], "dispatched")
+    second = api.get("/reports/balance?year=2026", headers={"If-None-Match": etag})
+    assert second.status_code == 200 and second.headers["ETag"] != etag
+    assert second.get_json()["totals"]["copies_sent"] == 2
+
+    api.patch(f"/institutions/{partner['id']}", {"name": "Türkiye Millî Kütüphanesi"}, etag="*")
+    renamed = api.get("/reports/balance?year=2026").get_json()
+    assert renamed["rows"][0]["partner"] == "Türkiye Millî Kütüphanesi"
+    as_csv = api.get("/reports/balance?year=2026", headers={"Accept": "text/csv"})
+    assert as_csv.headers["ETag"] != api.get("/reports/balance?year=2026").headers["ETag"]

@@ -1,5 +1,6 @@
 """The exchange ledger: versioned institutions, users and API tokens, the append-only
-audit trail, agreements, shipments, their items and per-shipment totals.
+audit trail and its change counter, agreements, shipments, their items and per-shipment
+totals.
 
 Revision ID: 0004
 Revises: 0003
@@ -92,6 +93,13 @@ def upgrade() -> None:
             "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
             "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
         )
+
+    op.create_table(
+        "counters",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+    )
+    op.execute("INSERT INTO counters (name, value) VALUES ('ledger', 0)")
 
     op.create_table(
         "agreements",
