@@ -75,6 +75,14 @@ def users_create(caller: Caller, body: dict) -> Response:
                  location=f"{PREFIX}/users/{data['id']}")
 
 
+@api.route("GET", "/users/{user_id}", summary="Read a user", tag=TAG, role="admin",
+           response=UserOut)
+def users_read(caller: Caller, user_id: int) -> Response:
+    with database().session() as session:
+        data = render_user(find_user(session, user_id))
+    return reply(data, version=data["version"])
+
+
 @api.route("PATCH", "/users/{user_id}", summary="Change a user's role or switch them off",
            tag=TAG, role="admin", body=UserChange, response=UserOut, if_match=True)
 def users_update(caller: Caller, user_id: int, body: dict) -> Response:

@@ -444,3 +444,18 @@ def test_the_openapi_document_is_public_and_describes_every_route(client) -> Non
     create = document["paths"]["/api/v1/shipments"]["post"]
     assert create["x-required-role"] == "coordinator"
     assert "422" in create["responses"] and "201" in create["responses"]
+
+
+def test_every_created_object_can_be_read_at_its_location(admin: ApiCaller) -> None:
+    partner = admin.post("/institutions", {"name": "BnF", "country": "FR"})
+    user = admin.post("/users", {"name": "ayla", "role": "viewer"})
+    shipment = admin.post("/shipments", {"direction": "incoming", "partner_id": partner.get_json()["id"]})
+    item = admin.post(f"/shipments/{shipment.get_json()['id']}/items", {"title": "Les Misérables"})
+    agreement = admin.post("/agreements", {"partner_id": partner.get_json()["id"], "basis": "gift",
+                                           "start_date": "2025-01-01"})
+    for created in (partner, user, shipment, item, agreement):
+        assert created.status_code == 201
+        location = created.headers["Location"].removeprefix("/api/v1")
+        read = admin.get(location)
+        assert read.status_code == 200, location
+        assert read.headers["ETag"] == created.headers["ETag"]
