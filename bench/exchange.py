@@ -17,15 +17,20 @@
      saturation throughput) round-robin over the 32 connections, latency measured
      from the scheduled send time, so that a stalled server is charged for the
      requests it held back (no coordinated omission).
+   gunicorn keeps a keep-alive connection on the worker that accepted it, so each
+   run reports how the 32 connections fell on the workers and what CPU each used.
 4. Single-threaded service time of each endpoint in-process (Flask test client, no
    HTTP) on the same database, for comparison.
 
-Figures go to bench/data/exchange.json. `python -m bench.exchange --profile` runs
-cProfile over single in-process requests of the database of the last run.
+Figures go to bench/data/exchange.json. `python -m bench.exchange --profile`: each
+endpoint's CPU time by step and cProfile of in-process requests, on the database of
+the last run.
 
 Environment knobs: BENCH_PARTNERS (60), BENCH_SHIPMENTS (10000), BENCH_ITEMS (200000),
 BENCH_SECONDS (20), BENCH_CONNECTIONS (32), BENCH_CLIENT_PROCESSES (2),
-BENCH_OPEN_FRACTION (0.5).
+BENCH_OPEN_FRACTION (0.5), BENCH_CONNECT_STAGGER_MS (20), BENCH_SERVER (a variant of
+libfed's gunicorn settings, e.g. "threads=4,workers=3"; figures to
+bench/data/exchange-<variant>.json).
 """
 
 from __future__ import annotations
@@ -66,13 +71,19 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 PROCESSES = int(os.environ.get("BENCH_CLIENT_PROCESSES", "2"))
 OPEN_FRACTION = float(os.environ.get("BENCH_OPEN_FRACTION", "0.5"))
+# Closed loop: connection i opens at start + i * STAGGER (the open loop opens each just before
+# its first send). 32 connects in one burst at an idle server land unevenly on its workers.
+STAGGER = float(os.environ.get("BENCH_CONNECT_STAGGER_MS", "20")) / 1000
+# Empty: `libfed serve` itself. Else libfed's gunicorn settings changed, to measure a change
+# before making it: e.g. "threads=4,workers=3" (gunicorn settings as name=integer).
+VARIANT = os.environ.get("BENCH_SERVER", "")
 WORKERS = 2
 WARMUP_SECONDS = 3.0
 TARGET_P99_MS = 100.0
 REPORT_YEAR = 2025
 
 DATABASE = DATA / "exchange.sqlite3"
-RESULTS = DATA / "exchange.json"
+TOKEN = DATA / "exchange-token.txt"  # a viewer's, of the throw-away database: for --profile
 HOME = "AZ"
 # The data ends here whatever day the benchmark runs, so that every run loads the same rows.
 END = datetime(2026, 11, 20, 17, 0, 0)
@@ -415,6 +426,7 @@ def build(config: Path) -> tuple[dict, str]:
         connection.execute(insert(ShipmentTotal).from_select(columns, _summed_totals()))
     with db.write() as session:
         _user, token = add_user(session, "bench-viewer", "viewer")
+    TOKEN.write_text(token)
     checked = _check_totals(db, rng)
     with db.engine.connect() as connection:
         count = {
@@ -499,9 +511,8 @@ class _Connection:
         self.port = port
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.reconnects = 0
-        self._open()
 
-    def _open(self) -> None:
+    def open(self) -> None:
         self.http = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.http.connect()
         self.used = False
@@ -516,20 +527,20 @@ class _Connection:
                 self.used = True
                 if response.will_close:
                     self.http.close()
-                    self._open()
+                    self.open()
                 if response.status != 200:
                     return f"HTTP {response.status}: {body[:120]!r}"
                 return None
             except _RETRIABLE as error:
                 self.http.close()
                 retry = self.used and attempt == 1
-                self._open()
+                self.open()
                 if not retry:
                     return repr(error)
                 self.reconnects += 1
             except Exception as error:  # counted, never fatal to the run
                 self.http.close()
-                self._open()
+                self.open()
                 return repr(error)
         return "unreachable"
 
@@ -553,9 +564,11 @@ def drive(job: dict) -> dict:
         offset = rng.randrange(len(paths))
         k = 0
         last = start
+        first = start + index * job["stagger"] if rate is None else start + index / rate - 0.005
         now = time.perf_counter()
-        if start > now:
-            time.sleep(start - now)
+        if first > now:
+            time.sleep(first - now)
+        connection.open()
         while True:
             if rate is None:
                 scheduled = time.perf_counter()
@@ -656,13 +669,13 @@ def load(pool: ProcessPoolExecutor, server: Server, token: str, paths: list[str]
     start_wall = time.time() + 1.0
     jobs = [
         {"port": server.port, "token": token, "paths": paths, "seconds": seconds,
-         "rate": rate, "stride": CONNECTIONS, "start_wall": start_wall,
+         "rate": rate, "stride": CONNECTIONS, "start_wall": start_wall, "stagger": STAGGER,
          "connections": list(range(p, CONNECTIONS, PROCESSES))}
         for p in range(PROCESSES)
     ]
     cpu, busy, window = _cpu_by_pid(server), _machine_busy(), time.perf_counter()
     futures = [pool.submit(drive, job) for job in jobs]
-    time.sleep(max(0.0, start_wall + min(1.0, seconds / 2) - time.time()))
+    time.sleep(max(0.0, start_wall + min(CONNECTIONS * STAGGER + 1.0, seconds / 2) - time.time()))
     spread = connections_per_worker(server)
     parts = [f.result() for f in futures]
     busy, window = _machine_busy() - busy, time.perf_counter() - window
@@ -741,14 +754,23 @@ def service_times(config: Path, token: str, paths: dict[str, list[str]], n: int 
     return figures
 
 
-def _cpu_ms(function, n: int) -> float:  # type: ignore[no-untyped-def]
-    """Mean CPU milliseconds of function(k) over k in range(n), after a warm-up."""
+def _cpu_ms(function, n: int, batches: int = 3) -> float:  # type: ignore[no-untyped-def]
+    """CPU milliseconds of one function(k), k in range(n): the least mean of `batches`
+    batches after a warm-up (other work on the machine only ever adds)."""
     for k in range(10):
         function(k)
-    started = time.process_time()
-    for k in range(n):
-        function(k)
-    return (time.process_time() - started) / n * 1000
+    best = math.inf
+    for _ in range(batches):
+        started = time.process_time()
+        for k in range(n):
+            function(k)
+        best = min(best, (time.process_time() - started) / n * 1000)
+    return best
+
+
+def _on_connection(db: Database, function, *arguments):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as connection:
+        return function(connection, *arguments)
 
 
 def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) -> dict:
@@ -769,22 +791,23 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
         for path in paths["shipments"]
     ]
 
-    def in_session(work):  # type: ignore[no-untyped-def]
+    def on_connection(work):  # type: ignore[no-untyped-def]
+        """On a connection of the engine, as the views read."""
         def run(k: int):  # type: ignore[no-untyped-def]
-            with db.session() as session:
-                return work(session, k)
+            with db.engine.connect() as connection:
+                return work(connection, k)
         return run
 
-    def page(session, k):  # type: ignore[no-untyped-def]
-        rows, total = list_shipments(session, queries[k % len(queries)])
-        return {"items": with_totals(session, rows), "total": total, "page": 1, "per_page": 50}
+    def page(connection, k):  # type: ignore[no-untyped-def]
+        rows, total = list_shipments(connection, queries[k % len(queries)])
+        return {"items": with_totals(connection, rows), "total": total, "page": 1, "per_page": 50}
 
-    pages = [in_session(page)(k) for k in range(50)]
-    loaded = [in_session(lambda session, k: list_shipments(session, queries[k % len(queries)]))(k)
+    pages = [on_connection(page)(k) for k in range(50)]
+    loaded = [on_connection(lambda connection, k: list_shipments(connection, queries[k % len(queries)]))(k)
               for k in range(50)]
     home, year = HOME, REPORT_YEAR
-    balance_data = in_session(lambda session, k: reports.balance(session, year, home))(0)
-    countries_data = in_session(lambda session, k: reports.countries(session, year, home))(0)
+    balance_data = on_connection(lambda connection, k: reports.balance(connection, year, home))(0)
+    countries_data = on_connection(lambda connection, k: reports.countries(connection, year, home))(0)
 
     def dumps(data):  # type: ignore[no-untyped-def]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -793,24 +816,23 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
         return lambda k: client.get(path_list[k % len(path_list)], headers=headers)
 
     steps = {
-        "authentication (caller_for_token, own session)":
-            in_session(lambda session, k: caller_for_token(session, token)),
+        "authentication (caller_for_token)": lambda k: _on_connection(db, caller_for_token, token),
         "shipments: whole request (test client)": request(paths["shipments"]),
-        "shipments: list_shipments (count + page of ORM rows)":
-            in_session(lambda session, k: list_shipments(session, queries[k % len(queries)])),
-        "shipments: list_shipments + with_totals": in_session(page),
+        "shipments: list_shipments (count + page)":
+            on_connection(lambda connection, k: list_shipments(connection, queries[k % len(queries)])),
+        "shipments: list_shipments + with_totals": on_connection(page),
         "shipments: render_shipment x page (inside with_totals)":
             lambda k: [render_shipment(row) for row in loaded[k % 50][0]],
         "shipments: json.dumps": lambda k: dumps(pages[k % 50]),
         "balance: whole request (test client)": request(paths["balance"]),
         "balance: flows_by_partner (one SQL query + summing)":
-            in_session(lambda session, k: reports.flows_by_partner(session, year)),
-        "balance: reports.balance (flows + partners + rendering)":
-            in_session(lambda session, k: reports.balance(session, year, home)),
+            on_connection(lambda connection, k: reports.flows_by_partner(connection, year)),
+        "balance: reports.balance, uncached (flows + partners + rendering)":
+            on_connection(lambda connection, k: reports.balance(connection, year, home)),
         "balance: json.dumps": lambda k: dumps(balance_data),
         "countries: whole request (test client)": request(paths["countries"]),
-        "countries: reports.countries":
-            in_session(lambda session, k: reports.countries(session, year, home)),
+        "countries: reports.countries, uncached":
+            on_connection(lambda connection, k: reports.countries(connection, year, home)),
         "countries: json.dumps": lambda k: dumps(countries_data),
     }
     figures = {name: round(_cpu_ms(step, n), 2) for name, step in steps.items()}
@@ -870,13 +892,38 @@ def _config() -> Path:
     return config
 
 
+def server_options(variant: str) -> dict:
+    from libfed.server import gunicorn_options
+
+    options = gunicorn_options("127.0.0.1", 0, WORKERS)
+    for item in filter(None, variant.split(",")):
+        name, _, value = item.partition("=")
+        options[name] = int(value)
+    return options
+
+
+def serve_variant(config: Path, port: int, variant: str) -> None:
+    """libfed.server.run with the variant's settings (the scheduler is off in this config)."""
+    from libfed.app import create_app
+    from libfed.config import load_config
+    from libfed.server import WSGIServer
+
+    loaded = load_config(config)
+    options = server_options(variant) | {"bind": f"127.0.0.1:{port}"}
+    WSGIServer(lambda: create_app(loaded), options).run()
+
+
 def main() -> None:
     DATA.mkdir(exist_ok=True)
+    if sys.argv[1:2] == ["--serve"]:
+        serve_variant(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        return
     if sys.argv[1:] == ["--profile"]:
-        saved = json.loads(RESULTS.read_text())
-        profile(_config(), saved["token"], endpoint_paths(random.Random(1)))
+        profile(_config(), TOKEN.read_text(), endpoint_paths(random.Random(1)))
         return
     config = _config()
+    suffix = "".join(c if c.isalnum() else "-" for c in VARIANT)
+    results_file = DATA / (f"exchange-{suffix}.json" if VARIANT else "exchange.json")
     print(f"building {SHIPMENTS} shipments, {ITEMS} items ...", flush=True)
     data, token = build(config)
     print(data, flush=True)
@@ -885,19 +932,22 @@ def main() -> None:
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
         "data": data,
-        "setup": {"server_workers": WORKERS, "threads_per_worker": 4, "connections": CONNECTIONS,
-                  "client_processes": PROCESSES, "seconds_per_run": SECONDS,
+        "setup": {"server": VARIANT or "libfed serve", "server_workers": WORKERS,
+                  "threads_per_worker": server_options(VARIANT)["threads"],
+                  "connections": CONNECTIONS, "client_processes": PROCESSES,
+                  "seconds_per_run": SECONDS, "connect_stagger_ms": STAGGER * 1000,
                   "open_loop_fraction_of_saturation": OPEN_FRACTION},
         "closed": {},
         "open": {},
     }
     port = free_port()
-    server = Server(
-        [str(BIN / "libfed"), "--config", str(config), "serve", "--port", str(port),
-         "--workers", str(WORKERS)],
-        port,
-        f"http://127.0.0.1:{port}{API}/openapi.json",
+    command = (
+        [sys.executable, "-m", "bench.exchange", "--serve", str(config), str(port), VARIANT]
+        if VARIANT
+        else [str(BIN / "libfed"), "--config", str(config), "serve", "--port", str(port),
+              "--workers", str(WORKERS)]
     )
+    server = Server(command, port, f"http://127.0.0.1:{port}{API}/openapi.json")
     try:
         with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
             for endpoint in ENDPOINTS:
@@ -921,8 +971,7 @@ def main() -> None:
         }
         for endpoint in TARGETED
     }
-    results["token"] = token  # a viewer's, of this throw-away database: for --profile
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    results_file.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print()
     print(_table(results))
     print("in-process, one thread, no HTTP:", json.dumps(results["in_process"]))
