@@ -52,9 +52,9 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy import func, insert, select
 
-from exchange.items import refresh_totals
+from exchange.items import TOTAL_COLUMNS, refresh_totals, summed_items
 from exchange.models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from exchange.schemas import BASES
 from libfed.db import Database
@@ -352,27 +352,6 @@ def _items(rng: random.Random, shipment: dict, partner: dict, count: int, first_
     return rows
 
 
-def _summed_totals():  # type: ignore[no-untyped-def]
-    """exchange.items.refresh_totals's SELECT, for every shipment at once."""
-    received = func.coalesce(ShipmentItem.received_copies, ShipmentItem.copies)
-    unit = func.coalesce(ShipmentItem.unit_value_minor, 0)
-    currency = func.coalesce(ShipmentItem.currency, literal(""))
-    return (
-        select(
-            ShipmentItem.shipment_id,
-            currency,
-            func.count(),
-            func.sum(ShipmentItem.copies),
-            func.sum(ShipmentItem.copies * unit),
-            func.sum(case((received > 0, 1), else_=0)),
-            func.sum(received),
-            func.sum(received * unit),
-        )
-        .where(ShipmentItem.removed.is_(False))
-        .group_by(ShipmentItem.shipment_id, currency)
-    )
-
-
 def _check_totals(db: Database, rng: random.Random) -> int:
     """Recompute the totals of sample shipments with refresh_totals itself (rolled back)."""
     sample = rng.sample(range(1, SHIPMENTS + 1), min(50, SHIPMENTS))
@@ -421,9 +400,7 @@ def build(config: Path) -> tuple[dict, str]:
                 batch = []
         if batch:
             connection.execute(insert(ShipmentItem), batch)
-        columns = ["shipment_id", "currency", "titles", "copies", "value_minor",
-                   "received_titles", "received_copies", "received_value_minor"]
-        connection.execute(insert(ShipmentTotal).from_select(columns, _summed_totals()))
+        connection.execute(insert(ShipmentTotal).from_select(TOTAL_COLUMNS, summed_items()))
     with db.write() as session:
         _user, token = add_user(session, "bench-viewer", "viewer")
     TOKEN.write_text(token)

@@ -6,7 +6,7 @@ transaction, so the balance reports never see items without their totals.
 
 from __future__ import annotations
 
-from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy import Select, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from libfed import editing
@@ -170,8 +170,21 @@ def remove_item(
     refresh_totals(session, shipment.id)
 
 
-def refresh_totals(session: Session, shipment_id: int) -> None:
-    """Rewrite the shipment's totals from its live items (derived rows, not ledger data)."""
+TOTAL_COLUMNS = (
+    "shipment_id",
+    "currency",
+    "titles",
+    "copies",
+    "value_minor",
+    "received_titles",
+    "received_copies",
+    "received_value_minor",
+)
+
+
+def summed_items(shipment_id: int | None = None) -> Select:
+    """Live items summed per shipment and currency, as TOTAL_COLUMNS: of one shipment, or
+    of every shipment (a bulk load computes all totals at once with the same rule)."""
     received = func.coalesce(ShipmentItem.received_copies, ShipmentItem.copies)
     unit = func.coalesce(ShipmentItem.unit_value_minor, 0)
     currency = func.coalesce(ShipmentItem.currency, literal(""))
@@ -186,23 +199,14 @@ def refresh_totals(session: Session, shipment_id: int) -> None:
             func.sum(received),
             func.sum(received * unit),
         )
-        .where(ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False))
+        .where(ShipmentItem.removed.is_(False))
         .group_by(ShipmentItem.shipment_id, currency)
     )
+    return summed if shipment_id is None else summed.where(ShipmentItem.shipment_id == shipment_id)
+
+
+def refresh_totals(session: Session, shipment_id: int) -> None:
+    """Rewrite the shipment's totals from its live items (derived rows, not ledger data)."""
     session.flush()
     session.execute(delete(ShipmentTotal).where(ShipmentTotal.shipment_id == shipment_id))
-    session.execute(
-        insert(ShipmentTotal).from_select(
-            [
-                "shipment_id",
-                "currency",
-                "titles",
-                "copies",
-                "value_minor",
-                "received_titles",
-                "received_copies",
-                "received_value_minor",
-            ],
-            summed,
-        )
-    )
+    session.execute(insert(ShipmentTotal).from_select(TOTAL_COLUMNS, summed_items(shipment_id)))
