@@ -33,6 +33,10 @@ def seeded_server(live_server: str, client, tokens: dict[str, str]) -> Iterator[
 
 @schema.parametrize()
 @settings(
+    # The same examples on every run: a failure in CI is then one a developer sees too
+    # (random ones found the four bugs fixed so far; widen them here when hunting again).
+    derandomize=True,
+    database=None,
     max_examples=25,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.filter_too_much],
