@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from libfed import editing
@@ -11,8 +11,9 @@ from libfed.models import Institution
 from libfed.paging import paginate
 from libfed.users import Caller
 
-from .models import Agreement
+from .models import Agreement, Shipment, ShipmentTotal
 from .schemas import AgreementIn, AgreementQuery
+from .shipments import COUNTED
 
 
 def render_agreement(agreement: Agreement) -> dict:
@@ -28,6 +29,34 @@ def render_agreement(agreement: Agreement) -> dict:
         "created_at": agreement.created_at.isoformat() + "Z",
         "updated_at": agreement.updated_at.isoformat() + "Z",
     }
+
+
+def with_usage(executor: Session | Connection, agreements: list[Agreement]) -> list[dict]:
+    """Agreements as the API serves them: with the copies counted under each per year, sent
+    and received, to hold against the annual quota (copy for copy expects both to match)."""
+    rendered = {a.id: render_agreement(a) | {"copies_by_year": {}} for a in agreements}
+    if rendered:
+        rows = executor.execute(
+            select(
+                Shipment.agreement_id,
+                Shipment.year,
+                Shipment.direction,
+                func.sum(ShipmentTotal.copies),
+                func.sum(ShipmentTotal.received_copies),
+            )
+            .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
+            .where(Shipment.agreement_id.in_(list(rendered)), COUNTED)
+            .group_by(Shipment.agreement_id, Shipment.year, Shipment.direction)
+        )
+        for agreement_id, year, direction, copies, received in rows:
+            usage = rendered[agreement_id]["copies_by_year"].setdefault(
+                str(year), {"sent": 0, "received": 0}
+            )
+            if direction == "outgoing":
+                usage["sent"] += copies
+            else:
+                usage["received"] += received
+    return list(rendered.values())
 
 
 def _check_partner(session: Session, values: AgreementIn) -> None:

@@ -13,14 +13,14 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from libfed.fields import country_name, from_minor
 from libfed.models import Institution
 
 from .models import Agreement, Shipment, ShipmentTotal
-from .states import INCOMING, OUTGOING
+from .shipments import COUNTED
 
 
 @dataclass
@@ -72,10 +72,6 @@ class Flow:
 
 def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow]:
     """One indexed pass over the year's counted shipments and their totals."""
-    counted = or_(
-        and_(Shipment.direction == "outgoing", Shipment.status.in_(OUTGOING.counted)),
-        and_(Shipment.direction == "incoming", Shipment.status.in_(INCOMING.counted)),
-    )
     rows = session.execute(
         select(
             Shipment.partner_id,
@@ -89,7 +85,7 @@ def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow
             func.sum(ShipmentTotal.received_value_minor),
         )
         .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
-        .where(Shipment.year == year, counted)
+        .where(Shipment.year == year, COUNTED)
         .group_by(Shipment.partner_id, Shipment.direction, ShipmentTotal.currency)
     )
     flows: dict[int, Flow] = defaultdict(Flow)

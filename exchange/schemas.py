@@ -204,8 +204,17 @@ class _Out(BaseModel):
 Amounts = dict[str, str]
 
 
+class YearCopies(BaseModel):
+    sent: int
+    received: int
+
+
 class AgreementOut(AgreementIn, _Out):
     model_config = ConfigDict(extra="allow")
+
+    copies_by_year: dict[str, YearCopies] = Field(
+        description="Copies sent (dispatched, not lost or returned) and received under it, per year"
+    )
 
 
 class ShipmentOut(ShipmentCreate, _Out):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from libfed import editing, records
@@ -22,13 +22,18 @@ from libfed.users import Caller
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
-from .states import MACHINES, TIMED_STATES, Machine
+from .states import INCOMING, MACHINES, OUTGOING, TIMED_STATES, Machine
 
 # Fields a shipment has but a change may not touch, and what to do instead.
 FIXED = {
     "direction": "cannot be changed: create a new shipment",
     "status": "changes only by a transition: POST /shipments/{id}/transitions",
 }
+# A shipment counts in the balance once dispatched (and not lost or returned) or received.
+COUNTED = or_(
+    and_(Shipment.direction == "outgoing", Shipment.status.in_(OUTGOING.counted)),
+    and_(Shipment.direction == "incoming", Shipment.status.in_(INCOMING.counted)),
+)
 _CUSTOMS = ("customs_content_type", "customs_hs_code", "customs_declared_value", "customs_currency")
 
 

@@ -23,7 +23,7 @@ from libfed.editing import get
 from libfed.users import Caller
 
 from . import reports
-from .agreements import create_agreement, list_agreements, render_agreement, update_agreement
+from .agreements import create_agreement, list_agreements, update_agreement, with_usage
 from .items import add_item, get_item, list_items, remove_item, render_item, update_item
 from .models import Agreement
 from .schemas import (
@@ -69,14 +69,14 @@ def _home() -> str:
 def agreements_list(caller: Caller, query: AgreementQuery) -> Response:
     with database().session() as session:
         rows, total = list_agreements(session, query)
-        return page_reply([render_agreement(row) for row in rows], total, query)
+        return page_reply(with_usage(session, rows), total, query)
 
 
 @api.route("POST", "/agreements", summary="Add an agreement", tag="agreements",
            role="coordinator", body=AgreementIn, response=AgreementOut, status=201)
 def agreements_create(caller: Caller, body: dict) -> Response:
     with database().write() as session:
-        data = render_agreement(create_agreement(session, body, actor=caller))
+        data = with_usage(session, [create_agreement(session, body, actor=caller)])[0]
     return reply(data, 201, version=data["version"], location=f"{PREFIX}/agreements/{data['id']}")
 
 
@@ -84,7 +84,7 @@ def agreements_create(caller: Caller, body: dict) -> Response:
            role="viewer", response=AgreementOut)
 def agreements_read(caller: Caller, agreement_id: int) -> Response:
     with database().session() as session:
-        data = render_agreement(get(session, Agreement, agreement_id, "agreement"))
+        data = with_usage(session, [get(session, Agreement, agreement_id, "agreement")])[0]
     return reply(data, version=data["version"])
 
 
@@ -97,7 +97,7 @@ def agreements_update(caller: Caller, agreement_id: int, body: dict) -> Response
         agreement = update_agreement(
             session, agreement_id, body, actor=caller, expected_version=expected
         )
-        data = render_agreement(agreement)
+        data = with_usage(session, [agreement])[0]
     return reply(data, version=data["version"])
 
 

@@ -174,3 +174,33 @@ def test_a_report_follows_every_change_and_says_when_nothing_changed(api: ApiCal
     assert renamed["rows"][0]["partner"] == "Türkiye Millî Kütüphanesi"
     as_csv = api.get("/reports/balance?year=2026", headers={"Accept": "text/csv"})
     assert as_csv.headers["ETag"] != api.get("/reports/balance?year=2026").headers["ETag"]
+
+
+def test_an_agreement_shows_the_copies_counted_under_it_per_year(api: ApiCaller) -> None:
+    partner = add_partner(api, "BAN", "RU")
+    agreement = api.create("/agreements", {"partner_id": partner["id"], "basis": "copy_for_copy",
+                                           "start_date": "2024-01-01", "annual_quota": 10})
+    assert agreement["copies_by_year"] == {}
+    under = {"agreement_id": agreement["id"]}
+    shipped(api, partner, "outgoing", [eur("A", 4, "1.00"), eur("B", 2, "1.00")],
+            [("packed", "2025-03-01T00:00:00Z"), ("dispatched", "2025-03-02T00:00:00Z")])  # not under it
+    for items, moves in (
+        ([eur("C", 5, "1.00")], SENT_2025),
+        ([eur("Lost", 7, "1.00")], [*SENT_2025, ("lost", "2025-04-01T00:00:00Z")]),
+        ([eur("D", 3, "1.00")], [("packed", "2024-05-01T00:00:00Z"),
+                                 ("dispatched", "2024-05-02T00:00:00Z")]),
+    ):
+        shipment = add_shipment(api, partner["id"], items=items, **under)
+        for to, at in moves:
+            assert api.move(shipment["id"], to, at=at).status_code == 200
+    incoming = add_shipment(api, partner["id"], "incoming",
+                            items=[eur("E", 4, "1.00", received_copies=3)], **under)
+    api.move(incoming["id"], "received", at="2025-06-01T00:00:00Z")
+
+    read = api.get(f"/agreements/{agreement['id']}").get_json()
+    assert read["copies_by_year"] == {"2024": {"sent": 3, "received": 0},
+                                      "2025": {"sent": 5, "received": 3}}
+    listed = api.get(f"/agreements?partner_id={partner['id']}").get_json()["items"]
+    assert listed[0]["copies_by_year"] == read["copies_by_year"]
+    history = api.get(f"/agreements/{agreement['id']}/history").get_json()["events"]
+    assert "copies_by_year" not in history[0]["changes"]  # derived, not audited
