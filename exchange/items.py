@@ -116,6 +116,34 @@ def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -
     return item
 
 
+def _item_to_change(
+    session: Session,
+    shipment_id: int,
+    item_id: int,
+    expected_version: int | None,
+    *,
+    receipt_only: bool = False,
+) -> tuple[Shipment, ShipmentItem]:
+    """The locked shipment and its item, if the caller saw the item's current version and
+    the shipment's state still lets the item change."""
+    shipment = get_shipment(session, shipment_id, lock=True)
+    item = _item(session, shipment_id, item_id)
+    editing.check_version(item, expected_version)
+    _refuse_unless_editable(shipment, receipt_only=receipt_only)
+    return shipment, item
+
+
+def _change_item(
+    session: Session, shipment: Shipment, item: ShipmentItem, values: dict, *, actor: Caller,
+    action: str,
+) -> None:
+    editing.change(
+        session, item, values, render_item, actor=actor, entity="item", action=action,
+        shipment_id=shipment.id,
+    )
+    refresh_totals(session, shipment.id)
+
+
 def update_item(
     session: Session,
     shipment_id: int,
@@ -125,22 +153,13 @@ def update_item(
     actor: Caller,
     expected_version: int | None,
 ) -> ShipmentItem:
-    shipment = get_shipment(session, shipment_id, lock=True)
-    item = _item(session, shipment_id, item_id)
-    editing.check_version(item, expected_version)
-    _refuse_unless_editable(shipment, receipt_only=set(patch) <= {"received_copies", "notes"})
+    shipment, item = _item_to_change(
+        session, shipment_id, item_id, expected_version,
+        receipt_only=set(patch) <= {"received_copies", "notes"},
+    )
     values = editing.merged(ItemIn, editing.current_input(ItemIn, render_item(item)), patch)
     _check(session, shipment, values)
-    editing.change(
-        session,
-        item,
-        _columns(values),
-        render_item,
-        actor=actor,
-        entity="item",
-        shipment_id=shipment.id,
-    )
-    refresh_totals(session, shipment.id)
+    _change_item(session, shipment, item, _columns(values), actor=actor, action="update")
     return item
 
 
@@ -153,21 +172,8 @@ def remove_item(
     expected_version: int | None,
 ) -> None:
     """Withdraw an item: it leaves the shipment and its totals but stays in the history."""
-    shipment = get_shipment(session, shipment_id, lock=True)
-    item = _item(session, shipment_id, item_id)
-    editing.check_version(item, expected_version)
-    _refuse_unless_editable(shipment)
-    editing.change(
-        session,
-        item,
-        {"removed": True},
-        render_item,
-        actor=actor,
-        entity="item",
-        action="remove",
-        shipment_id=shipment.id,
-    )
-    refresh_totals(session, shipment.id)
+    shipment, item = _item_to_change(session, shipment_id, item_id, expected_version)
+    _change_item(session, shipment, item, {"removed": True}, actor=actor, action="remove")
 
 
 TOTAL_COLUMNS = (
