@@ -34,7 +34,16 @@ from .marc_reader import is_known_encoding
 from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
-from .users import ROLES, SYSTEM, add_user, find_user, issue_token, list_users, update_user
+from .users import (
+    ROLES,
+    SYSTEM,
+    add_user,
+    find_user,
+    issue_token,
+    list_users,
+    set_password,
+    update_user,
+)
 
 
 class Context:
@@ -414,15 +423,33 @@ def users() -> None:
     """People who use the API: viewers read, coordinators write, admins manage users."""
 
 
+def _prompt_password() -> str:
+    return click.prompt(
+        "Password (for the web pages)", hide_input=True, confirmation_prompt=True, err=True
+    )
+
+
+def _ask_password(_ctx: click.Context, _param: click.Parameter, wanted: bool) -> str | None:
+    return _prompt_password() if wanted else None
+
+
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option(
+    "--password",
+    is_flag=True,
+    callback=_ask_password,
+    help="Also set a password for signing in to the web pages (asked, not echoed).",
+)
 @pass_context
-def users_add(context: Context, name: str, role: str) -> None:
+def users_add(context: Context, name: str, role: str, password: str | None) -> None:
     """Add a user and print their API token (shown this once only)."""
     try:
         with context.migrated_db().write() as session:
-            _user, token = add_user(session, name, role)
+            user, token = add_user(session, name, role)
+            if password is not None:
+                set_password(session, user, password)
     except ServiceError as error:
         raise _refusal(error) from None
     click.echo(f"user {name} added as {role}; API token (shown once, keep it safe):")
@@ -440,6 +467,20 @@ def users_token(context: Context, name: str) -> None:
     except ServiceError as error:
         raise _refusal(error) from None
     click.echo(token)
+
+
+@users.command("password")
+@click.argument("name")
+@pass_context
+def users_password(context: Context, name: str) -> None:
+    """Set or change a user's password for the web pages (asked, not echoed)."""
+    password = _prompt_password()
+    try:
+        with context.migrated_db().write() as session:
+            set_password(session, find_user(session, name), password)
+    except ServiceError as error:
+        raise _refusal(error) from None
+    click.echo(f"password of {name} set")
 
 
 @users.command("disable")

@@ -2,7 +2,8 @@
 
 A token is 256 random bits shown once and kept only as its SHA-256 digest: a
 stolen database does not give access, and a digest that cheap to compute is
-safe for a secret that long (a password would need a slow hash; see issue 5).
+safe for a secret that long. A password (for the web pages) is short and chosen
+by a person, so it gets a slow salted hash (scrypt) instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import records
 from .audit import changes_between, record_event
@@ -158,6 +160,46 @@ def caller_for_token(connection: Connection, token: str) -> Caller | None:
     """
     row = connection.execute(_CALLER, {"digest": _digest(token)}).first()
     return None if row is None else Caller(*row)
+
+
+MIN_PASSWORD_LENGTH = 10
+# Checked against when the name is unknown, so that a wrong name takes as long as a wrong
+# password and the answer's timing does not tell which names exist.
+_DECOY_HASH = generate_password_hash("decoy password")
+
+
+def set_password(session: Session, user: User, password: str, actor: Caller = SYSTEM) -> None:
+    """Set the password for the web pages (salted scrypt, as werkzeug.security makes it)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid({"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid({"password": "contains an invalid character"}) from None
+    user.password_hash = generate_password_hash(password)
+    now = records.utc_now()
+    user.updated_at = now
+    session.flush()
+    # The audit says that it changed, never what it is.
+    record_event(
+        session,
+        at=now,
+        actor=actor.name,
+        entity="user",
+        entity_id=user.id,
+        action="update",
+        changes={"password": ["(hidden)", "(changed)"]},
+    )
+
+
+def caller_for_password(session: Session, name: str, password: str) -> Caller | None:
+    """The active user with this name and password, or None (for either being wrong)."""
+    user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    stored = user.password_hash if user is not None else None
+    matches = check_password_hash(stored or _DECOY_HASH, password)
+    if user is None or stored is None or not matches:
+        return None
+    return Caller(user.id, user.name, user.role)
 
 
 def list_users(session: Session) -> list[User]:

@@ -533,3 +533,56 @@ def test_institutions_add_checks_and_lists(run: Invoke, database: Database) -> N
     assert "country:" in bad.output and "isil:" in bad.output
     listed = run("institutions", "list")
     assert listed.stdout.splitlines() == ["1\tDE\tnational_library\tStaatsbibliothek zu Berlin"]
+
+
+def test_users_add_with_password_asks_twice_and_stores_only_a_slow_hash(
+    run: Invoke, database: Database, config_file: Path
+) -> None:
+    from libfed.users import caller_for_password
+
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["--config", str(config_file), "users", "add", "leyla", "--role", "coordinator",
+         "--password"],
+        input="Şuşa-kitabxana-2026\nŞuşa-kitabxana-2026\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Şuşa-kitabxana-2026" not in result.stdout  # not echoed
+    with database.session() as session:
+        stored = session.execute(text("SELECT password_hash FROM users")).scalar_one()
+        assert stored.startswith("scrypt:") and "Şuşa" not in stored
+        caller = caller_for_password(session, "leyla", "Şuşa-kitabxana-2026")
+        assert caller is not None and caller.role == "coordinator"
+        assert caller_for_password(session, "leyla", "wrong-password-1") is None
+        assert caller_for_password(session, "nobody", "Şuşa-kitabxana-2026") is None
+
+    changed = runner.invoke(main, ["--config", str(config_file), "users", "password", "leyla"],
+                            input="another-long-one\nanother-long-one\n")
+    assert changed.exit_code == 0, changed.output
+    short = runner.invoke(main, ["--config", str(config_file), "users", "password", "leyla"],
+                          input="short\nshort\n")
+    assert short.exit_code != 0 and "at least 10" in short.output
+    assert run("users", "disable", "leyla").exit_code == 0
+    with database.session() as session:
+        assert caller_for_password(session, "leyla", "another-long-one") is None  # switched off
+        events = session.execute(
+            text("SELECT changes FROM audit_events WHERE entity = 'user' ORDER BY id")
+        ).scalars().all()
+    assert not any("another-long-one" in str(e) or "scrypt" in str(e) for e in events)
+
+
+def test_a_mistyped_confirmation_is_asked_again(run: Invoke, database: Database,
+                                                config_file: Path) -> None:
+    from libfed.users import caller_for_password
+
+    result = CliRunner().invoke(
+        main,
+        ["--config", str(config_file), "users", "add", "leyla", "--role", "viewer", "--password"],
+        input="first-long-password\nsecond-long-password\nfirst-long-password\nfirst-long-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output.lower() or "don't match" in result.output.lower()
+    with database.session() as session:
+        assert caller_for_password(session, "leyla", "first-long-password") is not None
+        assert caller_for_password(session, "leyla", "second-long-password") is None
