@@ -6,10 +6,10 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from libfed import editing
+from libfed.callers import Caller
 from libfed.errors import Invalid
 from libfed.models import Institution
 from libfed.paging import paginate
-from libfed.users import Caller
 
 from .models import Agreement, Shipment, ShipmentTotal
 from .schemas import AgreementIn, AgreementQuery

@@ -10,10 +10,10 @@ from sqlalchemy import Select, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from libfed import editing
+from libfed.callers import Caller
 from libfed.errors import Conflict, Invalid, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Record
-from libfed.users import Caller
 
 from .models import Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ItemIn

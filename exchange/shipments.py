@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from libfed import editing, records
+from libfed.callers import Caller
 from libfed.errors import Conflict, Invalid, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Institution
-from libfed.users import Caller
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
@@ -247,6 +247,7 @@ def transition(
         actor=actor,
         entity="shipment",
         action="transition",
+        record_unchanged=True,
         shipment_id=shipment.id,
         from_status=shipment.status,
         to_status=request.to,

@@ -19,8 +19,8 @@ from libfed.api import (
     wants_csv,
 )
 from libfed.audit import History, history, ledger_changes, render_event, shipment_history
+from libfed.callers import Caller
 from libfed.editing import get
-from libfed.users import Caller
 
 from . import reports
 from .agreements import create_agreement, list_agreements, update_agreement, with_usage

@@ -25,11 +25,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
+from .callers import ROLES, Caller
 from .db import Database
 from .errors import Conflict, Invalid, NotFound, ServiceError, Stale
 from .fields import MAX_INT
 from .paging import PageQuery
-from .users import ROLES, Caller, caller_for_token
+from .users import caller_for_token
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20

@@ -24,6 +24,7 @@ from harvest.sources import (
     remove_source,
 )
 
+from .callers import ROLES, SYSTEM
 from .config import Config, ConfigError, load_config
 from .db import Database
 from .errors import Invalid, ServiceError
@@ -35,8 +36,6 @@ from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
 from .users import (
-    ROLES,
-    SYSTEM,
     add_user,
     find_user,
     issue_token,

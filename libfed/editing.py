@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from . import records
 from .audit import changes_between, record_event
+from .callers import Caller
 from .errors import Invalid, NotFound, Stale
 from .models import Versioned
-from .users import Caller
 
 M = TypeVar("M", bound=BaseModel)
 V = TypeVar("V", bound=Versioned)
@@ -97,15 +97,17 @@ def change(
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
+    record_unchanged: bool = False,
 ) -> V:
-    """Set `values` on `obj` and record what changed; nothing changed, nothing written
-    (except a transition, which is an event even when no field moves)."""
+    """Set `values` on `obj` and record what changed; nothing changed, nothing written,
+    unless the act itself is the news (a transition, a new password) and
+    `record_unchanged` says so."""
     before = _audited(render(obj))
     for key, value in values.items():
         setattr(obj, key, value)
     after = _audited(render(obj))
     changes = changes_between(before, after)
-    if not changes and action != "transition":
+    if not changes and not record_unchanged:
         return obj
     now = records.utc_now()
     obj.updated_at = now

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from .api import PREFIX, Api, database, expected_version, page_reply, partial, reply
 from .audit import History, history, render_event
+from .callers import Caller
 from .editing import get
 from .institutions import (
     InstitutionIn,
@@ -18,7 +19,6 @@ from .institutions import (
     update_institution,
 )
 from .models import Institution
-from .users import Caller
 
 api = Api("institutions")
 TAG = "institutions"

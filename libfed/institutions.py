@@ -18,11 +18,11 @@ from stdnum import isil as stdnum_isil
 from stdnum.exceptions import ValidationError as NumberError
 
 from . import editing
+from .callers import Caller
 from .errors import Invalid
 from .fields import Country, HttpUrl, line, paragraphs
 from .models import Institution
 from .paging import PageQuery, paginate
-from .users import Caller
 
 KINDS = (
     "national_library",

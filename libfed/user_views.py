@@ -8,17 +8,9 @@ from flask import Response
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from .api import PREFIX, Api, database, expected_version, reply
+from .callers import ROLES, Caller
 from .editing import check_version, validated
-from .users import (
-    ROLES,
-    Caller,
-    add_user,
-    find_user,
-    issue_token,
-    list_users,
-    render_user,
-    update_user,
-)
+from .users import add_user, find_user, issue_token, list_users, render_user, update_user
 
 api = Api("users")
 TAG = "users"

@@ -11,36 +11,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import records
-from .audit import changes_between, record_event
+from . import editing, records
+from .callers import ROLES, SYSTEM, Caller
 from .errors import Conflict, Invalid, NotFound
 from .models import ApiToken, User
 
-# In order of power: each role may do what the roles before it may.
-ROLES = ("viewer", "coordinator", "admin")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _TOKEN_PREFIX = "lf_"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is making a request, as the services need to know it."""
-
-    id: int
-    name: str
-    role: str
-
-    def may(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
-
-
-SYSTEM = Caller(id=0, name="system", role="admin")
 
 
 def _digest(token: str) -> str:
@@ -73,18 +56,8 @@ def add_user(session: Session, name: str, role: str, actor: Caller = SYSTEM) -> 
     _check(name, role)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Invalid({"name": f"a user named {name!r} exists"})
-    now = records.utc_now()
-    user = User(name=name, role=role, active=True, created_at=now, updated_at=now)
-    session.add(user)
-    session.flush()
-    record_event(
-        session,
-        at=now,
-        actor=actor.name,
-        entity="user",
-        entity_id=user.id,
-        action="create",
-        changes=changes_between({}, {"name": name, "role": role, "active": True}),
+    user = editing.create(
+        session, User(name=name, role=role, active=True), render_user, actor=actor, entity="user"
     )
     return user, issue_token(session, user)
 
@@ -115,28 +88,21 @@ def update_user(
     _check(role=role)
     if actor.id == user.id and (active is False or (role is not None and role != "admin")):
         raise Conflict("an admin cannot demote or disable themselves")
-    before = {"role": user.role, "active": user.active}
-    user.role = role if role is not None else user.role
-    user.active = active if active is not None else user.active
-    changes = changes_between(before, {"role": user.role, "active": user.active})
-    if changes:
-        now = records.utc_now()
-        user.updated_at = now
-        if not user.active:
-            for token in session.scalars(
-                select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            ):
-                token.revoked_at = now
-        session.flush()
-        record_event(
-            session,
-            at=now,
-            actor=actor.name,
-            entity="user",
-            entity_id=user.id,
-            action="update",
-            changes=changes,
-        )
+    was_active = user.active
+    values = {"role": role, "active": active}
+    editing.change(
+        session,
+        user,
+        {key: value for key, value in values.items() if value is not None},
+        render_user,
+        actor=actor,
+        entity="user",
+    )
+    if was_active and not user.active:
+        for token in session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        ):
+            token.revoked_at = user.updated_at
     return user
 
 
@@ -163,9 +129,14 @@ def caller_for_token(connection: Connection, token: str) -> Caller | None:
 
 
 MIN_PASSWORD_LENGTH = 10
-# Checked against when the name is unknown, so that a wrong name takes as long as a wrong
-# password and the answer's timing does not tell which names exist.
-_DECOY_HASH = generate_password_hash("decoy password")
+
+
+@cache
+def _decoy_hash() -> str:
+    """Checked against when the name is unknown, so that a wrong name takes as long as a
+    wrong password and the answer's timing does not tell which names exist. Made on first
+    use: hashing costs 0.16 s, which every process would otherwise pay at start-up."""
+    return generate_password_hash("decoy password")
 
 
 def set_password(session: Session, user: User, password: str, actor: Caller = SYSTEM) -> None:
@@ -176,19 +147,16 @@ def set_password(session: Session, user: User, password: str, actor: Caller = SY
         password.encode("utf-8")
     except UnicodeEncodeError:
         raise Invalid({"password": "contains an invalid character"}) from None
-    user.password_hash = generate_password_hash(password)
-    now = records.utc_now()
-    user.updated_at = now
-    session.flush()
-    # The audit says that it changed, never what it is.
-    record_event(
+    # The audit trail says that it changed, never what it is (the rendering omits it).
+    editing.change(
         session,
-        at=now,
-        actor=actor.name,
+        user,
+        {"password_hash": generate_password_hash(password)},
+        render_user,
+        actor=actor,
         entity="user",
-        entity_id=user.id,
-        action="update",
-        changes={"password": ["(hidden)", "(changed)"]},
+        action="password",
+        record_unchanged=True,
     )
 
 
@@ -196,7 +164,7 @@ def caller_for_password(session: Session, name: str, password: str) -> Caller | 
     """The active user with this name and password, or None (for either being wrong)."""
     user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
     stored = user.password_hash if user is not None else None
-    matches = check_password_hash(stored or _DECOY_HASH, password)
+    matches = check_password_hash(stored or _decoy_hash(), password)
     if user is None or stored is None or not matches:
         return None
     return Caller(user.id, user.name, user.role)

@@ -221,7 +221,8 @@ class ApiCaller:
 @pytest.fixture
 def tokens(db: Database) -> dict[str, str]:
     """A user per role: role -> bearer token."""
-    from libfed.users import ROLES, add_user
+    from libfed.callers import ROLES
+    from libfed.users import add_user
 
     issued = {}
     with db.write() as session:
