@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from libfed import editing
 from libfed.callers import Caller
-from libfed.errors import Invalid
+from libfed.errors import Invalid, Message
 from libfed.models import Institution
 from libfed.paging import paginate
 
@@ -61,7 +61,9 @@ def with_usage(executor: Session | Connection, agreements: list[Agreement]) -> l
 
 def _check_partner(session: Session, values: AgreementIn) -> None:
     if session.get(Institution, values.partner_id) is None:
-        raise Invalid({"partner_id": f"no institution with id {values.partner_id}"})
+        raise Invalid(
+            {"partner_id": Message("no institution with id {id}", id=values.partner_id)}
+        )
 
 
 def create_agreement(session: Session, data: dict, *, actor: Caller) -> Agreement:
@@ -81,7 +83,9 @@ def update_agreement(
         AgreementIn, editing.current_input(AgreementIn, render_agreement(agreement)), patch
     )
     if values.partner_id != agreement.partner_id:
-        raise Invalid({"partner_id": "an agreement stays with its partner: make a new one"})
+        raise Invalid(
+            {"partner_id": Message("an agreement stays with its partner: make a new one")}
+        )
     return editing.change(
         session, agreement, values.model_dump(), render_agreement, actor=actor, entity="agreement"
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from libfed import editing
 from libfed.callers import Caller
-from libfed.errors import Conflict, Invalid, NotFound
+from libfed.errors import Conflict, Invalid, Message, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Record
 
@@ -51,7 +51,7 @@ def _columns(values: ItemIn) -> dict:
 
 def _check(session: Session, shipment: Shipment, values: ItemIn) -> None:
     if values.received_copies is not None and shipment.direction != "incoming":
-        raise Invalid({"received_copies": "recorded on incoming shipments only"})
+        raise Invalid({"received_copies": Message("recorded on incoming shipments only")})
     if values.record_identifier is not None:
         found = session.scalar(
             select(Record.id).where(
@@ -60,7 +60,12 @@ def _check(session: Session, shipment: Shipment, values: ItemIn) -> None:
         )
         if found is None:
             raise Invalid(
-                {"record_identifier": f"no record {values.record_identifier!r} on this server"}
+                {
+                    "record_identifier": Message(
+                        "no record {identifier!r} on this server",
+                        identifier=values.record_identifier,
+                    )
+                }
             )
 
 
@@ -71,8 +76,12 @@ def _refuse_unless_editable(shipment: Shipment, *, receipt_only: bool = False) -
     if receipt_only and shipment.status in machine.receipt_open:
         return
     raise Conflict(
-        f"shipment {shipment.id} is {shipment.status}: its items can change only while it is "
-        f"{' or '.join(sorted(machine.editable))}",
+        Message(
+            "shipment {id} is {state}: its items can change only while it is {states}",
+            id=shipment.id,
+            state=shipment.status,
+            states=" or ".join(sorted(machine.editable)),
+        ),
         allowed=list(machine.allowed(shipment.status)),
     )
 
@@ -91,7 +100,9 @@ def list_items(session: Session, shipment_id: int) -> list[ShipmentItem]:
 def _item(session: Session, shipment_id: int, item_id: int) -> ShipmentItem:
     item = session.get(ShipmentItem, item_id)
     if item is None or item.shipment_id != shipment_id or item.removed:
-        raise NotFound(f"shipment {shipment_id} has no item {item_id}")
+        raise NotFound(
+            Message("shipment {id} has no item {item_id}", id=shipment_id, item_id=item_id)
+        )
     return item
 
 

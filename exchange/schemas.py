@@ -16,6 +16,7 @@ from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 from stdnum.exceptions import ValidationError as NumberError
 
+from libfed.errors import Message
 from libfed.fields import (
     Count,
     Currency,
@@ -40,26 +41,32 @@ def _isbn(value: str) -> str:
     try:
         return stdnum_isbn.to_isbn13(stdnum_isbn.validate(value))
     except NumberError as error:
-        raise ValueError(f"{value!r} is not a valid ISBN: {error.message}") from None
+        raise ValueError(
+            Message("{value!r} is not a valid ISBN: {reason}", value=value, reason=error.message)
+        ) from None
 
 
 def _issn(value: str) -> str:
     try:
         return stdnum_issn.format(stdnum_issn.validate(value))
     except NumberError as error:
-        raise ValueError(f"{value!r} is not a valid ISSN: {error.message}") from None
+        raise ValueError(
+            Message("{value!r} is not a valid ISSN: {reason}", value=value, reason=error.message)
+        ) from None
 
 
 def _hs_code(value: str) -> str:
     digits = value.replace(".", "").replace(" ", "")
     if not digits.isascii() or not digits.isdigit() or len(digits) not in (4, 6, 8, 10):
-        raise ValueError(f"{value!r} is not an HS code (4 to 10 digits, e.g. 4901 or 4901.99)")
+        raise ValueError(
+            Message("{value!r} is not an HS code (4 to 10 digits, e.g. 4901 or 4901.99)", value=value)
+        )
     return digits
 
 
 def _year(value: int) -> int:
     if not 1000 <= value <= date.today().year + 1:
-        raise ValueError(f"{value} is not a publication year (1000 to next year)")
+        raise ValueError(Message("{year} is not a publication year (1000 to next year)", year=value))
     return value
 
 
@@ -80,7 +87,13 @@ def _paired(model: BaseModel, amount: str, currency: str) -> None:
             currency,
             amount,
         )
-        raise ValueError(f"{given} and {missing} go together: give both or neither")
+        raise ValueError(
+            Message(
+                "{given} and {missing} go together: give both or neither",
+                given=given,
+                missing=missing,
+            )
+        )
 
 
 class AgreementIn(_In):
@@ -94,7 +107,7 @@ class AgreementIn(_In):
     @model_validator(mode="after")
     def _period(self) -> AgreementIn:
         if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise ValueError(Message("end_date is before start_date"))
         return self
 
 

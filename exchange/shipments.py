@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from libfed import editing, records
 from libfed.callers import Caller
-from libfed.errors import Conflict, Invalid, NotFound
+from libfed.errors import Conflict, Invalid, Message, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Institution
 
@@ -26,8 +26,10 @@ from .states import INCOMING, MACHINES, OUTGOING, TIMED_STATES, Machine
 
 # Fields a shipment has but a change may not touch, and what to do instead.
 FIXED = {
-    "direction": "cannot be changed: create a new shipment",
-    "status": "changes only by a transition: POST /shipments/{id}/transitions",
+    "direction": Message("cannot be changed: create a new shipment"),
+    "status": Message(
+        "changes only by a transition: {endpoint}", endpoint="POST /shipments/{id}/transitions"
+    ),
 }
 # A shipment counts in the balance once dispatched (and not lost or returned) or received.
 COUNTED = or_(
@@ -111,19 +113,27 @@ def _columns(values: ShipmentIn) -> dict:
 def _check_references(session: Session, values: ShipmentIn, home_country: str) -> None:
     partner = session.get(Institution, values.partner_id)
     if partner is None:
-        raise Invalid({"partner_id": f"no institution with id {values.partner_id}"})
+        raise Invalid(
+            {"partner_id": Message("no institution with id {id}", id=values.partner_id)}
+        )
     if values.agreement_id is not None:
         agreement = session.get(Agreement, values.agreement_id)
         if agreement is None:
-            raise Invalid({"agreement_id": f"no agreement with id {values.agreement_id}"})
+            raise Invalid(
+                {"agreement_id": Message("no agreement with id {id}", id=values.agreement_id)}
+            )
         if agreement.partner_id != values.partner_id:
             raise Invalid(
-                {"agreement_id": f"agreement {agreement.id} is with another partner"}
+                {
+                    "agreement_id": Message(
+                        "agreement {id} is with another partner", id=agreement.id
+                    )
+                }
             )
     if partner.country == home_country and values.has_customs():
         raise Invalid(
             {
-                name: "customs data applies to international shipments only"
+                name: Message("customs data applies to international shipments only")
                 for name in _CUSTOMS
                 if getattr(values, name) is not None
             }
@@ -148,14 +158,18 @@ def create_shipment(
 def get_shipment(session: Session, ident: int, *, lock: bool = False) -> Shipment:
     shipment = session.get(Shipment, ident, with_for_update=lock)
     if shipment is None:
-        raise NotFound(f"no shipment with id {ident}")
+        raise NotFound(Message("no shipment with id {id}", id=ident))
     return shipment
 
 
 def _refuse_if_terminal(shipment: Shipment) -> None:
     if machine_of(shipment).is_terminal(shipment.status):
         raise Conflict(
-            f"shipment {shipment.id} is {shipment.status}, a final state: it accepts no changes",
+            Message(
+                "shipment {id} is {state}, a final state: it accepts no changes",
+                id=shipment.id,
+                state=shipment.status,
+            ),
             allowed=[],
         )
 
@@ -179,7 +193,10 @@ def update_shipment(
     )
     machine = machine_of(shipment)
     moved = {
-        key: f"can change only while the shipment is {' or '.join(sorted(machine.editable))}"
+        key: Message(
+            "can change only while the shipment is {states}",
+            states=" or ".join(sorted(machine.editable)),
+        )
         for key in ("partner_id", "agreement_id")
         if getattr(values, key) != getattr(shipment, key)
     }
@@ -220,19 +237,33 @@ def transition(
     machine = machine_of(shipment)
     allowed = list(machine.allowed(shipment.status))
     if request.to not in allowed:
-        where = (
-            f"{shipment.status} is a final state"
-            if not allowed
-            else f"from {shipment.status} it can go to {', '.join(allowed)}"
-        )
-        raise Conflict(
-            f"shipment {shipment.id} ({shipment.direction}) cannot go from {shipment.status} "
-            f"to {request.to}: {where}",
-            allowed=allowed,
-        )
+        if allowed:
+            refusal = Message(
+                "shipment {id} ({direction}) cannot go from {state} to {target}: "
+                "from {state} it can go to {allowed}",
+                id=shipment.id,
+                direction=shipment.direction,
+                state=shipment.status,
+                target=request.to,
+                allowed=", ".join(allowed),
+            )
+        else:
+            refusal = Message(
+                "shipment {id} ({direction}) cannot go from {state} to {target}: "
+                "{state} is a final state",
+                id=shipment.id,
+                direction=shipment.direction,
+                state=shipment.status,
+                target=request.to,
+            )
+        raise Conflict(refusal, allowed=allowed)
     if request.to in machine.needs_items and live_item_count(session, shipment.id) == 0:
         raise Conflict(
-            f"shipment {shipment.id} has no items: add them before it is {request.to}",
+            Message(
+                "shipment {id} has no items: add them before it is {state}",
+                id=shipment.id,
+                state=request.to,
+            ),
             allowed=allowed,
         )
     at = _effective_time(shipment, request)
@@ -264,9 +295,17 @@ def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
     at = request.at
     previous = getattr(shipment, f"{shipment.status}_at", None) or shipment.created_at
     if at > now:
-        raise Invalid({"at": "is in the future"})
+        raise Invalid({"at": Message("is in the future")})
     if at < previous and shipment.status != machine_of(shipment).initial:
-        raise Invalid({"at": f"is before the shipment became {shipment.status} ({previous}Z)"})
+        raise Invalid(
+            {
+                "at": Message(
+                    "is before the shipment became {state} ({time}Z)",
+                    state=shipment.status,
+                    time=previous,
+                )
+            }
+        )
     return at
 
 

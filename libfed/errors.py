@@ -6,7 +6,59 @@ from every door.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
+
+
+class Message(str):
+    """An English sentence that keeps its template and values.
+
+    The API and the CLI show it as it is; the web pages look its template up in the
+    user's language and fill the values in again (`libfed.web.i18n.translate`).
+    Templates use `str.format` fields, and the extractor finds them by this name.
+    """
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Message:
+        message = super().__new__(cls, template.format(**values))
+        message.template = template
+        message.values = values
+        return message
+
+
+# Pydantic's own refusals, in the words the services use.
+_PYDANTIC = {
+    "extra_forbidden": "unknown field",
+    "missing": "required",
+    "string_too_long": "at most {max_length} characters",
+    "string_too_short": "at least {min_length} characters",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "decimal_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "decimal_max_places": "at most {decimal_places} decimal places",
+    "decimal_max_digits": "at most {max_digits} digits",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "must be a date (YYYY-MM-DD)",
+    "datetime_parsing": "must be a date and time (YYYY-MM-DDThh:mm:ssZ)",
+    "datetime_from_date_parsing": "must be a date and time (YYYY-MM-DDThh:mm:ssZ)",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+}
 
 
 class ServiceError(Exception):
@@ -46,10 +98,15 @@ class Stale(ServiceError):
 
 
 def _sentence(item: dict) -> str:
-    kind = item["type"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required"
+    context = item.get("ctx") or {}
+    error = context.get("error")
+    if isinstance(error, ValueError) and error.args and isinstance(error.args[0], Message):
+        return error.args[0]
+    template = _PYDANTIC.get(item["type"])
+    if template is not None:
+        try:
+            return Message(template, **context)
+        except (KeyError, IndexError):
+            pass
     message: str = item["msg"]
     return message.removeprefix("Value error, ")

@@ -18,6 +18,8 @@ import pycountry
 from babel.numbers import list_currencies
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt
 
+from .errors import Message
+
 # PostgreSQL's INTEGER: ids, counts and amounts in minor units all fit in it.
 MAX_INT = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -28,12 +30,12 @@ def _checked(value: str, *, multiline: bool) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("contains an invalid character (a lone surrogate)") from None
+        raise ValueError(Message("contains an invalid character (a lone surrogate)")) from None
     if _CONTROL.search(value) or (not multiline and _LINE_BREAKS.search(value)):
-        raise ValueError("contains a control character")
+        raise ValueError(Message("contains a control character"))
     value = value.strip()
     if not value:
-        raise ValueError("must not be blank (leave it out or send null instead)")
+        raise ValueError(Message("must not be blank (leave it out or send null instead)"))
     return value
 
 
@@ -59,7 +61,9 @@ def country_code(value: str) -> str:
     """ISO 3166-1 alpha-2, upper-cased ('az' is taken as 'AZ')."""
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'AZ', 'TR')")
+        raise ValueError(
+            Message("{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'AZ', 'TR')", value=value)
+        )
     return code
 
 
@@ -77,7 +81,9 @@ _CURRENCIES = frozenset(list_currencies()) - {"XXX", "XTS"}
 def currency_code(value: str) -> str:
     code = value.strip().upper()
     if code not in _CURRENCIES:
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. 'AZN', 'EUR')")
+        raise ValueError(
+            Message("{value!r} is not an ISO 4217 currency code (e.g. 'AZN', 'EUR')", value=value)
+        )
     return code
 
 
@@ -92,20 +98,24 @@ def language_code(value: str) -> str:
             bibliographic=code
         )
     if language is None:
-        raise ValueError(f"{value!r} is not an ISO 639 language code (e.g. 'aze', 'rus', 'uz')")
+        raise ValueError(
+            Message("{value!r} is not an ISO 639 language code (e.g. 'aze', 'rus', 'uz')", value=value)
+        )
     return getattr(language, "bibliographic", None) or language.alpha_3
 
 
 def http_url(value: str) -> str:
     if not re.fullmatch(r"https?://[^\s?#]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL without query or fragment")
+        raise ValueError(
+            Message("{value!r} is not an http(s) URL without query or fragment", value=value)
+        )
     return value
 
 
 def _require_text(value: object) -> object:
     """Dates travel as ISO 8601 text; a number is not a date."""
     if not isinstance(value, str | date):
-        raise ValueError("must be ISO 8601 text (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ssZ)")
+        raise ValueError(Message("must be ISO 8601 text (YYYY-MM-DD, or YYYY-MM-DDThh:mm:ssZ)"))
     return value
 
 
@@ -115,9 +125,9 @@ def _as_utc(value: datetime) -> datetime:
         try:
             value = value.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:
-            raise ValueError("is out of range") from None
+            raise ValueError(Message("is out of range")) from None
     if not 1900 <= value.year <= 9999:
-        raise ValueError("is out of range (years 1900 to 9999)")
+        raise ValueError(Message("is out of range (years 1900 to 9999)"))
     return value.replace(microsecond=0)
 
 

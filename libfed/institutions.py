@@ -19,7 +19,7 @@ from stdnum.exceptions import ValidationError as NumberError
 
 from . import editing
 from .callers import Caller
-from .errors import Invalid
+from .errors import Invalid, Message
 from .fields import Country, HttpUrl, line, paragraphs
 from .models import Institution
 from .paging import PageQuery, paginate
@@ -40,14 +40,20 @@ def _isil(value: str) -> str:
         return stdnum_isil.format(stdnum_isil.validate(value))
     except NumberError as error:
         raise ValueError(
-            f"{value!r} is not a valid ISIL (ISO 15511, e.g. 'DE-101'): {error}"
+            Message(
+                "{value!r} is not a valid ISIL (ISO 15511, e.g. 'DE-101'): {reason}",
+                value=value,
+                reason=str(error),
+            )
         ) from None
 
 
 def _names(value: dict[str, str]) -> dict[str, str]:
     for tag in value:
         if not _LANGUAGE_TAG.fullmatch(tag):
-            raise ValueError(f"{tag!r} is not a language tag such as 'ru', 'az' or 'uz-Cyrl'")
+            raise ValueError(
+                Message("{tag!r} is not a language tag such as 'ru', 'az' or 'uz-Cyrl'", tag=tag)
+            )
     return value
 
 
@@ -113,7 +119,13 @@ def _check_isil_free(session: Session, isil: str | None, own_id: int | None) -> 
         return
     holder = session.scalar(select(Institution.id).where(Institution.isil == isil))
     if holder is not None and holder != own_id:
-        raise Invalid({"isil": f"{isil} already belongs to institution {holder}"})
+        raise Invalid(
+            {
+                "isil": Message(
+                    "{isil} already belongs to institution {holder}", isil=isil, holder=holder
+                )
+            }
+        )
 
 
 def create_institution(

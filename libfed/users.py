@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import editing, records
 from .callers import ROLES, SYSTEM, Caller
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, Message, NotFound
 from .models import ApiToken, User
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -44,9 +44,9 @@ def render_user(user: User) -> dict:
 def _check(name: str | None = None, role: str | None = None) -> None:
     problems = {}
     if name is not None and not _NAME.fullmatch(name):
-        problems["name"] = "1-64 letters, digits and . _ @ -, starting with a letter or digit"
+        problems["name"] = Message("1-64 letters, digits and . _ @ -, starting with a letter or digit")
     if role is not None and role not in ROLES:
-        problems["role"] = f"one of {', '.join(ROLES)}"
+        problems["role"] = Message("one of {roles}", roles=", ".join(ROLES))
     if problems:
         raise Invalid(problems)
 
@@ -55,7 +55,7 @@ def add_user(session: Session, name: str, role: str, actor: Caller = SYSTEM) -> 
     """Create a user with a first token; returns the token, which is never shown again."""
     _check(name, role)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise Invalid({"name": f"a user named {name!r} exists"})
+        raise Invalid({"name": Message("a user named {name!r} exists", name=name)})
     user = editing.create(
         session, User(name=name, role=role, active=True), render_user, actor=actor, entity="user"
     )
@@ -72,7 +72,7 @@ def find_user(session: Session, name_or_id: str | int) -> User:
     column = User.id if isinstance(name_or_id, int) else User.name
     user = session.scalar(select(User).where(column == name_or_id))
     if user is None:
-        raise NotFound(f"no user {name_or_id!r}")
+        raise NotFound(Message("no user {user!r}", user=name_or_id))
     return user
 
 
@@ -87,7 +87,7 @@ def update_user(
     """Change a user's role or switch them off; switching off revokes their tokens."""
     _check(role=role)
     if actor.id == user.id and (active is False or (role is not None and role != "admin")):
-        raise Conflict("an admin cannot demote or disable themselves")
+        raise Conflict(Message("an admin cannot demote or disable themselves"))
     was_active = user.active
     values = {"role": role, "active": active}
     editing.change(
@@ -142,11 +142,13 @@ def _decoy_hash() -> str:
 def set_password(session: Session, user: User, password: str, actor: Caller = SYSTEM) -> None:
     """Set the password for the web pages (salted scrypt, as werkzeug.security makes it)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid({"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
+        raise Invalid(
+            {"password": Message("at least {min_length} characters", min_length=MIN_PASSWORD_LENGTH)}
+        )
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:
-        raise Invalid({"password": "contains an invalid character"}) from None
+        raise Invalid({"password": Message("contains an invalid character")}) from None
     # The audit trail says that it changed, never what it is (the rendering omits it).
     editing.change(
         session,

@@ -50,7 +50,7 @@ def test_domestic_follows_the_configured_home_country(api: ApiCaller) -> None:
         ("other_names", {"Russian!": "x"}, "language tag"),
         ("name", "", "blank"),
         ("name", "x" * 256, "255"),
-        ("name", 42, "string"),
+        ("name", 42, "must be text"),
         ("name", "two\nlines", "control"),
         ("name", "nul\x00byte", "control"),
         ("nickname", "unknown", "unknown field"),
