@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 export LIBFED_CONFIG := $(CONFIG)
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test lint bench clean browser translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ serve: install $(CONFIG)
 	$(BIN)/libfed demo --if-empty
 	$(BIN)/libfed serve --host $(HOST) --port $(PORT)
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
@@ -38,6 +44,16 @@ bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.harvest bench/data/small.toml
 	$(BIN)/python -m bench.exchange
+
+# After changing visible text: refresh the catalogue and each language's file, then
+# translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run
+# `make translations` again to compile them (the suite fails on any untranslated entry).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Message --project libfed \
+		--version 0.1 --copyright-holder "libfed contributors" --no-location --sort-output -o libfed/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
+		-i libfed/translations/messages.pot -d libfed/translations
+	$(BIN)/pybabel compile -d libfed/translations
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

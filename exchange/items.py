@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from libfed import editing
 from libfed.callers import Caller
-from libfed.errors import Conflict, Invalid, Message, NotFound
+from libfed.errors import Codes, Conflict, Invalid, Message, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Record
 
@@ -79,8 +79,8 @@ def _refuse_unless_editable(shipment: Shipment, *, receipt_only: bool = False) -
         Message(
             "shipment {id} is {state}: its items can change only while it is {states}",
             id=shipment.id,
-            state=shipment.status,
-            states=" or ".join(sorted(machine.editable)),
+            state=Codes(shipment.status),
+            states=Codes(*sorted(machine.editable)),
         ),
         allowed=list(machine.allowed(shipment.status)),
     )

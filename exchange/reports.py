@@ -13,7 +13,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, extract, func, select
 from sqlalchemy.orm import Session
 
 from libfed.fields import country_name, from_minor
@@ -165,8 +165,36 @@ def countries(session: Session | Connection, year: int, home_country: str) -> di
     return {"year": year, "rows": rows, **{k: v.render() for k, v in groups.items()}}
 
 
+def months(session: Session | Connection, year: int) -> dict:
+    """Counted shipments per month of the year (index 0 = January), sent and received.
+
+    A shipment falls in the month of the event that fixes its year (dispatch or
+    receipt), so the twelve months add up to the shipments the balance counts."""
+    sent = [0] * 12
+    received = [0] * 12
+    for direction, when, column in (
+        ("outgoing", Shipment.dispatched_at, sent),
+        ("incoming", Shipment.received_at, received),
+    ):
+        month = extract("month", when)
+        rows = session.execute(
+            select(month, func.count())
+            .where(Shipment.year == year, Shipment.direction == direction, COUNTED)
+            .group_by(month)
+        )
+        for number, count in rows:
+            if number:
+                column[int(number) - 1] += count
+    return {"year": year, "sent": sent, "received": received}
+
+
 FLOW_COLUMNS = ["titles_sent", "copies_sent", "titles_received", "copies_received",
                 "titles_difference", "copies_difference"]
+# The columns that name a row, per report; the API and the pages write the same CSV.
+KEY_COLUMNS = {
+    "balance": ["partner_id", "partner", "country", "domestic"],
+    "countries": ["country", "country_name", "domestic", "partners"],
+}
 
 
 def csv_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:
@@ -185,6 +213,12 @@ def csv_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:
                 out[f"value_{kind}_{currency}"] = row[f"value_{kind}"].get(currency, "0.00")
         flat.append(out)
     return value_columns, flat
+
+
+def csv_table(kind: str, rows: list[dict]) -> tuple[list[str], list[dict]]:
+    """The columns and flat rows of a report's CSV, for every door that serves it."""
+    value_columns, flat = csv_rows(rows)
+    return KEY_COLUMNS[kind] + FLOW_COLUMNS + value_columns, flat
 
 
 class ReportCache:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from libfed import editing, records
 from libfed.callers import Caller
-from libfed.errors import Conflict, Invalid, Message, NotFound
+from libfed.errors import Codes, Conflict, Invalid, Message, NotFound
 from libfed.fields import from_minor, to_minor
 from libfed.models import Institution
 
@@ -168,7 +168,7 @@ def _refuse_if_terminal(shipment: Shipment) -> None:
             Message(
                 "shipment {id} is {state}, a final state: it accepts no changes",
                 id=shipment.id,
-                state=shipment.status,
+                state=Codes(shipment.status),
             ),
             allowed=[],
         )
@@ -195,7 +195,7 @@ def update_shipment(
     moved = {
         key: Message(
             "can change only while the shipment is {states}",
-            states=" or ".join(sorted(machine.editable)),
+            states=Codes(*sorted(machine.editable)),
         )
         for key in ("partner_id", "agreement_id")
         if getattr(values, key) != getattr(shipment, key)
@@ -242,19 +242,19 @@ def transition(
                 "shipment {id} ({direction}) cannot go from {state} to {target}: "
                 "from {state} it can go to {allowed}",
                 id=shipment.id,
-                direction=shipment.direction,
-                state=shipment.status,
-                target=request.to,
-                allowed=", ".join(allowed),
+                direction=Codes(shipment.direction),
+                state=Codes(shipment.status),
+                target=Codes(request.to),
+                allowed=Codes(*allowed, joiner=", "),
             )
         else:
             refusal = Message(
                 "shipment {id} ({direction}) cannot go from {state} to {target}: "
                 "{state} is a final state",
                 id=shipment.id,
-                direction=shipment.direction,
-                state=shipment.status,
-                target=request.to,
+                direction=Codes(shipment.direction),
+                state=Codes(shipment.status),
+                target=Codes(request.to),
             )
         raise Conflict(refusal, allowed=allowed)
     if request.to in machine.needs_items and live_item_count(session, shipment.id) == 0:
@@ -262,7 +262,7 @@ def transition(
             Message(
                 "shipment {id} has no items: add them before it is {state}",
                 id=shipment.id,
-                state=request.to,
+                state=Codes(request.to),
             ),
             allowed=allowed,
         )
@@ -301,7 +301,7 @@ def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
             {
                 "at": Message(
                     "is before the shipment became {state} ({time}Z)",
-                    state=shipment.status,
+                    state=Codes(shipment.status),
                     time=previous,
                 )
             }

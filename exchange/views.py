@@ -235,7 +235,6 @@ def _report(
     kind: str,
     year: int,
     compute: Callable[[Connection, int, str], dict],
-    key_columns: list[str],
 ) -> Response:
     """A report as JSON or CSV, from the per-process cache, with an ETag that changes
     with the ledger (If-None-Match gets a 304 when nothing changed)."""
@@ -250,10 +249,8 @@ def _report(
             (kind, year, _home()), changes, lambda: compute(connection, year, _home())
         )
     if as_csv:
-        value_columns, rows = reports.csv_rows(data["rows"])
-        response = csv_reply(
-            key_columns + reports.FLOW_COLUMNS + value_columns, rows, f"{kind}-{year}.csv"
-        )
+        columns, rows = reports.csv_table(kind, data["rows"])
+        response = csv_reply(columns, rows, f"{kind}-{year}.csv")
     else:
         response = reply(data)
     response.headers["ETag"] = f'"{tag}"'
@@ -266,13 +263,11 @@ def report_balance(caller: Caller, query: YearQuery) -> Response:
     """Sent: outgoing shipments dispatched in the year and not lost or returned.
     Received: incoming shipments received (or accessioned), counting the copies that
     arrived. Values per currency, never converted. `Accept: text/csv` for a spreadsheet."""
-    return _report("balance", query.year, reports.balance,
-                   ["partner_id", "partner", "country", "domestic"])
+    return _report("balance", query.year, reports.balance)
 
 
 @api.route("GET", "/reports/countries", summary="Exchange per country for a year",
            tag="reports", role="viewer", query=YearQuery, response=CountryReport, csv=True)
 def report_countries(caller: Caller, query: YearQuery) -> Response:
     """Per country, with domestic, international and overall totals."""
-    return _report("countries", query.year, reports.countries,
-                   ["country", "country_name", "domestic", "partners"])
+    return _report("countries", query.year, reports.countries)

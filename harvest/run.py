@@ -10,6 +10,7 @@ gone through its whole list.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from oaipmh import error as oai_errors
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from libfed import records
@@ -35,6 +36,7 @@ from .parsing import NotOAIResponse
 from .transport import ComeBackLater, HTTPTransport, TransportError
 
 DAY = "YYYY-MM-DD"
+log = logging.getLogger(__name__)
 
 
 def in_granularity(stamp: str, granularity: str | None) -> str:
@@ -227,6 +229,42 @@ def harvest_one_per_host(
     # An unknown name reaches harvest(), which says so (LookupError).
     with host_lock(base_url or ""):
         return harvest(db, config, name, full=full, on_page=on_page)
+
+
+def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> Run | None:
+    """A harvest nobody waits for (a scheduled job, "harvest now" from the web): it never
+    raises. The harvest records the failures it expects; anything else is logged, and
+    the run it left `running` is marked failed, so that it ends on the pages too."""
+    with db.session() as session:
+        source_id = session.scalar(select(Source.id).where(Source.name == name))
+        after = session.scalar(select(func.max(Run.id)).where(Run.source_id == source_id)) or 0
+    if source_id is None:
+        log.info("harvest of %s (%s): the source was removed", name, origin)
+        return None
+    try:
+        run = harvest_one_per_host(db, config, name)
+    except LookupError:
+        log.info("harvest of %s (%s): the source was removed", name, origin)
+        return None
+    except Exception as error:
+        log.exception("harvest of %s (%s) failed", name, origin)
+        try:
+            with db.write() as session:
+                session.execute(
+                    update(Run)
+                    .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
+                    .values(
+                        status="failed",
+                        finished_at=records.utc_now(),
+                        errors=[{"url": "", "message": f"{type(error).__name__}: {error}"}],
+                    )
+                )
+        except Exception:
+            log.exception("could not record the failed harvest of %s", name)
+        return None
+    log.info("harvest of %s (%s): %s, %d records", name, origin, run.status,
+             run.added + run.updated)
+    return run
 
 
 def harvest_concurrently(

@@ -31,7 +31,7 @@ from libfed.config import Config
 from libfed.db import Database
 
 from .models import SchedulerLease, Source
-from .run import harvest_one_per_host
+from .run import harvest_unattended
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,8 @@ def release_lease(db: Database, holder: str) -> None:
 
 def run_source(name: str) -> None:
     """The job: one harvest of `name`. Its failure is logged and stays with that source."""
-    config, db = cast(Config, _context["config"]), cast(Database, _context["db"])
-    try:
-        run = harvest_one_per_host(db, config, name)
-    except LookupError:
-        return  # the source was removed since it was scheduled
-    except Exception:
-        log.exception("harvest of %s failed", name)
-        return
-    log.info("harvest of %s: %s, %d records", name, run.status, run.added + run.updated)
+    harvest_unattended(cast(Database, _context["db"]), cast(Config, _context["config"]), name,
+                       "scheduled")
 
 
 def trigger_of(source: Source) -> BaseTrigger | None:

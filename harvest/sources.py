@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from libfed.models import Institution
+from libfed.models import Institution, Record, RecordSet
 
-from .models import NAME_PATTERN, Run, Source
+from .aggregate import source_sets
+from .models import NAME_PATTERN, Run, ScheduledJob, Source
 
 _NAME = re.compile(NAME_PATTERN)
 _INTERVAL = re.compile(r"([0-9]+)([smhd])")
@@ -107,3 +109,34 @@ def list_sources(session: Session) -> list[SourceSummary]:
 def base_urls(session: Session) -> list[str]:
     """The base URLs of the sources, for the friends description of Identify."""
     return list(session.scalars(select(Source.base_url).distinct().order_by(Source.base_url)))
+
+
+def records_held(session: Session, names: list[str]) -> dict[str, int]:
+    """Live (not deleted) records harvested from each named source, by its `source:<name>`
+    set: one grouped read of the set-membership index, cheap enough for a list page."""
+    specs = {source_sets(name)[1]: name for name in names}
+    if not specs:
+        return {}
+    rows = session.execute(
+        select(RecordSet.set_spec, func.count())
+        .join(Record, Record.id == RecordSet.record_id)
+        .where(RecordSet.set_spec.in_(specs), Record.deleted.is_(False))
+        .group_by(RecordSet.set_spec)
+    ).all()
+    return {specs[spec]: count for spec, count in rows}
+
+
+def next_runs(session: Session) -> dict[str, datetime]:
+    """Source name -> next scheduled run (naive UTC), as the scheduler last stored it.
+
+    Only sources the scheduler has a job for appear: none while no scheduler has run.
+    """
+    rows = session.execute(
+        select(ScheduledJob.id, ScheduledJob.next_run_time).where(
+            ScheduledJob.id.like("source:%"), ScheduledJob.next_run_time.is_not(None)
+        )
+    ).all()
+    return {
+        job_id.removeprefix("source:"): datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
+        for job_id, stamp in rows
+    }

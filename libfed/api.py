@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,7 +28,7 @@ from werkzeug.routing import BaseConverter
 
 from .callers import ROLES, Caller
 from .db import Database
-from .errors import Conflict, Invalid, NotFound, ServiceError, Stale
+from .errors import Conflict, Invalid, Message, NotFound, ServiceError, Stale
 from .fields import MAX_INT
 from .paging import PageQuery
 from .users import caller_for_token
@@ -137,7 +138,7 @@ class Api:
             def endpoint(**ids: int) -> Response:
                 caller = authenticate(operation.role)
                 if any(ident > MAX_INT for ident in ids.values()):
-                    raise NotFound("no such object: ids go up to 2147483647")
+                    raise NotFound(Message("no such object: ids go up to {max_id}", max_id=MAX_INT))
                 arguments: dict[str, Any] = dict(ids)
                 if operation.query is not None:
                     arguments["query"] = parse_query(operation.query)
@@ -332,8 +333,11 @@ def _stale() -> Response:
 # ---------------------------------------------------------------- wiring into the app
 
 
-def install(app: Flask, apis: list[Api]) -> None:
-    """Register the domains' operations, the OpenAPI document and JSON errors."""
+def install(
+    app: Flask, apis: list[Api], page_error: Callable[[Exception], ResponseReturnValue]
+) -> None:
+    """Register the domains' operations, the OpenAPI document and JSON errors; errors
+    outside /api/v1 (the web pages) are shown by `page_error`."""
     app.url_map.converters["id"] = IdConverter
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -361,17 +365,17 @@ def install(app: Flask, apis: list[Api]) -> None:
         return response
 
     @app.errorhandler(ServiceError)
-    def service_error(error: ServiceError) -> Response:
-        return _service_error(error)
+    def service_error(error: ServiceError) -> ResponseReturnValue:
+        return _service_error(error) if in_api() else page_error(error)
 
     @app.errorhandler(StaleDataError)
-    def stale(_error: StaleDataError) -> Response:
-        return _stale()
+    def stale(error: StaleDataError) -> ResponseReturnValue:
+        return _stale() if in_api() else page_error(error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response | HTTPException:
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         if not in_api():
-            return error
+            return error if request.path.startswith("/oai") else page_error(error)
         response = _error(
             error.code or 500,
             re.sub(r"\W+", "_", (error.name or "error").lower()),
@@ -382,8 +386,10 @@ def install(app: Flask, apis: list[Api]) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> Response:
+    def unexpected(error: Exception) -> ResponseReturnValue:
         log.exception("unhandled error in %s %s", request.method, request.path)
+        if not in_api():
+            return page_error(error)
         return _error(500, "internal", "an unexpected error happened; it has been logged")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from exchange.views import api as exchange_api
+from exchange.web import blueprint as exchange_pages
+from harvest import web as harvest_web
 from harvest.sources import base_urls
 from oai.provider import Provider
 from oai.tokens import TokenSigner
@@ -15,6 +17,8 @@ from .api import install
 from .config import Config
 from .db import Database
 from .secret import secret_key
+from .web.formatting import install_formatting
+from .web.pages import install_shell, page_error
 
 # Every domain's part of /api/v1, in the order the OpenAPI document lists them.
 APIS = [institution_views.api, user_views.api, exchange_api]
@@ -22,7 +26,7 @@ APIS = [institution_views.api, user_views.api, exchange_api]
 
 def create_app(config: Config, db: Database | None = None) -> Flask:
     """Build the application; the database must already be migrated (`libfed db upgrade`)."""
-    app = Flask("libfed")
+    app = Flask("libfed", static_folder=None)
     db = db or Database(config.database.url)
     secret = secret_key(db, config.server.secret_key)
     app.config["SECRET_KEY"] = secret
@@ -32,5 +36,10 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
         config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
     app.register_blueprint(oai_blueprint)
-    install(app, APIS)
+    install(app, APIS, page_error)
+    install_shell(app, exempt=[oai_blueprint, *(api.blueprint for api in APIS)])
+    install_formatting(app)
+    app.register_blueprint(exchange_pages)
+    app.register_blueprint(harvest_web.blueprint)
+    app.extensions["libfed.partner_panels"].append(harvest_web.source_panel)
     return app

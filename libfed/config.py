@@ -11,7 +11,8 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -87,12 +88,32 @@ class ServerConfig(_Section):
     secret_key: str | None = Field(default=None, min_length=32)
 
 
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Asia/Baku')") from None
+    return value
+
+
+class WebConfig(_Section):
+    # Language of the pages for people who have not chosen one and whose browser asks
+    # for none of the four (az, ru, uz_Latn, en).
+    default_language: Literal["az", "ru", "uz_Latn", "en"] = "en"
+    # Times are stored in UTC and shown in this zone.
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    # Send the session cookie over HTTPS only: set true behind a TLS proxy.
+    secure_cookies: bool = False
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     oai: OAIConfig
     harvest: HarvestConfig = HarvestConfig()
     exchange: ExchangeConfig
     server: ServerConfig = ServerConfig()
+    web: WebConfig = WebConfig()
 
 
 def _describe(error: ValidationError) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import records
 from .audit import changes_between, record_event
 from .callers import Caller
-from .errors import Invalid, Message, NotFound, Stale
+from .errors import Codes, Invalid, Message, NotFound, Stale
 from .models import Versioned
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,7 +45,7 @@ def current_input(model: type[BaseModel], rendered: dict) -> dict:
 def get(session: Session, cls: type[V], ident: int, what: str) -> V:
     obj = session.get(cls, ident)
     if obj is None:
-        raise NotFound(Message("no {what} with id {id}", what=what, id=ident))
+        raise NotFound(Message("no {what} with id {id}", what=Codes(what), id=ident))
     return obj
 
 

@@ -29,35 +29,53 @@ class Message(str):
         return message
 
 
+class Codes(str):
+    """Words of the data model inside a Message (states, directions, kinds of object):
+    the API shows them as they are, joined; the pages translate each one."""
+
+    codes: tuple[str, ...]
+
+    def __new__(cls, *codes: str, joiner: str = " or ") -> Codes:
+        words = super().__new__(cls, joiner.join(codes))
+        words.codes = codes
+        return words
+
+
+def N_(template: str) -> str:
+    """Marks a template for extraction (`make translations`) where it is written down,
+    for a Message made from it later."""
+    return template
+
+
 # Pydantic's own refusals, in the words the services use.
 _PYDANTIC = {
-    "extra_forbidden": "unknown field",
-    "missing": "required",
-    "string_too_long": "at most {max_length} characters",
-    "string_too_short": "at least {min_length} characters",
-    "string_type": "must be text",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
-    "greater_than": "must be more than {gt}",
-    "less_than": "must be less than {lt}",
-    "literal_error": "must be one of {expected}",
-    "enum": "must be one of {expected}",
-    "decimal_parsing": "must be a number",
-    "decimal_type": "must be a number",
-    "decimal_max_places": "at most {decimal_places} decimal places",
-    "decimal_max_digits": "at most {max_digits} digits",
-    "date_parsing": "must be a date (YYYY-MM-DD)",
-    "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
-    "date_from_datetime_inexact": "must be a date (YYYY-MM-DD)",
-    "datetime_parsing": "must be a date and time (YYYY-MM-DDThh:mm:ssZ)",
-    "datetime_from_date_parsing": "must be a date and time (YYYY-MM-DDThh:mm:ssZ)",
-    "dict_type": "must be an object",
-    "list_type": "must be a list",
+    "extra_forbidden": N_("unknown field"),
+    "missing": N_("required"),
+    "string_too_long": N_("at most {max_length} characters"),
+    "string_too_short": N_("at least {min_length} characters"),
+    "string_type": N_("must be text"),
+    "int_type": N_("must be a whole number"),
+    "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "bool_type": N_("must be true or false"),
+    "bool_parsing": N_("must be true or false"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "greater_than": N_("must be more than {gt}"),
+    "less_than": N_("must be less than {lt}"),
+    "literal_error": N_("must be one of {expected}"),
+    "enum": N_("must be one of {expected}"),
+    "decimal_parsing": N_("must be a number"),
+    "decimal_type": N_("must be a number"),
+    "decimal_max_places": N_("at most {decimal_places} decimal places"),
+    "decimal_max_digits": N_("at most {max_digits} digits"),
+    "date_parsing": N_("must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_inexact": N_("must be a date (YYYY-MM-DD)"),
+    "datetime_parsing": N_("must be a date and time (YYYY-MM-DDThh:mm:ssZ)"),
+    "datetime_from_date_parsing": N_("must be a date and time (YYYY-MM-DDThh:mm:ssZ)"),
+    "dict_type": N_("must be an object"),
+    "list_type": N_("must be a list"),
 }
 
 

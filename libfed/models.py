@@ -85,7 +85,7 @@ class Institution(Versioned, Base):
 
 
 class User(Versioned, Base):
-    """Someone who uses the API (and, later, the web pages) with one of the ROLES."""
+    """Someone who uses the API and the web pages with one of the ROLES."""
 
     __tablename__ = "users"
 
@@ -94,6 +94,8 @@ class User(Versioned, Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The language of their web pages (libfed.web.i18n.LANGUAGES); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class ApiToken(Base):

@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import editing, records
 from .callers import ROLES, SYSTEM, Caller
-from .errors import Conflict, Invalid, Message, NotFound
+from .errors import Codes, Conflict, Invalid, Message, NotFound
 from .models import ApiToken, User
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -46,7 +46,7 @@ def _check(name: str | None = None, role: str | None = None) -> None:
     if name is not None and not _NAME.fullmatch(name):
         problems["name"] = Message("1-64 letters, digits and . _ @ -, starting with a letter or digit")
     if role is not None and role not in ROLES:
-        problems["role"] = Message("one of {roles}", roles=", ".join(ROLES))
+        problems["role"] = Message("one of {roles}", roles=Codes(*ROLES, joiner=", "))
     if problems:
         raise Invalid(problems)
 

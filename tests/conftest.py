@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -263,3 +264,70 @@ def add_shipment(api: ApiCaller, partner_id: int, direction: str = "outgoing",
     ]:
         api.create(f"/shipments/{shipment['id']}/items", item)
     return api.get(f"/shipments/{shipment['id']}").get_json()
+
+
+# ---------------------------------------------------------------- web pages
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class WebClient:
+    """A browser-like test client: keeps the session cookie and sends the CSRF token
+    that the pages embed, as a real form would."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+
+    def csrf(self) -> str:
+        match = _CSRF.search(self.client.get("/sign-in").get_data(as_text=True))
+        assert match, "the sign-in page has no CSRF token"
+        return match.group(1)
+
+    def get(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.get(path, **kwargs)
+
+    def text(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.post(path, data={**(data or {}), "csrf_token": self.csrf()}, **kwargs)
+
+    def sign_in(self, name: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        return self.post("/sign-in", {"name": name, "password": password})
+
+
+@pytest.fixture
+def web_users(db: Database, tokens: dict[str, str]) -> dict[str, str]:
+    """The users of `tokens`, with the password PASSWORD: role -> user name."""
+    from libfed.users import find_user, set_password
+
+    names = {role: f"{role}-user" for role in tokens}
+    with db.write() as session:
+        for name in names.values():
+            set_password(session, find_user(session, name), PASSWORD)
+    return names
+
+
+def signed_in_as(app: Flask, name: str) -> WebClient:
+    web = WebClient(app.test_client())
+    assert web.sign_in(name).status_code == 302
+    return web
+
+
+@pytest.fixture
+def pages(app: Flask, web_users: dict[str, str]) -> WebClient:
+    """A coordinator's browser session."""
+    return signed_in_as(app, web_users["coordinator"])
+
+
+@pytest.fixture
+def viewer_pages(app: Flask, web_users: dict[str, str]) -> WebClient:
+    return signed_in_as(app, web_users["viewer"])
+
+
+@pytest.fixture
+def admin_pages(app: Flask, web_users: dict[str, str]) -> WebClient:
+    return signed_in_as(app, web_users["admin"])

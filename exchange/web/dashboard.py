@@ -1,0 +1,39 @@
+"""The first page after sign-in: what waits for a coordinator, and this year so far."""
+
+from __future__ import annotations
+
+from flask import render_template
+from sqlalchemy import select
+
+from libfed import records
+from libfed.callers import Caller
+from libfed.models import Institution
+from libfed.web.auth import page
+
+from ..attention import OVERDUE_AFTER, waiting
+from ..reports import Flow, flows_by_partner
+from ..shipments import with_totals
+from . import blueprint
+from .common import database
+
+
+@blueprint.get("/")
+@page("viewer")
+def dashboard(caller: Caller) -> str:
+    now = records.utc_now()
+    with database().engine.connect() as connection:
+        groups = waiting(connection, now)
+        rendered = {
+            group.kind: with_totals(connection, group.oldest) for group in groups
+        }
+        partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows}
+        names = dict(connection.execute(
+            select(Institution.id, Institution.name).where(Institution.id.in_(partner_ids))
+        ).all())
+        totals = Flow()
+        for flow in flows_by_partner(connection, now.year).values():
+            totals.add(flow)
+    return render_template(
+        "exchange/dashboard.html", groups=groups, rendered=rendered, names=names,
+        totals=totals.render(), year=now.year, overdue_days=OVERDUE_AFTER.days, caller=caller,
+    )

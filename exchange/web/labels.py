@@ -1,0 +1,86 @@
+"""The words the pages show for the ledger's codes (states, directions, kinds), translated."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+STATE_LABELS = {
+    "draft": _l("draft"),
+    "packed": _l("packed"),
+    "dispatched": _l("dispatched"),
+    "delivered": _l("delivered"),
+    "acknowledged": _l("acknowledged"),
+    "cancelled": _l("cancelled"),
+    "lost": _l("lost"),
+    "returned": _l("returned"),
+    "expected": _l("expected"),
+    "received": _l("received"),
+    "accessioned": _l("accessioned"),
+}
+# The button that moves a shipment to the state.
+ACTION_LABELS = {
+    "packed": _l("Mark as packed"),
+    "dispatched": _l("Mark as dispatched"),
+    "delivered": _l("Mark as delivered"),
+    "acknowledged": _l("Mark as acknowledged"),
+    "cancelled": _l("Cancel the shipment"),
+    "lost": _l("Mark as lost"),
+    "returned": _l("Mark as returned"),
+    "received": _l("Mark as received"),
+    "accessioned": _l("Mark as accessioned"),
+}
+# The kinds of object the services name in their refusals ("no {what} with id {id}").
+OBJECT_NAMES = (_l("agreement"), _l("shipment"), _l("item"))
+DIRECTION_LABELS = {"outgoing": _l("outgoing"), "incoming": _l("incoming")}
+KIND_LABELS = {
+    "national_library": _l("national library"),
+    "academic_library": _l("academy library"),
+    "university": _l("university library"),
+    "school": _l("school library"),
+    "public_library": _l("public library"),
+    "other": _l("other"),
+}
+CONTENT_LABELS = {
+    "gift": _l("gift"),
+    "documents": _l("documents"),
+    "commercial_sample": _l("commercial sample"),
+    "returned_goods": _l("returned goods"),
+    "sale_of_goods": _l("sale of goods"),
+    "other": _l("other"),
+}
+BASIS_LABELS = {
+    "copy_for_copy": _l("copy for copy"),
+    "value_for_value": _l("value for value"),
+    "gift": _l("gift"),
+    "other": _l("other"),
+}
+# Field names as the history shows them.
+FIELD_LABELS = {
+    "partner_id": _l("partner"),
+    "agreement_id": _l("agreement"),
+    "reference": _l("reference"),
+    "carrier": _l("carrier"),
+    "tracking_number": _l("tracking number"),
+    "parcels": _l("parcels"),
+    "weight_kg": _l("weight (kg)"),
+    "postage_cost": _l("postage"),
+    "postage_currency": _l("postage currency"),
+    "customs_content_type": _l("customs content type"),
+    "customs_hs_code": _l("HS code"),
+    "customs_declared_value": _l("declared value"),
+    "customs_currency": _l("declared value currency"),
+    "notes": _l("notes"),
+    "title": _l("title"),
+    "author": _l("author"),
+    "isbn": _l("ISBN"),
+    "issn": _l("ISSN"),
+    "year": _l("year"),
+    "language": _l("language"),
+    "copies": _l("copies"),
+    "received_copies": _l("copies received"),
+    "unit_value": _l("unit value"),
+    "currency": _l("currency"),
+    "record_identifier": _l("catalogue record"),
+    "removed": _l("withdrawn"),
+    "status": _l("status"),
+}

@@ -1,0 +1,155 @@
+"""Partner pages: the list with this year's balance, a partner's page, and its form.
+
+Partners are the core's institutions; these pages add what the exchange knows of
+them, and what other domains show through the shell's partner panels.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from libfed import records
+from libfed.callers import Caller
+from libfed.editing import get
+from libfed.errors import Invalid, Stale
+from libfed.institutions import (
+    KINDS,
+    InstitutionIn,
+    InstitutionQuery,
+    create_institution,
+    list_institutions,
+    update_institution,
+)
+from libfed.models import Institution
+from libfed.web.auth import page
+from libfed.web.forms import field_errors, form_values
+
+from ..agreements import list_agreements, with_usage
+from ..models import Shipment
+from ..reports import Flow, flows_by_partner
+from ..schemas import AgreementQuery, ShipmentQuery
+from ..shipments import COUNTED, list_shipments, with_totals
+from . import blueprint
+from .common import database, home_country, version_field
+
+PageResult = str | tuple[str, int] | Response
+# Names in the languages of the pages, kept in `other_names` under their language tags.
+NAME_LANGUAGES = ("az", "ru", "uz", "en")
+
+
+@blueprint.get("/partners")
+@page("viewer")
+def partners(caller: Caller) -> str:
+    year = records.utc_now().year
+    query = InstitutionQuery(per_page=100, page=max(1, request.args.get("page", 1, type=int)))
+    with database().session() as session:
+        rows, total = list_institutions(session, query)
+        flows = flows_by_partner(session, year)
+    return render_template(
+        "exchange/partners.html", partners=rows, total=total, query=query, year=year,
+        flows={ident: flows.get(ident, Flow()) for ident in (row.id for row in rows)},
+        home=home_country(), caller=caller,
+        page_args=lambda number: f"page={number}",
+    )
+
+
+@blueprint.get("/partners/<int:partner_id>")
+@page("viewer")
+def partner(caller: Caller, partner_id: int) -> str:
+    with database().session() as session:
+        institution = get(session, Institution, partner_id, "institution")
+        agreements = with_usage(
+            session, list_agreements(session, AgreementQuery(partner_id=partner_id, per_page=100))[0]
+        )
+        years = session.scalars(
+            select(Shipment.year).distinct()
+            .where(Shipment.partner_id == partner_id, COUNTED).order_by(Shipment.year.desc())
+        ).all()
+        by_year = {year: flows_by_partner(session, year).get(partner_id, Flow()) for year in years}
+        rows, shipment_count = list_shipments(
+            session, ShipmentQuery(partner_id=partner_id, per_page=20)
+        )
+        shipments = with_totals(session, rows)
+        panels = [
+            panel(session, partner_id)
+            for panel in current_app.extensions.get("libfed.partner_panels", [])
+        ]
+    return render_template(
+        "exchange/partner.html", partner=institution, agreements=agreements, by_year=by_year,
+        shipments=shipments, shipment_count=shipment_count, home=home_country(),
+        panels=[Markup(panel) for panel in panels if panel], caller=caller,
+    )
+
+
+def _institution_values(blank: str) -> dict:
+    values = form_values(InstitutionIn, request.form, blank=blank)
+    names = {
+        tag: request.form[f"name_{tag}"].strip()
+        for tag in NAME_LANGUAGES
+        if request.form.get(f"name_{tag}", "").strip()
+    }
+    if names or blank == "clear":
+        values["other_names"] = names
+    return values
+
+
+def _form(values: dict, errors: dict, *, partner: Institution | None = None,
+          status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "exchange/partner_form.html", values=values, errors=errors, partner=partner,
+        kinds=KINDS, name_languages=NAME_LANGUAGES,
+    ), status
+
+
+def _as_form(institution: Institution) -> dict:
+    values = {column: getattr(institution, column) for column in InstitutionIn.model_fields}
+    values["version"] = institution.version
+    for tag, name in (institution.other_names or {}).items():
+        values[f"name_{tag}"] = name
+    return values
+
+
+@blueprint.route("/partners/new", methods=["GET", "POST"])
+@page("coordinator")
+def new_partner(caller: Caller) -> PageResult:
+    if request.method == "GET":
+        return _form({"kind": "national_library"}, {})
+    try:
+        with database().write() as session:
+            ident = create_institution(
+                session, _institution_values("omit"), actor=caller, home_country=home_country()
+            ).id
+    except Invalid as error:
+        return _form(request.form.to_dict(), field_errors(error), status=422)
+    flash(_("Partner added."), "success")
+    return redirect(url_for("exchange_pages.partner", partner_id=ident), code=303)
+
+
+@blueprint.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
+@page("coordinator")
+def edit_partner(caller: Caller, partner_id: int) -> PageResult:
+    with database().session() as session:
+        institution = get(session, Institution, partner_id, "institution")
+        current = _as_form(institution)
+    if request.method == "GET":
+        return _form(current, {}, partner=institution)
+    try:
+        with database().write() as session:
+            update_institution(
+                session, partner_id, _institution_values("clear"), actor=caller,
+                home_country=home_country(), expected_version=version_field(),
+            )
+    except Invalid as error:
+        return _form(request.form.to_dict(), field_errors(error), partner=institution,
+                     status=422)
+    except Stale:
+        flash(_("Someone changed this partner while you were editing it. Check the values "
+                "and save again to keep yours."), "error")
+        return _form({**request.form.to_dict(), "version": current["version"]}, {},
+                     partner=institution, status=409)
+    flash(_("Changes saved."), "success")
+    return redirect(url_for("exchange_pages.partner", partner_id=partner_id), code=303)

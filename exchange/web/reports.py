@@ -1,0 +1,113 @@
+"""The reports page: the year's balance per partner and per country, two charts, CSV.
+
+The figures come from the same functions and the same per-process cache as
+/api/v1/reports, so the page, its CSV and the API never disagree. The page is
+complete without JavaScript: the tables carry every number, and the charts
+(Chart.js, vendored) only draw what the tables say, from JSON the server wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from babel.dates import get_month_names
+from flask import abort, current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import Connection
+from werkzeug.wrappers import Response
+
+from libfed import records
+from libfed.api import csv_reply
+from libfed.audit import ledger_changes
+from libfed.web.auth import page
+
+from .. import reports as ledger_reports
+from . import blueprint
+from .common import country_label, database, home_country
+
+FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
+_COMPUTE: dict[str, Callable[[Connection, int, str], dict]] = {
+    "balance": ledger_reports.balance,
+    "countries": ledger_reports.countries,
+    "months": lambda connection, year, _home: ledger_reports.months(connection, year),
+}
+
+
+def _report(kind: str, year: int) -> dict:
+    """A report from the cache the API fills (same key), fresh as of the ledger."""
+    cache = current_app.extensions.setdefault("libfed.reports", ledger_reports.ReportCache())
+    home = home_country()
+    with database().engine.connect() as connection:
+        return cache.get(
+            (kind, year, home),
+            ledger_changes(connection),
+            lambda: _COMPUTE[kind](connection, year, home),
+        )
+
+
+def _year(raw: str | None) -> int | None:
+    """The chosen year; the current one when none was chosen; None when it is no year."""
+    if raw is None or not raw.strip():
+        return records.utc_now().year
+    try:
+        year = int(raw.strip())
+    except ValueError:
+        return None
+    return year if FIRST_YEAR <= year <= LAST_YEAR else None
+
+
+def _charts(countries: dict, months: dict) -> dict:
+    """What charts.js draws: labels already translated, numbers as the tables show."""
+    short = get_month_names("abbreviated", "stand-alone", locale=get_locale())
+    return {
+        "series": {"sent": _("Sent"), "received": _("Received")},
+        "countries": {
+            "labels": [country_label(row["country"]) for row in countries["rows"]],
+            "sent": [row["copies_sent"] for row in countries["rows"]],
+            "received": [row["copies_received"] for row in countries["rows"]],
+            "axis": _("Copies"),
+        },
+        "months": {
+            "labels": [short[month] for month in range(1, 13)],
+            "sent": months["sent"],
+            "received": months["received"],
+            "axis": _("Shipments"),
+        },
+    }
+
+
+@blueprint.get("/reports")
+@page("viewer")
+def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    raw = request.args.get("year")
+    year = _year(raw)
+    if year is None:
+        error = _("Enter a year from %(first)s to %(last)s.", first=FIRST_YEAR, last=LAST_YEAR)
+        return render_template(
+            "exchange/reports.html", year=None, values={"year": raw}, errors={"year": error},
+        ), 400
+    balance, countries, months = (_report(kind, year) for kind in ("balance", "countries", "months"))
+    wide = get_month_names("wide", "stand-alone", locale=get_locale())
+    return render_template(
+        "exchange/reports.html",
+        year=year,
+        values={"year": year},
+        errors={},
+        balance=balance,
+        countries=countries,
+        months=[(wide[n], months["sent"][n - 1], months["received"][n - 1]) for n in range(1, 13)],
+        month_totals=(sum(months["sent"]), sum(months["received"])),
+        charts=_charts(countries, months),
+    ), 200
+
+
+@blueprint.get("/reports/<any(balance, countries):kind>.csv")
+@page("viewer")
+def reports_csv(caller, kind: str) -> Response:  # type: ignore[no-untyped-def]
+    """The CSV the API gives for the same report and year, for a signed-in browser."""
+    year = _year(request.args.get("year"))
+    if year is None:
+        abort(400)
+    columns, rows = ledger_reports.csv_table(kind, _report(kind, year)["rows"])
+    return csv_reply(columns, rows, f"{kind}-{year}.csv")

@@ -1,0 +1,285 @@
+"""Shipment pages: the list, the forms, items, transitions, history and the packing list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from pydantic import ValidationError
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from libfed import catalogue
+from libfed.audit import render_event, shipment_history
+from libfed.callers import Caller
+from libfed.errors import Invalid, Stale
+from libfed.models import Institution
+from libfed.web.auth import page
+from libfed.web.forms import field_errors, form_values
+
+from ..items import add_item, list_items, remove_item, render_item, update_item
+from ..models import Agreement
+from ..schemas import ItemIn, ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
+from ..shipments import (
+    create_shipment,
+    get_shipment,
+    list_shipments,
+    machine_of,
+    transition,
+    update_shipment,
+    with_totals,
+)
+from ..states import DIRECTIONS, STATES
+from . import blueprint
+from .common import agreement_choices, database, home_country, partner_choices, version_field
+from .labels import STATE_LABELS
+
+PageResult = str | tuple[str, int] | Response
+
+
+# ------------------------------------------------------------------ list
+
+
+@blueprint.get("/shipments")
+@page("viewer")
+def shipments(caller: Caller) -> PageResult:
+    filters = {key: value for key, value in request.args.items() if value.strip()}
+    errors: dict[str, str] = {}
+    try:
+        query = ShipmentQuery.model_validate(
+            {key: int(value) if value.isdigit() else value for key, value in filters.items()}
+        )
+    except ValidationError as error:
+        errors = field_errors(Invalid.of(error))
+        query = ShipmentQuery()
+    with database().engine.connect() as connection:
+        rows, total = list_shipments(connection, query)
+        listed = with_totals(connection, rows)
+        names = dict(
+            connection.execute(
+                select(Institution.id, Institution.name).where(
+                    Institution.id.in_({row["partner_id"] for row in listed})
+                )
+            ).all()
+        )
+    with database().session() as session:
+        partners = partner_choices(session)
+
+    def page_args(number: int) -> str:
+        return urlencode({**filters, "page": number})
+
+    return render_template(
+        "exchange/shipments.html",
+        shipments=listed, total=total, query=query, filters=filters, errors=errors,
+        partner_names=names, partners=partners, directions=DIRECTIONS, states=STATES,
+        page_args=page_args, caller=caller,
+    ), (400 if errors else 200)
+
+
+# ------------------------------------------------------------------ create and edit
+
+
+def _form(values: dict, errors: dict, *, shipment: dict | None = None, status: int = 200) -> PageResult:
+    with database().session() as session:
+        partners = partner_choices(session)
+        agreements = agreement_choices(session)
+    return render_template(
+        "exchange/shipment_form.html", values=values, errors=errors, shipment=shipment,
+        partners=partners, agreements=agreements, directions=DIRECTIONS,
+    ), status
+
+
+@blueprint.route("/shipments/new", methods=["GET", "POST"])
+@page("coordinator")
+def new_shipment(caller: Caller) -> PageResult:
+    if request.method == "GET":
+        values = {"direction": request.args.get("direction", "outgoing")}
+        if request.args.get("partner_id", "").isdigit():
+            values["partner_id"] = request.args["partner_id"]
+        return _form(values, {})
+    try:
+        with database().write() as session:
+            shipment = create_shipment(
+                session, form_values(ShipmentCreate, request.form), actor=caller,
+                home_country=home_country(),
+            )
+            ident = shipment.id
+    except Invalid as error:
+        return _form(request.form.to_dict(), field_errors(error), status=422)
+    flash(_("Shipment %(id)s started.", id=ident), "success")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=ident), code=303)
+
+
+@blueprint.route("/shipments/<int:shipment_id>/edit", methods=["GET", "POST"])
+@page("coordinator")
+def edit_shipment(caller: Caller, shipment_id: int) -> PageResult:
+    with database().session() as session:
+        current = with_totals(session, [get_shipment(session, shipment_id)])[0]
+    if request.method == "GET":
+        return _form(current, {}, shipment=current)
+    patch = form_values(ShipmentIn, request.form, blank="clear")
+    try:
+        with database().write() as session:
+            update_shipment(
+                session, shipment_id, patch, actor=caller, home_country=home_country(),
+                expected_version=version_field(),
+            )
+    except Invalid as error:
+        return _form(request.form.to_dict(), field_errors(error), shipment=current, status=422)
+    except Stale:
+        # Keep what was typed; the next save applies it over the newer version, knowingly.
+        flash(_("Someone changed this shipment while you were editing it. Check the values "
+                "and save again to keep yours."), "error")
+        return _form({**request.form.to_dict(), "version": current["version"]}, {},
+                     shipment=current, status=409)
+    flash(_("Changes saved."), "success")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
+
+
+# ------------------------------------------------------------------ one shipment
+
+
+def _shipment_page(
+    shipment_id: int, *, item_values: dict | None = None, item_errors: dict | None = None,
+    status: int = 200,
+) -> PageResult:
+    with database().session() as session:
+        shipment = get_shipment(session, shipment_id)
+        data = with_totals(session, [shipment])[0]
+        machine = machine_of(shipment)
+        partner = session.get(Institution, shipment.partner_id)
+        agreement = (
+            session.get(Agreement, shipment.agreement_id) if shipment.agreement_id else None
+        )
+        items = [render_item(item) for item in list_items(session, shipment_id)]
+        events = [render_event(event) for event in shipment_history(session, shipment_id)]
+        query = request.args.get("q", "").strip()
+        found = catalogue.search(session, query) if query else []
+    return render_template(
+        "exchange/shipment.html",
+        shipment=data, partner=partner, agreement=agreement, items=items, events=events,
+        editable=shipment.status in machine.editable,
+        receipt_open=shipment.status in machine.receipt_open,
+        international=partner is not None and partner.country != home_country(),
+        item_values=item_values or {"copies": 1}, item_errors=item_errors or {},
+        query=query, found=found,
+    ), status
+
+
+@blueprint.get("/shipments/<int:shipment_id>")
+@page("viewer")
+def shipment(caller: Caller, shipment_id: int) -> PageResult:
+    return _shipment_page(shipment_id)
+
+
+def _from_catalogue(values: dict[str, Any]) -> bool:
+    """An ISBN typed alone takes the title (and the rest) from this server's catalogue.
+    False when the ISBN is in no record."""
+    with database().session() as session:
+        entry = catalogue.by_isbn(session, values["isbn"])
+    if entry is None:
+        return False
+    found = {
+        "title": entry.title, "author": entry.author, "year": entry.year,
+        "record_identifier": entry.identifier,
+    }
+    values.update({key: value for key, value in found.items() if value and key not in values})
+    return True
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items")
+@page("coordinator")
+def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
+    values = form_values(ItemIn, request.form)
+    looked_up = "isbn" in values and "title" not in values and _from_catalogue(values)
+    try:
+        with database().write() as session:
+            item = add_item(session, shipment_id, values, actor=caller)
+            title = item.title
+    except Invalid as error:
+        errors = field_errors(error)
+        if "isbn" in values and "title" in errors and not looked_up and "isbn" not in errors:
+            errors["title"] = _("No record of this server has this ISBN: type the title.")
+        return _shipment_page(
+            shipment_id, item_values=request.form.to_dict(), item_errors=errors, status=422
+        )
+    flash(_("Added “%(title)s”.", title=title), "success")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
+                    code=303)
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/withdraw")
+@page("coordinator")
+def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
+    with database().write() as session:
+        remove_item(session, shipment_id, item_id, actor=caller, expected_version=version_field())
+    flash(_("The item was withdrawn; the history keeps it."), "success")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
+                    code=303)
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/received")
+@page("coordinator")
+def receive_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
+    patch = form_values(ItemIn, request.form, blank="clear")
+    try:
+        with database().write() as session:
+            update_item(
+                session, shipment_id, item_id, {"received_copies": patch.get("received_copies")},
+                actor=caller, expected_version=version_field(),
+            )
+    except Invalid as error:
+        flash(" ".join(field_errors(error).values()), "error")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
+                    code=303)
+
+
+def _moment_in_utc(text: str) -> str:
+    """A datetime-local value, meant in the configured zone, as ISO 8601 with its offset."""
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # the service names the field and says what it expects
+    zone = ZoneInfo(current_app.config["LIBFED"].web.timezone)
+    return local.replace(tzinfo=local.tzinfo or zone).isoformat()
+
+
+@blueprint.post("/shipments/<int:shipment_id>/transition")
+@page("coordinator")
+def move_shipment(caller: Caller, shipment_id: int) -> Response:
+    data = form_values(TransitionIn, request.form)
+    if "at" in data:
+        data["at"] = _moment_in_utc(data["at"])
+    try:
+        with database().write() as session:
+            moved = transition(
+                session, shipment_id, data, actor=caller, expected_version=version_field()
+            )
+            status = moved.status
+    except Invalid as error:
+        flash(" ".join(field_errors(error).values()), "error")
+    else:
+        flash(_("The shipment is now %(state)s.", state=STATE_LABELS[status]), "success")
+    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
+
+
+@blueprint.get("/shipments/<int:shipment_id>/packing-list")
+@page("viewer")
+def packing_list(caller: Caller, shipment_id: int) -> str:
+    with database().session() as session:
+        shipment = get_shipment(session, shipment_id)
+        data = with_totals(session, [shipment])[0]
+        partner = session.get(Institution, shipment.partner_id)
+        items = [render_item(item) for item in list_items(session, shipment_id)]
+    config = current_app.config["LIBFED"]
+    return render_template(
+        "exchange/packing_list.html", shipment=data, partner=partner,
+        items=items,
+        sender=config.oai.repository_name, home=config.exchange.home_country,
+        international=partner is not None and partner.country != config.exchange.home_country,
+    )
+

@@ -1,0 +1,296 @@
+"""The harvesting pages: each source with its last run, a source's runs, a run's log,
+"harvest now", and the panel on a partner's page.
+
+They read the harvester's own tables and start harvests through the same entry point
+as the scheduler (`harvest_unattended`), so a harvest started from a
+browser waits its turn on a host like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from libfed import records
+from libfed.config import Config
+from libfed.db import Database
+from libfed.errors import Message, NotFound
+from libfed.models import Institution
+from libfed.web.auth import page
+
+from .models import QuarantinedRecord, Run, Source
+from .pages import DEFAULT_LIMITS
+from .run import harvest_unattended
+from .sources import list_sources, next_runs, records_held
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("harvest_pages", __name__, template_folder="templates")
+
+RUNS_PER_PAGE = 20
+QUARANTINE_PER_PAGE = 50
+
+STATUS_LABELS = {
+    "running": lazy_gettext("running"),
+    "succeeded": lazy_gettext("succeeded"),
+    "partial": lazy_gettext("partial"),
+    "failed": lazy_gettext("failed"),
+    "parked": lazy_gettext("parked"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+def schedule_text(source: Source) -> str:
+    """The source's schedule in the page's language, unit as it was typed (6h, 90m)."""
+    if source.cron:
+        return _("cron %(expression)s", expression=source.cron)
+    seconds = source.every_seconds
+    if not seconds:
+        return _("manual")
+    if seconds % 86400 == 0:
+        return ngettext("every %(num)s day", "every %(num)s days", seconds // 86400)
+    if seconds % 3600 == 0:
+        return ngettext("every %(num)s hour", "every %(num)s hours", seconds // 3600)
+    if seconds % 60 == 0:
+        return ngettext("every %(num)s minute", "every %(num)s minutes", seconds // 60)
+    return ngettext("every %(num)s second", "every %(num)s seconds", seconds)
+
+
+def duration(run: Run) -> str:
+    if run.finished_at is None:
+        return ""
+    seconds = max(int((run.finished_at - run.started_at).total_seconds()), 0)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+    if minutes:
+        return _("%(minutes)s min %(seconds)s s", minutes=minutes, seconds=seconds)
+    return _("%(seconds)s s", seconds=seconds)
+
+
+@blueprint.context_processor
+def _helpers() -> dict[str, object]:
+    return {"status_label": status_label, "schedule_text": schedule_text, "duration": duration}
+
+
+def _database() -> Database:
+    return current_app.extensions["libfed.db"]
+
+
+def _page_number() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _page_args(number: int) -> str:
+    return urlencode({"page": number})
+
+
+def _source(session: Session, name: str) -> Source:
+    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise NotFound(Message("no harvest source named {name!r}", name=name))
+    return source
+
+
+def _institutions(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Institution.id, Institution.name).where(Institution.id.in_(ids))
+        ).all()
+    )
+
+
+@blueprint.get("/harvesting")
+@page("viewer")
+def sources(caller) -> str:  # type: ignore[no-untyped-def]
+    with _database().session() as session:
+        summaries = list_sources(session)
+        names = [s.source.name for s in summaries]
+        held = records_held(session, names)
+        upcoming = next_runs(session)
+        institutions = _institutions(
+            session, {s.source.institution_id for s in summaries if s.source.institution_id}
+        )
+    return render_template(
+        "harvest/sources.html",
+        summaries=summaries,
+        held=held,
+        upcoming=upcoming,
+        institutions=institutions,
+        caller=caller,
+    )
+
+
+@blueprint.get("/harvesting/<name>")
+@page("viewer")
+def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
+    number = _page_number()
+    with _database().session() as session:
+        found = _source(session, name)
+        total = session.scalar(select(func.count()).where(Run.source_id == found.id)) or 0
+        runs = session.scalars(
+            select(Run)
+            .where(Run.source_id == found.id)
+            .order_by(Run.id.desc())
+            .offset((number - 1) * RUNS_PER_PAGE)
+            .limit(RUNS_PER_PAGE)
+        ).all()
+        institution = _institutions(
+            session, {found.institution_id} if found.institution_id else set()
+        )
+        held = records_held(session, [name]).get(name, 0)
+        upcoming = next_runs(session).get(name) if found.enabled else None
+    parked = found.parked_until
+    return render_template(
+        "harvest/source.html",
+        source=found,
+        runs=runs,
+        total=total,
+        page=number,
+        per_page=RUNS_PER_PAGE,
+        page_args=_page_args,
+        held=held,
+        upcoming=upcoming,
+        institution=institution.get(found.institution_id or 0),
+        caller=caller,
+        parked=parked if parked and parked > records.utc_now() else None,
+    )
+
+
+@blueprint.get("/harvesting/runs/<int:run_id>")
+@page("viewer")
+def run(run_id: int, caller) -> str:  # type: ignore[no-untyped-def]
+    number = _page_number()
+    with _database().session() as session:
+        found = session.get(Run, run_id)
+        if found is None:
+            raise NotFound(Message("no harvest run {run_id}", run_id=run_id))
+        owner = session.get_one(Source, found.source_id)
+        quarantined = session.execute(
+            select(QuarantinedRecord.url, QuarantinedRecord.reason)
+            .where(QuarantinedRecord.run_id == run_id)
+            .order_by(QuarantinedRecord.id)
+            .offset((number - 1) * QUARANTINE_PER_PAGE)
+            .limit(QUARANTINE_PER_PAGE)
+        ).all()
+        kept = session.scalar(select(func.count()).where(QuarantinedRecord.run_id == run_id)) or 0
+    return render_template(
+        "harvest/run.html",
+        run=found,
+        source=owner,
+        quarantined=quarantined,
+        kept=kept,
+        page=number,
+        per_page=QUARANTINE_PER_PAGE,
+        page_args=_page_args,
+        caller=caller,
+    )
+
+
+# ------------------------------------------------------------------ harvest now
+
+# Names whose harvest this process has started and not yet finished: a second click
+# is refused even before the run's row exists (it waits for its host's lock first).
+_started: dict[str, threading.Thread] = {}
+_started_lock = threading.Lock()
+
+
+def _running(session: Session, source_id: int) -> bool:
+    """A run of the source is going on, here or in another process. A run still marked
+    running after the harvest deadline is a process that died: it no longer counts."""
+    since = records.utc_now() - timedelta(seconds=DEFAULT_LIMITS.deadline_seconds)
+    return (
+        session.scalar(
+            select(Run.id)
+            .where(Run.source_id == source_id, Run.status == "running", Run.started_at > since)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _harvest_in_background(db: Database, config: Config, name: str) -> None:
+    """The thread's body: never raises, so the serving process goes on."""
+    try:
+        harvest_unattended(db, config, name, "from the web")
+    finally:
+        with _started_lock:
+            _started.pop(name, None)
+
+
+@blueprint.post("/harvesting/<name>/harvest-now")
+@page("coordinator")
+def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
+    db = _database()
+    with db.session() as session:
+        found = _source(session, name)
+        busy = _running(session, found.id)
+    with _started_lock:
+        busy = busy or name in _started
+        if not busy:
+            thread = threading.Thread(
+                target=_harvest_in_background,
+                args=(db, current_app.config["LIBFED"], name),
+                name=f"harvest-now:{name}",
+                daemon=True,  # a harvest cut short resumes from its last page
+            )
+            _started[name] = thread
+            thread.start()
+    if busy:
+        flash(_("A harvest of %(name)s is already running.", name=name), "error")
+    else:
+        log.info("harvest of %s started from the web by %s", name, caller.name)
+        flash(_("Harvest started"), "success")
+    return redirect(url_for(".source", name=name), code=303)
+
+
+def background_harvests() -> list[threading.Thread]:
+    """The harvests this process started from the web and that still go on."""
+    with _started_lock:
+        return list(_started.values())
+
+
+# ------------------------------------------------------------------ partner panel
+
+
+def source_panel(session: Session, institution_id: int) -> Markup | None:
+    """The partner's harvest sources with their last run, for the partner's page."""
+    owned = session.scalars(
+        select(Source).where(Source.institution_id == institution_id).order_by(Source.name)
+    ).all()
+    if not owned:
+        return None
+    latest = session.scalars(
+        select(Run).where(
+            Run.id.in_(
+                select(func.max(Run.id))
+                .where(Run.source_id.in_([s.id for s in owned]))
+                .group_by(Run.source_id)
+            )
+        )
+    ).all()
+    last_runs = {r.source_id: r for r in latest}
+    return Markup(
+        render_template(
+            "harvest/panel.html",
+            sources=owned,
+            last_runs=last_runs,
+            status_label=status_label,
+        )
+    )

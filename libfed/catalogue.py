@@ -1,0 +1,114 @@
+"""Finding this server's records for a shipment item: by ISBN, or by words of the record.
+
+A shipment item linked to a record names the edition exactly. This looks into the
+stored oai_dc of local and harvested records alike with a LIKE scan, which is good
+enough to pick a book while typing; the union catalogue search (its own index)
+is what a large catalogue needs instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from lxml import etree
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.orm import Session
+from stdnum import isbn as stdnum_isbn
+
+from .models import Record, RecordFormat
+
+_DC = "{http://purl.org/dc/elements/1.1/}"
+_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """What a shipment item takes from a record."""
+
+    identifier: str
+    title: str
+    author: str | None
+    year: int | None
+    language: str | None
+    isbn: str | None
+
+
+def _first(metadata: etree._Element, name: str) -> str | None:
+    for element in metadata.iter(f"{_DC}{name}"):
+        if element.text and element.text.strip():
+            return element.text.strip()
+    return None
+
+
+def _isbns(metadata: etree._Element) -> list[str]:
+    found = []
+    for element in metadata.iter(f"{_DC}identifier"):
+        text = (element.text or "").strip()
+        if text.upper().startswith("URN:ISBN:"):
+            number = stdnum_isbn.compact(text[9:])
+            if stdnum_isbn.is_valid(number):
+                found.append(stdnum_isbn.to_isbn13(number))
+    return found
+
+
+def _entry(identifier: str, record_xml: bytes) -> CatalogueEntry | None:
+    metadata = etree.fromstring(record_xml)
+    title = _first(metadata, "title")
+    if title is None:
+        return None
+    date = _first(metadata, "date") or ""
+    digits = "".join(ch for ch in date[:4] if ch.isdigit())
+    isbns = _isbns(metadata)
+    return CatalogueEntry(
+        identifier=identifier,
+        title=title[:1000],
+        author=(_first(metadata, "creator") or "")[:500] or None,
+        year=int(digits) if len(digits) == 4 else None,
+        language=_first(metadata, "language"),
+        isbn=isbns[0] if isbns else None,
+    )
+
+
+def _scan(session: Session, patterns: list[str], limit: int) -> list[CatalogueEntry]:
+    dialect = session.get_bind().dialect.name
+    column = RecordFormat.record_xml
+    text = func.convert_from(column, "UTF8") if dialect == "postgresql" else cast(column, Text)
+    statement = (
+        select(Record.identifier, RecordFormat.record_xml)
+        .join(RecordFormat, RecordFormat.record_id == Record.id)
+        .where(RecordFormat.prefix == "oai_dc", Record.deleted.is_(False))
+        .limit(limit * 2)
+    )
+    for pattern in patterns:
+        statement = statement.where(text.ilike(pattern, escape="\\"))
+    entries = []
+    for identifier, record_xml in session.execute(statement):
+        entry = _entry(identifier, record_xml)
+        if entry is not None:
+            entries.append(entry)
+    return entries[:limit]
+
+
+def by_isbn(session: Session, isbn: str) -> CatalogueEntry | None:
+    """The record carrying this ISBN (as ISBN-13 or ISBN-10), if one does."""
+    number = stdnum_isbn.compact(isbn)
+    if not stdnum_isbn.is_valid(number):
+        return None
+    thirteen = stdnum_isbn.to_isbn13(number)
+    forms = {thirteen}
+    if thirteen.startswith("978"):
+        forms.add(stdnum_isbn.to_isbn10(thirteen))
+    for form in sorted(forms):
+        for entry in _scan(session, [f"%URN:ISBN:{form}%"], 5):
+            if entry.isbn == thirteen:
+                return entry
+    return None
+
+
+def search(session: Session, words: str, limit: int = 20) -> list[CatalogueEntry]:
+    """Records whose oai_dc holds every word (case-insensitive for Latin letters)."""
+    terms = [escape(word).translate(_LIKE_SPECIAL) for word in words.split()[:8]]
+    if not terms:
+        return []
+    return _scan(session, [f"%{term}%" for term in terms], limit)

@@ -1,0 +1,160 @@
+"""Who is signed in: the session cookie, sign-in and sign-out, and the role a page needs.
+
+The session holds the user's id and a fingerprint of their password hash, checked
+on every request: disabling a user, or changing their password, ends every
+session they have, on every worker, without a server-side session store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from libfed.callers import Caller
+from libfed.db import Database
+from libfed.models import User
+from libfed.users import caller_for_password
+
+from .i18n import LANGUAGES
+
+blueprint = Blueprint("auth", __name__)
+
+
+def _database() -> Database:
+    return current_app.extensions["libfed.db"]
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:32]
+
+
+def signed_in() -> Caller | None:
+    """The caller of this request, from its session; None when nobody is signed in."""
+    if "caller" in g:
+        return g.caller
+    caller = None
+    user_id = session.get("user_id")
+    if isinstance(user_id, int):
+        with _database().session() as db_session:
+            user = db_session.get(User, user_id)
+            if (
+                user is not None
+                and user.active
+                and hmac.compare_digest(session.get("auth", ""), _fingerprint(user.password_hash))
+            ):
+                caller = Caller(id=user.id, name=user.name, role=user.role)
+    if caller is None and user_id is not None:
+        session.clear()
+    g.caller = caller
+    return caller
+
+
+def page(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page for signed-in users with at least `role`; others are sent to sign in."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            caller = signed_in()
+            if caller is None:
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            if not caller.may(role):
+                abort(403)
+            return view(*args, caller=caller, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+def _local(target: str | None) -> str:
+    """Only a path of this site: `next` must not send anyone elsewhere."""
+    if not target:
+        return url_for("exchange_pages.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("exchange_pages.dashboard")
+    return target
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | Response:
+    error = None
+    name = ""
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        password = request.form.get("password", "")
+        with _database().session() as db_session:
+            caller = caller_for_password(db_session, name, password) if name else None
+            user = db_session.get(User, caller.id) if caller else None
+            if user is not None:
+                language = session.get("language")
+                session.clear()
+                session.permanent = True
+                session["user_id"] = user.id
+                session["auth"] = _fingerprint(user.password_hash)
+                session["language"] = user.language if user.language in LANGUAGES else language
+                return redirect(_local(request.args.get("next")))
+        error = _("The user name or the password is not right.")
+    status = 401 if error else 200
+    return render_template("web/sign_in.html", error=error, name=name), status
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> Response:
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+@blueprint.post("/language")
+def choose_language() -> Response:
+    """Switch the pages' language; a signed-in user keeps it for their next sessions."""
+    language = request.form.get("language")
+    if language not in LANGUAGES:
+        abort(400)
+    session["language"] = language
+    caller = signed_in()
+    if caller is not None:
+        with _database().write() as db_session:
+            user = db_session.get(User, caller.id)
+            if user is not None:
+                user.language = language
+    return redirect(_local(request.form.get("next")))
+
+
+def install_auth(app: Flask) -> None:
+    config = app.config["LIBFED"].web
+    app.config.update(
+        SESSION_COOKIE_NAME="libfed_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
+    )
+    app.register_blueprint(blueprint)
+    app.jinja_env.globals["signed_in"] = signed_in

@@ -1,0 +1,82 @@
+"""Languages of the pages: which one a request gets, and translating service messages.
+
+One catalogue (`libfed/translations`) holds every package's strings. English is the
+source language; Azerbaijani, Russian and Uzbek (Latin) are translated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, session
+from flask import request as flask_request
+from flask_babel import Babel, gettext, lazy_gettext
+
+from libfed.errors import Codes, Message
+
+# Locale id (as Babel and the catalogue directories name it) -> the language's own name.
+LANGUAGES = {
+    "az": "Azərbaycanca",
+    "ru": "Русский",
+    "uz_Latn": "Oʻzbekcha",
+    "en": "English",
+}
+# The kinds of object the services name in their refusals ("no {what} with id {id}").
+OBJECT_NAMES = (lazy_gettext("institution"), lazy_gettext("user"))
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def html_lang(locale_id: str) -> str:
+    """BCP 47 for the `lang` attribute: uz_Latn -> uz-Latn."""
+    return locale_id.replace("_", "-")
+
+
+def _chosen() -> str:
+    """The user's choice (kept in the session, copied from their account at sign-in),
+    else the browser's preference among ours, else the configured default."""
+    chosen = session.get("language")
+    if chosen in LANGUAGES:
+        return chosen
+    offered = [html_lang(code) for code in LANGUAGES]
+    best = flask_request.accept_languages.best_match([*offered, "uz"])
+    if best == "uz":
+        return "uz_Latn"
+    if best:
+        return best.replace("-", "_")
+    return current_app.config["LIBFED"].web.default_language
+
+
+def current_language() -> str:
+    if "language" not in g:
+        g.language = _chosen()
+    return g.language
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Message):
+        return translate(value)
+    if isinstance(value, Codes):
+        return ", ".join(gettext(code) for code in value.codes)
+    return value
+
+
+def translate(message: Any) -> str:
+    """A service's Message in the page's language; other text as it is."""
+    if isinstance(message, Message):
+        values = {name: _value(value) for name, value in message.values.items()}
+        return gettext(message.template).format(**values)
+    return str(message)
+
+
+def install_i18n(app: Flask) -> None:
+    config = app.config["LIBFED"].web
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = config.timezone
+    Babel(app, locale_selector=current_language)
+    app.jinja_env.globals.update(
+        LANGUAGES=LANGUAGES,
+        current_language=current_language,
+        html_lang=html_lang,
+        translate=translate,
+    )

@@ -1,0 +1,295 @@
+"""The harvesting pages as coordinators and viewers use them: sources, runs, "harvest now".
+
+"Harvest now" harvests a second instance of this project served over loopback, in a
+thread of the serving process; the tests wait for it the way a person would, by
+reloading the source's page (with a bound).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import WebClient, config_dict, load
+from flask import Flask
+from werkzeug.serving import make_server
+
+from harvest.models import QuarantinedRecord, Run, Source
+from harvest.web import background_harvests, source_panel
+from libfed.app import create_app
+from libfed.config import parse_config
+from libfed.db import Database
+from libfed.models import Institution
+
+STARTED = datetime(2024, 5, 1, 10, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def _no_harvest_outlives_its_test() -> Iterator[None]:
+    yield
+    for thread in background_harvests():
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def partner(tmp_path: Path, migrated_template: Path) -> Iterator[str]:
+    """Another libfed instance with two records, on loopback; yields its /oai URL."""
+    config = parse_config(
+        config_dict(
+            f"sqlite:///{tmp_path / 'partner.sqlite3'}", repository_identifier="partner.libfed.org"
+        )
+    )
+    shutil.copyfile(migrated_template, tmp_path / "partner.sqlite3")
+    database = Database(config.database.url)
+    load(database, "marcxml/pymarc_batch.xml")
+    server = make_server("127.0.0.1", 0, create_app(config, database), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/oai"
+    server.shutdown()
+    thread.join()
+    database.dispose()
+
+
+def add_source(
+    db: Database, name: str = "az-nl", url: str = "http://127.0.0.1:9/oai", **fields: object
+) -> int:
+    with db.write() as session:
+        values: dict = {"prefix": "oai_dc", "sets": [], "enabled": True} | fields
+        source = Source(name=name, base_url=url, **values)
+        session.add(source)
+        session.flush()
+        return source.id
+
+
+def add_run(db: Database, source_id: int, **fields: object) -> int:
+    values: dict = {"started_at": STARTED, "status": "succeeded", "errors": []} | fields
+    with db.write() as session:
+        run = Run(source_id=source_id, **values)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def cells(html: str, name: str) -> list[str]:
+    """The text of each cell of the table row that links to `name`."""
+    for row in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        if f">{name}</a>" in row:
+            found = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in found]
+    raise AssertionError(f"no row for {name}")
+
+
+def flashes(web: WebClient, path: str) -> list[str]:
+    return re.findall(r'<p class="flash [a-z]+"[^>]*>([^<]*)</p>', web.text(path))
+
+
+def wait_until_done(web: WebClient, name: str, seconds: float = 30) -> str:
+    """The source's page once its newest run has ended."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        html = web.text(f"/harvesting/{name}")
+        if ">running<" not in html and "has not been harvested yet" not in html:
+            return html
+        time.sleep(0.1)
+    raise AssertionError(f"the harvest of {name} did not end within {seconds} s")
+
+
+def test_no_sources_says_how_to_add_one(viewer_pages: WebClient) -> None:
+    html = viewer_pages.text("/harvesting")
+    assert "No partner catalogue is harvested yet." in html
+    assert "<code>libfed sources add NAME BASE_URL</code>" in html
+
+
+def test_the_list_shows_each_source_with_its_last_run(
+    viewer_pages: WebClient, db: Database
+) -> None:
+    with db.write() as session:
+        library = Institution(
+            name="Milli Kitabxana", country="AZ", version=1, created_at=STARTED, updated_at=STARTED
+        )
+        session.add(library)
+        session.flush()
+        library_id = library.id
+    az = add_source(db, "az-nl", every_seconds=6 * 3600, institution_id=library_id)
+    add_run(db, az, status="succeeded", added=5)
+    add_run(
+        db,
+        az,
+        status="partial",
+        added=1234,
+        updated=3,
+        deleted=1,
+        quarantined=2,
+        errors=[{"url": "http://x/oai?verb=ListRecords", "message": "timed out"}] * 2,
+        finished_at=STARTED.replace(minute=5),
+    )
+    add_source(db, "uz-nl", cron="0 3 * * *", enabled=False)
+
+    html = viewer_pages.text("/harvesting")
+    az_row = cells(html, "az-nl")
+    assert az_row[0] == "az-nl http://127.0.0.1:9/oai"
+    assert az_row[1:4] == ["Milli Kitabxana", "every 6 hours", "yes"]
+    assert az_row[4].startswith("May 1, 2024")
+    assert az_row[5:12] == ["partial", "1,234", "3", "1", "2", "2", "0"]
+    uz_row = cells(html, "uz-nl")
+    assert uz_row[1:5] == ["", "cron 0 3 * * *", "no", "never harvested"]
+
+
+def test_a_source_page_lists_its_runs_newest_first(viewer_pages: WebClient, db: Database) -> None:
+    source_id = add_source(db)
+    add_run(db, source_id, status="failed", started_at=STARTED, finished_at=STARTED)
+    add_run(
+        db,
+        source_id,
+        status="succeeded",
+        added=7,
+        started_at=STARTED.replace(hour=11),
+        finished_at=STARTED.replace(hour=11, minute=2, second=5),
+    )
+    html = viewer_pages.text("/harvesting/az-nl")
+    assert "http://127.0.0.1:9/oai" in html and "manual" in html
+    assert html.index(">succeeded<") < html.index(">failed<")
+    assert "2 min 5 s" in html
+
+
+def test_a_run_page_shows_its_errors_and_quarantined_records(
+    viewer_pages: WebClient, db: Database
+) -> None:
+    run_id = add_run(
+        db,
+        add_source(db),
+        status="partial",
+        requests=4,
+        pages=3,
+        added=20,
+        quarantined=1,
+        finished_at=STARTED.replace(second=42),
+        errors=[
+            {
+                "url": "http://127.0.0.1:9/oai?verb=ListRecords&resumptionToken=x",
+                "message": "the connection was reset",
+            }
+        ],
+    )
+    with db.write() as session:
+        session.add(
+            QuarantinedRecord(
+                run_id=run_id,
+                url="http://127.0.0.1:9/oai?verb=ListRecords",
+                reason="oai:x:1: no oai_dc can be derived from urn:mods",
+                raw=b"<mods>secret</mods>",
+            )
+        )
+
+    html = viewer_pages.text(f"/harvesting/runs/{run_id}")
+    assert "partial" in html and "42 s" in html
+    assert "http://127.0.0.1:9/oai?verb=ListRecords&amp;resumptionToken=x" in html
+    assert "the connection was reset" in html
+    assert "no oai_dc can be derived from urn:mods" in html
+    assert "1 record could not be stored" in html
+    assert "secret" not in html  # the raw bytes stay in the database
+
+
+def test_harvest_now_harvests_in_the_background(
+    pages: WebClient, db: Database, partner: str
+) -> None:
+    add_source(db, "partner", partner)
+    assert cells(pages.text("/harvesting"), "partner")[4:6] == ["never harvested", "0"]
+
+    response = pages.post("/harvesting/partner/harvest-now")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/harvesting/partner")
+    assert "Harvest started" in flashes(pages, "/harvesting/partner")
+
+    html = wait_until_done(pages, "partner")
+    assert ">succeeded<" in html
+    row = cells(pages.text("/harvesting"), "partner")
+    assert row[5:7] == ["succeeded", "2"]  # status, added
+    assert row[-2] == "2"  # records held
+
+
+def test_a_harvest_that_breaks_is_logged_and_ends_as_failed(
+    pages: WebClient,
+    db: Database,
+    partner: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr("harvest.run.store", broken)
+    add_source(db, "partner", partner)
+    assert pages.post("/harvesting/partner/harvest-now").status_code == 303
+    html = wait_until_done(pages, "partner")
+    assert ">failed<" in html
+    run_link = re.search(r'href="(/harvesting/runs/\d+)"', html)
+    assert run_link
+    assert "RuntimeError: the disk is full" in pages.text(run_link.group(1))
+    assert "harvest of partner (from the web) failed" in caplog.text
+    assert pages.text("/harvesting")  # the server goes on
+
+
+def test_harvest_now_is_refused_while_a_run_is_running(
+    pages: WebClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("libfed.records.utc_now", lambda: STARTED.replace(hour=11))
+    add_run(db, add_source(db), status="running")
+    response = pages.post("/harvesting/az-nl/harvest-now")
+    assert response.status_code == 303
+    assert flashes(pages, "/harvesting/az-nl") == ["A harvest of az-nl is already running."]
+    assert background_harvests() == []
+
+
+def test_viewers_see_no_button_and_may_not_harvest(viewer_pages: WebClient, db: Database) -> None:
+    add_source(db)
+    assert "Harvest now" not in viewer_pages.text("/harvesting/az-nl")
+    assert viewer_pages.post("/harvesting/az-nl/harvest-now").status_code == 403
+
+
+def test_coordinators_see_the_button(pages: WebClient, db: Database) -> None:
+    add_source(db)
+    html = pages.text("/harvesting/az-nl")
+    assert re.search(r'<button type="submit"[^>]*>Harvest now</button>', html)
+
+
+def test_harvest_now_needs_the_csrf_token(pages: WebClient, db: Database) -> None:
+    add_source(db)
+    assert pages.client.post("/harvesting/az-nl/harvest-now").status_code == 400
+    assert background_harvests() == []
+
+
+def test_unknown_sources_and_runs_are_not_found(pages: WebClient) -> None:
+    response = pages.get("/harvesting/nowhere")
+    assert response.status_code == 404
+    assert "no harvest source named &#39;nowhere&#39;" in response.get_data(as_text=True)
+    assert pages.get("/harvesting/runs/999").status_code == 404
+    assert pages.post("/harvesting/nowhere/harvest-now").status_code == 404
+
+
+def test_the_partner_panel_shows_the_partners_sources(app: Flask, db: Database) -> None:
+    with db.write() as session:
+        library = Institution(
+            name="Milli Kitabxana", country="AZ", version=1, created_at=STARTED, updated_at=STARTED
+        )
+        other = Institution(
+            name="Other", country="UZ", version=1, created_at=STARTED, updated_at=STARTED
+        )
+        session.add_all([library, other])
+        session.flush()
+        library_id, other_id = library.id, other.id
+    add_run(db, add_source(db, "az-nl", institution_id=library_id), status="parked")
+
+    with app.test_request_context("/partners"), db.session() as session:
+        panel = source_panel(session, library_id)
+        assert source_panel(session, other_id) is None
+    assert panel is not None
+    assert 'href="/harvesting/az-nl"' in panel and "az-nl" in panel
+    assert "parked" in panel and "last run May 1, 2024" in panel

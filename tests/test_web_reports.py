@@ -1,0 +1,197 @@
+"""The reports page: what a signed-in user reads, downloads and sees charted for a year,
+checked against a ledger made through the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ApiCaller, WebClient, add_partner, add_shipment
+from flask import url_for
+from lxml import html
+
+SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
+
+
+def ship(api: ApiCaller, partner: dict, direction: str, copies: int,
+         moves: list[tuple[str, str]], currency: str = "EUR") -> dict:
+    shipment = add_shipment(api, partner["id"], direction, items=[
+        {"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}
+    ])
+    for to, at in moves:
+        assert api.move(shipment["id"], to, at=at).status_code == 200
+    return shipment
+
+
+@pytest.fixture
+def ledger(api: ApiCaller) -> dict[str, dict]:
+    """2025: 2 copies (20.00 EUR) dispatched to Türkiye in March, 3 copies (30.00 TRY)
+    received from Türkiye in April, a draft to Russia that counts for nothing."""
+    tr = add_partner(api, "Milli Kütüphane", "TR")
+    ru = add_partner(api, "BAN", "RU")
+    ship(api, tr, "outgoing", 2, SENT_2025)
+    ship(api, tr, "incoming", 3, [("received", "2025-04-10T00:00:00Z")], currency="TRY")
+    add_shipment(api, ru["id"])
+    return {"TR": tr, "RU": ru}
+
+
+def document(web: WebClient, path: str) -> html.HtmlElement:
+    return html.fromstring(web.text(path))
+
+
+def table(page: html.HtmlElement, table_id: str) -> dict[str, dict[str, str]]:
+    """A table as a user reads it: row heading -> column heading -> cell text."""
+    (element,) = page.xpath(f'//table[@id="{table_id}"]')
+    headings = [" ".join(th.text_content().split()) for th in element.xpath("./thead/tr/th")]
+    rows = {}
+    for tr in element.xpath("./tbody/tr | ./tfoot/tr"):
+        cells = [" ".join(cell.text_content().split()) for cell in tr.xpath("./th | ./td")]
+        if len(cells) < len(headings):  # a footer heading spanning several columns
+            span = len(headings) - len(cells) + 1
+            cells = [cells[0]] + [""] * (span - 1) + cells[1:]
+        rows[cells[0]] = dict(zip(headings, cells, strict=True))
+    return rows
+
+
+def turkey(rows: dict[str, dict[str, str]]) -> dict[str, str]:
+    (name,) = [name for name in rows if name in ("Türkiye", "Turkey")]
+    return rows[name]
+
+
+def test_the_page_shows_the_years_balance_per_partner_and_per_country(
+    pages: WebClient, ledger: dict[str, dict]
+) -> None:
+    page = document(pages, "/reports?year=2025")
+    assert page.xpath("//h1")[0].text_content().strip() == "Reports for 2025"
+
+    partners = table(page, "balance")
+    assert partners["Milli Kütüphane"]["Copies sent"] == "2"
+    assert partners["Milli Kütüphane"]["Copies received"] == "3"
+    assert partners["Milli Kütüphane"]["Domestic or international"] == "international"
+    assert partners["Milli Kütüphane"]["Value sent"] == "€20.00"
+    assert partners["Milli Kütüphane"]["Value received"] == "TRY30.00"
+    assert partners["BAN"]["Copies sent"] == "0"  # a partner with a draft: shown, silent
+    assert partners["All partners"]["Copies sent"] == "2"
+    with pages.client.application.test_request_context():
+        link = url_for("exchange_pages.partner", partner_id=ledger["TR"]["id"])
+    assert page.xpath('//table[@id="balance"]//a[text()="Milli Kütüphane"]/@href') == [link]
+
+    countries = table(page, "countries")
+    assert turkey(countries)["Copies sent"] == "2"
+    assert turkey(countries)["Copies received"] == "3"
+    assert turkey(countries)["Difference in copies"] == "-1"
+    assert countries["International"]["Copies sent"] == "2"
+    assert countries["Domestic"]["Copies sent"] == "0"
+    assert countries["All countries"]["Titles received"] == "1"
+
+
+def test_the_balance_follows_the_ledger(
+    pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
+) -> None:
+    assert table(document(pages, "/reports?year=2025"), "balance")["BAN"]["Copies sent"] == "0"
+    ship(api, ledger["RU"], "outgoing", 5,
+         [("packed", "2025-06-01T00:00:00Z"), ("dispatched", "2025-06-02T00:00:00Z")])
+    page = document(pages, "/reports?year=2025")
+    assert table(page, "balance")["BAN"]["Copies sent"] == "5"
+    assert table(page, "balance")["All partners"]["Copies sent"] == "7"
+    assert table(page, "months")["June"]["Shipments sent"] == "1"
+
+
+def test_other_years_are_apart_and_the_current_year_is_the_default(
+    pages: WebClient, ledger: dict[str, dict]
+) -> None:
+    assert table(document(pages, "/reports?year=2024"), "balance")[
+        "Milli Kütüphane"]["Copies sent"] == "0"
+    page = document(pages, "/reports")
+    (year,) = page.xpath('//input[@name="year"]/@value')
+    from libfed.records import utc_now
+
+    assert year == str(utc_now().year)
+    assert page.xpath('//label[@for="f-year"]')[0].text_content().strip().startswith("Year")
+
+
+def test_the_months_table_and_line_chart_count_shipments_per_month(
+    pages: WebClient, ledger: dict[str, dict]
+) -> None:
+    page = document(pages, "/reports?year=2025")
+    months = table(page, "months")
+    assert months["March"]["Shipments sent"] == "1"
+    assert months["April"]["Shipments received"] == "1"
+    assert months["The whole year"]["Shipments sent"] == "1"
+    assert len(months) == 13
+
+    charts = json.loads(page.xpath('//script[@id="report-charts"]')[0].text)
+    assert charts["months"]["sent"] == [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert charts["months"]["received"] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert charts["months"]["labels"][0] == "Jan"
+    assert charts["countries"]["labels"] in (["Türkiye"], ["Turkey"])
+    assert charts["countries"]["sent"] == [2]
+    assert charts["countries"]["received"] == [3]
+    assert charts["series"] == {"sent": "Sent", "received": "Received"}
+
+
+def test_charts_have_text_equivalents_and_a_local_library(
+    pages: WebClient, ledger: dict[str, dict]
+) -> None:
+    page = document(pages, "/reports?year=2025")
+    canvases = page.xpath("//figure/canvas")
+    assert [c.get("id") for c in canvases] == ["chart-countries", "chart-months"]
+    for canvas in canvases:
+        assert canvas.get("role") == "img" and canvas.get("aria-label")
+        assert canvas.getparent().xpath("./figcaption")
+    scripts = page.xpath("//script/@src")
+    assert all(src.startswith("/") for src in scripts), scripts
+    library = pages.get(next(src for src in scripts if "chart" in src and "vendor" in src))
+    assert library.status_code == 200 and b"Chart.js v4" in library.data[:200]
+    assert pages.get("/static/vendor/chartjs/LICENSE.md").status_code == 200
+
+
+def test_the_page_speaks_the_users_language(pages: WebClient, ledger: dict[str, dict]) -> None:
+    pages.post("/language", {"language": "ru", "next": "/reports?year=2025"})
+    page = document(pages, "/reports?year=2025")
+    charts = json.loads(page.xpath('//script[@id="report-charts"]')[0].text)
+    assert charts["months"]["labels"][2].lower().startswith("мар")
+    assert charts["countries"]["labels"] == ["Турция"]
+    assert "March" not in page.text_content()
+
+
+@pytest.mark.parametrize("kind", ["balance", "countries"])
+def test_csv_downloads_are_the_apis_csv(
+    pages: WebClient, api: ApiCaller, ledger: dict[str, dict], kind: str
+) -> None:
+    page = document(pages, "/reports?year=2025")
+    (href,) = page.xpath(f'//a[contains(@href, "/reports/{kind}.csv")]/@href')
+    download = pages.get(href)
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
+    from_api = api.get(f"/reports/{kind}?year=2025", headers={"Accept": "text/csv"})
+    assert download.data == from_api.data
+    assert "Milli Kütüphane" in download.data.decode("utf-8-sig") or kind == "countries"
+
+
+def test_a_bad_year_is_explained_beside_the_field(pages: WebClient) -> None:
+    for bad in ("twenty", "99999", "12"):
+        response = pages.get(f"/reports?year={bad}")
+        assert response.status_code == 400
+        page = html.fromstring(response.get_data(as_text=True))
+        (field,) = page.xpath('//input[@name="year"]')
+        assert field.get("value") == bad and field.get("aria-invalid") == "true"
+        error = page.xpath(f'//*[@id="{field.get("aria-describedby").strip()}"]')[0]
+        assert "year" in error.text_content()
+        assert not page.xpath("//table")
+    assert pages.get("/reports/balance.csv?year=twenty").status_code == 400
+
+
+def test_anonymous_users_are_sent_to_sign_in(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/reports?year=2025", "/reports/balance.csv?year=2025"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_viewers_may_see_and_download_reports(
+    viewer_pages: WebClient, ledger: dict[str, dict]
+) -> None:
+    assert table(document(viewer_pages, "/reports?year=2025"), "balance")[
+        "Milli Kütüphane"]["Copies sent"] == "2"
+    assert viewer_pages.get("/reports/countries.csv?year=2025").status_code == 200
