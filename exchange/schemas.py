@@ -16,7 +16,7 @@ from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 from stdnum.exceptions import ValidationError as NumberError
 
-from libfed.errors import Message
+from libfed.errors import Codes, Message
 from libfed.fields import (
     Count,
     Currency,
@@ -42,7 +42,7 @@ def _isbn(value: str) -> str:
         return stdnum_isbn.to_isbn13(stdnum_isbn.validate(value))
     except NumberError as error:
         raise ValueError(
-            Message("{value!r} is not a valid ISBN: {reason}", value=value, reason=error.message)
+            Message("{value!r} is not a valid ISBN", value=value, detail=error.message)
         ) from None
 
 
@@ -51,7 +51,7 @@ def _issn(value: str) -> str:
         return stdnum_issn.format(stdnum_issn.validate(value))
     except NumberError as error:
         raise ValueError(
-            Message("{value!r} is not a valid ISSN: {reason}", value=value, reason=error.message)
+            Message("{value!r} is not a valid ISSN", value=value, detail=error.message)
         ) from None
 
 
@@ -90,8 +90,9 @@ def _paired(model: BaseModel, amount: str, currency: str) -> None:
         raise ValueError(
             Message(
                 "{given} and {missing} go together: give both or neither",
-                given=given,
-                missing=missing,
+                given=Codes(given),
+                missing=Codes(missing),
+                field=missing,
             )
         )
 
@@ -107,7 +108,7 @@ class AgreementIn(_In):
     @model_validator(mode="after")
     def _period(self) -> AgreementIn:
         if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError(Message("end_date is before start_date"))
+            raise ValueError(Message("end_date is before start_date", field="end_date"))
         return self
 
 

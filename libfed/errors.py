@@ -17,15 +17,23 @@ class Message(str):
     The API and the CLI show it as it is; the web pages look its template up in the
     user's language and fill the values in again (`libfed.web.i18n.translate`).
     Templates use `str.format` fields, and the extractor finds them by this name.
+    `detail` is a library's own explanation, in English only: the API appends it, the
+    pages leave it out. `field` names the field a whole-object check is about.
     """
 
     template: str
     values: dict[str, Any]
+    field: str | None
 
-    def __new__(cls, template: str, **values: Any) -> Message:
-        message = super().__new__(cls, template.format(**values))
+    def __new__(
+        cls, template: str, /, *, detail: str | None = None, field: str | None = None,
+        **values: Any,
+    ) -> Message:
+        text = template.format(**values)
+        message = super().__new__(cls, f"{text}: {detail}" if detail else text)
         message.template = template
         message.values = values
+        message.field = field
         return message
 
 
@@ -98,8 +106,10 @@ class Invalid(ServiceError):
     def of(cls, error: ValidationError) -> Invalid:
         fields: dict[str, str] = {}
         for item in error.errors():
-            name = ".".join(str(part) for part in item["loc"]) or "body"
-            fields.setdefault(name, _sentence(item))
+            sentence = _sentence(item)
+            named = sentence.field if isinstance(sentence, Message) else None
+            name = ".".join(str(part) for part in item["loc"]) or named or "body"
+            fields.setdefault(name, sentence)
         return cls(fields)
 
 
@@ -120,6 +130,8 @@ def _sentence(item: dict) -> str:
     error = context.get("error")
     if isinstance(error, ValueError) and error.args and isinstance(error.args[0], Message):
         return error.args[0]
+    if "reason" in context and str(item["msg"]).startswith("value is not a valid email"):
+        return Message(N_("is not a valid e-mail address"), detail=context["reason"])
     template = _PYDANTIC.get(item["type"])
     if template is not None:
         try:

@@ -41,9 +41,9 @@ def _isil(value: str) -> str:
     except NumberError as error:
         raise ValueError(
             Message(
-                "{value!r} is not a valid ISIL (ISO 15511, e.g. 'DE-101'): {reason}",
+                "{value!r} is not a valid ISIL (ISO 15511, e.g. 'DE-101')",
                 value=value,
-                reason=str(error),
+                detail=str(error),
             )
         ) from None
 

@@ -112,7 +112,7 @@ def test_item_isbn_is_checked_and_normalised_to_isbn13(api: ApiCaller) -> None:
         ({"title": "t", "unit_value": "1.234", "currency": "EUR"}, "unit_value"),
         ({"title": "t", "unit_value": "-1", "currency": "EUR"}, "unit_value"),
         ({"title": "t", "unit_value": "NaN", "currency": "EUR"}, "unit_value"),
-        ({"title": "t", "unit_value": "5.00"}, "body"),  # a value needs its currency
+        ({"title": "t", "unit_value": "5.00"}, "currency"),  # a value needs its currency
         ({"title": "t", "unit_value": "5", "currency": "EURO"}, "currency"),
         ({"title": "t", "language": "klingon"}, "language"),
         ({"title": "t", "year": 3000}, "year"),
@@ -203,7 +203,10 @@ def test_shipment_amounts_and_weight_round_trip_as_decimal_text(api: ApiCaller) 
     assert shipment["direction"] == "outgoing" and shipment["status"] == "draft"
     half = api.post("/shipments", {"direction": "outgoing", "partner_id": partner["id"],
                                    "postage_cost": "5"})
-    assert half.status_code == 422 and "postage_currency" in half.get_json()["error"]["fields"]["body"]
+    assert half.status_code == 422
+    assert half.get_json()["error"]["fields"]["postage_currency"] == (
+        "postage_cost and postage_currency go together: give both or neither"
+    )
 
 
 def test_shipment_totals_follow_its_items(api: ApiCaller) -> None:
@@ -326,7 +329,7 @@ def test_a_patch_is_checked_as_a_whole(api: ApiCaller) -> None:
     path = f"/agreements/{agreement['id']}"
     refused = api.patch(path, {"start_date": "2026-01-01"}, etag='"1"')
     assert refused.status_code == 422
-    assert "before start_date" in refused.get_json()["error"]["fields"]["body"]
+    assert "before start_date" in refused.get_json()["error"]["fields"]["end_date"]
     cleared = api.patch(path, {"end_date": None, "annual_quota": 50}, etag='"1"')
     assert cleared.status_code == 200
     assert cleared.get_json()["end_date"] is None and cleared.get_json()["annual_quota"] == 50

@@ -282,3 +282,40 @@ def test_the_dashboard_lists_what_waits(pages: WebClient, api) -> None:  # type:
     overdue = page.split('id="wait-overdue"', 1)[1].split("</section>", 1)[0]
     assert f"/shipments/{draft['id']}" in drafts and "LATE-1" not in drafts
     assert "LATE-1" in overdue
+
+
+def test_an_agreement_is_added_and_changed_from_the_partner_page(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
+    partner = add_partner(api)
+    assert "Add an agreement" in pages.text(f"/partners/{partner['id']}")
+    refused = pages.post(f"/partners/{partner['id']}/agreements/new", {
+        "basis": "copy_for_copy", "start_date": "2026-01-01", "end_date": "2025-01-01",
+    })
+    assert refused.status_code == 422
+    assert 'value="2025-01-01"' in refused.get_data(as_text=True)
+    response = pages.post(f"/partners/{partner['id']}/agreements/new", {
+        "basis": "value_for_value", "start_date": "2025-01-01", "annual_quota": "40",
+    })
+    assert response.status_code == 303
+    (agreement,) = api.get(f"/agreements?partner_id={partner['id']}").get_json()["items"]
+    assert (agreement["basis"], agreement["annual_quota"]) == ("value_for_value", 40)
+    page = pages.text(f"/partners/{partner['id']}")
+    assert "value for value" in page and "40" in page
+    pages.post(f"/agreements/{agreement['id']}/edit", {
+        "version": agreement["version"], "basis": "value_for_value", "start_date": "2025-01-01",
+        "annual_quota": "", "notes": "Renewed by letter",
+    })
+    changed = api.get(f"/agreements/{agreement['id']}").get_json()
+    assert changed["annual_quota"] is None and changed["notes"] == "Renewed by letter"
+
+
+def test_partners_are_named_in_the_page_language_when_the_ledger_knows_it(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
+    partner = add_partner(api, name="Millî Kütüphane Başkanlığı",
+                          other_names={"az": "Türkiyə Milli Kitabxanası", "ru": "Национальная библиотека Турции"})
+    add_shipment(api, partner["id"], reference="TR-7")
+    assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")
+    pages.post("/language", {"language": "az", "next": "/"})
+    for path in ("/shipments", "/partners", f"/partners/{partner['id']}", "/"):
+        assert "Türkiyə Milli Kitabxanası" in pages.text(path), path
+    assert "Millî Kütüphane Başkanlığı" in pages.text(f"/partners/{partner['id']}")  # its own name too
+    pages.post("/language", {"language": "uz_Latn", "next": "/"})
+    assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")  # no Uzbek name: its own

@@ -6,7 +6,9 @@ so a rule holds alike whether a shipment is changed from a browser or a script.
 
 from flask import Blueprint
 
-from .common import country_label
+from libfed.web.i18n import label_codes
+
+from .common import country_label, display_name
 from .labels import (
     ACTION_LABELS,
     BASIS_LABELS,
@@ -14,10 +16,12 @@ from .labels import (
     DIRECTION_LABELS,
     FIELD_LABELS,
     KIND_LABELS,
+    OBJECT_LABELS,
     STATE_LABELS,
 )
 
 blueprint = Blueprint("exchange_pages", __name__, template_folder="templates")
+label_codes({**STATE_LABELS, **DIRECTION_LABELS, **FIELD_LABELS, **OBJECT_LABELS})
 
 
 @blueprint.app_context_processor
@@ -31,7 +35,8 @@ def _labels() -> dict:
         "BASIS_LABELS": BASIS_LABELS,
         "FIELD_LABELS": FIELD_LABELS,
         "country_label": country_label,
+        "display_name": display_name,
     }
 
 
-from . import dashboard, partners, reports, shipments  # noqa: E402, F401  (routes)
+from . import agreements, dashboard, partners, reports, shipments  # noqa: E402, F401  (routes)

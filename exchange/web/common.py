@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import current_app, flash, redirect, request
 from flask_babel import get_locale
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from libfed.db import Database
+from libfed.errors import Invalid, Stale
 from libfed.fields import country_name
 from libfed.models import Institution
+from libfed.web.forms import field_errors
+from libfed.web.i18n import current_language, html_lang
 
 from ..models import Agreement
+
+# What a page view returns: a page, a page with its status, or a redirect.
+PageResult = str | tuple[str, int] | Response
 
 
 def database() -> Database:
@@ -22,11 +33,34 @@ def home_country() -> str:
     return current_app.config["LIBFED"].exchange.home_country
 
 
+def display_name(name: str, other_names: dict[str, str] | None) -> str:
+    """A partner's name in the page's language when the ledger knows it ('az' for an
+    Azerbaijani page, 'uz-Latn' or 'uz' for an Uzbek one), else its own name."""
+    language = current_language()
+    for tag in (html_lang(language), language.split("_")[0]):
+        if other_names and other_names.get(tag):
+            return other_names[tag]
+    return name
+
+
+def partner_names(executor: Session | Connection, ids: Iterable[int]) -> dict[int, str]:
+    rows = executor.execute(
+        select(Institution.id, Institution.name, Institution.other_names).where(
+            Institution.id.in_(set(ids))
+        )
+    )
+    return {ident: display_name(name, others) for ident, name, others in rows}
+
+
 def partner_choices(session: Session) -> list[tuple[int, str]]:
     rows = session.execute(
-        select(Institution.id, Institution.name, Institution.country).order_by(Institution.name)
+        select(Institution.id, Institution.name, Institution.other_names, Institution.country)
     )
-    return [(ident, f"{name} ({country})") for ident, name, country in rows]
+    return sorted(
+        ((ident, f"{display_name(name, others)} ({country})") for ident, name, others, country
+         in rows),
+        key=lambda choice: choice[1].casefold(),
+    )
 
 
 def agreement_choices(session: Session, partner_id: int | None = None) -> list[tuple[int, str]]:
@@ -53,3 +87,26 @@ def country_label(code: str) -> str:
     """The country's name in the page's language (CLDR), else its English name."""
     locale = get_locale()
     return (locale.territories.get(code) if locale else None) or country_name(code)
+
+
+def submit(
+    save: Callable[[], str],
+    show_form: Callable[..., Any],
+    saved: str,
+    current_version: int | None = None,
+) -> Any:
+    """A form's POST: `save` (which returns where to go next), or the form again with
+    what was typed and each refusal beside its field. An edit from a page that someone
+    else's change made stale shows the form again with the current version, so that a
+    second save applies what was typed, knowingly."""
+    typed = request.form.to_dict()
+    try:
+        target = save()
+    except Invalid as error:
+        return show_form(typed, field_errors(error), status=422)
+    except Stale:
+        flash(_("Someone changed this while you were editing it. Check the values and save "
+                "again to keep yours."), "error")
+        return show_form({**typed, "version": current_version}, {}, status=409)
+    flash(saved, "success")
+    return redirect(target, code=303)

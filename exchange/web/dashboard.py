@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from flask import render_template
-from sqlalchemy import select
 
 from libfed import records
 from libfed.callers import Caller
-from libfed.models import Institution
 from libfed.web.auth import page
 
 from ..attention import OVERDUE_AFTER, waiting
 from ..reports import Flow, flows_by_partner
 from ..shipments import with_totals
 from . import blueprint
-from .common import database
+from .common import database, partner_names
 
 
 @blueprint.get("/")
@@ -27,9 +25,7 @@ def dashboard(caller: Caller) -> str:
             group.kind: with_totals(connection, group.oldest) for group in groups
         }
         partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows}
-        names = dict(connection.execute(
-            select(Institution.id, Institution.name).where(Institution.id.in_(partner_ids))
-        ).all())
+        names = partner_names(connection, partner_ids)
         totals = Flow()
         for flow in flows_by_partner(connection, now.year).values():
             totals.add(flow)

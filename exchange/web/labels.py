@@ -30,7 +30,7 @@ ACTION_LABELS = {
     "accessioned": _l("Mark as accessioned"),
 }
 # The kinds of object the services name in their refusals ("no {what} with id {id}").
-OBJECT_NAMES = (_l("agreement"), _l("shipment"), _l("item"))
+OBJECT_LABELS = {"agreement": _l("agreement"), "shipment": _l("shipment"), "item": _l("item")}
 DIRECTION_LABELS = {"outgoing": _l("outgoing"), "incoming": _l("incoming")}
 KIND_LABELS = {
     "national_library": _l("national library"),

@@ -6,16 +6,16 @@ them, and what other domains show through the shell's partner panels.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from functools import partial
+
+from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
 from libfed import records
 from libfed.callers import Caller
 from libfed.editing import get
-from libfed.errors import Invalid, Stale
 from libfed.institutions import (
     KINDS,
     InstitutionIn,
@@ -26,7 +26,7 @@ from libfed.institutions import (
 )
 from libfed.models import Institution
 from libfed.web.auth import page
-from libfed.web.forms import field_errors, form_values
+from libfed.web.forms import form_values
 
 from ..agreements import list_agreements, with_usage
 from ..models import Shipment
@@ -34,9 +34,8 @@ from ..reports import Flow, flows_by_partner
 from ..schemas import AgreementQuery, ShipmentQuery
 from ..shipments import COUNTED, list_shipments, with_totals
 from . import blueprint
-from .common import database, home_country, version_field
+from .common import PageResult, database, home_country, submit, version_field
 
-PageResult = str | tuple[str, int] | Response
 # Names in the languages of the pages, kept in `other_names` under their language tags.
 NAME_LANGUAGES = ("az", "ru", "uz", "en")
 
@@ -82,6 +81,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         "exchange/partner.html", partner=institution, agreements=agreements, by_year=by_year,
         shipments=shipments, shipment_count=shipment_count, home=home_country(),
         panels=[Markup(panel) for panel in panels if panel], caller=caller,
+        this_year=records.utc_now().year,
     )
 
 
@@ -118,15 +118,15 @@ def _as_form(institution: Institution) -> dict:
 def new_partner(caller: Caller) -> PageResult:
     if request.method == "GET":
         return _form({"kind": "national_library"}, {})
-    try:
+
+    def save() -> str:
         with database().write() as session:
             ident = create_institution(
                 session, _institution_values("omit"), actor=caller, home_country=home_country()
             ).id
-    except Invalid as error:
-        return _form(request.form.to_dict(), field_errors(error), status=422)
-    flash(_("Partner added."), "success")
-    return redirect(url_for("exchange_pages.partner", partner_id=ident), code=303)
+        return url_for("exchange_pages.partner", partner_id=ident)
+
+    return submit(save, _form, _("Partner added."))
 
 
 @blueprint.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
@@ -137,19 +137,14 @@ def edit_partner(caller: Caller, partner_id: int) -> PageResult:
         current = _as_form(institution)
     if request.method == "GET":
         return _form(current, {}, partner=institution)
-    try:
+
+    def save() -> str:
         with database().write() as session:
             update_institution(
                 session, partner_id, _institution_values("clear"), actor=caller,
                 home_country=home_country(), expected_version=version_field(),
             )
-    except Invalid as error:
-        return _form(request.form.to_dict(), field_errors(error), partner=institution,
-                     status=422)
-    except Stale:
-        flash(_("Someone changed this partner while you were editing it. Check the values "
-                "and save again to keep yours."), "error")
-        return _form({**request.form.to_dict(), "version": current["version"]}, {},
-                     partner=institution, status=409)
-    flash(_("Changes saved."), "success")
-    return redirect(url_for("exchange_pages.partner", partner_id=partner_id), code=303)
+        return url_for("exchange_pages.partner", partner_id=partner_id)
+
+    return submit(save, partial(_form, partner=institution), _("Changes saved."),
+                  current["version"])

@@ -24,7 +24,7 @@ from libfed.web.auth import page
 
 from .. import reports as ledger_reports
 from . import blueprint
-from .common import country_label, database, home_country
+from .common import country_label, database, home_country, partner_names
 
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
 _COMPUTE: dict[str, Callable[[Connection, int, str], dict]] = {
@@ -77,6 +77,12 @@ def _charts(countries: dict, months: dict) -> dict:
     }
 
 
+def _names(balance: dict) -> dict[int, str]:
+    """The partners' names in the page's language (the report holds their own names)."""
+    with database().engine.connect() as connection:
+        return partner_names(connection, (row["partner_id"] for row in balance["rows"]))
+
+
 @blueprint.get("/reports")
 @page("viewer")
 def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
@@ -99,6 +105,7 @@ def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
         months=[(wide[n], months["sent"][n - 1], months["received"][n - 1]) for n in range(1, 13)],
         month_totals=(sum(months["sent"]), sum(months["received"])),
         charts=_charts(countries, months),
+        names=_names(balance),
     ), 200
 
 

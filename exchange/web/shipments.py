@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -10,13 +11,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from libfed import catalogue
 from libfed.audit import render_event, shipment_history
 from libfed.callers import Caller
-from libfed.errors import Invalid, Stale
+from libfed.errors import Invalid
 from libfed.models import Institution
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_values
@@ -35,11 +35,17 @@ from ..shipments import (
 )
 from ..states import DIRECTIONS, STATES
 from . import blueprint
-from .common import agreement_choices, database, home_country, partner_choices, version_field
+from .common import (
+    PageResult,
+    agreement_choices,
+    database,
+    home_country,
+    partner_choices,
+    partner_names,
+    submit,
+    version_field,
+)
 from .labels import STATE_LABELS
-
-PageResult = str | tuple[str, int] | Response
-
 
 # ------------------------------------------------------------------ list
 
@@ -59,13 +65,7 @@ def shipments(caller: Caller) -> PageResult:
     with database().engine.connect() as connection:
         rows, total = list_shipments(connection, query)
         listed = with_totals(connection, rows)
-        names = dict(
-            connection.execute(
-                select(Institution.id, Institution.name).where(
-                    Institution.id.in_({row["partner_id"] for row in listed})
-                )
-            ).all()
-        )
+        names = partner_names(connection, (row["partner_id"] for row in listed))
     with database().session() as session:
         partners = partner_choices(session)
 
@@ -101,17 +101,16 @@ def new_shipment(caller: Caller) -> PageResult:
         if request.args.get("partner_id", "").isdigit():
             values["partner_id"] = request.args["partner_id"]
         return _form(values, {})
-    try:
+
+    def save() -> str:
         with database().write() as session:
-            shipment = create_shipment(
+            ident = create_shipment(
                 session, form_values(ShipmentCreate, request.form), actor=caller,
                 home_country=home_country(),
-            )
-            ident = shipment.id
-    except Invalid as error:
-        return _form(request.form.to_dict(), field_errors(error), status=422)
-    flash(_("Shipment %(id)s started.", id=ident), "success")
-    return redirect(url_for("exchange_pages.shipment", shipment_id=ident), code=303)
+            ).id
+        return url_for("exchange_pages.shipment", shipment_id=ident)
+
+    return submit(save, _form, _("Shipment started."))
 
 
 @blueprint.route("/shipments/<int:shipment_id>/edit", methods=["GET", "POST"])
@@ -121,23 +120,17 @@ def edit_shipment(caller: Caller, shipment_id: int) -> PageResult:
         current = with_totals(session, [get_shipment(session, shipment_id)])[0]
     if request.method == "GET":
         return _form(current, {}, shipment=current)
-    patch = form_values(ShipmentIn, request.form, blank="clear")
-    try:
+
+    def save() -> str:
         with database().write() as session:
             update_shipment(
-                session, shipment_id, patch, actor=caller, home_country=home_country(),
-                expected_version=version_field(),
+                session, shipment_id, form_values(ShipmentIn, request.form, blank="clear"),
+                actor=caller, home_country=home_country(), expected_version=version_field(),
             )
-    except Invalid as error:
-        return _form(request.form.to_dict(), field_errors(error), shipment=current, status=422)
-    except Stale:
-        # Keep what was typed; the next save applies it over the newer version, knowingly.
-        flash(_("Someone changed this shipment while you were editing it. Check the values "
-                "and save again to keep yours."), "error")
-        return _form({**request.form.to_dict(), "version": current["version"]}, {},
-                     shipment=current, status=409)
-    flash(_("Changes saved."), "success")
-    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
+        return url_for("exchange_pages.shipment", shipment_id=shipment_id)
+
+    return submit(save, partial(_form, shipment=current), _("Changes saved."),
+                  current["version"])
 
 
 # ------------------------------------------------------------------ one shipment

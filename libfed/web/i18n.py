@@ -6,6 +6,7 @@ source language; Azerbaijani, Russian and Uzbek (Latin) are translated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,17 @@ LANGUAGES = {
     "uz_Latn": "Oʻzbekcha",
     "en": "English",
 }
-# The kinds of object the services name in their refusals ("no {what} with id {id}").
-OBJECT_NAMES = (lazy_gettext("institution"), lazy_gettext("user"))
+# Codes of the data model (states, field names, kinds of object) as the pages say them
+# when a refusal names them (errors.Codes); each domain adds its own (`label_codes`).
+_CODE_LABELS: dict[str, Any] = {
+    "institution": lazy_gettext("institution"),
+    "user": lazy_gettext("user"),
+}
+
+
+def label_codes(labels: Mapping[str, Any]) -> None:
+    _CODE_LABELS.update(labels)
+
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 
@@ -57,7 +67,7 @@ def _value(value: Any) -> Any:
     if isinstance(value, Message):
         return translate(value)
     if isinstance(value, Codes):
-        return ", ".join(gettext(code) for code in value.codes)
+        return ", ".join(str(_CODE_LABELS.get(code, code)) for code in value.codes)
     return value
 
 

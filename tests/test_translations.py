@@ -1,0 +1,231 @@
+"""Every visible string exists in Azerbaijani, Russian and Uzbek, and the pages use them.
+
+Two nets: the catalogues must translate every string the code marks (extracted
+afresh from the source, so a new string fails here until it is translated), and a
+page rendered in Russian must show no English word (which catches text that was
+never marked for translation at all).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from lxml import html
+
+from harvest.models import QuarantinedRecord, Run, Source
+from libfed.importer import import_files
+from libfed.records import utc_now
+from libfed.web.i18n import LANGUAGES, TRANSLATIONS
+from tests.conftest import REPOSITORY_ID, ROOT, WebClient, add_partner, add_shipment
+
+TRANSLATED = [code for code in LANGUAGES if code != "en"]
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "Message": None}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)(?:![rs])?\}")
+
+
+def _source_messages() -> dict[str, str | None]:
+    """msgid -> msgid_plural of every string the code marks, as `make translations` finds them."""
+    with open(ROOT / "babel.cfg") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found: dict[str, str | None] = {}
+    for _filename, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=KEYWORDS
+    ):
+        if isinstance(message, tuple):
+            found[message[0]] = message[1]
+        else:
+            found.setdefault(message, None)
+    return found
+
+
+def _catalogue(code: str):  # type: ignore[no-untyped-def]
+    with open(TRANSLATIONS / code / "LC_MESSAGES" / "messages.po", "rb") as po:
+        return read_po(po, locale=code)
+
+
+def _placeholders(text: str) -> set[str]:
+    return {a or b for a, b in _PLACEHOLDER.findall(text)}
+
+
+@pytest.fixture(scope="module")
+def source_messages() -> dict[str, str | None]:
+    return _source_messages()
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_every_marked_string_is_translated(code: str, source_messages) -> None:  # type: ignore[no-untyped-def]
+    catalogue = _catalogue(code)
+    problems = []
+    for msgid, plural in source_messages.items():
+        entry = catalogue.get(msgid)
+        if entry is None:
+            problems.append(f"missing: {msgid!r}")
+            continue
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        if entry.fuzzy or not all(form.strip() for form in forms):
+            problems.append(f"untranslated: {msgid!r}")
+            continue
+        if plural is not None and len(forms) != catalogue.num_plurals:
+            problems.append(f"needs {catalogue.num_plurals} plural forms: {msgid!r}")
+        expected = _placeholders(plural or msgid)
+        for form in forms:
+            if _placeholders(form) - expected or (
+                plural is None and _placeholders(form) != expected
+            ):
+                problems.append(f"placeholders differ: {msgid!r} -> {form!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_the_compiled_catalogue_is_up_to_date(code: str) -> None:
+    compiled = io.BytesIO()
+    write_mo(compiled, _catalogue(code))
+    mo = TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo"
+    assert mo.read_bytes() == compiled.getvalue(), "run `make translations` to compile it"
+
+
+# ------------------------------------------------------------------ pages in Russian
+
+# A word with a small Latin letter: English left in a Russian page. Upper-case codes
+# (ISBN, ISIL, EUR, HS) are the same in every language.
+_LATIN_WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")
+# Values of the ledger and the configuration that are identifiers, not words of the
+# page: the user name, the repository's name, a harvest source's name, address, format.
+_DATA = ("coordinator-user", "libfed test repository", "http://127.0.0.1:9/oai", "rnb",
+         "oai_dc", "libfed")
+
+
+def _visible_text(page: str) -> list[str]:
+    tree = html.fromstring(page)
+    texts = []
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag in ("script", "style", "head"):
+            continue
+        # Text deliberately in another language (the language menu, names in their
+        # languages) says so with its own lang attribute.
+        owner = next((e for e in element.iterancestors() if e.get("lang")), None)
+        if element.get("lang") not in (None, "ru") or (
+            owner is not None and owner.get("lang") != "ru"
+        ):
+            continue
+        if element.text and element.getparent() is not None:
+            texts.append(element.text)
+        if element.tail and element.getparent() is not None:
+            texts.append(element.tail)
+        for attribute in ("aria-label", "title", "placeholder", "alt"):
+            if element.get(attribute):
+                texts.append(element.get(attribute))
+    return texts
+
+
+def _english_words(page: str) -> list[str]:
+    words = []
+    for text in _visible_text(page):
+        for value in _DATA:
+            text = text.replace(value, "")
+        words += _LATIN_WORD.findall(text)
+    return words
+
+
+@pytest.fixture
+def russian(pages: WebClient) -> WebClient:
+    assert pages.post("/language", {"language": "ru", "next": "/"}).status_code == 302
+    return pages
+
+
+@pytest.fixture
+def ledger(db, api) -> dict:  # type: ignore[no-untyped-def]
+    """A ledger whose own values are in Cyrillic, so that any Latin word is the page's."""
+    import_files(db, REPOSITORY_ID, [ROOT / "libfed" / "demo" / "data" / "libfed_demo.xml"])
+    abroad = add_partner(api, name="Российская национальная библиотека", country="RU",
+                         city="Санкт-Петербург")
+    home = add_partner(api, name="Бакинский университет", country="AZ")
+    sent = add_shipment(api, abroad["id"], reference="РНБ-1", carrier="Почта",
+                        customs_hs_code="4901", customs_content_type="gift",
+                        customs_declared_value="20.00", customs_currency="EUR",
+                        items=[{"title": "История", "author": "Иванов", "copies": 2,
+                                "unit_value": "10.00", "currency": "EUR"}])
+    api.move(sent["id"], "packed")
+    api.move(sent["id"], "dispatched", note="Отправлено почтой")
+    expected = add_shipment(api, home["id"], direction="incoming",
+                            items=[{"title": "Атлас", "copies": 1}])
+    with db.write() as session:
+        source = Source(name="rnb", base_url="http://127.0.0.1:9/oai", prefix="oai_dc", sets=[],
+                        enabled=True, institution_id=abroad["id"], every_seconds=3600)
+        session.add(source)
+        session.flush()
+        run = Run(source_id=source.id, started_at=utc_now(), finished_at=utc_now(),
+                  status="failed", errors=[{"url": "http://127.0.0.1:9/oai", "message": "отказ"}])
+        session.add(run)
+        session.flush()
+        session.add(QuarantinedRecord(run_id=run.id, url="http://127.0.0.1:9/oai",
+                                      reason="плохая запись", raw=b"<x/>"))
+        run_id = run.id
+    return {"abroad": abroad, "home": home, "sent": sent, "expected": expected, "run": run_id}
+
+
+def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> None:
+    abroad, sent = ledger["abroad"], ledger["sent"]
+    paths = [
+        "/", "/partners", f"/partners/{abroad['id']}", "/partners/new",
+        f"/partners/{abroad['id']}/edit", "/shipments", "/shipments/new",
+        f"/shipments/{sent['id']}", f"/shipments/{ledger['expected']['id']}",
+        f"/shipments/{ledger['expected']['id']}?q=tarixi", f"/shipments/{sent['id']}/packing-list",
+        "/reports", "/harvesting", "/harvesting/rnb", f"/harvesting/runs/{ledger['run']}",
+        "/no-such-page",
+    ]
+    found = {}
+    for path in paths:
+        response = russian.get(path)
+        assert response.status_code in (200, 404), path
+        page = response.get_data(as_text=True)
+        assert '<html lang="ru">' in page, path
+        if words := _english_words(page):
+            found[path] = sorted(set(words))
+    assert not found, found
+
+
+def test_refusals_are_shown_in_russian(russian: WebClient, ledger: dict) -> None:
+    response = russian.post("/partners/new", {"name": "Библиотека", "country": "XX",
+                                              "email": "не адрес"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert not _english_words(page)
+    error = html.fromstring(page).get_element_by_id("e-country").text_content()
+    assert "XX" in error and re.search("[\u0430-\u044f]{3}", error)
+    item = russian.post(f"/shipments/{ledger['expected']['id']}/items",
+                        {"isbn": "123", "copies": "0"})
+    assert item.status_code == 422
+    assert not _english_words(item.get_data(as_text=True))
+
+
+def test_the_sign_in_page_follows_the_browser_language(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/sign-in", headers={"Accept-Language": "uz-UZ,uz;q=0.9,ru;q=0.5"})
+    assert '<html lang="uz-Latn">' in page.get_data(as_text=True)
+    page = client.get("/sign-in", headers={"Accept-Language": "az-AZ"}).get_data(as_text=True)
+    assert '<html lang="az">' in page
+
+
+def test_a_users_language_is_kept_for_their_next_session(app, pages: WebClient, web_users) -> None:  # type: ignore[no-untyped-def]
+    pages.post("/language", {"language": "az", "next": "/"})
+    pages.post("/sign-out")
+    again = WebClient(app.test_client())
+    again.sign_in(web_users["coordinator"])
+    assert '<html lang="az">' in again.text("/")
+
+
+def test_numbers_and_dates_follow_the_language(russian: WebClient, ledger: dict) -> None:
+    page = russian.text(f"/shipments/{ledger['sent']['id']}/packing-list")
+    assert "20,00\xa0€" in page  # Russian: decimal comma, sign after the amount
+    russian.post("/language", {"language": "en", "next": "/"})
+    assert "€20.00" in russian.text(f"/shipments/{ledger['sent']['id']}/packing-list")
+
+
+def test_the_language_menu_refuses_unknown_languages(pages: WebClient) -> None:
+    assert pages.post("/language", {"language": "xx", "next": "/"}).status_code == 400
