@@ -147,13 +147,19 @@ def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
 
     opened.on("response", check)
     opened.on("requestfailed", lambda request: broken.append(f"failed {request.url}"))
+    # A script or style the Content-Security-Policy refused, or a script that failed (a
+    # page answered 4xx is logged too: that is the form's refusal, not a breakage).
+    opened.on("console", lambda message: broken.append(f"console: {message.text}")
+              if message.type == "error" and "Failed to load resource" not in message.text
+              else None)
+    opened.on("pageerror", lambda error: broken.append(f"script error: {error}"))
     yield opened
     context.close()
 
 
 @pytest.fixture
 def broken() -> list[str]:
-    """What the pages of a test failed to load (the browser's own /favicon.ico aside)."""
+    """What the pages of a test failed to load or run (refused by the CSP, or broken)."""
     return []
 
 

@@ -319,3 +319,14 @@ def test_partners_are_named_in_the_page_language_when_the_ledger_knows_it(pages:
     assert "Millî Kütüphane Başkanlığı" in pages.text(f"/partners/{partner['id']}")  # its own name too
     pages.post("/language", {"language": "uz_Latn", "next": "/"})
     assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")  # no Uzbek name: its own
+
+
+def test_pages_forbid_framing_and_foreign_scripts(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
+    response = pages.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for path in ("/sign-in", "/no-such-page"):
+        assert "Content-Security-Policy" in pages.get(path).headers
+    assert "onclick=" not in pages.text(f"/shipments/{add_shipment(api, add_partner(api)['id'])['id']}/packing-list")

@@ -57,6 +57,26 @@ def page_error(error: Exception) -> Response | tuple[str, int]:
     return render_template("web/error.html", code=500, message=None), 500
 
 
+# Scripts, styles and images from this server only (Chart.js is vendored); no framing
+# (clickjacking of the forms' buttons); forms post only here.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _protect(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        for name, value in _HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
 def install_shell(app: Flask, exempt: list[Blueprint]) -> None:
     """Sessions, languages and CSRF for the pages; `exempt` blueprints (the API, OAI)
     authenticate otherwise and take no cookies, so no CSRF token."""
@@ -66,4 +86,5 @@ def install_shell(app: Flask, exempt: list[Blueprint]) -> None:
     for other in exempt:
         csrf.exempt(other)
     app.register_blueprint(blueprint)
+    app.after_request(_protect)
     app.extensions.setdefault("libfed.partner_panels", [])
