@@ -27,6 +27,7 @@ from libfed.db import Database
 from libfed.errors import Message, NotFound
 from libfed.models import Institution
 from libfed.web.auth import page
+from libfed.web.pages import MenuEntry
 
 from .models import QuarantinedRecord, Run, Source
 from .pages import DEFAULT_LIMITS
@@ -36,6 +37,7 @@ from .sources import list_sources, next_runs, records_held
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("harvest_pages", __name__, template_folder="templates")
+MENU = [MenuEntry("harvesting", "harvest_pages.sources", lazy_gettext("Harvesting"))]
 
 RUNS_PER_PAGE = 20
 QUARANTINE_PER_PAGE = 50

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from exchange import web as exchange_web
 from exchange.views import api as exchange_api
-from exchange.web import blueprint as exchange_pages
 from harvest import web as harvest_web
 from harvest.sources import base_urls
 from oai.provider import Provider
@@ -37,9 +37,13 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     )
     app.register_blueprint(oai_blueprint)
     install(app, APIS, page_error)
-    install_shell(app, exempt=[oai_blueprint, *(api.blueprint for api in APIS)])
+    install_shell(
+        app,
+        exempt=[oai_blueprint, *(api.blueprint for api in APIS)],
+        menu=exchange_web.MENU + harvest_web.MENU,
+    )
     install_formatting(app)
-    app.register_blueprint(exchange_pages)
+    app.register_blueprint(exchange_web.blueprint)
     app.register_blueprint(harvest_web.blueprint)
     app.extensions["libfed.partner_panels"].append(harvest_web.source_panel)
     return app

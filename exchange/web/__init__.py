@@ -5,8 +5,10 @@ so a rule holds alike whether a shipment is changed from a browser or a script.
 """
 
 from flask import Blueprint
+from flask_babel import lazy_gettext as _l
 
 from libfed.web.i18n import label_codes
+from libfed.web.pages import MenuEntry
 
 from .common import country_label, display_name
 from .labels import (
@@ -21,6 +23,12 @@ from .labels import (
 )
 
 blueprint = Blueprint("exchange_pages", __name__, template_folder="templates")
+MENU = [
+    MenuEntry("dashboard", "exchange_pages.dashboard", _l("Dashboard")),
+    MenuEntry("partners", "exchange_pages.partners", _l("Partners")),
+    MenuEntry("shipments", "exchange_pages.shipments", _l("Shipments")),
+    MenuEntry("reports", "exchange_pages.reports", _l("Reports")),
+]
 label_codes({**STATE_LABELS, **DIRECTION_LABELS, **FIELD_LABELS, **OBJECT_LABELS})
 
 

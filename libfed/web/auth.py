@@ -90,11 +90,12 @@ def page(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def _local(target: str | None) -> str:
     """Only a path of this site: `next` must not send anyone elsewhere."""
+    home = url_for(current_app.config["LIBFED_HOME"])
     if not target:
-        return url_for("exchange_pages.dashboard")
+        return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("exchange_pages.dashboard")
+        return home
     return target
 
 

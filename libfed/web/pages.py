@@ -8,6 +8,8 @@ imports another.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request
 from flask_babel import gettext as _
@@ -31,6 +33,15 @@ csrf = CSRFProtect()
 
 # (session, institution id) -> HTML for the partner page, or None when there is nothing.
 PartnerPanel = Callable[[Session, int], Markup | None]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A section of the pages in the main menu; the first one is the home page."""
+
+    key: str  # a page sets `section` to it to be marked as the current one
+    endpoint: str
+    label: Any  # a lazy translation
 
 
 def _back() -> Response:
@@ -77,9 +88,10 @@ def _protect(response: Response) -> Response:
     return response
 
 
-def install_shell(app: Flask, exempt: list[Blueprint]) -> None:
+def install_shell(app: Flask, exempt: list[Blueprint], menu: list[MenuEntry]) -> None:
     """Sessions, languages and CSRF for the pages; `exempt` blueprints (the API, OAI)
-    authenticate otherwise and take no cookies, so no CSRF token."""
+    authenticate otherwise and take no cookies, so no CSRF token. The domains' pages
+    are reached through `menu`, which the app factory puts together."""
     install_i18n(app)
     install_auth(app)
     csrf.init_app(app)
@@ -87,4 +99,6 @@ def install_shell(app: Flask, exempt: list[Blueprint]) -> None:
         csrf.exempt(other)
     app.register_blueprint(blueprint)
     app.after_request(_protect)
+    app.config["LIBFED_HOME"] = menu[0].endpoint
+    app.jinja_env.globals.update(menu=menu, home_endpoint=menu[0].endpoint)
     app.extensions.setdefault("libfed.partner_panels", [])
