@@ -330,3 +330,14 @@ def test_pages_forbid_framing_and_foreign_scripts(pages: WebClient, api) -> None
     for path in ("/sign-in", "/no-such-page"):
         assert "Content-Security-Policy" in pages.get(path).headers
     assert "onclick=" not in pages.text(f"/shipments/{add_shipment(api, add_partner(api)['id'])['id']}/packing-list")
+
+
+def test_password_guessing_is_slowed_per_user_name(app, web_users) -> None:  # type: ignore[no-untyped-def]
+    guesser = WebClient(app.test_client())
+    for _attempt in range(10):
+        assert guesser.sign_in("coordinator-user", "guess").status_code == 401
+    blocked = guesser.sign_in("coordinator-user", PASSWORD)
+    assert blocked.status_code == 429
+    assert "Too many wrong passwords" in blocked.get_data(as_text=True)
+    other = WebClient(app.test_client())
+    assert other.sign_in("viewer-user").status_code == 302  # another name is not blocked

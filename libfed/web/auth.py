@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter import Limiter
 from werkzeug.wrappers import Response
 
 from libfed.callers import Caller
@@ -39,6 +40,16 @@ from libfed.users import caller_for_password
 from .i18n import LANGUAGES
 
 blueprint = Blueprint("auth", __name__)
+
+# Password guessing: failed sign-ins per user name, counted in each server process
+# (so `--workers N` allows N times as many). Keyed by the name, not the address: behind
+# a proxy every user shares one address, and one guesser would lock everyone out.
+SIGN_IN_LIMIT = "10 per 15 minutes"
+limiter = Limiter(
+    key_func=lambda: request.form.get("name", "").strip().casefold()[:64],
+    storage_uri="memory://",
+    headers_enabled=True,
+)
 
 
 def _database() -> Database:
@@ -100,6 +111,7 @@ def _local(target: str | None) -> str:
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
 def sign_in() -> str | Response:
     error = None
     name = ""
@@ -157,5 +169,6 @@ def install_auth(app: Flask) -> None:
         SESSION_COOKIE_SECURE=config.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
     )
+    limiter.init_app(app)
     app.register_blueprint(blueprint)
     app.jinja_env.globals["signed_in"] = signed_in
