@@ -12,8 +12,9 @@ import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, extract, func, select
+from sqlalchemy import ColumnElement, Connection, extract, func, select
 from sqlalchemy.orm import Session
 
 from libfed.fields import country_name, from_minor
@@ -70,11 +71,14 @@ class Flow:
         }
 
 
-def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow]:
-    """One indexed pass over the year's counted shipments and their totals."""
-    rows = session.execute(
+def _flows(
+    executor: Session | Connection, key: ColumnElement, condition: ColumnElement[bool]
+) -> dict[Any, Flow]:
+    """One indexed pass over the counted shipments that meet `condition` and their
+    totals, summed per value of `key` (a partner, a year)."""
+    rows = executor.execute(
         select(
-            Shipment.partner_id,
+            key,
             Shipment.direction,
             ShipmentTotal.currency,
             func.sum(ShipmentTotal.titles),
@@ -85,12 +89,12 @@ def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow
             func.sum(ShipmentTotal.received_value_minor),
         )
         .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
-        .where(Shipment.year == year, COUNTED)
-        .group_by(Shipment.partner_id, Shipment.direction, ShipmentTotal.currency)
+        .where(condition, COUNTED)
+        .group_by(key, Shipment.direction, ShipmentTotal.currency)
     )
-    flows: dict[int, Flow] = defaultdict(Flow)
-    for partner, direction, currency, titles, copies, value, r_titles, r_copies, r_value in rows:
-        flow = flows[partner]
+    flows: dict[Any, Flow] = defaultdict(Flow)
+    for group, direction, currency, titles, copies, value, r_titles, r_copies, r_value in rows:
+        flow = flows[group]
         if direction == "outgoing":
             flow.titles_sent += titles
             flow.copies_sent += copies
@@ -102,6 +106,16 @@ def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow
             if currency:
                 flow.value_received[currency] = flow.value_received.get(currency, 0) + r_value
     return flows
+
+
+def flows_by_partner(session: Session | Connection, year: int) -> dict[int, Flow]:
+    """The year's flows, per partner."""
+    return _flows(session, Shipment.partner_id, Shipment.year == year)
+
+
+def flows_by_year(session: Session | Connection, partner_id: int) -> dict[int, Flow]:
+    """One partner's flows, per year."""
+    return _flows(session, Shipment.year, Shipment.partner_id == partner_id)
 
 
 def balance(session: Session | Connection, year: int, home_country: str) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from lxml import etree
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 from stdnum import isbn as stdnum_isbn
 
@@ -70,18 +70,25 @@ def _entry(identifier: str, record_xml: bytes) -> CatalogueEntry | None:
     )
 
 
-def _scan(session: Session, patterns: list[str], limit: int) -> list[CatalogueEntry]:
-    dialect = session.get_bind().dialect.name
+def _scan(
+    session: Session, patterns: list[str], limit: int, *, every: bool = True
+) -> list[CatalogueEntry]:
+    """Records whose oai_dc matches every pattern (or, `every=False`, any of them)."""
     column = RecordFormat.record_xml
-    text = func.convert_from(column, "UTF8") if dialect == "postgresql" else cast(column, Text)
+    if session.get_bind().dialect.name == "postgresql":
+        text = func.convert_from(column, "UTF8")
+        match = text.ilike
+    else:  # SQLite's LIKE ignores the case of Latin letters itself; lower() would copy each row
+        text = cast(column, Text)
+        match = text.like
     statement = (
         select(Record.identifier, RecordFormat.record_xml)
         .join(RecordFormat, RecordFormat.record_id == Record.id)
         .where(RecordFormat.prefix == "oai_dc", Record.deleted.is_(False))
         .limit(limit * 2)
     )
-    for pattern in patterns:
-        statement = statement.where(text.ilike(pattern, escape="\\"))
+    matches = [match(pattern, escape="\\") for pattern in patterns]
+    statement = statement.where(and_(*matches) if every else or_(*matches))
     entries = []
     for identifier, record_xml in session.execute(statement):
         entry = _entry(identifier, record_xml)
@@ -96,14 +103,12 @@ def by_isbn(session: Session, isbn: str) -> CatalogueEntry | None:
     if not stdnum_isbn.is_valid(number):
         return None
     thirteen = stdnum_isbn.to_isbn13(number)
-    forms = {thirteen}
+    forms = [thirteen]
     if thirteen.startswith("978"):
-        forms.add(stdnum_isbn.to_isbn10(thirteen))
-    for form in sorted(forms):
-        for entry in _scan(session, [f"%URN:ISBN:{form}%"], 5):
-            if entry.isbn == thirteen:
-                return entry
-    return None
+        forms.append(stdnum_isbn.to_isbn10(thirteen))
+    # One pass for both forms: a number absent from the catalogue costs one scan, not two.
+    found = _scan(session, [f"%URN:ISBN:{form}%" for form in forms], 5, every=False)
+    return next((entry for entry in found if entry.isbn == thirteen), None)
 
 
 def search(session: Session, words: str, limit: int = 20) -> list[CatalogueEntry]:

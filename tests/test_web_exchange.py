@@ -341,3 +341,19 @@ def test_password_guessing_is_slowed_per_user_name(app, web_users) -> None:  # t
     assert "Too many wrong passwords" in blocked.get_data(as_text=True)
     other = WebClient(app.test_client())
     assert other.sign_in("viewer-user").status_code == 302  # another name is not blocked
+
+
+def test_times_are_shown_in_the_configured_zone(config, db, api) -> None:  # type: ignore[no-untyped-def]
+    from libfed.app import create_app
+    from tests.conftest import signed_in_as
+
+    baku = create_app(config.model_copy(update={"web": config.web.model_copy(
+        update={"timezone": "Asia/Baku"})}), db)
+    with db.write() as session:
+        set_password(session, find_user(session, "coordinator-user"), PASSWORD)
+    pages = signed_in_as(baku, "coordinator-user")
+    partner = add_partner(api)
+    shipment = add_shipment(api, partner["id"])
+    api.move(shipment["id"], "packed", at="2025-03-01T20:30:00Z")
+    page = pages.text(f"/shipments/{shipment['id']}")
+    assert "Mar 2, 2025, 12:30:00\u202fAM" in page  # 20:30 UTC is past midnight in Baku (+4)

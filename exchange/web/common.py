@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from libfed.audit import ledger_changes
 from libfed.db import Database
 from libfed.errors import Invalid, Stale
 from libfed.fields import country_name
@@ -19,6 +20,7 @@ from libfed.models import Institution
 from libfed.web.forms import field_errors
 from libfed.web.i18n import current_language, html_lang
 
+from .. import reports
 from ..models import Agreement
 
 # What a page view returns: a page, a page with its status, or a redirect.
@@ -110,3 +112,23 @@ def submit(
         return show_form({**typed, "version": current_version}, {}, status=409)
     flash(saved, "success")
     return redirect(target, code=303)
+
+
+_REPORTS: dict[str, Callable[[Connection, int, str], dict]] = {
+    "balance": reports.balance,
+    "countries": reports.countries,
+    "months": lambda connection, year, _home: reports.months(connection, year),
+}
+
+
+def report(kind: str, year: int) -> dict:
+    """A report for the year from the per-process cache the API fills (same keys), as
+    fresh as the ledger's change counter."""
+    cache = current_app.extensions.setdefault("libfed.reports", reports.ReportCache())
+    home = home_country()
+    with database().engine.connect() as connection:
+        return cache.get(
+            (kind, year, home),
+            ledger_changes(connection),
+            lambda: _REPORTS[kind](connection, year, home),
+        )

@@ -9,10 +9,9 @@ from libfed.callers import Caller
 from libfed.web.auth import page
 
 from ..attention import OVERDUE_AFTER, waiting
-from ..reports import Flow, flows_by_partner
 from ..shipments import with_totals
 from . import blueprint
-from .common import database, partner_names
+from .common import database, partner_names, report
 
 
 @blueprint.get("/")
@@ -26,10 +25,7 @@ def dashboard(caller: Caller) -> str:
         }
         partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows}
         names = partner_names(connection, partner_ids)
-        totals = Flow()
-        for flow in flows_by_partner(connection, now.year).values():
-            totals.add(flow)
     return render_template(
         "exchange/dashboard.html", groups=groups, rendered=rendered, names=names,
-        totals=totals.render(), year=now.year, overdue_days=OVERDUE_AFTER.days, caller=caller,
+        totals=report("balance", now.year)["totals"], year=now.year, overdue_days=OVERDUE_AFTER.days, caller=caller,
     )

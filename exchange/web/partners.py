@@ -11,7 +11,6 @@ from functools import partial
 from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
 
 from libfed import records
 from libfed.callers import Caller
@@ -29,13 +28,14 @@ from libfed.web.auth import page
 from libfed.web.forms import form_values
 
 from ..agreements import list_agreements, with_usage
-from ..models import Shipment
-from ..reports import Flow, flows_by_partner
+from ..reports import Flow, flows_by_year
 from ..schemas import AgreementQuery, ShipmentQuery
-from ..shipments import COUNTED, list_shipments, with_totals
+from ..shipments import list_shipments, with_totals
 from . import blueprint
-from .common import PageResult, database, home_country, submit, version_field
+from .common import PageResult, database, home_country, report, submit, version_field
 
+# A partner with neither agreement nor shipment: not in the balance, nothing moved.
+NOTHING = Flow().render()
 # Names in the languages of the pages, kept in `other_names` under their language tags.
 NAME_LANGUAGES = ("az", "ru", "uz", "en")
 
@@ -47,10 +47,10 @@ def partners(caller: Caller) -> str:
     query = InstitutionQuery(per_page=100, page=max(1, request.args.get("page", 1, type=int)))
     with database().session() as session:
         rows, total = list_institutions(session, query)
-        flows = flows_by_partner(session, year)
+    balance = {row["partner_id"]: row for row in report("balance", year)["rows"]}
     return render_template(
         "exchange/partners.html", partners=rows, total=total, query=query, year=year,
-        flows={ident: flows.get(ident, Flow()) for ident in (row.id for row in rows)},
+        flows={row.id: balance.get(row.id, NOTHING) for row in rows},
         home=home_country(), caller=caller,
         page_args=lambda number: f"page={number}",
     )
@@ -64,11 +64,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         agreements = with_usage(
             session, list_agreements(session, AgreementQuery(partner_id=partner_id, per_page=100))[0]
         )
-        years = session.scalars(
-            select(Shipment.year).distinct()
-            .where(Shipment.partner_id == partner_id, COUNTED).order_by(Shipment.year.desc())
-        ).all()
-        by_year = {year: flows_by_partner(session, year).get(partner_id, Flow()) for year in years}
+        by_year = dict(sorted(flows_by_year(session, partner_id).items(), reverse=True))
         rows, shipment_count = list_shipments(
             session, ShipmentQuery(partner_id=partner_id, per_page=20)
         )

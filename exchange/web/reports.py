@@ -8,44 +8,21 @@ complete without JavaScript: the tables carry every number, and the charts
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from babel.dates import get_month_names
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Connection
 from werkzeug.wrappers import Response
 
 from libfed import records
 from libfed.api import csv_reply
-from libfed.audit import ledger_changes
 from libfed.web.auth import page
 
 from .. import reports as ledger_reports
 from . import blueprint
-from .common import country_label, database, home_country, partner_names
+from .common import country_label, database, partner_names, report
 
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
-_COMPUTE: dict[str, Callable[[Connection, int, str], dict]] = {
-    "balance": ledger_reports.balance,
-    "countries": ledger_reports.countries,
-    "months": lambda connection, year, _home: ledger_reports.months(connection, year),
-}
-
-
-def _report(kind: str, year: int) -> dict:
-    """A report from the cache the API fills (same key), fresh as of the ledger."""
-    cache = current_app.extensions.setdefault("libfed.reports", ledger_reports.ReportCache())
-    home = home_country()
-    with database().engine.connect() as connection:
-        return cache.get(
-            (kind, year, home),
-            ledger_changes(connection),
-            lambda: _COMPUTE[kind](connection, year, home),
-        )
-
-
 def _year(raw: str | None) -> int | None:
     """The chosen year; the current one when none was chosen; None when it is no year."""
     if raw is None or not raw.strip():
@@ -93,7 +70,7 @@ def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
         return render_template(
             "exchange/reports.html", year=None, values={"year": raw}, errors={"year": error},
         ), 400
-    balance, countries, months = (_report(kind, year) for kind in ("balance", "countries", "months"))
+    balance, countries, months = (report(kind, year) for kind in ("balance", "countries", "months"))
     wide = get_month_names("wide", "stand-alone", locale=get_locale())
     return render_template(
         "exchange/reports.html",
@@ -116,5 +93,5 @@ def reports_csv(caller, kind: str) -> Response:  # type: ignore[no-untyped-def]
     year = _year(request.args.get("year"))
     if year is None:
         abort(400)
-    columns, rows = ledger_reports.csv_table(kind, _report(kind, year)["rows"])
+    columns, rows = ledger_reports.csv_table(kind, report(kind, year)["rows"])
     return csv_reply(columns, rows, f"{kind}-{year}.csv")

@@ -33,7 +33,7 @@ from ..shipments import (
     update_shipment,
     with_totals,
 )
-from ..states import DIRECTIONS, STATES
+from ..states import DIRECTIONS, STATES, TIMED_STATES
 from . import blueprint
 from .common import (
     PageResult,
@@ -159,7 +159,7 @@ def _shipment_page(
         receipt_open=shipment.status in machine.receipt_open,
         international=partner is not None and partner.country != home_country(),
         item_values=item_values or {"copies": 1}, item_errors=item_errors or {},
-        query=query, found=found,
+        query=query, found=found, timed_states=TIMED_STATES,
     ), status
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import pycountry
-from flask import Flask
-from flask_babel import (
-    format_currency,
-    format_date,
-    format_datetime,
-    format_decimal,
-    get_locale,
-    lazy_gettext,
-)
+from babel import dates, numbers
+from flask import Flask, current_app
+from flask_babel import get_locale, lazy_gettext
 
 from .i18n import label_codes
 
@@ -28,23 +24,58 @@ ROLE_LABELS = {
 label_codes(ROLE_LABELS)
 
 
+# A report page formats a thousand cells, most of them the same few values; Babel
+# takes tens of microseconds per cell. Formatting is a pure function of the locale and
+# the value, so it is memoised per process.
+@lru_cache(maxsize=8192)
+def _decimal(locale: str, value: int | Decimal) -> str:
+    return numbers.format_decimal(value, locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _currency(locale: str, amount: str, currency: str) -> str:
+    return numbers.format_currency(Decimal(amount), currency, locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _date(locale: str, value: date) -> str:
+    return dates.format_date(value, "medium", locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _datetime(locale: str, zone: ZoneInfo, value: datetime) -> str:
+    return dates.format_datetime(value.replace(tzinfo=UTC), "medium", tzinfo=zone, locale=locale)
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
 def number(value: int | Decimal | None) -> str:
-    return "" if value is None else format_decimal(value)
+    return "" if value is None else _decimal(_locale(), value)
 
 
 def money(amount: str | Decimal | None, currency: str | None) -> str:
     """Decimal text as the ledger keeps it, in the locale's currency format."""
     if amount is None:
         return ""
-    return format_currency(Decimal(amount), currency or "XXX")
+    return _currency(_locale(), str(amount), currency or "XXX")
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["LIBFED"].web.timezone)
 
 
 def day(value: date | datetime | str | None) -> str:
+    """A date, or the day a stored UTC time falls on in the configured zone."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    return format_date(value, "medium")
+        text = value.removesuffix("Z")
+        value = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC).astimezone(_zone()).date()
+    return _date(_locale(), value)
 
 
 def moment(value: datetime | str | None) -> str:
@@ -53,7 +84,7 @@ def moment(value: datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.removesuffix("Z"))
-    return format_datetime(value, "medium")
+    return _datetime(_locale(), _zone(), value)
 
 
 def language_name(tag: str) -> str:

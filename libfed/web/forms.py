@@ -6,6 +6,7 @@ says which fields are numbers or flags, so one function serves every form.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from libfed.errors import Invalid
 from .i18n import translate
 
 
+@cache  # a model's schema does not change; building it costs milliseconds
 def _kinds(model: type[BaseModel]) -> dict[str, set[str]]:
     kinds: dict[str, set[str]] = {}
     for name, schema in model.model_json_schema()["properties"].items():
