@@ -23,8 +23,20 @@ class Base(DeclarativeBase):
     """Declarative base of every table of the project (core and domain packages)."""
 
 
+def normalised_url(url: str) -> str:
+    """The URL as people write it, with the driver this project ships: a plain
+    `postgresql://` (or Heroku's `postgres://`) means psycopg 3, not SQLAlchemy's
+    default psycopg2, which is not installed."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith(
+        "postgres://") else url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get their folder created and WAL turned on."""
+    url = normalised_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from libfed.app import create_app  # noqa: E402
 from libfed.config import Config, parse_config  # noqa: E402
 from libfed.db import Database  # noqa: E402
 from libfed.importer import ImportSummary, import_files  # noqa: E402
-from libfed.migrate import upgrade  # noqa: E402
+from tests.backends import Databases  # noqa: E402
 
 # No per-example deadline: CI machines are shared, and a pause there is not a bug here.
 settings.register_profile("libfed", deadline=None)
@@ -78,9 +77,26 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return frozen
 
 
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Databases]:
+    """This test process's databases, on the backend under test (tests/databases.py)."""
+    made = Databases(tmp_path_factory.mktemp("databases"), worker_id)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: Databases) -> str:
+    """One database migrated to head per test process; each test gets a copy of it
+    (a copy takes milliseconds, running the migrations ~80 ms)."""
+    return databases.migrated()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'libfed.sqlite3'}"
+def database_url(databases: Databases, migrated_template: str) -> Iterator[str]:
+    url = databases.copy(migrated_template)
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture
@@ -88,21 +104,8 @@ def config(database_url: str) -> Config:
     return parse_config(config_dict(database_url))
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite file migrated to head per test process; each test gets a copy of it
-    (a file copy takes a millisecond, running the migrations ~80 ms)."""
-    path = tmp_path_factory.mktemp("template") / "libfed.sqlite3"
-    database = Database(f"sqlite:///{path}")
-    upgrade(database)
-    database.dispose()  # the last connection to close checkpoints and removes the WAL
-    return path
-
-
 @pytest.fixture
-def db(config: Config, migrated_template: Path) -> Iterator[Database]:
-    target = Path(config.database.url.removeprefix("sqlite:///"))
-    shutil.copyfile(migrated_template, target)
+def db(config: Config) -> Iterator[Database]:
     database = Database(config.database.url)
     yield database
     database.dispose()
@@ -133,17 +136,16 @@ AGGREGATOR = "aggregator.libfed.org"
 
 
 @pytest.fixture
-def aggregator(tmp_path: Path) -> Iterator[tuple[Config, Database]]:
+def aggregator(databases: Databases, migrated_template: str) -> Iterator[tuple[Config, Database]]:
     """A second instance, with its own database, that harvests the first one."""
     config = parse_config(
         {
-            **config_dict(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"),
+            **config_dict(databases.copy(migrated_template, "aggregator")),
             "harvest": {"max_retries": 0},
         }
         | {"oai": {**config_dict("x")["oai"], "repository_identifier": AGGREGATOR}}
     )
     database = Database(config.database.url)
-    upgrade(database)
     yield config, database
     database.dispose()
 

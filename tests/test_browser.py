@@ -12,7 +12,6 @@ demo exchange programme, plus a harvested source, so that the pages show real da
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from libfed import catalogue
 from libfed.db import Database
 from libfed.importer import import_files
 from libfed.models import Institution
+from tests.backends import Databases
 
 pytestmark = pytest.mark.slow
 
@@ -58,13 +58,12 @@ COORDINATOR = "coordinator-user"
 
 
 @pytest.fixture(scope="module")
-def migrated_template(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def migrated_template(migrated_template: str, databases: Databases) -> str:
     """conftest's migrated database, with the demo catalogue and exchange programme and
     one harvested source; made once for the module (the programme takes seconds), copied
     for each test by conftest's `db`."""
-    path = tmp_path_factory.mktemp("browser-template") / "libfed.sqlite3"
-    shutil.copyfile(migrated_template, path)
-    database = Database(f"sqlite:///{path}")
+    url = databases.copy(migrated_template, "browser")
+    database = Database(url)
     summary = import_files(database, REPOSITORY_ID, [DEMO_RECORDS])
     assert summary.added and not summary.rejected
     assert load_exchange_demo(database, HOME)
@@ -80,8 +79,8 @@ def migrated_template(migrated_template: Path, tmp_path_factory: pytest.TempPath
         session.add(Run(source_id=source.id, started_at=datetime(2026, 1, 5, 3, 0),
                         finished_at=datetime(2026, 1, 5, 3, 2), status="succeeded",
                         requests=3, pages=3, added=24, errors=[]))
-    database.dispose()  # checkpoints the WAL into the file that is copied
-    return path
+    database.dispose()  # SQLite: checkpoints the WAL; PostgreSQL: a template takes no connection
+    return url
 
 
 @dataclass(frozen=True)

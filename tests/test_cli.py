@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import FIXTURES, OAI_NS, parse_valid
 from lxml import etree
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from exchange.models import Shipment
 from libfed.cli import main
@@ -25,6 +25,7 @@ from libfed.config import CONFIG_ENV, DATABASE_URL_ENV
 from libfed.db import Database
 from libfed.models import OAISet, Record, RecordSet
 from libfed.records import stored_metadata
+from tests.backends import Databases
 
 REPOSITORY = "cli.libfed.org"
 PREFIX = f"oai:{REPOSITORY}:"
@@ -34,10 +35,10 @@ BATCH = FIXTURES / "marcxml" / "pymarc_batch.xml"
 Invoke = Callable[..., Result]
 
 
-def config_text(database: Path, extra_oai: str = "") -> str:
+def config_text(database_url: str, extra_oai: str = "") -> str:
     return f"""\
 [database]
-url = "sqlite:///{database}"
+url = "{database_url}"
 
 [oai]
 repository_name = "CLI test repository"
@@ -59,14 +60,17 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def database_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "libfed.sqlite3"
+def cli_database(databases: Databases) -> Iterator[str]:
+    """An empty database for the command line to create and fill."""
+    url = databases.empty("cli")
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, database_path: Path) -> Path:
+def config_file(tmp_path: Path, cli_database: str) -> Path:
     path = tmp_path / "libfed.toml"
-    path.write_text(config_text(database_path), encoding="utf-8")
+    path.write_text(config_text(cli_database), encoding="utf-8")
     return path
 
 
@@ -87,8 +91,8 @@ def upgraded(run: Invoke) -> None:
 
 
 @pytest.fixture
-def database(database_path: Path, upgraded: None) -> Iterator[Database]:
-    db = Database(f"sqlite:///{database_path}")
+def database(cli_database: str, upgraded: None) -> Iterator[Database]:
+    db = Database(cli_database)
     yield db
     db.dispose()
 
@@ -106,17 +110,32 @@ def record(db: Database, identifier: str) -> Record | None:
 # --- db upgrade ------------------------------------------------------------------------
 
 
-def test_db_upgrade_creates_the_database_and_is_idempotent(
-    run: Invoke, database_path: Path
-) -> None:
+def _tables(url: str) -> list[str]:
+    db = Database(url)
+    try:
+        return inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(run: Invoke, cli_database: str) -> None:
     first = run("db", "upgrade")
     assert first.exit_code == 0, first.output
     assert "current schema" in first.output
-    assert database_path.exists()  # its folder was created too
+    assert "shipments" in _tables(cli_database)
 
     second = run("db", "upgrade")
     assert second.exit_code == 0, second.output
     assert "current schema" in second.output
+
+
+def test_db_upgrade_creates_the_folder_of_a_sqlite_file(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "libfed.sqlite3"
+    config = tmp_path / "sqlite.toml"
+    config.write_text(config_text(f"sqlite:///{database}"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert database.exists()
 
 
 def test_import_before_db_upgrade_says_what_to_run(run: Invoke) -> None:
@@ -359,16 +378,16 @@ def test_demo_if_empty_does_nothing_to_a_repository_with_records(
 
 
 def test_configuration_error_stops_the_command_and_names_the_key(
-    tmp_path: Path, database_path: Path
+    tmp_path: Path, cli_database: str
 ) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(config_text(database_path, "page_sise = 10\n"), encoding="utf-8")
+    bad.write_text(config_text(cli_database, "page_sise = 10\n"), encoding="utf-8")
     result = CliRunner().invoke(main, ["--config", str(bad), "db", "upgrade"])
     assert result.exit_code != 0
     assert "configuration error" in result.output
     assert "oai.page_sise" in result.output
     assert "unknown key" in result.output
-    assert not database_path.exists()
+    assert _tables(cli_database) == []
 
 
 def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -379,12 +398,12 @@ def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_libfed_config_environment_variable_selects_the_file(
-    config_file: Path, database_path: Path, monkeypatch: pytest.MonkeyPatch
+    config_file: Path, cli_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CONFIG_ENV, str(config_file))
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert database_path.exists()
+    assert "shipments" in _tables(cli_database)
 
 
 def test_help_works_without_a_configuration(tmp_path: Path) -> None:

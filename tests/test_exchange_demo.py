@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from conftest import ApiCaller, add_partner, add_shipment
@@ -20,8 +19,8 @@ from exchange.models import Agreement, Shipment, ShipmentItem
 from exchange.states import MACHINES, TIMED_STATES
 from libfed.config import Config
 from libfed.db import Database
-from libfed.migrate import upgrade
 from libfed.models import AuditEvent, Institution
+from tests.backends import Databases
 
 SUMMARY = "9 partners, 8 agreements, 40 shipments, 133 items"
 
@@ -111,9 +110,10 @@ def test_a_partner_already_entered_is_reused(db: Database, config: Config, api: 
     assert len(berlin_shipments) == sum(plan.partner == "SBB" for plan in SHIPMENTS) == 5
 
 
-def test_the_same_programme_every_time(db: Database, loaded: str | None, tmp_path: Path) -> None:
-    other = Database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    upgrade(other)
+def test_the_same_programme_every_time(
+    db: Database, loaded: str | None, databases: Databases, migrated_template: str
+) -> None:
+    other = Database(databases.copy(migrated_template, "other"))
     try:
         assert load_exchange_demo(other, "AZ") == SUMMARY
 

@@ -15,13 +15,14 @@ from conftest import load
 
 from libfed.cli import main
 from libfed.db import Database
+from tests.backends import Databases
 
 
 @pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(tmp_path: Path, databases: Databases):  # type: ignore[no-untyped-def]
     config = tmp_path / "aggregator.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "agg.sqlite3"}"\n'
+        f'[database]\nurl = "{databases.empty("aggregator")}"\n'
         '[oai]\nrepository_name = "Aggregator"\nrepository_identifier = "agg.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["a@libfed.org"]\n'
         "[harvest]\nmax_retries = 0\ntimeout_seconds = 5\n"

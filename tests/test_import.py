@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from libfed import importer, records
 from libfed.db import Database
 from libfed.importer import ImportSummary, import_files
-from libfed.migrate import upgrade
 from libfed.models import OAISet, RecordFormat, RecordSet
 from libfed.models import Record as RecordRow
 from libfed.records import stored_metadata, tombstone
 from libfed.stored_xml import metadata_of
+from tests.backends import Databases
 
 MARC21_SLIM = ROOT / "schemas" / "loc.gov" / "standards" / "marcxml" / "schema" / "MARC21slim.xsd"
 OAI_DC_XSD = ROOT / "schemas" / "openarchives.org" / "OAI" / "2.0" / "oai_dc.xsd"
@@ -547,7 +547,7 @@ def test_tombstone_and_resurrection(db: Database, clock: Clock) -> None:
 
 
 def test_parallel_import_stores_exactly_what_a_serial_one_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
+    databases: Databases, migrated_template: str, monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     """Large inputs are prepared in worker processes; the result must not depend on it."""
     names = [
@@ -559,9 +559,8 @@ def test_parallel_import_stores_exactly_what_a_serial_one_does(
     def run(parallel: bool, folder: str) -> tuple[ImportSummary, dict]:
         monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 0 if parallel else 2**40)
         monkeypatch.setattr(importer, "WINDOW", 16)  # several windows per file
-        db = Database(f"sqlite:///{tmp_path / folder / 'libfed.sqlite3'}")
+        db = Database(databases.copy(migrated_template, folder))
         try:
-            upgrade(db)
             summary = load(db, *names, sets={"s": "S"})
             with db.session() as session:
                 content = {

@@ -4,36 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 
 import harvest.models  # noqa: F401  (registers every table on Base.metadata)
 from libfed import models  # noqa: F401
 from libfed.db import Base, Database
 from libfed.migrate import _alembic_config, is_current, upgrade
 from libfed.models import Record, Setting
+from tests.backends import Databases
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Database]:
-    """A database no migration has touched yet."""
-    database = Database(f"sqlite:///{tmp_path / 'fresh' / 'libfed.sqlite3'}")
+def fresh(databases: Databases) -> Iterator[Database]:
+    """A database no migration has touched yet, on the backend under test."""
+    url = databases.empty("fresh")
+    database = Database(url)
     yield database
     database.dispose()
+    databases.drop(url)
 
 
-def schema(db: Database) -> list[tuple[str, str, str]]:
-    with db.engine.connect() as connection:
-        return sorted(
-            connection.execute(
-                text("SELECT type, name, coalesce(sql, '') FROM sqlite_master")
-            ).all()
+def schema(db: Database) -> list[tuple]:
+    """Every table with its columns, indexes and foreign keys, as the database says."""
+    found = []
+    inspector = inspect(db.engine)
+    for table in sorted(inspector.get_table_names()):
+        columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+        indexes = sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table))
+        keys = sorted(
+            (tuple(k["constrained_columns"]), k["referred_table"])
+            for k in inspector.get_foreign_keys(table)
         )
+        found.append((table, columns, indexes, keys))
+    return found
 
 
 def revision(db: Database) -> str | None:

@@ -21,12 +21,12 @@ from werkzeug.datastructures import MultiDict
 from libfed.app import create_app
 from libfed.config import parse_config
 from libfed.db import Database
-from libfed.migrate import upgrade
 from libfed.records import NewRecord, store
 from libfed.xmltext import strip_illegal
 from oai.arguments import RESUMABLE
 from oai.arguments import VERBS as ARGUMENTS_OF
 from oai.errors import UNPARSED
+from tests.backends import Databases
 
 GWU = "marcxml/marc2bibframe2_gwu.xml"
 KNOWN = f"oai:{REPOSITORY_ID}:7704213"  # 001 of the first gwu record
@@ -299,14 +299,12 @@ CASES: list[tuple[str, list[tuple[str, str]], str, bool]] = [
 
 
 @pytest.fixture(scope="module")
-def apps(tmp_path_factory) -> Iterator[dict[bool, Flask]]:  # type: ignore[no-untyped-def]
+def apps(databases: Databases, migrated_template: str) -> Iterator[dict[bool, Flask]]:
     made: dict[bool, Flask] = {}
     dbs = []
     for with_sets in (True, False):
-        path = tmp_path_factory.mktemp("errors") / "libfed.sqlite3"
-        config = parse_config(config_dict(f"sqlite:///{path}"))
+        config = parse_config(config_dict(databases.copy(migrated_template, "errors")))
         db = Database(config.database.url)
-        upgrade(db)
         make_repository(db, with_sets)
         made[with_sets] = create_app(config, db)
         dbs.append(db)

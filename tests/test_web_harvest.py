@@ -8,12 +8,10 @@ reloading the source's page (with a bound).
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from conftest import WebClient, config_dict, load
@@ -26,6 +24,7 @@ from libfed.app import create_app
 from libfed.config import parse_config
 from libfed.db import Database
 from libfed.models import Institution
+from tests.backends import Databases
 
 STARTED = datetime(2024, 5, 1, 10, 0, 0)
 
@@ -38,14 +37,13 @@ def _no_harvest_outlives_its_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def partner(tmp_path: Path, migrated_template: Path) -> Iterator[str]:
+def partner(databases: Databases, migrated_template: str) -> Iterator[str]:
     """Another libfed instance with two records, on loopback; yields its /oai URL."""
     config = parse_config(
         config_dict(
-            f"sqlite:///{tmp_path / 'partner.sqlite3'}", repository_identifier="partner.libfed.org"
+            databases.copy(migrated_template, "partner"), repository_identifier="partner.libfed.org"
         )
     )
-    shutil.copyfile(migrated_template, tmp_path / "partner.sqlite3")
     database = Database(config.database.url)
     load(database, "marcxml/pymarc_batch.xml")
     server = make_server("127.0.0.1", 0, create_app(config, database), threaded=True)
