@@ -33,9 +33,21 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
+# The suite runs on SQLite, then again on PostgreSQL when LIBFED_TEST_POSTGRES_URL is set
+# or a server answers on 127.0.0.1:5432 (tests/backends.py: a database per test).
+POSTGRES_URL ?= $(or $(LIBFED_TEST_POSTGRES_URL),postgresql://postgres@127.0.0.1:5432/test)
+POSTGRES_UP = $(BIN)/python -c "import psycopg; psycopg.connect('$(POSTGRES_URL)', connect_timeout=3).close()"
+
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+	@if [ -n "$$LIBFED_TEST_POSTGRES_URL" ] || $(POSTGRES_UP) 2>/dev/null; then \
+		echo "--- the suite again, on PostgreSQL ($(POSTGRES_URL))"; \
+		LIBFED_TEST_BACKEND=postgresql LIBFED_TEST_POSTGRES_URL='$(POSTGRES_URL)' \
+			$(BIN)/python -m pytest -n 2 -q; \
+	else \
+		echo "--- no PostgreSQL on 127.0.0.1:5432: the suite ran on SQLite only"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

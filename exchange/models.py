@@ -58,7 +58,7 @@ class Shipment(Versioned, Base):
     weight_grams: Mapped[int | None] = mapped_column(Integer)
     postage_minor: Mapped[int | None] = mapped_column(Integer)
     postage_currency: Mapped[str | None] = mapped_column(String(3))
-    customs_content_type: Mapped[str | None] = mapped_column(String(16))
+    customs_content_type: Mapped[str | None] = mapped_column(String(32))
     customs_hs_code: Mapped[str | None] = mapped_column(String(12))
     customs_declared_value_minor: Mapped[int | None] = mapped_column(Integer)
     customs_currency: Mapped[str | None] = mapped_column(String(3))

@@ -17,6 +17,8 @@ from enum import Enum
 from operator import itemgetter
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -88,15 +90,20 @@ def ensure_sets(session: Session, names: Mapping[str, str | None]) -> None:
     An existing set keeps its name unless a new one is given.
     """
     wanted = with_ancestors(names)
-    existing = {s.spec: s for s in session.scalars(select(OAISet).where(OAISet.spec.in_(wanted)))}
-    for spec in sorted(wanted):
-        name = names.get(spec)
-        if spec in existing:
-            if name:
-                existing[spec].name = name
-        else:
-            session.add(OAISet(spec=spec, name=name or spec.rsplit(":", 1)[-1]))
-    session.flush()
+    if not wanted:
+        return
+    # Two harvests may create the same set at once (PostgreSQL does not serialise writers
+    # as SQLite does): a set someone else has just created is simply there.
+    dialect = session.get_bind().dialect.name
+    adding = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(OAISet.__table__)
+    session.execute(
+        adding.on_conflict_do_nothing(index_elements=["spec"]),
+        [{"spec": spec, "name": names.get(spec) or spec.rsplit(":", 1)[-1],
+          "description": None} for spec in sorted(wanted)],
+    )
+    for spec, name in names.items():
+        if name:
+            session.execute(update(OAISet).where(OAISet.spec == spec).values(name=name))
 
 
 def describe_set(session: Session, spec: str, name: str, description: str | None) -> None:
