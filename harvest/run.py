@@ -30,6 +30,7 @@ from libfed.records import Outcome, store, tombstone
 
 from .aggregate import NotAggregable, aggregated
 from .client import HarvestClient
+from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
 from .pages import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
 from .parsing import NotOAIResponse
@@ -216,6 +217,14 @@ def host_lock(base_url: str) -> threading.Lock:
     return _host_locks[urlsplit(base_url).netloc.lower()]
 
 
+class SourceBusy(RuntimeError):
+    """Another process (or thread) is harvesting the source now."""
+
+    def __init__(self, name: str, holder: str | None) -> None:
+        super().__init__(f"{name} is being harvested by {holder or 'another process'}")
+        self.name, self.holder = name, holder
+
+
 def harvest_one_per_host(
     db: Database,
     config: Config,
@@ -223,11 +232,15 @@ def harvest_one_per_host(
     full: bool = False,
     on_page: Callable[[int, int], None] | None = None,
 ) -> Run:
-    """`harvest`, waiting first until no other harvest of the same host is running."""
+    """`harvest`, waiting first until no other harvest of the same host is running in
+    this process, and holding the source's lease: SourceBusy when another process,
+    or another thread, is harvesting it."""
     with db.session() as session:
         base_url = session.scalar(select(Source.base_url).where(Source.name == name))
     # An unknown name reaches harvest(), which says so (LookupError).
-    with host_lock(base_url or ""):
+    with host_lock(base_url or ""), holding(db, f"source:{name}") as mine:
+        if not mine:
+            raise SourceBusy(name, lease_holder(db, f"source:{name}", records.utc_now()))
         return harvest(db, config, name, full=full, on_page=on_page)
 
 
@@ -245,6 +258,9 @@ def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> 
         run = harvest_one_per_host(db, config, name)
     except LookupError:
         log.info("harvest of %s (%s): the source was removed", name, origin)
+        return None
+    except SourceBusy as busy:
+        log.info("harvest of %s (%s) not started: %s", name, origin, busy)
         return None
     except Exception as error:
         log.exception("harvest of %s (%s) failed", name, origin)
@@ -274,18 +290,25 @@ def harvest_concurrently(
     full: bool = False,
     on_done: Callable[[str, Run], None] | None = None,
     on_page: Callable[[str, int, int], None] | None = None,
+    on_busy: Callable[[SourceBusy], None] | None = None,
 ) -> dict[str, Run]:
-    """Harvest `names`, `[harvest] concurrency` at a time and one per host at a time."""
+    """Harvest `names`, `[harvest] concurrency` at a time and one per host at a time;
+    a source another process is harvesting is left to it (`on_busy`)."""
 
-    def one(name: str) -> tuple[str, Run]:
+    def one(name: str) -> tuple[str, Run | None]:
         progress = (lambda pages, records: on_page(name, pages, records)) if on_page else None
-        run = harvest_one_per_host(db, config, name, full=full, on_page=progress)
+        try:
+            run = harvest_one_per_host(db, config, name, full=full, on_page=progress)
+        except SourceBusy as busy:
+            if on_busy:
+                on_busy(busy)
+            return name, None
         if on_done:
             on_done(name, run)
         return name, run
 
     with ThreadPoolExecutor(max_workers=config.harvest.concurrency) as pool:
-        return dict(pool.map(one, names))
+        return {name: run for name, run in pool.map(one, names) if run is not None}
 
 
 def harvest(

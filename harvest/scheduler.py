@@ -10,11 +10,9 @@ sources run `concurrency` at a time, and never two on the same host at once.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -24,47 +22,22 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from libfed import records
 from libfed.config import Config
 from libfed.db import Database
 
-from .models import SchedulerLease, Source
+from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
+from .models import Source
 from .run import harvest_unattended
 
 log = logging.getLogger(__name__)
 
 LEASE = "harvest-scheduler"
-LEASE_SECONDS = 60
 
 # Jobs are stored as an import path and arguments; the process that runs them
 # supplies the configuration and the database here (Schedule.start).
 _context: dict[str, object] = {}
-
-
-def take_lease(db: Database, holder: str, now: datetime, seconds: int = LEASE_SECONDS) -> bool:
-    """Take or renew the lease for `holder`; False while another holder's lease lasts."""
-    until = now + timedelta(seconds=seconds)
-    try:
-        with db.write() as session:
-            lease = session.get(SchedulerLease, LEASE)
-            if lease is None:
-                session.add(SchedulerLease(name=LEASE, holder=holder, expires_at=until))
-                return True
-            if lease.holder != holder and lease.expires_at > now:
-                return False
-            lease.holder, lease.expires_at = holder, until
-            return True
-    except IntegrityError:
-        return False  # another process created the lease at the same moment
-
-
-def release_lease(db: Database, holder: str) -> None:
-    with db.write() as session:
-        lease = session.get(SchedulerLease, LEASE)
-        if lease is not None and lease.holder == holder:
-            session.delete(lease)
 
 
 def run_source(name: str) -> None:
@@ -124,7 +97,7 @@ class Schedule:
         lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.config, self.db = config, db
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.holder = holder or new_holder()
         # Renewed every tick, valid for several: a busy process does not lose it.
         self.tick_seconds, self.lease_seconds = tick_seconds, lease_seconds
         self._now = now or (lambda: records.utc_now())
@@ -137,7 +110,7 @@ class Schedule:
         return self._scheduler is not None
 
     def _tick(self) -> None:
-        if take_lease(self.db, self.holder, self._now(), self.lease_seconds):
+        if take_lease(self.db, LEASE, self.holder, self._now(), self.lease_seconds):
             if self._scheduler is None:
                 scheduler = BackgroundScheduler(
                     jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine)},
@@ -173,4 +146,4 @@ class Schedule:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-        release_lease(self.db, self.holder)
+        release_lease(self.db, LEASE, self.holder)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -29,8 +28,8 @@ from libfed.models import Institution
 from libfed.web.auth import page
 from libfed.web.pages import MenuEntry
 
+from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
-from .pages import DEFAULT_LIMITS
 from .run import harvest_unattended
 from .sources import list_sources, next_runs, records_held
 
@@ -213,20 +212,6 @@ _started: dict[str, threading.Thread] = {}
 _started_lock = threading.Lock()
 
 
-def _running(session: Session, source_id: int) -> bool:
-    """A run of the source is going on, here or in another process. A run still marked
-    running after the harvest deadline is a process that died: it no longer counts."""
-    since = records.utc_now() - timedelta(seconds=DEFAULT_LIMITS.deadline_seconds)
-    return (
-        session.scalar(
-            select(Run.id)
-            .where(Run.source_id == source_id, Run.status == "running", Run.started_at > since)
-            .limit(1)
-        )
-        is not None
-    )
-
-
 def _harvest_in_background(db: Database, config: Config, name: str) -> None:
     """The thread's body: never raises, so the serving process goes on."""
     try:
@@ -241,8 +226,9 @@ def _harvest_in_background(db: Database, config: Config, name: str) -> None:
 def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
     db = _database()
     with db.session() as session:
-        found = _source(session, name)
-        busy = _running(session, found.id)
+        _source(session, name)
+    # Held by whichever process harvests the source now; expired when that one died.
+    busy = lease_holder(db, f"source:{name}", records.utc_now()) is not None
     with _started_lock:
         busy = busy or name in _started
         if not busy:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from exchange.demo import load_exchange_demo
 from harvest.models import Run
-from harvest.run import harvest_concurrently
+from harvest.run import SourceBusy, harvest_concurrently
 from harvest.scheduler import Schedule
 from harvest.sources import (
     SourceError,
@@ -381,8 +381,12 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
     if not chosen:
         click.echo("no enabled sources to harvest: add one with `libfed sources add NAME BASE_URL`")
         return
+    def busy(refusal: SourceBusy) -> None:
+        click.echo(f"{refusal.name}: not harvested here: {refusal}")
+
     runs = harvest_concurrently(
-        database, context.config, chosen, full=full, on_done=report, on_page=progress
+        database, context.config, chosen, full=full, on_done=report, on_page=progress,
+        on_busy=busy,
     )
     incomplete = sum(run.status != "succeeded" for run in runs.values())
     if incomplete:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -68,6 +70,23 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def insert_or_ignore(
+    executor: Session | Connection, table: Table, rows: list[dict], key: list[str]
+) -> int:
+    """Insert the rows whose `key` is not taken yet, atomically: a row another process
+    has just inserted is simply there (INSERT ... ON CONFLICT DO NOTHING, which SQLite
+    and PostgreSQL both know). Returns how many rows were inserted."""
+    if not rows:
+        return 0
+    dialect = executor.get_bind().dialect.name if isinstance(executor, Session) else (
+        executor.dialect.name
+    )
+    adding = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    # Counted from RETURNING: the drivers' rowcount of a multi-row insert is not reliable.
+    statement = adding.on_conflict_do_nothing(index_elements=key).returning(table.c[key[0]])
+    return len(executor.execute(statement, rows).all())
 
 
 class Database:

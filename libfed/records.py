@@ -17,11 +17,10 @@ from enum import Enum
 from operator import itemgetter
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from .db import insert_or_ignore
 from .models import OAISet, Record, RecordFormat, RecordSet
 from .stored_xml import metadata_of, record_element, render_header
 
@@ -94,12 +93,12 @@ def ensure_sets(session: Session, names: Mapping[str, str | None]) -> None:
         return
     # Two harvests may create the same set at once (PostgreSQL does not serialise writers
     # as SQLite does): a set someone else has just created is simply there.
-    dialect = session.get_bind().dialect.name
-    adding = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(OAISet.__table__)
-    session.execute(
-        adding.on_conflict_do_nothing(index_elements=["spec"]),
-        [{"spec": spec, "name": names.get(spec) or spec.rsplit(":", 1)[-1],
-          "description": None} for spec in sorted(wanted)],
+    insert_or_ignore(
+        session,
+        OAISet.__table__,
+        [{"spec": spec, "name": names.get(spec) or spec.rsplit(":", 1)[-1], "description": None}
+         for spec in sorted(wanted)],
+        ["spec"],
     )
     for spec, name in names.items():
         if name:

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from itertools import pairwise
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from conftest import CLOCK_START, load
+from conftest import load
 from sqlalchemy import select
 
 from harvest import scheduler as schedule_module
 from harvest.models import Run, Source
-from harvest.scheduler import Schedule, release_lease, run_source, sync_jobs, take_lease
+from harvest.scheduler import Schedule, run_source, sync_jobs
 from harvest.sources import add_source
 from libfed.db import Database
-
-
-def test_one_lease_holder_at_a_time(db: Database) -> None:
-    now = CLOCK_START
-    assert take_lease(db, "a", now, 60)
-    assert not take_lease(db, "b", now + timedelta(seconds=30), 60)
-    assert take_lease(db, "a", now + timedelta(seconds=50), 60)  # renewal
-    assert not take_lease(db, "b", now + timedelta(seconds=100), 60)
-    assert take_lease(db, "b", now + timedelta(seconds=111), 60)  # a stopped renewing
-    assert not take_lease(db, "a", now + timedelta(seconds=112), 60)
-    release_lease(db, "b")
-    assert take_lease(db, "a", now + timedelta(seconds=113), 60)
 
 
 @pytest.fixture

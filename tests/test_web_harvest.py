@@ -18,8 +18,10 @@ from conftest import WebClient, config_dict, load
 from flask import Flask
 from werkzeug.serving import make_server
 
+from harvest.leases import take_lease
 from harvest.models import QuarantinedRecord, Run, Source
 from harvest.web import background_harvests, source_panel
+from libfed import records
 from libfed.app import create_app
 from libfed.config import parse_config
 from libfed.db import Database
@@ -235,11 +237,11 @@ def test_a_harvest_that_breaks_is_logged_and_ends_as_failed(
     assert pages.text("/harvesting")  # the server goes on
 
 
-def test_harvest_now_is_refused_while_a_run_is_running(
-    pages: WebClient, db: Database, monkeypatch: pytest.MonkeyPatch
+def test_harvest_now_is_refused_while_another_process_harvests_the_source(
+    pages: WebClient, db: Database
 ) -> None:
-    monkeypatch.setattr("libfed.records.utc_now", lambda: STARTED.replace(hour=11))
-    add_run(db, add_source(db), status="running")
+    add_source(db)
+    assert take_lease(db, "source:az-nl", "scheduler-on-another-machine", records.utc_now())
     response = pages.post("/harvesting/az-nl/harvest-now")
     assert response.status_code == 303
     assert flashes(pages, "/harvesting/az-nl") == ["A harvest of az-nl is already running."]
