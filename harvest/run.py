@@ -241,7 +241,28 @@ def harvest_one_per_host(
     with host_lock(base_url or ""), holding(db, f"source:{name}") as mine:
         if not mine:
             raise SourceBusy(name, lease_holder(db, f"source:{name}", records.utc_now()))
+        _close_interrupted(db, name)
         return harvest(db, config, name, full=full, on_page=on_page)
+
+
+def _close_interrupted(db: Database, name: str) -> None:
+    """Runs of the source still marked running belong to a process that died (whoever
+    holds the lease is the only harvester): they end as failed, and this run resumes
+    from their last checkpoint."""
+    with db.write() as session:
+        session.execute(
+            update(Run)
+            .where(
+                Run.source_id.in_(select(Source.id).where(Source.name == name)),
+                Run.status == "running",
+            )
+            .values(
+                status="failed",
+                finished_at=records.utc_now(),
+                errors=[{"url": "", "message": "interrupted: the process harvesting it stopped"}],
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> Run | None:

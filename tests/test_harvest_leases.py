@@ -117,3 +117,20 @@ def test_two_harvest_processes_at_once_harvest_a_source_once(
     assert "partner: succeeded" in said[1] or "partner: succeeded" in said[0]
     assert any("partner: not harvested here: partner is being harvested by" in out
                for out, _err in outputs), outputs
+
+
+def test_a_run_left_running_by_a_dead_process_ends_when_the_source_is_harvested_again(
+    config: Config, db: Database, live_server: str
+) -> None:
+    load(db, "marcxml/pymarc_batch.xml")
+    with db.write() as session:
+        source = add_source(session, "partner", live_server)
+        session.add(Run(source_id=source.id, started_at=CLOCK_START, status="running",
+                        errors=[]))
+    run = harvest_one_per_host(db, config, "partner")
+    assert run.status == "succeeded"
+    with db.session() as session:
+        statuses = session.scalars(select(Run.status).order_by(Run.id)).all()
+        first = session.scalars(select(Run).order_by(Run.id)).first()
+    assert statuses == ["failed", "succeeded"]
+    assert first.errors[0]["message"] == "interrupted: the process harvesting it stopped"
