@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,19 @@ if BACKEND not in ("sqlite", "postgresql"):
     raise RuntimeError(f"LIBFED_TEST_BACKEND={BACKEND!r}: 'sqlite' or 'postgresql'")
 
 
+_OWNER = re.compile(r"libfed_[a-z0-9]+_(\d+)_")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Databases:
     """Makes and drops the tests' databases on the backend under test."""
 
@@ -39,6 +53,7 @@ class Databases:
             self._server = create_engine(
                 normalised_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", pool_size=1
             )
+            self._drop_orphans()
 
     @property
     def postgresql(self) -> bool:
@@ -84,6 +99,17 @@ class Databases:
         # PostgreSQL: a template must have no connection when it is copied.
         database.dispose()
         return url
+
+    def _drop_orphans(self) -> None:
+        """Databases left by a test process that was killed (its pid is in their names)."""
+        with self._server.connect() as connection:
+            names = connection.scalars(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'libfed\\_%'")
+            ).all()
+            for name in names:
+                found = _OWNER.match(name)
+                if found and not _alive(int(found.group(1))):
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def drop(self, url: str) -> None:
         if self.postgresql:
