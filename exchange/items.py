@@ -6,7 +6,7 @@ transaction, so the balance reports never see items without their totals.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, case, delete, func, insert, literal, select
+from sqlalchemy import BigInteger, Select, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from libfed import editing
@@ -203,7 +203,9 @@ def summed_items(shipment_id: int | None = None) -> Select:
     """Live items summed per shipment and currency, as TOTAL_COLUMNS: of one shipment, or
     of every shipment (a bulk load computes all totals at once with the same rule)."""
     received = func.coalesce(ShipmentItem.received_copies, ShipmentItem.copies)
-    unit = func.coalesce(ShipmentItem.unit_value_minor, 0)
+    # A line's value outgrows INTEGER (10 copies at 2.2 million rials, in minor units):
+    # PostgreSQL refuses such a product unless it is computed in BIGINT.
+    unit = cast(func.coalesce(ShipmentItem.unit_value_minor, 0), BigInteger)
     currency = func.coalesce(ShipmentItem.currency, literal(""))
     summed = (
         select(

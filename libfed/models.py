@@ -141,7 +141,14 @@ class Record(Base):
     """One OAI item: its identifier, the datestamp of its last change and whether it is deleted."""
 
     __tablename__ = "records"
-    __table_args__ = (Index("ix_records_datestamp_identifier", "datestamp", "identifier"),)
+    # INCLUDE (id): a list count joins record_formats on the id, which PostgreSQL can then
+    # read from the index alone (SQLite's indexes end with the rowid anyway).
+    __table_args__ = (
+        Index(
+            "ix_records_datestamp_identifier", "datestamp", "identifier",
+            postgresql_include=["id"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)

@@ -204,3 +204,14 @@ def test_an_agreement_shows_the_copies_counted_under_it_per_year(api: ApiCaller)
     assert listed[0]["copies_by_year"] == read["copies_by_year"]
     history = api.get(f"/agreements/{agreement['id']}/history").get_json()["events"]
     assert "copies_by_year" not in history[0]["changes"]  # derived, not audited
+
+
+def test_a_line_worth_more_than_an_integer_holds_is_summed(api: ApiCaller) -> None:
+    """10 copies at 2.2 million rials: 2.2e9 minor units, beyond PostgreSQL's INTEGER."""
+    partner = add_partner(api, "Kitabxana", "IR")
+    shipment = add_shipment(api, partner["id"], items=[
+        {"title": "Shahnameh", "copies": 10, "unit_value": "2200000.00", "currency": "IRR"},
+        {"title": "Divan", "copies": 3, "unit_value": "9000000.00", "currency": "IRR"},
+    ])
+    assert shipment["copies"] == 13
+    assert shipment["value"] == {"IRR": "49000000.00"}  # 22,000,000.00 + 27,000,000.00

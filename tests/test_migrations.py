@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 import harvest.models  # noqa: F401  (registers every table on Base.metadata)
 from libfed import models  # noqa: F401
@@ -113,3 +113,20 @@ def test_migrations_match_the_models_from_an_empty_database_too(fresh: Database)
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     added = {diff[1].name for diff in differences if diff[0] == "add_table"}
     assert added == set(Base.metadata.tables)
+
+
+def test_the_keyset_index_serves_the_list_counts(fresh: Database) -> None:
+    """On PostgreSQL the index carries records.id (a count reads the index alone, not the
+    table); SQLite's indexes end with the rowid, which is the id."""
+    upgrade(fresh)
+    with fresh.engine.connect() as connection:
+        if fresh.is_sqlite:
+            columns = connection.execute(
+                text("SELECT name FROM pragma_index_info('ix_records_datestamp_identifier')")
+            ).scalars().all()
+            assert columns == ["datestamp", "identifier"]
+        else:
+            definition = connection.scalar(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_records_datestamp_identifier'"
+            ))
+            assert definition.endswith("(datestamp, identifier) INCLUDE (id)")
