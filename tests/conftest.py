@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -148,6 +149,19 @@ def aggregator(databases: Databases, migrated_template: str) -> Iterator[tuple[C
     database = Database(config.database.url)
     yield config, database
     database.dispose()
+
+
+def write_config(path: Path, config: Config, harvest: str = "") -> Path:
+    """`config` as a TOML file for the command line (other processes), with `harvest`
+    as the [harvest] section's lines."""
+    path.write_text(
+        f'[database]\nurl = "{config.database.url}"\n[oai]\n'
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in
+                  config.oai.model_dump().items())
+        + f'[exchange]\nhome_country = "{config.exchange.home_country}"\n'
+        + f"[harvest]\n{harvest}"
+    )
+    return path
 
 
 def load(

@@ -4,7 +4,6 @@ again and again, never by two of them at once."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from conftest import load
+from conftest import load, write_config
 from flask import Flask
 from sqlalchemy import select
 
@@ -44,13 +43,8 @@ def test_three_schedulers_harvest_a_source_one_run_at_a_time(
     config, database = aggregator
     with database.write() as session:
         add_source(session, "partner", live_server, every_seconds=1)
-    settings = tmp_path / "aggregator.toml"
-    settings.write_text(
-        f'[database]\nurl = "{config.database.url}"\n[oai]\n'
-        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in
-                  config.oai.model_dump().items())
-        + '[exchange]\nhome_country = "AZ"\n[harvest]\nscheduler = true\nmax_retries = 0\n'
-    )
+    settings = write_config(tmp_path / "aggregator.toml", config,
+                           "scheduler = true\nmax_retries = 0\n")
     libfed = str(Path(sys.executable).parent / "libfed")
     runtime = tmp_path / "runtime"
     runtime.mkdir()

@@ -3,7 +3,6 @@ a source is harvested by exactly one process, however many try at once."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -11,7 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import CLOCK_START, load
+from conftest import CLOCK_START, load, write_config
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -98,13 +97,7 @@ def test_two_harvest_processes_at_once_harvest_a_source_once(
     config, database = aggregator
     with database.write() as session:
         add_source(session, "partner", live_server)
-    settings = tmp_path / "aggregator.toml"
-    settings.write_text(
-        f'[database]\nurl = "{config.database.url}"\n[oai]\n'
-        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in
-                  config.oai.model_dump().items())
-        + '[exchange]\nhome_country = "AZ"\n[harvest]\nmax_retries = 0\n'
-    )
+    settings = write_config(tmp_path / "aggregator.toml", config, "max_retries = 0\n")
     command = [str(Path(sys.executable).parent / "libfed"), "--config", str(settings),
                "harvest", "partner"]
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
