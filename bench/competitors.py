@@ -63,14 +63,14 @@ class SQLiteRepository:
         self, metadataPrefix, set=None, from_=None, until=None, cursor=0, batch_size=10
     ):  # type: ignore[no-untyped-def]
         rows = self.db.execute(
-            "SELECT r.identifier, r.datestamp, r.deleted, f.record_xml FROM records r "
+            "SELECT r.identifier, r.datestamp, r.deleted, f.body_xml FROM records r "
             "JOIN record_formats f ON f.record_id = r.id AND f.prefix = 'oai_dc' "
             "ORDER BY r.id LIMIT ? OFFSET ?",
             (batch_size, cursor),
         ).fetchall()
         result = []
-        for identifier, datestamp, deleted, record_xml in rows:
-            xml = metadata_of(record_xml)
+        for identifier, datestamp, deleted, body in rows:
+            xml = metadata_of(body)
             header = common.Header(
                 None, identifier, datetime.fromisoformat(datestamp), [], bool(deleted)
             )

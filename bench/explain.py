@@ -130,9 +130,8 @@ new_records AS (
     ORDER BY p.id
 ),
 new_formats AS (
-    INSERT INTO record_formats (record_id, prefix, record_xml)
-    SELECT p.id, f.prefix, convert_to(replace(convert_from(f.record_xml, 'UTF8'),
-                                              p.old_identifier, p.identifier), 'UTF8')
+    INSERT INTO record_formats (record_id, prefix, body_xml)
+    SELECT p.id, f.prefix, f.body_xml
     FROM plan p JOIN record_formats f ON f.record_id = p.old_id
     ORDER BY p.id, f.prefix
 )

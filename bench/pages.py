@@ -288,7 +288,7 @@ def _samples(db: Database) -> dict[str, str]:
     record; an absent ISBN and word."""
     with db.engine.connect() as connection:
         templates = [xml for (xml,) in connection.exec_driver_sql(
-            "SELECT f.record_xml FROM record_formats f JOIN records r ON r.id = f.record_id "
+            "SELECT f.body_xml FROM record_formats f JOIN records r ON r.id = f.record_id "
             "WHERE f.prefix = 'oai_dc' AND r.identifier NOT LIKE '%.r%' ORDER BY r.id")]
     digits = [m.group(1).decode().replace("-", "") for xml in templates
               for m in _ISBN.finditer(xml)]

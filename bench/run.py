@@ -36,10 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def config_file(database: Path) -> Path:
+def config_file(database: Path, url: str | None = None) -> Path:
+    """libfed's config beside `database`, for that SQLite file or else for `url`
+    (bench.postgres serves the same settings from PostgreSQL)."""
     path = database.with_suffix(".toml")
     path.write_text(
-        f'[database]\nurl = "sqlite:///{database}"\n'
+        f'[database]\nurl = "{url or f"sqlite:///{database}"}"\n'
         '[oai]\nrepository_name = "bench"\nrepository_identifier = "bench.libfed.org"\n'
         'base_url = "http://127.0.0.1/oai"\nadmin_emails = ["bench@libfed.org"]\npage_size = 500\n'
         '[exchange]\nhome_country = "AZ"\n'
@@ -158,8 +160,8 @@ def replicate(database: Path, copies: int) -> None:
                 (suffix,),
             )
             connection.execute(
-                "INSERT INTO record_formats (record_id, prefix, record_xml) "
-                "SELECT n.id, f.prefix, " + renamed.format("f.record_xml") + " "
+                "INSERT INTO record_formats (record_id, prefix, body_xml) "
+                "SELECT n.id, f.prefix, f.body_xml "
                 "FROM records o JOIN record_formats f ON f.record_id = o.id "
                 "JOIN records n ON n.identifier = o.identifier || ? "
                 "WHERE o.identifier NOT LIKE '%.r%'",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from stdnum import isbn as stdnum_isbn
 
 from .models import Record, RecordFormat
+from .stored_xml import metadata_of
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
@@ -52,8 +53,11 @@ def _isbns(metadata: etree._Element) -> list[str]:
     return found
 
 
-def _entry(identifier: str, record_xml: bytes) -> CatalogueEntry | None:
-    metadata = etree.fromstring(record_xml)
+def _entry(identifier: str, body: bytes) -> CatalogueEntry | None:
+    text = metadata_of(body)
+    if text is None:
+        return None
+    metadata = etree.fromstring(text)
     title = _first(metadata, "title")
     if title is None:
         return None
@@ -74,7 +78,7 @@ def _scan(
     session: Session, patterns: list[str], limit: int, *, every: bool = True
 ) -> list[CatalogueEntry]:
     """Records whose oai_dc matches every pattern (or, `every=False`, any of them)."""
-    column = RecordFormat.record_xml
+    column = RecordFormat.body_xml
     if session.get_bind().dialect.name == "postgresql":
         text = func.convert_from(column, "UTF8")
         match = text.ilike
@@ -82,7 +86,7 @@ def _scan(
         text = cast(column, Text)
         match = text.like
     statement = (
-        select(Record.identifier, RecordFormat.record_xml)
+        select(Record.identifier, RecordFormat.body_xml)
         .join(RecordFormat, RecordFormat.record_id == Record.id)
         .where(RecordFormat.prefix == "oai_dc", Record.deleted.is_(False))
         .limit(limit * 2)
@@ -90,8 +94,8 @@ def _scan(
     matches = [match(pattern, escape="\\") for pattern in patterns]
     statement = statement.where(and_(*matches) if every else or_(*matches))
     entries = []
-    for identifier, record_xml in session.execute(statement):
-        entry = _entry(identifier, record_xml)
+    for identifier, body in session.execute(statement):
+        entry = _entry(identifier, body)
         if entry is not None:
             entries.append(entry)
     return entries[:limit]

@@ -161,10 +161,11 @@ class Record(Base):
 
 
 class RecordFormat(Base):
-    """A record in one format: its whole OAI <record> element, rendered when written.
+    """A record in one format: what its OAI <record> holds after the record's header,
+    rendered when written (see libfed.stored_xml).
 
-    A deleted record keeps its rows (a header-only element), so that it is still
-    listed, as a tombstone, in exactly the formats it used to be disseminated in.
+    A deleted record keeps its rows (an empty body), so that it is still listed,
+    as a tombstone, in exactly the formats it used to be disseminated in.
     """
 
     __tablename__ = "record_formats"
@@ -173,7 +174,7 @@ class RecordFormat(Base):
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
     prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
-    record_xml: Mapped[bytes] = mapped_column(LargeBinary)
+    body_xml: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OAISet(Base):

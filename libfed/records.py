@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from .db import insert_or_ignore
 from .models import OAISet, Record, RecordFormat, RecordSet
-from .stored_xml import metadata_of, record_element, render_header
+from .stored_xml import metadata_of, record_body, render_header
 
 
 class Outcome(Enum):
@@ -154,17 +154,17 @@ def _headers(changes: dict[str, _Change], now: datetime) -> dict[str, bytes]:
 
 
 def _dependents(
-    changes: dict[str, _Change], ids: dict[str, int], headers: dict[str, bytes], now: datetime
+    changes: dict[str, _Change], ids: dict[str, int], now: datetime
 ) -> tuple[list[dict], list[dict]]:
-    """The format and membership rows of the changed records, carrying their datestamp."""
+    """The format rows of the changed records, and their membership rows with the datestamp."""
     formats, sets = [], []
     for identifier, change in changes.items():
-        record_id, header = ids[identifier], headers[identifier]
+        record_id = ids[identifier]
         formats.extend(
             {
                 "record_id": record_id,
                 "prefix": prefix,
-                "record_xml": record_element(header, xml, change.entry.about.get(prefix)),
+                "body_xml": record_body(xml, change.entry.about.get(prefix)),
             }
             for prefix, xml in change.entry.formats.items()
         )
@@ -207,10 +207,8 @@ def _insert_many(connection: Connection, table: Table, rows: list[dict]) -> None
     )
 
 
+_MOVES = 3  # at most, of a batch to a later second (see store)
 _UPDATE_RECORD = update(_RECORDS).where(_RECORDS.c.id == bindparam("record"))
-_UPDATE_FORMAT = update(_FORMATS).where(
-    _FORMATS.c.record_id == bindparam("record"), _FORMATS.c.prefix == bindparam("format")
-)
 
 
 def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
@@ -277,7 +275,7 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
             insert(_RECORDS).returning(_RECORDS.c.id, _RECORDS.c.identifier), new
         )
         ids.update({identifier: record_id for record_id, identifier in inserted})
-    format_rows, set_rows = _dependents(changes, ids, headers, now)
+    format_rows, set_rows = _dependents(changes, ids, now)
     # Grouped by format, a batch's rows of one format lie together in the table:
     # a ListRecords page then reads its format's bytes, not every format's.
     format_rows.sort(key=itemgetter("prefix"))
@@ -287,7 +285,12 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     # A harvest that starts in a later second than `now` but before this commit
     # would cover `now` without seeing these rows, and its successor would start
     # after them: if the clock moved on, the batch moves to the current second.
-    while (later := utc_now()) != now:
+    # Only the headers and memberships carry the datestamp, so a move is quick; on a
+    # machine so loaded that it is not, the batch stops after a few moves instead of
+    # chasing the clock forever (its datestamp is then at most one move early).
+    for _ in range(_MOVES):
+        if (later := utc_now()) == now:
+            break
         now = later
         headers = _headers(changes, now)
         connection.execute(
@@ -295,13 +298,6 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
             [
                 {"record": record_id, "datestamp": now, "header_xml": headers[i]}
                 for i, record_id in ids.items()
-            ],
-        )
-        connection.execute(
-            _UPDATE_FORMAT,
-            [
-                {"record": r["record_id"], "format": r["prefix"], "record_xml": r["record_xml"]}
-                for r in _dependents(changes, ids, headers, now)[0]
             ],
         )
         connection.execute(
@@ -324,7 +320,7 @@ def tombstone(session: Session, identifier: str) -> bool:
     session.execute(
         update(RecordFormat)
         .where(RecordFormat.record_id == record.id)
-        .values(record_xml=record_element(record.header_xml, None))
+        .values(body_xml=record_body(None))
     )
     session.execute(update(RecordSet).where(RecordSet.record_id == record.id).values(datestamp=now))
     return True
@@ -333,7 +329,7 @@ def tombstone(session: Session, identifier: str) -> bool:
 def stored_metadata(session: Session, identifier: str) -> dict[str, str | None]:
     """A record's metadata per format prefix, as served (None once deleted)."""
     rows = session.execute(
-        select(RecordFormat.prefix, RecordFormat.record_xml)
+        select(RecordFormat.prefix, RecordFormat.body_xml)
         .join(Record, Record.id == RecordFormat.record_id)
         .where(Record.identifier == identifier)
     )

@@ -1,11 +1,12 @@
-"""The XML stored for serving: each record's OAI <header>, and its whole <record>
-element in every format, as UTF-8 bytes.
+"""The XML stored for serving, as UTF-8 bytes: each record's OAI <header>, and in
+every format the body that follows it (<metadata> and <about>; nothing once deleted).
 
 Everything a header shows (identifier, datestamp, deletion, sets) changes only
 through a write, and every such write gives the record a new datestamp, so both
 are rendered when the record is written: a ListRecords page is then the bytes of
 one query's rows joined, with no date formatting, no membership query and no
-re-encoding of text.
+re-encoding of text. The header is stored once per record, not inside each
+format's body, so that moving a batch to a later datestamp rewrites small rows only.
 """
 
 from __future__ import annotations
@@ -38,19 +39,21 @@ def render_header(
     ).encode()
 
 
-def record_element(header: bytes, metadata: bytes | None, about: bytes | None = None) -> bytes:
-    """The OAI <record>: the header, and unless the record is deleted its UTF-8 metadata
-    and `about` container (provenance, for harvested records)."""
+def record_body(metadata: bytes | None, about: bytes | None = None) -> bytes:
+    """What follows the header in a format's <record>: the UTF-8 metadata and the
+    `about` container (provenance, for harvested records); nothing for a deleted record."""
     if metadata is None:
-        return b"<record>" + header + b"</record>"
-    return b"".join(
-        (b"<record>", header, b"<metadata>", metadata, b"</metadata>", about or b"", b"</record>")
-    )
+        return b""
+    return b"".join((b"<metadata>", metadata, b"</metadata>", about or b""))
 
 
-def metadata_of(record_xml: bytes) -> str | None:
-    """The metadata inside a stored <record>; None for a deleted record."""
-    start = record_xml.find(b"<metadata>", record_xml.find(b"</header>"))
-    if start < 0:
+def record_element(header: bytes, body: bytes) -> bytes:
+    """The OAI <record> as served."""
+    return b"".join((b"<record>", header, body, b"</record>"))
+
+
+def metadata_of(body: bytes) -> str | None:
+    """The metadata inside a stored body; None for a deleted record."""
+    if not body:
         return None
-    return record_xml[start + len(b"<metadata>") : record_xml.rindex(b"</metadata>")].decode()
+    return body[len(b"<metadata>") : body.rindex(b"</metadata>")].decode()

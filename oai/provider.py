@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from libfed.config import OAIConfig
 from libfed.formats import FORMATS
 from libfed.records import earliest_datestamp
+from libfed.stored_xml import record_element
 
 from . import queries
 from . import xml as oxml
@@ -104,7 +105,7 @@ class Provider:
         if stored is None:
             raise OAIError(CANNOT_DISSEMINATE_FORMAT, f"This item is not available as {prefix!r}.")
         yield "<GetRecord>"
-        yield stored.record_xml
+        yield record_element(found.header_xml, stored.body_xml)
         yield "</GetRecord>"
 
     def _list_records(
@@ -169,7 +170,10 @@ class Provider:
             # Only reachable by resuming after every remaining record changed.
             raise OAIError(NO_RECORDS_MATCH, "No records remain in this list.")
         yield f"<{verb}>"
-        yield b"".join([row[1] for row in rows])
+        if with_metadata:
+            yield b"".join([record_element(header, body) for _, header, body in rows])
+        else:
+            yield b"".join([header for _, header in rows])
         if more:
             last = rows[-1].identifier
             following = ListState(

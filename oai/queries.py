@@ -32,7 +32,7 @@ def _statement(kind: str, in_set: bool, from_: bool, resumed: bool) -> Select:
     columns = {
         "count": (func.count(),),
         "headers": (Record.identifier, Record.header_xml),
-        "records": (Record.identifier, RecordFormat.record_xml),
+        "records": (Record.identifier, Record.header_xml, RecordFormat.body_xml),
     }[kind]
     query = select(*columns).select_from(table)
     if in_set:
@@ -79,8 +79,8 @@ def count(session: Session, state: ListState) -> int:
 
 
 def page(session: Session, state: ListState, size: int, with_metadata: bool) -> Sequence[Row]:
-    """Up to `size` rows (identifier, xml) after `state.after`, where xml is the stored
-    <record> element, or the <header> when `with_metadata` is false.
+    """Up to `size` rows after `state.after`: (identifier, header) and, when
+    `with_metadata`, the format's stored body (see libfed.stored_xml).
 
     Ask for one more than you show to know whether more follow. Run as a Core
     statement: the ORM's per-row bookkeeping cost more than the read itself.

@@ -451,7 +451,7 @@ def test_every_record_has_both_formats_and_they_validate(
     db = validated_import
     with db.session() as session:
         rows = session.execute(
-            select(RecordRow.identifier, RecordFormat.prefix, RecordFormat.record_xml).join(
+            select(RecordRow.identifier, RecordFormat.prefix, RecordFormat.body_xml).join(
                 RecordFormat, RecordFormat.record_id == RecordRow.id
             )
         ).all()
@@ -567,7 +567,7 @@ def test_parallel_import_stores_exactly_what_a_serial_one_does(
                     (ident, prefix): metadata_of(xml)
                     for ident, prefix, xml in session.execute(
                         select(
-                            RecordRow.identifier, RecordFormat.prefix, RecordFormat.record_xml
+                            RecordRow.identifier, RecordFormat.prefix, RecordFormat.body_xml
                         ).join(RecordFormat, RecordFormat.record_id == RecordRow.id)
                     )
                 }

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,6 +17,7 @@ from libfed import models  # noqa: F401
 from libfed.db import Base, Database
 from libfed.migrate import _alembic_config, is_current, upgrade
 from libfed.models import Record, Setting
+from libfed.stored_xml import record_element
 from tests.backends import Databases
 
 
@@ -130,3 +132,58 @@ def test_the_keyset_index_serves_the_list_counts(fresh: Database) -> None:
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_records_datestamp_identifier'"
             ))
             assert definition.endswith("(datestamp, identifier) INCLUDE (id)")
+
+
+_OLD_RECORD = (
+    b'<record><header><identifier>oai:x:1</identifier><datestamp>2026-01-02T03:04:05Z'
+    b'</datestamp><setSpec>s</setSpec></header><metadata><dc>\xd0\x9a\xd0\xb8\xd1\x82\xd0\xbe'
+    b'\xd0\xb1</dc></metadata><about><provenance/></about></record>'
+)
+_OLD_DELETED = (
+    b'<record><header status="deleted"><identifier>oai:x:2</identifier>'
+    b"<datestamp>2026-01-02T03:04:05Z</datestamp></header></record>"
+)
+
+
+def _stored_formats(db: Database, column: str) -> dict[int, bytes]:
+    with db.engine.connect() as connection:
+        return dict(connection.execute(text(f"SELECT record_id, {column} FROM record_formats")).all())
+
+
+def test_0008_keeps_each_format_body_and_serves_the_same_record(fresh: Database) -> None:
+    """Formats stored with their own copy of the header (before 0008) keep what follows it;
+    joined with the record's header they are the <record> served before, and downgrading
+    restores the old rows byte for byte."""
+    upgrade(fresh, "0007")
+    with fresh.engine.begin() as connection:
+        for record_id, xml in ((1, _OLD_RECORD), (2, _OLD_DELETED)):
+            header = xml[len(b"<record>") : xml.index(b"</header>") + len(b"</header>")]
+            connection.execute(
+                text(
+                    "INSERT INTO records (id, identifier, datestamp, deleted, content_hash, "
+                    "header_xml) VALUES (:id, :identifier, :datestamp, :deleted, 'h', :header)"
+                ),
+                {"id": record_id, "identifier": f"oai:x:{record_id}", "header": header,
+                 "datestamp": datetime(2026, 1, 2, 3, 4, 5), "deleted": record_id == 2},
+            )
+            connection.execute(
+                text("INSERT INTO record_formats (record_id, prefix, record_xml) "
+                     "VALUES (:id, 'oai_dc', :xml)"),
+                {"id": record_id, "xml": xml},
+            )
+    upgrade(fresh)
+    bodies = _stored_formats(fresh, "body_xml")
+    assert bodies == {
+        1: "<metadata><dc>Китоб</dc></metadata><about><provenance/></about>".encode(),
+        2: b"",
+    }
+    with fresh.session() as session:
+        headers = dict(session.execute(select(Record.id, Record.header_xml)).all())
+    assert record_element(headers[1], bodies[1]) == _OLD_RECORD
+    assert record_element(headers[2], bodies[2]) == _OLD_DELETED
+
+    config = _alembic_config()
+    with fresh.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    assert _stored_formats(fresh, "record_xml") == {1: _OLD_RECORD, 2: _OLD_DELETED}
