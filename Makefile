@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python -m bench.harvest bench/data/small.toml
 	$(BIN)/python -m bench.exchange
 	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.explain
 
 # After changing visible text: refresh the catalogue and each language's file, then

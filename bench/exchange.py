@@ -890,6 +890,35 @@ def serve_variant(config: Path, port: int, variant: str) -> None:
     WSGIServer(lambda: create_app(loaded), options).run()
 
 
+def serve_and_load(config: Path, token: str, paths: dict[str, list[str]],
+                   endpoints: tuple[str, ...] = ENDPOINTS, seconds: float = SECONDS) -> dict:
+    """Serve `config` and load each endpoint, closed loop then open loop: apart from main
+    so that bench.postgres loads the same server on PostgreSQL."""
+    results: dict = {"closed": {}, "open": {}}
+    port = free_port()
+    command = (
+        [sys.executable, "-m", "bench.exchange", "--serve", str(config), str(port), VARIANT]
+        if VARIANT
+        else [str(BIN / "libfed"), "--config", str(config), "serve", "--port", str(port),
+              "--workers", str(WORKERS)]
+    )
+    server = Server(command, port, f"http://127.0.0.1:{port}{API}/openapi.json")
+    try:
+        with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for endpoint in endpoints:
+                load(pool, server, token, paths[endpoint], WARMUP_SECONDS, None)
+                results["closed"][endpoint] = load(pool, server, token, paths[endpoint], seconds, None)
+                print("closed", endpoint, results["closed"][endpoint], flush=True)
+            for endpoint in endpoints:
+                rate = results["closed"][endpoint]["throughput_per_s"] * OPEN_FRACTION
+                results["open"][endpoint] = load(pool, server, token, paths[endpoint], seconds, rate)
+                print("open", endpoint, results["open"][endpoint], flush=True)
+        results["server_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+    finally:
+        server.stop()
+    return results
+
+
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     if sys.argv[1:2] == ["--serve"]:
@@ -917,27 +946,7 @@ def main() -> None:
         "closed": {},
         "open": {},
     }
-    port = free_port()
-    command = (
-        [sys.executable, "-m", "bench.exchange", "--serve", str(config), str(port), VARIANT]
-        if VARIANT
-        else [str(BIN / "libfed"), "--config", str(config), "serve", "--port", str(port),
-              "--workers", str(WORKERS)]
-    )
-    server = Server(command, port, f"http://127.0.0.1:{port}{API}/openapi.json")
-    try:
-        with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for endpoint in ENDPOINTS:
-                load(pool, server, token, paths[endpoint], WARMUP_SECONDS, None)
-                results["closed"][endpoint] = load(pool, server, token, paths[endpoint], SECONDS, None)
-                print("closed", endpoint, results["closed"][endpoint], flush=True)
-            for endpoint in ENDPOINTS:
-                rate = results["closed"][endpoint]["throughput_per_s"] * OPEN_FRACTION
-                results["open"][endpoint] = load(pool, server, token, paths[endpoint], SECONDS, rate)
-                print("open", endpoint, results["open"][endpoint], flush=True)
-        results["server_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
-    finally:
-        server.stop()
+    results.update(serve_and_load(config, token, paths))
     results["in_process"] = service_times(config, token, paths)
     results["targets"] = {
         endpoint: {
