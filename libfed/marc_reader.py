@@ -29,6 +29,7 @@ _TERMINATOR = 0x1D
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _UTF8 = {"utf-8", "utf8"}
 _MARC8 = {"marc-8", "marc8"}
+_XML_CHUNK = 1 << 16  # bytes fed to the XML parser at a time
 
 
 @dataclass(frozen=True)
@@ -219,28 +220,33 @@ def _read_marcxml(path: Path, encoding: str | None) -> Iterator[RawEntry]:
             yield RawEntry(1, "line 1", path.stat().st_size, error=_no_xml_encoding(encoding))
             return
         encoding = canonical
+    try:
+        parser = etree.XMLPullParser(
+            events=("end",),
+            tag=(f"{{{MARC_NS}}}record", "record"),
+            encoding=encoding,
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+        )
+    except LookupError:  # known to Python, not to libxml2 (e.g. mac-cyrillic)
+        yield RawEntry(1, "line 1", path.stat().st_size, error=_no_xml_encoding(encoding))
+        return
+    # Fed by hand rather than through iterparse: lxml 6.2's iterparse drops the records
+    # it parsed from a chunk when that chunk also holds a syntax error, whereas the
+    # events a pull parser collected before the error can still be read.
     with path.open("rb") as handle:
-        try:
-            events = etree.iterparse(
-                handle,
-                events=("end",),
-                tag=(f"{{{MARC_NS}}}record", "record"),
-                encoding=encoding,
-                huge_tree=True,
-                resolve_entities=False,
-                no_network=True,
-                load_dtd=False,
-            )
-        except LookupError:  # known to Python, not to libxml2 (e.g. mac-cyrillic)
-            yield RawEntry(1, "line 1", path.stat().st_size, error=_no_xml_encoding(encoding))
-            return
-        try:
-            for _event, element in events:
+        read = 0
+
+        def parsed() -> Iterator[RawEntry]:
+            nonlocal position
+            for _event, element in parser.read_events():
                 position += 1
                 yield RawEntry(
                     position,
                     f"line {element.sourceline}",
-                    handle.tell(),
+                    read,
                     "marcxml",
                     etree.tostring(element, encoding="utf-8"),
                 )
@@ -248,11 +254,25 @@ def _read_marcxml(path: Path, encoding: str | None) -> Iterator[RawEntry]:
                 parent = element.getparent()
                 while parent is not None and element.getprevious() is not None:
                     del parent[0]
+
+        try:
+            while chunk := handle.read(_XML_CHUNK):
+                read += len(chunk)
+                try:
+                    parser.feed(chunk)
+                except etree.XMLSyntaxError:
+                    yield from parsed()  # the records completed before the error
+                    raise
+                yield from parsed()
+            # Not drained on failure: at a premature end, libxml2 closes the open elements
+            # itself, and the record cut short would come out as if complete.
+            parser.close()
+            yield from parsed()
         except etree.XMLSyntaxError as error:
             position += 1
             yield RawEntry(
                 position,
                 f"line {error.lineno}",
-                handle.tell(),
+                read,
                 error=f"XML is not well-formed, reading stopped here: {error.msg}",
             )
