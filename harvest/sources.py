@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -140,3 +141,14 @@ def next_runs(session: Session) -> dict[str, datetime]:
         job_id.removeprefix("source:"): datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
         for job_id, stamp in rows
     }
+
+
+def holders(session: Session, names: Iterable[str]) -> dict[str, str]:
+    """Source name -> the institution holding its records (its name, or the source's own
+    name when no institution is linked), for the holdings of the union catalogue search."""
+    rows = session.execute(
+        select(Source.name, Institution.name)
+        .outerjoin(Institution, Institution.id == Source.institution_id)
+        .where(Source.name.in_(set(names)))
+    )
+    return {source: institution or source for source, institution in rows}

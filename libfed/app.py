@@ -7,7 +7,7 @@ from flask import Flask
 from exchange import web as exchange_web
 from exchange.views import api as exchange_api
 from harvest import web as harvest_web
-from harvest.sources import base_urls
+from harvest.sources import base_urls, holders
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
@@ -16,12 +16,13 @@ from . import institution_views, user_views
 from .api import install
 from .config import Config
 from .db import Database
+from .search import views as search_views
 from .secret import secret_key
 from .web.formatting import install_formatting
 from .web.pages import install_shell, page_error
 
 # Every domain's part of /api/v1, in the order the OpenAPI document lists them.
-APIS = [institution_views.api, user_views.api, exchange_api]
+APIS = [institution_views.api, user_views.api, exchange_api, search_views.api]
 
 
 def create_app(config: Config, db: Database | None = None) -> Flask:
@@ -35,6 +36,7 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     app.extensions["libfed.oai"] = Provider(
         config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
+    app.extensions[search_views.HOLDERS] = holders
     app.register_blueprint(oai_blueprint)
     install(app, APIS, page_error)
     install_shell(

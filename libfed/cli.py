@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from harvest.scheduler import Schedule
 from harvest.sources import (
     SourceError,
     add_source,
+    holders,
     interval_seconds,
     interval_text,
     list_sources,
@@ -35,6 +37,9 @@ from .marc_reader import is_known_encoding
 from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
+from .search import index as search_index
+from .search.query import LOCAL, SearchQuery
+from .search.views import rendered, run_search
 from .users import (
     add_user,
     find_user,
@@ -104,6 +109,16 @@ def db_upgrade(context: Context) -> None:
     """Bring the database to the newest schema (safe to run at every start)."""
     upgrade(context.db)
     click.echo(f"database is at the current schema ({context.config.database.url})")
+    if search_index.is_missing(context.db):
+        click.echo("building the search index of the records already stored ...")
+        click.echo(f"search index: {search_index.rebuild(context.db)} records")
+
+
+@db.command("reindex")
+@pass_context
+def db_reindex(context: Context) -> None:
+    """Make every record's search entry again (after the search rules change)."""
+    click.echo(f"search index: {search_index.rebuild(context.migrated_db())} records")
 
 
 def _check_set_spec(spec: str) -> None:
@@ -562,3 +577,47 @@ def serve(context: Context, host: str, port: int, workers: int) -> None:
 
     context.migrated_db()
     run(context.config, host, port, workers)
+
+
+@main.command("search")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--source", help=f"Only this harvest source's records ('{LOCAL}': this library's).")
+@click.option("--language", help="Only records in this language, as catalogued (uzb, rus).")
+@click.option("--from-year", "year_from", type=click.IntRange(0, 9999))
+@click.option("--to-year", "year_to", type=click.IntRange(0, 9999))
+@click.option("--set", "set_spec", help="Only members of this OAI set.")
+@click.option("--page", type=click.IntRange(1, 1_000_000), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of lines.")
+@pass_context
+def search_command(
+    context: Context, words: tuple[str, ...], source: str | None, language: str | None,
+    year_from: int | None, year_to: int | None, set_spec: str | None, page: int,
+    per_page: int, as_json: bool,
+) -> None:
+    """Search the union catalogue (local and harvested records) in any script."""
+    db = context.migrated_db()
+    oai = context.config.oai
+    query = SearchQuery(" ".join(words), source, language, year_from, year_to, set_spec,
+                        page, per_page)
+    with db.session() as session:
+        try:
+            results = rendered(session, run_search(session, query), holders,
+                               oai.repository_name, oai.base_url)
+        except Invalid as error:
+            raise click.ClickException(" ".join(error.fields.values())) from None
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    shown = len(results["editions"])
+    first = (page - 1) * per_page
+    click.echo(f"{results['total']} editions" + (
+        f", {first + 1}-{first + shown} shown" if shown else ""))
+    for edition in results["editions"]:
+        line = " / ".join(filter(None, [edition["title"], edition["author"]]))
+        details = ", ".join(str(v) for v in (edition["year"], edition["language"], edition["isbn"]) if v)
+        click.echo(f"\n{line}" + (f" ({details})" if details else ""))
+        for holding in edition["holdings"]:
+            click.echo(f"  {holding['holder']}: {holding['identifier']}")
+        if edition["holdings_total"] > len(edition["holdings"]):
+            click.echo(f"  ... {edition['holdings_total'] - len(edition['holdings'])} more")

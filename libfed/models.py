@@ -177,6 +177,33 @@ class RecordFormat(Base):
     body_xml: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SearchEntry(Base):
+    """A live record as the union catalogue search sees it (libfed.search), rewritten with
+    the record in the same transaction; a deleted record has none.
+
+    The full-text index over the four `*_key` columns is engine-specific and made by the
+    migrations, not here: an FTS5 table kept by triggers on SQLite, a generated tsvector
+    column with a GIN index on PostgreSQL (libfed.search.index.ENGINE_SPECIFIC).
+    """
+
+    __tablename__ = "search_entries"
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str | None] = mapped_column(String(64), index=True)  # None: this library's
+    title: Mapped[str] = mapped_column(String(500))
+    author: Mapped[str | None] = mapped_column(String(500))
+    year: Mapped[int | None] = mapped_column(Integer, index=True)
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
+    isbn: Mapped[str | None] = mapped_column(String(13))
+    edition_key: Mapped[str] = mapped_column(String(255), index=True)
+    title_key: Mapped[str] = mapped_column(Text)
+    author_key: Mapped[str] = mapped_column(Text)
+    subject_key: Mapped[str] = mapped_column(Text)
+    other_key: Mapped[str] = mapped_column(Text)
+
+
 class OAISet(Base):
     """A set; `a:b` is a child of `a`, and a member of `a:b` is stored as a member of `a` too."""
 

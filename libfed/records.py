@@ -21,7 +21,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .db import insert_or_ignore
+from .formats import OAI_DC
 from .models import OAISet, Record, RecordFormat, RecordSet
+from .search.documents import SearchDocument, document_from_oai_dc
+from .search.index import entry_row, replace_entries
 from .stored_xml import metadata_of, record_body, render_header
 
 
@@ -46,6 +49,9 @@ class NewRecord:
     # prefix -> the OAI <about> element (provenance of a harvested record), UTF-8.
     # Not part of the digest: re-harvesting an unchanged record changes nothing.
     about: Mapping[str, bytes] = field(default_factory=dict)
+    # What the search index takes from the oai_dc, made with the record (in an import's
+    # workers too); derived, so not part of the digest either.
+    document: SearchDocument | None = None
 
     @classmethod
     def of(
@@ -60,7 +66,9 @@ class NewRecord:
         for prefix in sorted(encoded):
             h.update(prefix.encode() + b"\0" + encoded[prefix] + b"\0")
         abouts = {prefix: xml.encode("utf-8") for prefix, xml in (about or {}).items()}
-        return cls(identifier, encoded, tuple(sets), h.digest(), abouts)
+        dc = encoded.get(OAI_DC.prefix)
+        document = document_from_oai_dc(dc) if dc is not None else None
+        return cls(identifier, encoded, tuple(sets), h.digest(), abouts, document)
 
 
 def utc_now() -> datetime:
@@ -281,6 +289,15 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     format_rows.sort(key=itemgetter("prefix"))
     _insert_many(connection, _FORMATS, format_rows)
     _insert_many(connection, _SETS, set_rows)
+    replace_entries(
+        connection,
+        list(ids.values()),
+        [
+            entry_row(ids[i], c.entry.document, c.sets)
+            for i, c in changes.items()
+            if c.entry.document is not None
+        ],
+    )
 
     # A harvest that starts in a later second than `now` but before this commit
     # would cover `now` without seeing these rows, and its successor would start
@@ -323,6 +340,7 @@ def tombstone(session: Session, identifier: str) -> bool:
         .values(body_xml=record_body(None))
     )
     session.execute(update(RecordSet).where(RecordSet.record_id == record.id).values(datestamp=now))
+    replace_entries(session.connection(), [record.id], [])
     return True
 
 

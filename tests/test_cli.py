@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -605,3 +606,40 @@ def test_a_mistyped_confirmation_is_asked_again(run: Invoke, database: Database,
     with database.session() as session:
         assert caller_for_password(session, "leyla", "first-long-password") is not None
         assert caller_for_password(session, "leyla", "second-long-password") is None
+
+
+# --- search ----------------------------------------------------------------------------
+
+
+def test_search_finds_the_demo_catalogue_in_the_other_script(
+    run: Invoke, database: Database
+) -> None:
+    assert run("demo").exit_code == 0
+    latin = run("search", "Farhod", "Shirin")  # catalogued in Uzbek Cyrillic
+    assert latin.exit_code == 0, latin.output
+    assert latin.output.startswith("1 editions, 1-1 shown\n")
+    assert "Фарҳод ва Ширин" in latin.output
+    assert f"CLI test repository: oai:{REPOSITORY}:" in latin.output
+    cyrillic = run("search", "--json", "Оқ", "кема")  # catalogued in Uzbek Latin
+    found = json.loads(cyrillic.output)
+    assert [e["title"] for e in found["editions"]] == ["Oq kema : qissa"]
+
+
+def test_search_says_what_is_wrong_with_a_query(run: Invoke, database: Database) -> None:
+    result = run("search", ";;;")
+    assert result.exit_code == 1
+    assert "Give at least one word" in result.output
+    assert run("search", "--per-page", "0", "kitob").exit_code == 2
+
+
+def test_db_upgrade_builds_the_search_index_of_records_stored_before_it(
+    run: Invoke, database: Database
+) -> None:
+    assert run("demo").exit_code == 0
+    with database.write() as session:
+        session.execute(text("DELETE FROM search_entries"))
+    assert json.loads(run("search", "--json", "Sarob").output)["total"] == 0
+    result = run("db", "upgrade")
+    assert "building the search index" in result.output
+    assert json.loads(run("search", "--json", "Sarob").output)["total"] == 1
+    assert "building the search index" not in run("db", "upgrade").output

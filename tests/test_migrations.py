@@ -17,6 +17,7 @@ from libfed import models  # noqa: F401
 from libfed.db import Base, Database
 from libfed.migrate import _alembic_config, is_current, upgrade
 from libfed.models import Record, Setting
+from libfed.search.index import engine_specific
 from libfed.stored_xml import record_element
 from tests.backends import Databases
 
@@ -99,11 +100,14 @@ def test_upgrade_creates_every_table_of_the_models(fresh: Database) -> None:
 
 
 def test_migrations_match_the_models(fresh: Database) -> None:
-    """What autogenerate would write for the models, given the migrated database: nothing."""
+    """What autogenerate would write for the models, given the migrated database: nothing
+    (but for the full-text index each engine has its own way to make)."""
     upgrade(fresh)
     with fresh.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={"compare_type": True, "compare_server_default": True,
+                  "include_object": engine_specific},
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []

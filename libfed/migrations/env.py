@@ -10,6 +10,7 @@ import exchange.models  # noqa: F401
 import harvest.models  # noqa: F401
 import libfed.models  # noqa: F401
 from libfed.db import Base
+from libfed.search.index import engine_specific
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -17,6 +18,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=engine_specific,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,273 @@
+"""Union catalogue queries: words in any script, matched by search key, grouped by edition.
+
+A query is words, each optionally limited to a field (`title:`, `author:`,
+`subject:`); every word must match (in any field unless limited), by any of its
+keys (a Cyrillic word has one per orthography, libfed.search.keys). Words of four
+or more letters also match as a prefix, because the region's languages add suffixes
+(`kutubxona` finds `kutubxonalar`, `kitob` finds `kitobi`). A valid ISBN or ISSN is
+matched as that number however it is hyphenated.
+
+Results are editions (libfed.search.documents.edition_key), ranked by their
+best-matching record: a title hit weighs most, then authors, subjects, the rest
+(SQLite: FTS5's bm25; PostgreSQL: ts_rank over the weighted tsvector). Each edition
+lists every record of it, local and harvested: the holdings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+from stdnum import isbn as stdnum_isbn
+from stdnum import issn as stdnum_issn
+
+from .keys import query_keys
+
+LOCAL = "local"  # the source filter's name for this library's own records
+MAX_WORDS = 12
+MAX_PER_PAGE = 100
+MAX_HOLDINGS = 100  # per edition shown; `holdings_total` says how many there are
+FIELDS = {"title": ("title_key", "A"), "author": ("author_key", "B"), "subject": ("subject_key", "C")}
+_PREFIX_FROM = 4  # letters: shorter words match whole, or "ab" would match half the catalogue
+_WEIGHTS = "10.0, 4.0, 2.0, 1.0"  # bm25 weights of title, authors, subjects, the rest
+NO_WORDS = "Give at least one word to search for."
+_WORD = re.compile(r"(?:(\w+):)?(\S+)")
+_LABELS = {"isbn", "issn"}
+_NUMBER_PART = re.compile(r"[0-9][0-9-]*[0-9Xx]?")
+
+
+class QueryError(ValueError):
+    """The query cannot be run as given; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    source: str | None = None  # a harvest source's name, or LOCAL
+    language: str | None = None  # as catalogued, e.g. "uzb"
+    year_from: int | None = None
+    year_to: int | None = None
+    set_spec: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One record of an edition: where it is (source None: this library) and how it reads."""
+
+    identifier: str
+    source: str | None
+    title: str
+    author: str | None
+    year: int | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Edition:
+    key: str
+    title: str
+    author: str | None
+    year: int | None
+    language: str | None
+    isbn: str | None
+    holdings: list[Holding]
+    holdings_total: int
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: SearchQuery
+    total: int  # editions
+    editions: list[Edition] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One word: its alternative token sequences, the field it is limited to."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+    column: str | None
+    prefix: bool
+
+
+def _standard_number(word: str) -> str | None:
+    if stdnum_isbn.is_valid(word):
+        return stdnum_isbn.to_isbn13(stdnum_isbn.compact(word))
+    if stdnum_issn.is_valid(word):
+        return stdnum_issn.compact(word).lower()
+    return None
+
+
+def _words(query_text: str) -> list[str]:
+    """The query's words, with a standard number typed in groups ("ISBN 978 9952 8123 4 3")
+    joined into one word and its label dropped."""
+    words = [w for w in query_text.split() if w.lower().rstrip(":") not in _LABELS]
+    joined, i = [], 0
+    while i < len(words):
+        end = i + 1
+        if _NUMBER_PART.fullmatch(words[i]):
+            for j in range(min(len(words), i + 7), i + 1, -1):
+                if all(_NUMBER_PART.fullmatch(w) for w in words[i:j]) and _standard_number(
+                    "".join(words[i:j])
+                ):
+                    end = j
+                    break
+        joined.append("".join(words[i:end]))
+        i = end
+    return joined
+
+
+def parse(query_text: str) -> list[_Term]:
+    """The query's words as terms; an unknown `field:` is read as part of the word."""
+    terms = []
+    for whole in _words(query_text):
+        match = _WORD.fullmatch(whole)
+        if match is None:
+            continue
+        name, word = match.group(1), match.group(2)
+        if name is not None and name.lower() not in FIELDS and name.lower() not in _LABELS:
+            name, word = None, whole
+        number = _standard_number(word)
+        if number is not None:
+            terms.append(_Term(((number,),), "other_key", False))
+        else:
+            alternatives = tuple(
+                dict.fromkeys(tuple(k.split()) for k in query_keys(word) if k.strip())
+            )
+            if not alternatives:
+                continue  # punctuation only
+            column = FIELDS[name.lower()][0] if name and name.lower() in FIELDS else None
+            prefix = all(len(a[-1]) >= _PREFIX_FROM for a in alternatives)
+            terms.append(_Term(alternatives, column, prefix))
+        if len(terms) > MAX_WORDS:
+            raise QueryError(f"A query has at most {MAX_WORDS} words.")
+    return terms
+
+
+def _fts5(terms: list[_Term]) -> str:
+    """An FTS5 MATCH expression; tokens are [a-z0-9]+, so quoting them is escaping enough."""
+    parts = []
+    for term in terms:
+        options = []
+        for tokens in term.alternatives:
+            phrase = " + ".join(f'"{t}"' for t in tokens)
+            options.append(phrase + ("*" if term.prefix else ""))
+        expression = "(" + " OR ".join(options) + ")"
+        parts.append(f"{term.column} : {expression}" if term.column else expression)
+    return " AND ".join(parts)
+
+
+def _tsquery(terms: list[_Term]) -> str:
+    """A to_tsquery('simple', ...) expression, the same meaning as _fts5."""
+    weight = {column: w for column, w in FIELDS.values()} | {"other_key": "D"}
+    parts = []
+    for term in terms:
+        label = weight[term.column] if term.column else ""
+        options = []
+        for tokens in term.alternatives:
+            last = len(tokens) - 1
+            options.append(" <-> ".join(
+                f"{t}:{'*' if term.prefix and i == last else ''}{label}".rstrip(":")
+                for i, t in enumerate(tokens)
+            ))
+        parts.append("(" + " | ".join(options) + ")")
+    return " & ".join(parts)
+
+
+def _filters(query: SearchQuery, entry: str) -> tuple[str, dict[str, Any]]:
+    clauses, values = [], {}
+    if query.source == LOCAL:
+        clauses.append(f"{entry}.source IS NULL")
+    elif query.source:
+        clauses.append(f"{entry}.source = :source")
+        values["source"] = query.source
+    if query.language:
+        clauses.append(f"{entry}.language = :language")
+        values["language"] = query.language.lower()
+    if query.year_from is not None:
+        clauses.append(f"{entry}.year >= :year_from")
+        values["year_from"] = query.year_from
+    if query.year_to is not None:
+        clauses.append(f"{entry}.year <= :year_to")
+        values["year_to"] = query.year_to
+    if query.set_spec:
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM record_sets s WHERE s.record_id = {entry}.record_id "
+            "AND s.set_spec = :set_spec)"
+        )
+        values["set_spec"] = query.set_spec
+    return "".join(f" AND {c}" for c in clauses), values
+
+
+def _ranked_editions(session: Session, query: SearchQuery, terms: list[_Term]) -> list[Any]:
+    """(edition key, total editions) of the page, best first."""
+    where, values = _filters(query, "e")
+    values |= {"limit": query.per_page, "offset": (query.page - 1) * query.per_page}
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            "WITH hits AS (SELECT e.edition_key, ts_rank(e.document, q) AS score "
+            "FROM search_entries e, to_tsquery('simple', :match) q "
+            f"WHERE e.document @@ q{where}) "
+            "SELECT edition_key, count(*) OVER () AS total FROM hits GROUP BY edition_key "
+            "ORDER BY max(score) DESC, edition_key LIMIT :limit OFFSET :offset"
+        )
+        values["match"] = _tsquery(terms)
+    else:
+        sql = (
+            f"WITH hits AS MATERIALIZED (SELECT rowid AS record_id, bm25(search_fts, {_WEIGHTS}) "
+            "AS score "
+            "FROM search_fts WHERE search_fts MATCH :match) "
+            "SELECT e.edition_key, count(*) OVER () AS total FROM hits h "
+            f"JOIN search_entries e ON e.record_id = h.record_id WHERE 1 = 1{where} "
+            "GROUP BY e.edition_key ORDER BY min(h.score), e.edition_key "
+            "LIMIT :limit OFFSET :offset"
+        )
+        values["match"] = _fts5(terms)
+    return list(session.execute(text(sql), values))
+
+
+_HOLDINGS = text(
+    "SELECT e.edition_key, r.identifier, e.source, e.title, e.author, e.year, e.language, "
+    "e.isbn FROM search_entries e JOIN records r ON r.id = e.record_id "
+    "WHERE e.edition_key IN :keys ORDER BY e.edition_key, e.source IS NOT NULL, e.source, "
+    "r.identifier"
+).bindparams(bindparam("keys", expanding=True))
+
+
+def search(session: Session, query: SearchQuery) -> SearchResults:
+    """One page of editions matching `query`, each with its holdings."""
+    if not 1 <= query.per_page <= MAX_PER_PAGE:
+        raise QueryError(f"A page holds 1 to {MAX_PER_PAGE} editions.")
+    terms = parse(query.text)
+    if not terms:
+        raise QueryError(NO_WORDS)
+    ranked = _ranked_editions(session, query, terms)
+    if not ranked:
+        return SearchResults(query, 0)
+    keys = [row.edition_key for row in ranked]
+    rows: dict[str, list[Any]] = {key: [] for key in keys}
+    for row in session.execute(_HOLDINGS, {"keys": keys}):
+        rows[row.edition_key].append(row)
+    editions = []
+    for key in keys:
+        holdings = rows[key]
+        first = holdings[0]  # this library's own copy first, if it has one
+        editions.append(Edition(
+            key=key,
+            title=first.title,
+            author=first.author,
+            year=first.year,
+            language=first.language,
+            isbn=next((h.isbn for h in holdings if h.isbn), None),
+            holdings=[
+                Holding(h.identifier, h.source, h.title, h.author, h.year, h.language)
+                for h in holdings[:MAX_HOLDINGS]
+            ],
+            holdings_total=len(holdings),
+        ))
+    return SearchResults(query, ranked[0].total, editions)
