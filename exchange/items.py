@@ -174,6 +174,16 @@ def update_item(
     return item
 
 
+def link_record(
+    session: Session, shipment: Shipment, item: ShipmentItem, identifier: str, *, actor: Caller
+) -> None:
+    """Point an item at the record it was accessioned as; audited as an accession."""
+    _change_item(
+        session, shipment, item, {"record_identifier": identifier}, actor=actor,
+        action="accession",
+    )
+
+
 def remove_item(
     session: Session,
     shipment_id: int,

@@ -197,6 +197,25 @@ class AgreementQuery(PageQuery):
     partner_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
+class OfferQuery(PageQuery):
+    set: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        default=None, description="Only records of this OAI set (e.g. your own publications)"
+    )
+    year_from: Annotated[int, Field(ge=0, le=9999)] | None = None
+
+
+class DesiderataQuery(PageQuery):
+    since: Annotated[int, Field(ge=0, le=9999)] | None = Field(
+        default=None, description="Publication year from which (default: two years ago)"
+    )
+
+
+class FromRecords(_In):
+    partner_id: Id
+    direction: Literal[DIRECTIONS]  # type: ignore[valid-type]
+    identifiers: Annotated[list[line(512)], Field(min_length=1, max_length=500)]
+
+
 class YearQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -264,6 +283,33 @@ class ShipmentPage(BaseModel):
 
 class ItemList(BaseModel):
     items: list[ItemOut]
+
+
+class CandidateOut(BaseModel):
+    identifier: str
+    title: str
+    author: str | None
+    year: int | None
+    language: str | None
+    isbn: str | None
+
+
+class CandidatePage(BaseModel):
+    items: list[CandidateOut]
+    total: int
+    page: int
+    per_page: int
+    compared_with: list[str] = Field(description="The harvest sources of the partner's catalogue")
+
+
+class AccessionOut(BaseModel):
+    item_id: int
+    identifier: str
+    created: bool
+
+
+class AccessionList(BaseModel):
+    records: list[AccessionOut]
 
 
 class Flows(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 from flask import Response, current_app, request
 from sqlalchemy import Connection
@@ -21,21 +22,28 @@ from libfed.api import (
 from libfed.audit import History, history, ledger_changes, render_event, shipment_history
 from libfed.callers import Caller
 from libfed.editing import get
+from libfed.paging import PageQuery
+from libfed.records import utc_now
 
-from . import reports
+from . import catalogue, reports
 from .agreements import create_agreement, list_agreements, update_agreement, with_usage
 from .items import add_item, get_item, list_items, remove_item, render_item, update_item
 from .models import Agreement
 from .schemas import (
+    AccessionList,
     AgreementIn,
     AgreementOut,
     AgreementPage,
     AgreementQuery,
     BalanceReport,
+    CandidatePage,
     CountryReport,
+    DesiderataQuery,
+    FromRecords,
     ItemIn,
     ItemList,
     ItemOut,
+    OfferQuery,
     ShipmentCreate,
     ShipmentIn,
     ShipmentOut,
@@ -226,6 +234,87 @@ def items_remove(caller: Caller, shipment_id: int, item_id: int) -> Response:
     with database().write() as session:
         remove_item(session, shipment_id, item_id, actor=caller, expected_version=expected)
     return Response(status=204)
+
+
+# ------------------------------------------------------------------ catalogue-aware exchange
+
+CSV_ROWS = 10_000  # a CSV export is the whole list, up to this many editions
+DESIDERATA_YEARS = 2  # by default, the partner's books of this year and the two before
+
+
+def _candidates(
+    kind: str, institution_id: int, query: PageQuery,
+    listing: Callable[..., tuple[list[catalogue.Candidate], int]], **filters: object,
+) -> Response:
+    as_csv = wants_csv()
+    page, per_page = (1, CSV_ROWS) if as_csv else (query.page, query.per_page)
+    with database().session() as session:
+        sources = current_app.extensions[catalogue.PARTNER_SOURCES](session, institution_id)
+        rows, total = listing(session, institution_id, sources, page=page, per_page=per_page,
+                              **filters)
+    items = [asdict(row) for row in rows]
+    if as_csv:
+        return csv_reply(catalogue.CSV_COLUMNS, items, f"{kind}-{institution_id}.csv")
+    return reply({"items": items, "total": total, "page": page, "per_page": per_page,
+                  "compared_with": sources})
+
+
+@api.route("GET", "/institutions/{institution_id}/offer-list",
+           summary="What this library can offer a partner", tag="exchange lists",
+           role="viewer", query=OfferQuery, response=CandidatePage, csv=True)
+def offer_list(caller: Caller, institution_id: int, query: OfferQuery) -> Response:
+    """This library's editions that the partner's harvested catalogue does not hold and
+    that were not sent to them (a shipment cancelled, lost or returned does not count),
+    newest first. `set` keeps to one OAI set, e.g. your own publications. Compared by
+    edition: the same ISBN, or the same title, author and year in any script.
+    `Accept: text/csv` for the whole list as a spreadsheet."""
+    return _candidates("offer-list", institution_id, query, catalogue.offer_list,
+                       set_spec=query.set, year_from=query.year_from)
+
+
+@api.route("GET", "/institutions/{institution_id}/desiderata",
+           summary="What this library lacks of a partner's recent books", tag="exchange lists",
+           role="viewer", query=DesiderataQuery, response=CandidatePage, csv=True)
+def desiderata(caller: Caller, institution_id: int, query: DesiderataQuery) -> Response:
+    """The partner's records published since `since` (default: two years ago) of editions
+    this library holds no record of and has not asked for or received, newest first.
+    Empty when no harvest source is linked to the partner. `Accept: text/csv` for all."""
+    since = query.since if query.since is not None else utc_now().year - DESIDERATA_YEARS
+    return _candidates("desiderata", institution_id, query, catalogue.desiderata,
+                       since_year=since)
+
+
+@api.route("POST", "/shipments/from-records", summary="Start a shipment from records",
+           tag="exchange lists", role="coordinator", body=FromRecords, response=ShipmentOut,
+           status=201)
+def shipments_from_records(caller: Caller, body: dict) -> Response:
+    """An outgoing shipment (draft) from offer-list records, or an incoming one
+    (expected) from desiderata: one item per record, linked to it, one copy each."""
+    values = FromRecords.model_validate(body)
+    with database().write() as session:
+        shipment = catalogue.start_shipment(
+            session, values.partner_id, values.direction, values.identifiers, actor=caller,
+            home_country=_home(),
+        )
+        data = with_totals(session, [shipment])[0]
+    return reply(data, 201, version=data["version"], location=f"{PREFIX}/shipments/{data['id']}")
+
+
+@api.route("POST", "/shipments/{shipment_id}/accession",
+           summary="Catalogue a received shipment's items as records of this library",
+           tag="exchange lists", role="coordinator", response=AccessionList)
+def shipments_accession(caller: Caller, shipment_id: int) -> Response:
+    """Each item of a received incoming shipment becomes a record of this library (a copy
+    of the partner's MARC record it links to, else a brief record made from the item),
+    in the OAI set exchange:received, served like any other; the item then names it.
+    Items already naming a record of this library are left as they are, so repeating
+    this is safe."""
+    with database().write() as session:
+        done = catalogue.accession(
+            session, shipment_id, actor=caller,
+            repository_identifier=current_app.config["LIBFED"].oai.repository_identifier,
+        )
+    return reply({"records": [asdict(a) for a in done]})
 
 
 # ------------------------------------------------------------------ reports

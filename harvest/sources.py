@@ -152,3 +152,10 @@ def holders(session: Session, names: Iterable[str]) -> dict[str, str]:
         .where(Source.name.in_(set(names)))
     )
     return {source: institution or source for source, institution in rows}
+
+
+def sources_of(session: Session, institution_id: int) -> list[str]:
+    """The names of the sources harvesting an institution's catalogue."""
+    return list(session.scalars(
+        select(Source.name).where(Source.institution_id == institution_id).order_by(Source.name)
+    ))

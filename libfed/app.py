@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 from exchange import web as exchange_web
+from exchange.catalogue import PARTNER_SOURCES
 from exchange.views import api as exchange_api
 from harvest import web as harvest_web
-from harvest.sources import base_urls, holders
+from harvest.sources import base_urls, holders, sources_of
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
@@ -37,6 +38,7 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
         config.oai, TokenSigner(secret, config.oai.token_ttl_seconds), friends=base_urls
     )
     app.extensions[search_views.HOLDERS] = holders
+    app.extensions[PARTNER_SOURCES] = sources_of
     app.register_blueprint(oai_blueprint)
     install(app, APIS, page_error)
     install_shell(

@@ -17,34 +17,10 @@ from libfed.config import Config
 from libfed.db import Database
 from libfed.institutions import create_institution
 from libfed.models import SearchEntry
-from libfed.records import NewRecord, store, tombstone
+from libfed.records import tombstone
 from libfed.search.index import rebuild
 from libfed.search.query import LOCAL, QueryError, SearchQuery, search
-
-DC = (
-    '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
-    'xmlns:dc="http://purl.org/dc/elements/1.1/">{}</oai_dc:dc>'
-)
-
-
-def dc(**elements: str | list[str]) -> str:
-    parts = []
-    for name, values in elements.items():
-        for value in [values] if isinstance(values, str) else values:
-            parts.append(f"<dc:{name}>{value}</dc:{name}>")
-    return DC.format("".join(parts))
-
-
-def put(db: Database, local_id: str, source: str | None = None, sets: tuple[str, ...] = (),
-        **elements: str | list[str]) -> str:
-    """Store one record (harvested from `source` when given); its identifier."""
-    identifier = (
-        f"oai:{REPOSITORY_ID}:{source}:{local_id}" if source else f"oai:{REPOSITORY_ID}:{local_id}"
-    )
-    memberships = (*sets, *(("source", f"source:{source}") if source else ()))
-    with db.write() as session:
-        store(session, [NewRecord.of(identifier, {"oai_dc": dc(**elements)}, memberships)])
-    return identifier
+from tests.records_helpers import put
 
 
 def found(db: Database, text: str, **filters: object) -> list[str]:
