@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python -m bench.exchange
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.postgres
+	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.explain
 
 # After changing visible text: refresh the catalogue and each language's file, then
