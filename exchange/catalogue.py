@@ -29,7 +29,7 @@ from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from libfed.callers import Caller
-from libfed.errors import Conflict, Invalid, Message
+from libfed.errors import Codes, Conflict, Invalid, Message
 from libfed.fields import language_code
 from libfed.importer import render
 from libfed.marc_checks import RecordRejected, checked
@@ -255,7 +255,7 @@ def accession(
     if shipment.direction != "incoming" or shipment.status not in {"received", "accessioned"}:
         raise Conflict(
             Message("only a received incoming shipment is accessioned (shipment {id} is {state})",
-                    id=shipment.id, state=shipment.status),
+                    id=shipment.id, state=Codes(shipment.status)),
             allowed=list(machine_of(shipment).allowed(shipment.status)),
         )
     spec, name = ACCESSIONS_SET

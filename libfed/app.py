@@ -8,7 +8,7 @@ from exchange import web as exchange_web
 from exchange.catalogue import PARTNER_SOURCES
 from exchange.views import api as exchange_api
 from harvest import web as harvest_web
-from harvest.sources import base_urls, holders, sources_of
+from harvest.sources import base_urls, holders, list_sources, sources_of
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
@@ -18,6 +18,7 @@ from .api import install
 from .config import Config
 from .db import Database
 from .search import views as search_views
+from .search import web as search_web
 from .secret import secret_key
 from .web.formatting import install_formatting
 from .web.pages import install_shell, page_error
@@ -39,15 +40,19 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     )
     app.extensions[search_views.HOLDERS] = holders
     app.extensions[PARTNER_SOURCES] = sources_of
+    app.extensions[search_web.SOURCES] = lambda session: [
+        summary.source.name for summary in list_sources(session)
+    ]
     app.register_blueprint(oai_blueprint)
     install(app, APIS, page_error)
     install_shell(
         app,
         exempt=[oai_blueprint, *(api.blueprint for api in APIS)],
-        menu=exchange_web.MENU + harvest_web.MENU,
+        menu=exchange_web.MENU + search_web.MENU + harvest_web.MENU,
     )
     install_formatting(app)
     app.register_blueprint(exchange_web.blueprint)
     app.register_blueprint(harvest_web.blueprint)
+    app.register_blueprint(search_web.blueprint)
     app.extensions["libfed.partner_panels"].append(harvest_web.source_panel)
     return app

@@ -322,8 +322,8 @@ def test_coordinator_journey(page: Page, site: Site, db: Database, broken: list[
     shot("dashboard-ru")
     links = page.get_by_role("banner").get_by_role("navigation").get_by_role("link")
     labels = links.all_inner_texts()
-    assert labels[0] == "libfed" and len(labels) == 6, labels
-    english = {"Dashboard", "Partners", "Shipments", "Reports", "Harvesting"}
+    assert labels[0] == "libfed" and len(labels) == 7, labels
+    english = {"Dashboard", "Partners", "Shipments", "Reports", "Catalogue search", "Harvesting"}
     assert not english & set(labels), f"still in English on the Russian dashboard: {labels}"
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Dashboard")
     assert not broken, broken
@@ -374,6 +374,9 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "harvesting": _path("/harvesting"),
     "harvest-source": _path("/harvesting/partner-catalogue"),
     "harvest-run": _path("/harvesting/runs/1"),
+    # Results with holdings and the filters chosen; then a filter sent back with its error.
+    "search": _path("/search?q=Nizami&source=local&year_from=1900"),
+    "search-error": _path("/search?q=Nizami&year_from=abc"),
     "agreement-form": _path("/partners/{site.partner}/agreements/new"),
     "dashboard-ru": _dashboard_ru,
 }

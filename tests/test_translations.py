@@ -190,6 +190,7 @@ def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> N
         f"/shipments/{sent['id']}", f"/shipments/{ledger['expected']['id']}",
         f"/shipments/{ledger['expected']['id']}?q=tarixi", f"/shipments/{sent['id']}/packing-list",
         "/reports", "/harvesting", "/harvesting/rnb", f"/harvesting/runs/{ledger['run']}",
+        "/search", "/search?q=тарих", "/search?q=Низами&source=local&year_from=1900&page=2",
         "/no-such-page",
     ]
     found = {}
