@@ -236,3 +236,11 @@ def test_the_api_lists_a_tashkent_holding_under_the_source_name_without_an_insti
 def test_counts_stay_consistent_with_the_records(db: Database, catalogue: dict[str, str]) -> None:
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(SearchEntry)) == len(catalogue)
+
+
+def test_an_issn_is_found_however_it_is_written(db: Database) -> None:
+    journal = put(db, "j", title="Kitabxanaçılıq jurnalı", language="aze",
+                  identifier="URN:ISSN:0317-8471")
+    put(db, "k", title="03178471 saylı sənəd", language="aze")  # the digits as a word
+    for typed in ("0317-8471", "ISSN 0317-8471", "issn:03178471"):
+        assert found(db, typed) == [journal], typed
