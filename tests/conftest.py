@@ -20,6 +20,7 @@ from hypothesis import settings  # noqa: E402
 from lxml import etree  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from harvest.sources import add_source  # noqa: E402
 from libfed.app import create_app  # noqa: E402
 from libfed.config import Config, parse_config  # noqa: E402
 from libfed.db import Database  # noqa: E402
@@ -267,6 +268,16 @@ def admin(client, tokens: dict[str, str]) -> ApiCaller:  # type: ignore[no-untyp
 def add_partner(api: ApiCaller, name: str = "Milli Kütüphane", country: str = "TR",
                 **fields: object) -> dict:
     return api.create("/institutions", {"name": name, "country": country, **fields})
+
+
+@pytest.fixture
+def harvested_partner(api: ApiCaller, db: Database) -> int:
+    """Tashkent's national library, its catalogue harvested as source `tashkent`."""
+    institution = add_partner(api, "Alisher Navoiy nomidagi kutubxona", "UZ")
+    with db.write() as session:
+        add_source(session, "tashkent", "http://tashkent.example/oai",
+                   institution_id=institution["id"])
+    return institution["id"]
 
 
 def add_shipment(api: ApiCaller, partner_id: int, direction: str = "outgoing",

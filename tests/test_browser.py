@@ -378,6 +378,10 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "search": _path("/search?q=Nizami&source=local&year_from=1900"),
     "search-error": _path("/search?q=Nizami&year_from=abc"),
     "agreement-form": _path("/partners/{site.partner}/agreements/new"),
+    # The demo's editions with their checkboxes; a filter sent back with its error.
+    "offer-list": _path("/partners/{site.partner}/offer-list"),
+    "offer-list-error": _path("/partners/{site.partner}/offer-list?year_from=abc"),
+    "desiderata": _path("/partners/{site.partner}/desiderata?since=1900"),
     "dashboard-ru": _dashboard_ru,
 }
 

@@ -11,7 +11,6 @@ from conftest import REPOSITORY_ID, ApiCaller, add_partner
 from flask.testing import FlaskClient
 from lxml import etree
 
-from harvest.sources import add_source
 from libfed.db import Database
 from libfed.records import utc_now
 from libfed.search.query import SearchQuery, search
@@ -30,13 +29,8 @@ PARTNER_MARC = (
 
 
 @pytest.fixture
-def partner(api: ApiCaller, db: Database) -> int:
-    """Tashkent's national library, its catalogue harvested as source `tashkent`."""
-    institution = add_partner(api, "Alisher Navoiy nomidagi kutubxona", "UZ")
-    with db.write() as session:
-        add_source(session, "tashkent", "http://tashkent.example/oai",
-                   institution_id=institution["id"])
-    return institution["id"]
+def partner(harvested_partner: int) -> int:
+    return harvested_partner
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The exchange pages: dashboard, partners, shipments and reports, for coordinators.
+"""The exchange pages: dashboard, partners (with their exchange lists), shipments and
+reports, for coordinators.
 
 They call the same services as /api/v1 (`exchange.shipments`, `exchange.items`, …),
 so a rule holds alike whether a shipment is changed from a browser or a script.
@@ -10,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from libfed.web.i18n import label_codes
 from libfed.web.pages import MenuEntry
 
-from .common import country_label, display_name
+from .common import country_label, display_name, record_url
 from .labels import (
     ACTION_LABELS,
     BASIS_LABELS,
@@ -44,7 +45,8 @@ def _labels() -> dict:
         "FIELD_LABELS": FIELD_LABELS,
         "country_label": country_label,
         "display_name": display_name,
+        "record_url": record_url,
     }
 
 
-from . import agreements, dashboard, partners, reports, shipments  # noqa: E402, F401  (routes)
+from . import agreements, dashboard, lists, partners, reports, shipments  # noqa: E402, F401  (routes)

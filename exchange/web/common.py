@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, flash, redirect, request
 from flask_babel import get_locale
@@ -77,6 +78,13 @@ def agreement_choices(session: Session, partner_id: int | None = None) -> list[t
         (ident, f"{name}, {start.isoformat()} (#{ident})")
         for ident, start, name in session.execute(statement)
     ]
+
+
+def record_url(identifier: str) -> str:
+    """A record's OAI-PMH GetRecord address (oai_dc), as the search page links a holding:
+    the data provider serves this library's and the harvested records alike."""
+    query = {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": identifier}
+    return f"{current_app.config['LIBFED'].oai.base_url}?{urlencode(query)}"
 
 
 def version_field() -> int | None:

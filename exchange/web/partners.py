@@ -27,6 +27,7 @@ from libfed.models import Institution
 from libfed.web.auth import page
 from libfed.web.forms import form_values
 
+from .. import catalogue
 from ..agreements import list_agreements, with_usage
 from ..reports import Flow, flows_by_year
 from ..schemas import AgreementQuery, ShipmentQuery
@@ -69,6 +70,8 @@ def partner(caller: Caller, partner_id: int) -> str:
             session, ShipmentQuery(partner_id=partner_id, per_page=20)
         )
         shipments = with_totals(session, rows)
+        # The harvest sources the exchange lists compare with (the harvest domain knows).
+        sources = current_app.extensions[catalogue.PARTNER_SOURCES](session, partner_id)
         panels = [
             panel(session, partner_id)
             for panel in current_app.extensions.get("libfed.partner_panels", [])
@@ -77,7 +80,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         "exchange/partner.html", partner=institution, agreements=agreements, by_year=by_year,
         shipments=shipments, shipment_count=shipment_count, home=home_country(),
         panels=[Markup(panel) for panel in panels if panel], caller=caller,
-        this_year=records.utc_now().year,
+        this_year=records.utc_now().year, sources=sources,
     )
 
 

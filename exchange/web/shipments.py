@@ -46,6 +46,7 @@ from .common import (
     version_field,
 )
 from .labels import STATE_LABELS
+from .lists import ACCESSIONS_SET_SPEC, may_accession
 
 # ------------------------------------------------------------------ list
 
@@ -152,6 +153,7 @@ def _shipment_page(
         events = [render_event(event) for event in shipment_history(session, shipment_id)]
         query = request.args.get("q", "").strip()
         found = catalogue.search(session, query) if query else []
+        accessionable = may_accession(shipment)
     return render_template(
         "exchange/shipment.html",
         shipment=data, partner=partner, agreement=agreement, items=items, events=events,
@@ -160,6 +162,7 @@ def _shipment_page(
         international=partner is not None and partner.country != home_country(),
         item_values=item_values or {"copies": 1}, item_errors=item_errors or {},
         query=query, found=found, timed_states=TIMED_STATES,
+        accessionable=accessionable, accessions_set=ACCESSIONS_SET_SPEC,
     ), status
 
 
