@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from libfed.search import keys
 from libfed.search.keys import LANGUAGES, orthography, query_keys, record_key
 
 
@@ -383,3 +384,26 @@ def test_keys_are_the_same_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert results == [expected] * 4
+
+
+# --- word by word ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", [None, "uzb", "aze", "kaa", "rus"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ўзбекистон Республикаси Фанлар академияси, Тошкент: Фан, 2019.",
+        "Азәрбајҹан Милли Елмләр Академијасы ерməni еl ел",
+        "Қарақалпақстан Республикасы ўақыт, ҳүжжет, ел, елли",
+        "Достоевский Ф. М. Братья Карамазовы : роман в 4 ч. — Москва, 1880 объект Ёлкин",
+        "Oʻzbekiston  O'ZBEKISTON\tO‘zbekiston — Bakı, İstanbul; 北京大学 جامعة  café",
+    ],
+)
+def test_keys_made_word_by_word_are_those_of_the_whole_text(text: str, language: str | None) -> None:
+    """record_key transliterates (and remembers) word by word: no rule may look across
+    white space, or a key would depend on the word's neighbours."""
+    orth = keys.orthography(language)
+    whole = keys._transliterator(orth).transliterate(text)
+    expected = " ".join(keys._fold_token(t) for t in keys._TOKEN.findall(whole))
+    assert record_key(text, language) == expected

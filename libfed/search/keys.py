@@ -34,6 +34,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 
 import icu
@@ -199,7 +200,15 @@ def orthography(language: str | None) -> str | None:
 
 
 def _key(text: str, orth: str | None) -> str:
-    latin = _transliterator(orth).transliterate(_clean(text))
+    """Word by word: no rule of the chain looks across white space (a word's start is a
+    start either way), and a catalogue repeats its words, so most are already known.
+    Transliterating costs ~1.6 µs a character; a known word, a dictionary lookup."""
+    return " ".join(key for word in text.split() if (key := _word_key(word, orth)))
+
+
+@lru_cache(maxsize=1 << 16)  # some 6 MB; a catalogue's common words stay in it
+def _word_key(word: str, orth: str | None) -> str:
+    latin = _transliterator(orth).transliterate(_clean(word))
     return " ".join(_fold_token(token) for token in _TOKEN.findall(latin))
 
 
