@@ -38,7 +38,7 @@ from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
 from .search import index as search_index
-from .search.query import LOCAL, SearchQuery
+from .search.query import LOCAL, RANKED, SearchQuery
 from .search.views import rendered, run_search
 from .users import (
     add_user,
@@ -613,6 +613,8 @@ def search_command(
     first = (page - 1) * per_page
     click.echo(f"{results['total']} editions" + (
         f", {first + 1}-{first + shown} shown" if shown else ""))
+    if results["more"]:
+        click.echo(f"(more records match: ranked among the {RANKED:,} newest; add a word to narrow)")
     for edition in results["editions"]:
         line = " / ".join(filter(None, [edition["title"], edition["author"]]))
         details = ", ".join(str(v) for v in (edition["year"], edition["language"], edition["isbn"]) if v)

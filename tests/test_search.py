@@ -244,3 +244,25 @@ def test_an_issn_is_found_however_it_is_written(db: Database) -> None:
     put(db, "k", title="03178471 saylı sənəd", language="aze")  # the digits as a word
     for typed in ("0317-8471", "ISSN 0317-8471", "issn:03178471"):
         assert found(db, typed) == [journal], typed
+
+
+def test_a_broad_query_ranks_its_newest_matches_and_says_there_are_more(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("libfed.search.query.RANKED", 3)
+    stored = [put(db, str(n), title=f"Kitob {n}", language="uzb", date="2020") for n in range(5)]
+    with db.session() as session:
+        broad = search(session, SearchQuery("kitob"))
+        narrow = search(session, SearchQuery("kitob 4"))
+        filtered = search(session, SearchQuery("kitob", year_from=2020, source=LOCAL))
+    assert broad.more and broad.total == 3
+    assert {h.identifier for e in broad.editions for h in e.holdings} == set(stored[-3:])
+    assert not narrow.more and [e.title for e in narrow.editions] == ["Kitob 4"]
+    assert filtered.more  # the filters are applied before the cap, not after
+
+
+def test_the_api_says_whether_a_query_was_too_broad_to_rank_whole(
+    client: Flask, catalogue: dict[str, str]
+) -> None:
+    body = client.get("/api/v1/search?q=kutubxona").get_json()
+    assert body["more"] is False and body["total"] >= 1

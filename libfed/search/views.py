@@ -23,6 +23,7 @@ from .query import (
     LOCAL,
     MAX_PER_PAGE,
     NO_WORDS,
+    RANKED,
     QueryError,
     SearchQuery,
     SearchResults,
@@ -80,7 +81,9 @@ class EditionOut(BaseModel):
 
 class SearchPage(BaseModel):
     q: str
-    total: int
+    total: int = Field(description="Editions; when `more`, among the ranked matches")
+    more: bool = Field(description=f"More records match than the {RANKED:,} newest that are "
+                       "ranked: a broad query, to narrow with another word or a filter")
     page: int
     per_page: int
     editions: list[EditionOut]
@@ -107,6 +110,7 @@ def rendered(session: Session, results: SearchResults, holders: Holders, home: s
     return {
         "q": results.query.text,
         "total": results.total,
+        "more": results.more,
         "page": results.query.page,
         "per_page": results.query.per_page,
         "editions": [

@@ -31,7 +31,7 @@ from libfed.web.auth import page
 from libfed.web.formatting import lang_tag, language_name
 from libfed.web.pages import MenuEntry
 
-from .query import LOCAL, MAX_WORDS, QueryError, SearchQuery, parse, search
+from .query import LOCAL, MAX_WORDS, RANKED, QueryError, SearchQuery, parse, search
 from .views import HOLDERS, rendered
 
 Sources = Callable[[Session], list[str]]  # the harvest sources' names
@@ -207,6 +207,7 @@ def search_page(caller: Caller) -> tuple[str, int]:
         "results": results,
         "notice": notice,
         "per_page": PER_PAGE,
+        "ranked": RANKED,
         "page_args": page_links(form.values),
         "page_numbers": page_numbers,
         "source_options": source_options,
