@@ -187,11 +187,16 @@ class SearchEntry(Base):
     """
 
     __tablename__ = "search_entries"
+    # Filters by holder come with language and years: one index narrows all three before
+    # the full-text matches are read (a filtered query read 23,000 heap pages without it).
+    __table_args__ = (
+        Index("ix_search_entries_source_language_year", "source", "language", "year"),
+    )
 
     record_id: Mapped[int] = mapped_column(
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
-    source: Mapped[str | None] = mapped_column(String(64), index=True)  # None: this library's
+    source: Mapped[str | None] = mapped_column(String(64))  # None: this library's
     title: Mapped[str] = mapped_column(String(500))
     author: Mapped[str | None] = mapped_column(String(500))
     year: Mapped[int | None] = mapped_column(Integer, index=True)

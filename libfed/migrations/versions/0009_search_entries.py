@@ -36,8 +36,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["record_id"], ["records.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("record_id"),
     )
-    for column in ("source", "year", "language", "edition_key"):
+    for column in ("year", "language", "edition_key"):
         op.create_index(f"ix_search_entries_{column}", "search_entries", [column])
+    op.create_index(
+        "ix_search_entries_source_language_year", "search_entries", ["source", "language", "year"]
+    )
     if op.get_bind().dialect.name == "postgresql":
         weighted = " || ".join(
             f"setweight(to_tsvector('simple'::regconfig, {key}), '{weight}')"
