@@ -71,6 +71,12 @@ BIG = {"records", "record_formats", "record_sets", "search_entries", "shipments"
 # shipment_totals_pkey it was no faster (10.2 against 9.3 ms). Shown, not failed: the
 # reports are cached per ledger change.
 ACCEPTED = {"shipment_totals"}
+# The count of a whole-repository list reads every record whichever way: since 0008 made
+# record_formats narrower, PostgreSQL hashes a parallel Seq Scan of records against the
+# index-only scan of record_formats_pkey instead of walking the keyset index too; forced
+# onto the index (enable_seqscan = off) it took 734 and 842 ms against 875 and 593 ms:
+# the same cost. Shown, not failed; any narrower list (from/until, a set) uses indexes.
+ACCEPTED_PER_QUERY = {"count (completeListSize)": {"records"}}
 REPOSITORY = "bench.libfed.org"
 SET = "demo:local"  # 24 of the 220 demo records: a set of ~11% of the catalogue
 PAGE = 501  # the provider's page_size (500) and one more, to know whether more follow
@@ -461,9 +467,12 @@ def main() -> None:
     print(json.dumps(built), flush=True)
     hot = [row for name, run in hot_cases(db).items() for row in explain(db, name, run)]
     db.dispose()
+    def refused(row: dict, scans: list[str]) -> set[str]:
+        return set(scans) - ACCEPTED - ACCEPTED_PER_QUERY.get(row["query"], set())
+
     failures = [row["query"] for row in hot
-                if set(row["seq_scans"]) - ACCEPTED
-                or (row["generic_used"] and set(row["generic_seq_scans"]) - ACCEPTED)]
+                if refused(row, row["seq_scans"])
+                or (row["generic_used"] and refused(row, row["generic_seq_scans"]))]
     DATA.mkdir(exist_ok=True)
     OUT.write_text(json.dumps({"build": built, "hot": hot, "failures": failures}, indent=1))
     print("\nHot queries\n\n" + table(hot))
