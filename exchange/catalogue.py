@@ -29,6 +29,7 @@ from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from libfed.callers import Caller
+from libfed.catalogue import CatalogueEntry
 from libfed.errors import Codes, Conflict, Invalid, Message
 from libfed.fields import language_code
 from libfed.importer import render
@@ -49,18 +50,6 @@ MAX_RECORDS = 500  # per shipment started from a list
 ACCESSIONS_SET = ("exchange:received", "Received through exchange")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One edition on an offer list or desiderata, by the record that represents it."""
-
-    identifier: str
-    title: str
-    author: str | None
-    year: int | None
-    language: str | None
-    isbn: str | None
-
-
 CSV_COLUMNS = ["identifier", "title", "author", "year", "language", "isbn"]
 
 
@@ -72,7 +61,7 @@ def _partner(session: Session, partner_id: int) -> Institution:
 
 
 def _listed(session: Session, entry: type[SearchEntry], condition: object, page: int,
-            per_page: int) -> tuple[list[Candidate], int]:
+            per_page: int) -> tuple[list[CatalogueEntry], int]:
     statement = (
         select(Record.identifier, entry.title, entry.author, entry.year, entry.language,
                entry.isbn)
@@ -84,7 +73,7 @@ def _listed(session: Session, entry: type[SearchEntry], condition: object, page:
         statement.order_by(entry.year.desc().nulls_last(), entry.title, Record.identifier)
         .offset((page - 1) * per_page).limit(per_page)
     )
-    return [Candidate(*row) for row in rows], total
+    return [CatalogueEntry(*row) for row in rows], total
 
 
 def _shipped(partner_id: int, direction: str, entry: type[SearchEntry], excluded: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -105,7 +94,7 @@ def _shipped(partner_id: int, direction: str, entry: type[SearchEntry], excluded
 def offer_list(
     session: Session, partner_id: int, sources: Sequence[str], *, set_spec: str | None = None,
     year_from: int | None = None, page: int = 1, per_page: int = 50,
-) -> tuple[list[Candidate], int]:
+) -> tuple[list[CatalogueEntry], int]:
     """This library's editions the partner lacks, newest first, one record each."""
     _partner(session, partner_id)
     e, other, mine = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
@@ -131,7 +120,7 @@ def offer_list(
 def desiderata(
     session: Session, partner_id: int, sources: Sequence[str], *, since_year: int,
     page: int = 1, per_page: int = 50,
-) -> tuple[list[Candidate], int]:
+) -> tuple[list[CatalogueEntry], int]:
     """The partner's editions of `since_year` or later that this library lacks."""
     _partner(session, partner_id)
     if not sources:

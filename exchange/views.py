@@ -21,6 +21,7 @@ from libfed.api import (
 )
 from libfed.audit import History, history, ledger_changes, render_event, shipment_history
 from libfed.callers import Caller
+from libfed.catalogue import CatalogueEntry
 from libfed.editing import get
 from libfed.paging import PageQuery
 from libfed.records import utc_now
@@ -244,7 +245,7 @@ DESIDERATA_YEARS = 2  # by default, the partner's books of this year and the two
 
 def _candidates(
     kind: str, institution_id: int, query: PageQuery,
-    listing: Callable[..., tuple[list[catalogue.Candidate], int]], **filters: object,
+    listing: Callable[..., tuple[list[CatalogueEntry], int]], **filters: object,
 ) -> Response:
     as_csv = wants_csv()
     page, per_page = (1, CSV_ROWS) if as_csv else (query.page, query.per_page)

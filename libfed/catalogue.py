@@ -19,7 +19,7 @@ from .search.query import search as search_editions
 
 @dataclass(frozen=True)
 class CatalogueEntry:
-    """What a shipment item takes from a record."""
+    """A record as a shipment item takes it, and as an exchange list shows it."""
 
     identifier: str
     title: str

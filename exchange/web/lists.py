@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from libfed.api import csv_reply
 from libfed.callers import Caller
+from libfed.catalogue import CatalogueEntry
 from libfed.editing import get
 from libfed.errors import Conflict, Invalid
 from libfed.models import Institution
@@ -65,7 +66,7 @@ class ExchangeList:
     title: Any  # a lazy translation
     direction: str  # of the shipment the ticked rows start
     query: type[PageQuery]  # the API's query model, which checks the filters
-    listing: Callable[..., tuple[list[catalogue.Candidate], int]]
+    listing: Callable[..., tuple[list[CatalogueEntry], int]]
     # The query's filters as the listing's keyword arguments.
     filters: Callable[[Any], dict[str, object]]
     fields: tuple[str, ...]  # the filter form's fields, named as the API's parameters
@@ -136,7 +137,7 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
     """One page of the list; a refused filter is explained beside its field (400)."""
     the_list = LISTS[kind]
     filters = read_filters(the_list, request.args)
-    rows: list[catalogue.Candidate] = []
+    rows: list[CatalogueEntry] = []
     total = 0
     with database().session() as session:
         partner = get(session, Institution, partner_id, "institution")
