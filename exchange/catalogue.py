@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import current_app
 from lxml import etree
 from pymarc import Field, Leader, Subfield
 from pymarc import Record as MarcRecord
@@ -30,13 +31,14 @@ from sqlalchemy.orm import Session, aliased
 
 from libfed.callers import Caller
 from libfed.catalogue import CatalogueEntry
+from libfed.editing import get
 from libfed.errors import Codes, Conflict, Invalid, Message
 from libfed.fields import language_code
 from libfed.importer import render
 from libfed.marc_checks import RecordRejected, checked
 from libfed.marcxml import record_from_element
 from libfed.models import Institution, Record, RecordSet, SearchEntry
-from libfed.records import ensure_sets, store, stored_metadata
+from libfed.records import ensure_sets, store, stored_metadata, utc_now
 
 from .items import add_item, link_record, list_items
 from .models import Shipment, ShipmentItem
@@ -44,6 +46,8 @@ from .shipments import create_shipment, get_shipment, machine_of
 
 PARTNER_SOURCES = "exchange.partner_sources"  # app.extensions key
 PartnerSources = Callable[[Session, int], list[str]]
+DESIDERATA_YEARS = 2  # by default, the partner's books of this year and the two before
+CSV_ROWS = 10_000  # a list as CSV is the whole list, up to this many editions
 # A sent book the partner holds unless the parcel never reached them.
 _NOT_SENT = ("cancelled", "lost", "returned")
 MAX_RECORDS = 500  # per shipment started from a list
@@ -53,11 +57,14 @@ ACCESSIONS_SET = ("exchange:received", "Received through exchange")
 CSV_COLUMNS = ["identifier", "title", "author", "year", "language", "isbn"]
 
 
-def _partner(session: Session, partner_id: int) -> Institution:
-    partner = session.get(Institution, partner_id)
-    if partner is None:
-        raise Invalid({"partner_id": Message("no institution {id}", id=partner_id)})
-    return partner
+def desiderata_since() -> int:
+    """The desiderata's first year when none is asked for."""
+    return utc_now().year - DESIDERATA_YEARS
+
+
+def partner_sources(session: Session, partner_id: int) -> list[str]:
+    """The harvest sources holding the partner's catalogue, as the app factory tells."""
+    return current_app.extensions[PARTNER_SOURCES](session, partner_id)
 
 
 def _listed(session: Session, entry: type[SearchEntry], condition: object, page: int,
@@ -96,7 +103,7 @@ def offer_list(
     year_from: int | None = None, page: int = 1, per_page: int = 50,
 ) -> tuple[list[CatalogueEntry], int]:
     """This library's editions the partner lacks, newest first, one record each."""
-    _partner(session, partner_id)
+    get(session, Institution, partner_id, "institution")
     e, other, mine = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
     held = (
         exists().where(other.edition_key == e.edition_key, other.source.in_(sources))
@@ -118,11 +125,14 @@ def offer_list(
 
 
 def desiderata(
-    session: Session, partner_id: int, sources: Sequence[str], *, since_year: int,
-    page: int = 1, per_page: int = 50,
+    session: Session, partner_id: int, sources: Sequence[str], *,
+    since_year: int | None = None, page: int = 1, per_page: int = 50,
 ) -> tuple[list[CatalogueEntry], int]:
-    """The partner's editions of `since_year` or later that this library lacks."""
-    _partner(session, partner_id)
+    """The partner's editions of `since_year` (default: DESIDERATA_YEARS ago) or later
+    that this library lacks."""
+    get(session, Institution, partner_id, "institution")
+    if since_year is None:
+        since_year = desiderata_since()
     if not sources:
         return [], 0
     e, mine, theirs = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
@@ -234,6 +244,11 @@ class Accession:
     created: bool  # False: the item already named a record of this library
 
 
+def may_accession(shipment: Shipment) -> bool:
+    """Whether the shipment's items may become records: it came in and was received."""
+    return shipment.direction == "incoming" and shipment.status in {"received", "accessioned"}
+
+
 def accession(
     session: Session, shipment_id: int, *, actor: Caller, repository_identifier: str
 ) -> list[Accession]:
@@ -241,7 +256,7 @@ def accession(
     (a copy of the partner's MARC record when the item links one, else a brief record
     from the item), in the set exchange:received; each item then names its record."""
     shipment = get_shipment(session, shipment_id, lock=True)
-    if shipment.direction != "incoming" or shipment.status not in {"received", "accessioned"}:
+    if not may_accession(shipment):
         raise Conflict(
             Message("only a received incoming shipment is accessioned (shipment {id} is {state})",
                     id=shipment.id, state=Codes(shipment.status)),
@@ -249,7 +264,7 @@ def accession(
         )
     spec, name = ACCESSIONS_SET
     ensure_sets(session, {spec: name})
-    done = []
+    done, new = [], {}
     for item in list_items(session, shipment_id):
         linked = item.record_identifier
         if linked and _local_source(session, linked):
@@ -257,8 +272,9 @@ def accession(
             continue
         control = f"exchange-{shipment.id}-{item.id}"
         marc = (_copied_marc(session, linked, control) if linked else None) or _brief_marc(item, control)
-        new = render(marc, repository_identifier, (spec.split(":")[0], spec))
-        store(session, [new])
-        link_record(session, shipment, item, new.identifier, actor=actor)
-        done.append(Accession(item.id, new.identifier, created=True))
-    return done
+        new[item] = render(marc, repository_identifier, (spec.split(":")[0], spec))
+    store(session, list(new.values()))  # one write of the records, then the items' links
+    for item, record in new.items():
+        link_record(session, shipment, item, record.identifier, actor=actor)
+        done.append(Accession(item.id, record.identifier, created=True))
+    return sorted(done, key=lambda accession: accession.item_id)

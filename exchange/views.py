@@ -24,7 +24,6 @@ from libfed.callers import Caller
 from libfed.catalogue import CatalogueEntry
 from libfed.editing import get
 from libfed.paging import PageQuery
-from libfed.records import utc_now
 
 from . import catalogue, reports
 from .agreements import create_agreement, list_agreements, update_agreement, with_usage
@@ -239,25 +238,31 @@ def items_remove(caller: Caller, shipment_id: int, item_id: int) -> Response:
 
 # ------------------------------------------------------------------ catalogue-aware exchange
 
-CSV_ROWS = 10_000  # a CSV export is the whole list, up to this many editions
-DESIDERATA_YEARS = 2  # by default, the partner's books of this year and the two before
+Listing = Callable[..., tuple[list[CatalogueEntry], int]]
+
+
+def list_csv(kind: str, institution_id: int, listing: Listing, **filters: object) -> Response:
+    """A whole exchange list (up to CSV_ROWS editions) as a spreadsheet: the API's and
+    the pages' download alike."""
+    with database().session() as session:
+        rows, _total = listing(session, institution_id,
+                               catalogue.partner_sources(session, institution_id),
+                               page=1, per_page=catalogue.CSV_ROWS, **filters)
+    return csv_reply(catalogue.CSV_COLUMNS, [asdict(row) for row in rows],
+                     f"{kind}-{institution_id}.csv")
 
 
 def _candidates(
-    kind: str, institution_id: int, query: PageQuery,
-    listing: Callable[..., tuple[list[CatalogueEntry], int]], **filters: object,
+    kind: str, institution_id: int, query: PageQuery, listing: Listing, **filters: object,
 ) -> Response:
-    as_csv = wants_csv()
-    page, per_page = (1, CSV_ROWS) if as_csv else (query.page, query.per_page)
+    if wants_csv():
+        return list_csv(kind, institution_id, listing, **filters)
     with database().session() as session:
-        sources = current_app.extensions[catalogue.PARTNER_SOURCES](session, institution_id)
-        rows, total = listing(session, institution_id, sources, page=page, per_page=per_page,
-                              **filters)
-    items = [asdict(row) for row in rows]
-    if as_csv:
-        return csv_reply(catalogue.CSV_COLUMNS, items, f"{kind}-{institution_id}.csv")
-    return reply({"items": items, "total": total, "page": page, "per_page": per_page,
-                  "compared_with": sources})
+        sources = catalogue.partner_sources(session, institution_id)
+        rows, total = listing(session, institution_id, sources, page=query.page,
+                              per_page=query.per_page, **filters)
+    return reply({"items": [asdict(row) for row in rows], "total": total, "page": query.page,
+                  "per_page": query.per_page, "compared_with": sources})
 
 
 @api.route("GET", "/institutions/{institution_id}/offer-list",
@@ -280,9 +285,8 @@ def desiderata(caller: Caller, institution_id: int, query: DesiderataQuery) -> R
     """The partner's records published since `since` (default: two years ago) of editions
     this library holds no record of and has not asked for or received, newest first.
     Empty when no harvest source is linked to the partner. `Accept: text/csv` for all."""
-    since = query.since if query.since is not None else utc_now().year - DESIDERATA_YEARS
     return _candidates("desiderata", institution_id, query, catalogue.desiderata,
-                       since_year=since)
+                       since_year=query.since)
 
 
 @api.route("POST", "/shipments/from-records", summary="Start a shipment from records",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pymarc import Record
 
@@ -41,3 +41,10 @@ def harvested_identifier(repository_identifier: str, source: str, original: str)
 
 def is_set_spec(value: str) -> bool:
     return bool(SET_SPEC.fullmatch(value))
+
+
+def get_record_url(base_url: str, identifier: str) -> str:
+    """Where a record is read over OAI-PMH (GetRecord, oai_dc): the data provider serves
+    this library's records and the harvested ones alike, so any record has one."""
+    query = {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": identifier}
+    return f"{base_url}?{urlencode(query)}"

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+LAST_PAGE = 1_000_000  # a larger offset only costs the server
+
 
 class PageQuery(BaseModel):
     """Query parameters of every list; subclasses add their filters. Unknown ones are refused,
@@ -15,7 +17,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(default=1, ge=1, le=1_000_000)
+    page: int = Field(default=1, ge=1, le=LAST_PAGE)
     per_page: int = Field(default=50, ge=1, le=100)
 
 

@@ -209,3 +209,8 @@ def test_only_coordinators_start_shipments_and_accession(
     response = viewer.post("/shipments/from-records", {
         "partner_id": partner, "direction": "outgoing", "identifiers": [records["ours_new"]]})
     assert response.status_code == 403
+
+
+def test_the_lists_of_an_institution_that_is_not_there_are_not_found(viewer: ApiCaller) -> None:
+    for kind in ("offer-list", "desiderata"):
+        assert viewer.get(f"/institutions/999/{kind}").status_code == 404

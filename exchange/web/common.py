@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import current_app, flash, redirect, request
 from flask_babel import get_locale
@@ -17,6 +16,7 @@ from libfed.audit import ledger_changes
 from libfed.db import Database
 from libfed.errors import Invalid, Stale
 from libfed.fields import country_name
+from libfed.identifiers import get_record_url
 from libfed.models import Institution
 from libfed.web.forms import field_errors
 from libfed.web.i18n import current_language, html_lang
@@ -81,10 +81,8 @@ def agreement_choices(session: Session, partner_id: int | None = None) -> list[t
 
 
 def record_url(identifier: str) -> str:
-    """A record's OAI-PMH GetRecord address (oai_dc), as the search page links a holding:
-    the data provider serves this library's and the harvested records alike."""
-    query = {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": identifier}
-    return f"{current_app.config['LIBFED'].oai.base_url}?{urlencode(query)}"
+    """A record's OAI-PMH GetRecord address, as the search page links a holding."""
+    return get_record_url(current_app.config["LIBFED"].oai.base_url, identifier)
 
 
 def version_field() -> int | None:

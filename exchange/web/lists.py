@@ -14,7 +14,7 @@ columns, writer and row limit, so a page and a script never see different lists.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,39 +23,26 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from libfed.api import csv_reply
 from libfed.callers import Caller
 from libfed.catalogue import CatalogueEntry
 from libfed.editing import get
 from libfed.errors import Conflict, Invalid
 from libfed.models import Institution
 from libfed.paging import PageQuery
-from libfed.records import utc_now
 from libfed.search.web import language_label
 from libfed.web.auth import page
-from libfed.web.forms import field_errors
+from libfed.web.forms import field_errors, page_number
 from libfed.web.i18n import translate
 
 from .. import catalogue
-from ..models import Shipment
 from ..schemas import DesiderataQuery, OfferQuery
-from ..views import CSV_ROWS, DESIDERATA_YEARS
+from ..views import list_csv
 from . import blueprint
 from .common import PageResult, database, home_country
 
-LAST_PAGE = 1_000_000  # PageQuery's limit: a larger page number is the last one asked for
-# The states in which a received shipment's items may become records (catalogue.accession
-# refuses the others; the page only spares a coordinator a button that would be refused).
-ACCESSION_STATES = ("received", "accessioned")
 ACCESSIONS_SET_SPEC = catalogue.ACCESSIONS_SET[0]  # the set accessioned records join
-
-
-def since_default() -> int:
-    """The desiderata's first year when none is given: the API's default."""
-    return utc_now().year - DESIDERATA_YEARS
 
 
 @dataclass(frozen=True)
@@ -82,7 +69,7 @@ LISTS = {
     "desiderata": ExchangeList(
         "desiderata", _l("Desiderata"), "incoming", DesiderataQuery, catalogue.desiderata,
         lambda query: {"since_year": query.since},
-        ("since",), lambda: {"since": str(since_default())},
+        ("since",), lambda: {"since": str(catalogue.desiderata_since())},
     ),
 }
 KINDS = "any('offer-list', 'desiderata')"  # the URL converter of the lists' routes
@@ -102,13 +89,6 @@ class Filters:
         return {**{name: value for name, value in self.values.items() if value}, **more}
 
 
-def _page_number(args: Mapping[str, str]) -> int:
-    """A page number that is not one (`page=x`, an old link) is the first page."""
-    raw = args.get("page", "")
-    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
-    return min(max(number, 1), LAST_PAGE)
-
-
 def read_filters(the_list: ExchangeList, args: Mapping[str, str]) -> Filters:
     """The filters the form (or a link) asks for, checked by the API's query model."""
     values = {name: args.get(name, "").strip() for name in the_list.fields}
@@ -117,15 +97,10 @@ def read_filters(the_list: ExchangeList, args: Mapping[str, str]) -> Filters:
     filters = Filters(values)
     given = {name: value for name, value in values.items() if value}
     try:
-        filters.query = the_list.query.model_validate({**given, "page": _page_number(args)})
+        filters.query = the_list.query.model_validate({**given, "page": page_number(args)})
     except ValidationError as error:
         filters.errors = field_errors(Invalid.of(error))
     return filters
-
-
-def _partner_sources(session: Session, partner_id: int) -> list[str]:
-    """The harvest sources holding the partner's catalogue (the harvest domain knows)."""
-    return current_app.extensions[catalogue.PARTNER_SOURCES](session, partner_id)
 
 
 # ------------------------------------------------------------------ the lists
@@ -141,7 +116,7 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
     total = 0
     with database().session() as session:
         partner = get(session, Institution, partner_id, "institution")
-        sources = _partner_sources(session, partner_id)
+        sources = catalogue.partner_sources(session, partner_id)
         if filters.query is not None:
             rows, total = the_list.listing(
                 session, partner_id, sources, page=filters.query.page,
@@ -164,14 +139,7 @@ def exchange_list_csv(caller: Caller, partner_id: int, kind: str) -> PageResult:
     filters = read_filters(the_list, request.args)
     if filters.query is None:
         return exchange_list(partner_id=partner_id, kind=kind)  # the form with its refusals
-    with database().session() as session:
-        get(session, Institution, partner_id, "institution")
-        rows, _total = the_list.listing(
-            session, partner_id, _partner_sources(session, partner_id), page=1,
-            per_page=CSV_ROWS, **the_list.filters(filters.query),
-        )
-    return csv_reply(catalogue.CSV_COLUMNS, [asdict(row) for row in rows],
-                     f"{kind}-{partner_id}.csv")
+    return list_csv(kind, partner_id, the_list.listing, **the_list.filters(filters.query))
 
 
 @blueprint.post(f"/partners/<int:partner_id>/<{KINDS}:kind>/shipment")
@@ -181,7 +149,7 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
     list, incoming from the desiderata); its page next. Nothing ticked starts nothing."""
     the_list = LISTS[kind]
     back = url_for("exchange_pages.exchange_list", partner_id=partner_id, kind=kind,
-                   **read_filters(the_list, request.args).args(page=_page_number(request.args)))
+                   **read_filters(the_list, request.args).args(page=page_number(request.args)))
     identifiers = request.form.getlist("identifier")
     if not identifiers:
         flash(_("Tick at least one edition to start a shipment."), "error")
@@ -204,11 +172,6 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
 
 
 # ------------------------------------------------------------------ accession
-
-
-def may_accession(shipment: Shipment) -> bool:
-    """Whether the shipment's page offers to add its items to the catalogue."""
-    return shipment.direction == "incoming" and shipment.status in ACCESSION_STATES
 
 
 @blueprint.post("/shipments/<int:shipment_id>/accession")

@@ -71,7 +71,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         )
         shipments = with_totals(session, rows)
         # The harvest sources the exchange lists compare with (the harvest domain knows).
-        sources = current_app.extensions[catalogue.PARTNER_SOURCES](session, partner_id)
+        sources = catalogue.partner_sources(session, partner_id)
         panels = [
             panel(session, partner_id)
             for panel in current_app.extensions.get("libfed.partner_panels", [])

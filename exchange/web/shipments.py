@@ -21,6 +21,7 @@ from libfed.models import Institution
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_values
 
+from ..catalogue import may_accession
 from ..items import add_item, list_items, remove_item, render_item, update_item
 from ..models import Agreement
 from ..schemas import ItemIn, ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
@@ -46,7 +47,7 @@ from .common import (
     version_field,
 )
 from .labels import STATE_LABELS
-from .lists import ACCESSIONS_SET_SPEC, may_accession
+from .lists import ACCESSIONS_SET_SPEC
 
 # ------------------------------------------------------------------ list
 

@@ -8,7 +8,6 @@ this core module reaching into harvest's tables.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from urllib.parse import urlencode
 
 from flask import Response, current_app
 from pydantic import BaseModel, Field, field_validator
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from libfed.api import Api, database, reply
 from libfed.callers import Caller
 from libfed.errors import Invalid
+from libfed.identifiers import get_record_url
 from libfed.paging import PageQuery
 
 from .query import (
@@ -102,11 +102,6 @@ def rendered(session: Session, results: SearchResults, holders: Holders, home: s
     """The JSON form of a page of results, shared by the API and `libfed search --json`."""
     sources = {h.source for e in results.editions for h in e.holdings if h.source}
     names = holders(session, sources) if sources else {}
-
-    def oai_url(identifier: str) -> str:
-        query = {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": identifier}
-        return f"{base_url}?{urlencode(query)}"
-
     return {
         "q": results.query.text,
         "total": results.total,
@@ -122,7 +117,7 @@ def rendered(session: Session, results: SearchResults, holders: Holders, home: s
                         "identifier": h.identifier, "source": h.source,
                         "holder": names.get(h.source, h.source) if h.source else home,
                         "title": h.title, "author": h.author, "year": h.year,
-                        "language": h.language, "oai_url": oai_url(h.identifier),
+                        "language": h.language, "oai_url": get_record_url(base_url, h.identifier),
                     }
                     for h in e.holdings
                 ],

@@ -25,10 +25,11 @@ from flask_babel import lazy_gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from libfed.api import database
 from libfed.callers import Caller
-from libfed.db import Database
 from libfed.web.auth import page
 from libfed.web.formatting import lang_tag, language_name
+from libfed.web.forms import page_number
 from libfed.web.pages import MenuEntry
 
 from .query import LOCAL, MAX_WORDS, RANKED, QueryError, SearchQuery, parse, search
@@ -46,7 +47,6 @@ MAX_QUERY = 500
 MAX_SET = 255
 MAX_LANGUAGE = 16
 LAST_YEAR = 9999
-LAST_PAGE = 1_000_000  # as libfed.paging.PageQuery: a larger offset only costs the server
 FIELDS = ("q", "source", "language", "year_from", "year_to", "set")
 _YEAR = re.compile(r"[0-9]{1,4}")
 
@@ -83,10 +83,6 @@ def _helpers() -> dict[str, object]:
     return {"language_label": language_label}
 
 
-def _database() -> Database:
-    return current_app.extensions["libfed.db"]
-
-
 def languages_present(session: Session) -> list[str]:
     """The language codes records are catalogued in, for the language filter."""
     return [code for (code,) in session.execute(_LANGUAGES)]
@@ -99,13 +95,6 @@ def _year(raw: str, errors: dict[str, str], name: str) -> int | None:
         errors[name] = _("Enter a year as a number from 0 to %(last)s.", last=LAST_YEAR)
         return None
     return int(raw)
-
-
-def _page_number(args: Mapping[str, str]) -> int:
-    """A page number that is not one (`page=x`) is the first page, as elsewhere."""
-    raw = args.get("page", "")
-    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
-    return min(max(number, 1), LAST_PAGE)
 
 
 def read_form(args: Mapping[str, str], sources: list[str], languages: list[str]) -> Form:
@@ -142,7 +131,7 @@ def read_form(args: Mapping[str, str], sources: list[str], languages: list[str])
         form.query = SearchQuery(
             text=words, source=source or None, language=language or None,
             year_from=year_from, year_to=year_to, set_spec=values["set"] or None,
-            page=_page_number(args), per_page=PER_PAGE,
+            page=page_number(args), per_page=PER_PAGE,
         )
     return form
 
@@ -180,7 +169,7 @@ def _source_options(session: Session, names: list[str], home: str) -> list[tuple
 def search_page(caller: Caller) -> tuple[str, int]:
     """The form; with words, one page of editions and their holdings."""
     oai = current_app.config["LIBFED"].oai
-    with _database().session() as session:
+    with database().session() as session:
         sources: list[str] = current_app.extensions[SOURCES](session)
         languages = languages_present(session)
         form = read_form(request.args, sources, languages)

@@ -6,6 +6,7 @@ says which fields are numbers or flags, so one function serves every form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
 from libfed.errors import Invalid
+from libfed.paging import LAST_PAGE
 
 from .i18n import translate
 
@@ -50,6 +52,14 @@ def form_values(
             continue
         values[name] = _typed(text, kinds)
     return values
+
+
+def page_number(args: Mapping[str, str]) -> int:
+    """The page a link asks for; one that is not a page number (`page=x`, an old link)
+    is the first page, one past the last allowed is the last allowed."""
+    raw = args.get("page", "")
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
+    return min(max(number, 1), LAST_PAGE)
 
 
 def field_errors(error: Invalid) -> dict[str, str]:
