@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from exchange.demo import load_exchange_demo
 from harvest.models import Run
@@ -111,14 +111,30 @@ def db_upgrade(context: Context) -> None:
     click.echo(f"database is at the current schema ({context.config.database.url})")
     if search_index.is_missing(context.db):
         click.echo("building the search index of the records already stored ...")
-        click.echo(f"search index: {search_index.rebuild(context.db)} records")
+        _reindex(context.db)
 
 
 @db.command("reindex")
 @pass_context
 def db_reindex(context: Context) -> None:
     """Make every record's search entry again (after the search rules change)."""
-    click.echo(f"search index: {search_index.rebuild(context.migrated_db())} records")
+    _reindex(context.migrated_db())
+
+
+REINDEX_REPORT_EVERY = 50_000  # records: a line every half minute or so
+
+
+def _reindex(database: Database) -> None:
+    with database.session() as session:
+        total = session.scalar(select(func.count()).where(Record.deleted.is_(False))) or 0
+    shown = [0]
+
+    def progress(read: int) -> None:
+        if read - shown[0] >= REINDEX_REPORT_EVERY:
+            shown[0] = read
+            click.echo(f"  {read:,} of {total:,} records")
+
+    click.echo(f"search index: {search_index.rebuild(database, progress):,} records")
 
 
 def _check_set_spec(spec: str) -> None:

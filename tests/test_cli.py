@@ -643,3 +643,17 @@ def test_db_upgrade_builds_the_search_index_of_records_stored_before_it(
     assert "building the search index" in result.output
     assert json.loads(run("search", "--json", "Sarob").output)["total"] == 1
     assert "building the search index" not in run("db", "upgrade").output
+
+
+def test_db_reindex_shows_its_progress(
+    run: Invoke, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("demo").exit_code == 0
+    monkeypatch.setattr("libfed.cli.REINDEX_REPORT_EVERY", 100)
+    monkeypatch.setattr("libfed.search.index._REBUILD_BATCH", 100)
+    result = run("db", "reindex")
+    assert result.exit_code == 0, result.output
+    live = count(database, Record)
+    assert re.findall(r"^  ([\d,]+) of ([\d,]+) records$", result.output, re.M) == [
+        (f"{n:,}", f"{live:,}") for n in range(100, live + 1, 100)]
+    assert result.output.endswith(f"search index: {live:,} records\n")

@@ -5,7 +5,7 @@ or misses one that is; `rebuild` remakes them all when the key rules change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -57,11 +57,12 @@ def replace_entries(
         connection.execute(insert(_ENTRIES), list(rows))
 
 
-def rebuild(db: Database) -> int:
+def rebuild(db: Database, progress: Callable[[int], None] | None = None) -> int:
     """Every live record's entry made again from its oai_dc, in batches of committed
     work (a rebuild of a million records must not hold one transaction for minutes);
-    the number of entries made."""
-    made, after = 0, 0
+    the number of entries made. `progress` is told the records read so far after each
+    batch: at a million records this takes minutes."""
+    made, after, read = 0, 0, 0
     while True:
         with db.write() as session:
             connection = session.connection()
@@ -96,6 +97,9 @@ def rebuild(db: Database) -> int:
             replace_entries(connection, ids, rows)
             made += len(rows)
             after = ids[-1]
+            read += len(ids)
+        if progress is not None:
+            progress(read)
 
 
 def is_missing(db: Database) -> bool:
