@@ -107,6 +107,10 @@ def list_sources(session: Session) -> list[SourceSummary]:
     return [SourceSummary(source, run) for source, run in rows]
 
 
+def source_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Source.name).order_by(Source.name)))
+
+
 def base_urls(session: Session) -> list[str]:
     """The base URLs of the sources, for the friends description of Identify."""
     return list(session.scalars(select(Source.base_url).distinct().order_by(Source.base_url)))

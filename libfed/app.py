@@ -8,7 +8,7 @@ from exchange import web as exchange_web
 from exchange.catalogue import PARTNER_SOURCES
 from exchange.views import api as exchange_api
 from harvest import web as harvest_web
-from harvest.sources import base_urls, holders, list_sources, sources_of
+from harvest.sources import base_urls, holders, source_names, sources_of
 from oai.provider import Provider
 from oai.tokens import TokenSigner
 from oai.views import blueprint as oai_blueprint
@@ -40,9 +40,7 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     )
     app.extensions[search_views.HOLDERS] = holders
     app.extensions[PARTNER_SOURCES] = sources_of
-    app.extensions[search_web.SOURCES] = lambda session: [
-        summary.source.name for summary in list_sources(session)
-    ]
+    app.extensions[search_web.SOURCES] = source_names
     app.register_blueprint(oai_blueprint)
     install(app, APIS, page_error)
     install_shell(

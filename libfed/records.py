@@ -251,6 +251,7 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     connection = session.connection()
     headers = _headers(changes, now)
     ids = {i: known[i].id for i in changes if i in known}
+    stored_before = list(ids.values())
     if ids:
         connection.execute(
             _UPDATE_RECORD,
@@ -291,7 +292,7 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     _insert_many(connection, _SETS, set_rows)
     replace_entries(
         connection,
-        list(ids.values()),
+        stored_before,  # a new record has no entry to replace
         [
             entry_row(ids[i], c.entry.document, c.sets)
             for i, c in changes.items()
