@@ -225,6 +225,18 @@ def test_the_csv_is_the_apis(
         assert from_page.get_data() == from_api.get_data()
 
 
+def test_a_list_longer_than_a_csv_takes_says_so_beside_the_download(
+    pages: WebClient, partner: int, records: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "the first" not in _main(pages.text(f"/partners/{partner}/offer-list"))
+    monkeypatch.setattr("exchange.catalogue.CSV_ROWS", 1)
+    page = _main(pages.text(f"/partners/{partner}/offer-list"))
+    assert "(the first 1 editions: narrow the filters for the rest)" in page
+    csv_link = html.unescape(re.search(r'href="([^"]+\.csv[^"]*)"', page).group(1))
+    rows = list(csv.DictReader(io.StringIO(pages.get(csv_link).get_data(as_text=True))))
+    assert len(rows) == 1
+
+
 # ------------------------------------------------------------------ accession
 
 

@@ -125,7 +125,7 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
     return render_template(
         "exchange/exchange_list.html", the_list=the_list, partner=partner, sources=sources,
         filters=filters, rows=rows, total=total, caller=caller,
-        language_label=language_label,
+        language_label=language_label, csv_rows=catalogue.CSV_ROWS,
         page_args=lambda number: urlencode(filters.args(page=number)),
     ), (400 if filters.errors else 200)
 
