@@ -1,32 +1,44 @@
 """HTTP for the harvester: one request, made to survive what providers really do.
 
 Every request has a connect and a read timeout (Sickle and pyoai have none, and a
-harvest then hangs forever). 5xx, 429, timeouts, broken connections and truncated
-bodies are retried with exponential backoff and jitter, honouring Retry-After in
-seconds or as an HTTP-date; a provider that asks for longer than we are willing to
-wait is reported as ComeBackLater, so that its source is parked, not failed. The
-body is returned as bytes: the XML declaration, not an HTTP charset header that
-is often wrong, decides how it is decoded.
+harvest then hangs forever) and, because a body dripping a byte at a time resets
+every read timeout, a deadline for the whole answer (`limits.Deadline`). 5xx, 429,
+read timeouts, broken connections and truncated bodies are retried with exponential
+backoff and jitter, honouring Retry-After in seconds or as an HTTP-date; a provider
+that asks for longer than we are willing to wait is reported as ComeBackLater, so
+that its source is parked, not failed.
+
+The body is read as a stream and refused as soon as it weighs more than the
+configured size, as sent or once decompressed (a 1 MB gzip bomb inflates to
+gigabytes, with or without a Content-Encoding header). Redirects are followed by
+hand: only to http(s), a few at most, and never silently to another host, which
+would let a partner point us at internal services. The body is returned as bytes:
+the XML declaration, not an HTTP charset header that is often wrong, decides how it
+is decoded.
 """
 
 from __future__ import annotations
 
-import gzip
 import random
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import HTTPError as URLLib3Error
 
 from libfed.config import HarvestConfig
 
+from .bounded import Deadline, DeadlineAdapter, TooLarge, read_body
+
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 _BACKOFF_BASE_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 120.0
+_MIB = 1024 * 1024
 
 
 class TransportError(Exception):
@@ -44,6 +56,20 @@ class ComeBackLater(TransportError):
     def __init__(self, url: str, until: datetime) -> None:
         super().__init__(url, f"the provider asks to come back at {until:%Y-%m-%d %H:%M} UTC")
         self.until = until
+
+
+class Moved(TransportError):
+    """The provider redirected us to another host: followed only once an operator
+    confirms the new base URL, since the partner's server, not we, chose where to go."""
+
+    def __init__(self, url: str, location: str) -> None:
+        self.location = location
+        self.base_url = location.split("?", 1)[0]
+        super().__init__(
+            url,
+            f"the provider redirects to another host, {self.base_url}; if the repository "
+            "moved there, confirm it as the source's new base URL",
+        )
 
 
 @dataclass(frozen=True)
@@ -70,23 +96,24 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def undo_unadvertised_compression(body: bytes) -> bytes:
-    """A gzip or zlib body sent without Content-Encoding, decompressed; others as they are."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error):
-            return body
-    if body[:1] == b"\x78" and len(body) > 2 and (body[0] * 256 + body[1]) % 31 == 0:
-        try:
-            return zlib.decompress(body)
-        except zlib.error:
-            return body
-    return body
-
-
 def _looks_like_oai(body: bytes) -> bool:
     return b"OAI-PMH" in body[:2048]
+
+
+def _same_site(url: str, location: str) -> bool:
+    """Whether a redirect stays on the host (and port) we were asked to harvest; an
+    upgrade from http to https on the default ports counts as staying."""
+    here, there = urlsplit(url), urlsplit(location)
+    if (here.hostname or "").lower() != (there.hostname or "").lower():
+        return False
+    if here.scheme == there.scheme:
+        return here.port == there.port
+    return (
+        here.scheme == "http"
+        and there.scheme == "https"
+        and here.port in (None, 80)
+        and there.port in (None, 443)
+    )
 
 
 class HTTPTransport:
@@ -101,49 +128,104 @@ class HTTPTransport:
     ) -> None:
         self.settings = settings
         self.session = session or requests.Session()
+        adapter = DeadlineAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self._sleep = sleep
         self._now = now
         # Faults survived by retrying, for the run log: (url, what happened).
         self.incidents: list[tuple[str, str]] = []
+        # The monotonic time by which the whole run must end: no request outlives it.
+        self.run_deadline: float | None = None
 
     def pause(self, url: str, attempt: int, reason: str) -> None:
         """Back off before retrying `url`, and note why."""
         self.incidents.append((url, f"retried after: {reason}"))
-        self._sleep(self._wait(url, attempt, None))
+        self._sleep_before_retry(url, self._wait(url, attempt, None))
 
     def _wait(self, url: str, attempt: int, header: str | None) -> float:
         asked = retry_after(header, self._now())
         if asked is not None and asked > self.settings.max_retry_after_seconds:
             raise ComeBackLater(url, self._now() + timedelta(seconds=asked))
         if asked is not None:
-            return asked
-        backoff = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)
-        return backoff + random.uniform(0, _BACKOFF_BASE_SECONDS)
+            wait = asked
+        else:
+            backoff = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)
+            wait = backoff + random.uniform(0, _BACKOFF_BASE_SECONDS)
+        return wait
+
+    def _sleep_before_retry(self, url: str, wait: float) -> None:
+        if self.run_deadline is not None and time.monotonic() + wait > self.run_deadline:
+            raise TransportError(url, "the run's deadline passes before the next try")
+        self._sleep(wait)
+
+    def _deadline(self) -> Deadline:
+        seconds = self.settings.request_deadline_seconds
+        if self.run_deadline is not None:
+            seconds = min(seconds, max(self.run_deadline - time.monotonic(), 0.0))
+        return Deadline(seconds)
+
+    def _get(self, url: str, deadline: Deadline) -> tuple[str, requests.Response, bytes]:
+        """The final URL, response and body of `url`, redirects followed as the class says."""
+        timeout = self.settings.timeout_seconds
+        for _hop in range(self.settings.max_redirects + 1):
+            response = self.session.get(
+                url, timeout=(timeout, timeout), stream=True, allow_redirects=False
+            )
+            with response:
+                if response.status_code in _REDIRECT_STATUS and "Location" in response.headers:
+                    location = urljoin(url, response.headers["Location"])
+                    if urlsplit(location).scheme not in ("http", "https"):
+                        raise TransportError(
+                            url,
+                            f"the provider redirects to a {urlsplit(location).scheme or 'relative'}"
+                            ": address; only http and https are followed",
+                        )
+                    if not _same_site(url, location):
+                        raise Moved(url, location)
+                    url = location
+                    continue
+                body = read_body(
+                    response,
+                    deadline,
+                    self.settings.max_response_mib * _MIB,
+                    self.settings.max_decompressed_mib * _MIB,
+                )
+                return url, response, body
+        raise TransportError(url, f"more than {self.settings.max_redirects} redirects")
 
     def fetch(self, base_url: str, params: Mapping[str, str]) -> Fetched:
         """The body of one OAI-PMH request, after as many retries as the settings allow."""
-        timeout = self.settings.timeout_seconds
         url = requests.Request("GET", base_url, params=dict(params)).prepare().url or base_url
         reason = ""
         for attempt in range(self.settings.max_retries + 1):
             header = None
+            deadline = self._deadline()
             try:
-                response = self.session.get(url, timeout=(timeout, timeout))
-                body = undo_unadvertised_compression(response.content)
+                with deadline:
+                    final_url, response, body = self._get(url, deadline)
+            except TooLarge as error:
+                raise TransportError(url, str(error)) from None
             except requests.Timeout:
-                reason = f"no answer within {timeout:g} s"
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-                reason = f"connection failed or body cut short: {type(error).__name__}"
+                if deadline.expired:
+                    raise TransportError(url, deadline.reason()) from None
+                reason = f"no answer within {self.settings.timeout_seconds:g} s"
             except requests.exceptions.ContentDecodingError:
                 reason = "the body does not decompress as its Content-Encoding says"
+            except (requests.RequestException, URLLib3Error, OSError) as error:
+                if deadline.expired:
+                    raise TransportError(url, deadline.reason()) from None
+                reason = f"connection failed or body cut short: {type(error).__name__}"
             else:
+                if deadline.expired:  # the cut may have left a head or body that parses
+                    raise TransportError(url, deadline.reason())
                 if response.status_code < 400 or (
                     response.status_code not in _RETRIED_STATUS and _looks_like_oai(body)
                 ):
                     # Some providers send OAI-PMH errors with a 4xx status: the body says more.
-                    return Fetched(url, response.status_code, body, attempt + 1)
+                    return Fetched(final_url, response.status_code, body, attempt + 1)
                 reason = f"HTTP {response.status_code}"
                 if response.status_code not in _RETRIED_STATUS:
                     raise TransportError(url, reason)
@@ -151,5 +233,5 @@ class HTTPTransport:
             wait = self._wait(url, attempt, header)  # raises ComeBackLater on a long wait
             if attempt < self.settings.max_retries:
                 self.incidents.append((url, f"retried after: {reason}"))
-                self._sleep(wait)
+                self._sleep_before_retry(url, wait)
         raise TransportError(url, f"{reason}, after {self.settings.max_retries + 1} attempts")

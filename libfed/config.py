@@ -77,6 +77,12 @@ class HarvestConfig(_Section):
     max_retry_after_seconds: int = Field(default=3600, ge=0)
     user_agent: str = Field(default="libfed-harvester/0.1 (+OAI-PMH)", min_length=1)
     concurrency: int = Field(default=4, ge=1, le=64)
+    # One response may take this long in all, however slowly its bytes come.
+    request_deadline_seconds: float = Field(default=300, gt=0, le=24 * 3600)
+    # What one response may weigh as sent, and once decompressed (advertised or not).
+    max_response_mib: int = Field(default=32, ge=1, le=4096)
+    max_decompressed_mib: int = Field(default=64, ge=1, le=4096)
+    max_redirects: int = Field(default=5, ge=0, le=20)
 
 
 class ExchangeConfig(_Section):

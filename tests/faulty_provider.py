@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -23,6 +23,11 @@ class Reply:
     stall: float = 0.0  # seconds to wait before answering
     reset: bool = False  # close the connection without answering
     cut_to: int | None = None  # send only this many bytes of the body
+    drip: float = 0.0  # seconds between single bytes of the answer, headers included
+    drip_body_only: bool = False  # the headers at once, then the body byte by byte
+    # A body too large to hold: its pieces are sent, without Content-Length, until the
+    # client gives up (each call starts it again).
+    stream: Callable[[], Iterable[bytes]] | None = None
 
 
 @dataclass
@@ -58,11 +63,27 @@ def _serve(
                 )
                 continue
             body = step.body
-            headers = {"Content-Length": str(len(body)), "Connection": "close", **step.headers}
+            length = {} if step.stream else {"Content-Length": str(len(body))}
+            headers = {**length, "Connection": "close", **step.headers}
             lines = [f"HTTP/1.1 {step.status} X"] + [f"{k}: {v}" for k, v in headers.items()]
             sent = body if step.cut_to is None else body[: step.cut_to]
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            answer = head + sent
             with suppress(OSError):
-                conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + sent)
+                if step.drip:
+                    if step.drip_body_only:
+                        conn.sendall(head)
+                        answer = sent
+                    for byte in answer:
+                        if stop.wait(step.drip):
+                            break
+                        conn.sendall(bytes([byte]))
+                    continue
+                conn.sendall(answer)
+                for piece in step.stream() if step.stream else ():
+                    if stop.is_set():
+                        break
+                    conn.sendall(piece)
 
 
 @contextmanager

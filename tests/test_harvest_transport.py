@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import cache
 
 import pytest
 from conftest import FIXTURES
@@ -14,7 +17,7 @@ from oaipmh import error as oai_errors
 
 from harvest.client import HarvestClient
 from harvest.parsing import OAI_NS, NotOAIResponse, parse_response
-from harvest.transport import ComeBackLater, HTTPTransport, TransportError, retry_after
+from harvest.transport import ComeBackLater, HTTPTransport, Moved, TransportError, retry_after
 from libfed.config import HarvestConfig
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -212,3 +215,101 @@ def test_client_reads_pages_and_raises_oai_errors_as_exceptions() -> None:
         with pytest.raises(oai_errors.NoRecordsMatchError):
             client.page(verb="ListRecords", metadataPrefix="oai_dc", **{"from": "2030-01-01"})
     assert b"from=2030-01-01" in provider.requests[1]
+
+
+# --- bounds: what a hostile provider sends ---------------------------------------------
+
+
+@cache
+def zeros_gzip(megabytes: int) -> bytes:
+    """A gzip of `megabytes` MiB of zeros, made without holding them (a ~1000:1 bomb)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    return b"".join(packer.compress(block) for _ in range(megabytes)) + packer.flush()
+
+
+@pytest.mark.parametrize("advertised", [True, False], ids=["content-encoding", "unadvertised"])
+def test_a_gzip_bomb_is_refused_once_it_inflates_past_the_limit(advertised: bool) -> None:
+    headers = {"Content-Encoding": "gzip"} if advertised else {}
+    bomb = zeros_gzip(1024)  # 1 GiB inflated, about 1 MB sent
+    with faulty_provider([Reply(body=bomb, headers=headers)]) as provider:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="inflates to more than 4 MiB") as caught:
+            transport(Sleeper(), max_decompressed_mib=4).fetch(provider.url, {"verb": "Identify"})
+    assert time.monotonic() - started < 5 and len(provider.requests) == 1  # not retried
+    assert provider.url in str(caught.value)
+
+
+def test_an_endless_body_is_refused_at_the_size_limit() -> None:
+    endless = Reply(stream=lambda: iter(lambda: b"<x>" * 20_000, None))
+    with (
+        faulty_provider([endless]) as provider,
+        pytest.raises(TransportError, match="larger than 2 MiB"),
+    ):
+        transport(Sleeper(), max_response_mib=2).fetch(provider.url, {"verb": "Identify"})
+
+
+def test_a_body_announced_too_large_is_not_read() -> None:
+    with (
+        faulty_provider([Reply(body=IDENTIFY, headers={"Content-Length": str(2**40)})]) as provider,
+        pytest.raises(TransportError, match="announces 1048576 MiB"),
+    ):
+        transport(Sleeper()).fetch(provider.url, {"verb": "Identify"})
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_an_answer_dripping_a_byte_at_a_time_ends_at_the_request_deadline(where: str) -> None:
+    # Each byte comes well within the 2 s read timeout; the whole never would.
+    drip = Reply(body=IDENTIFY, drip=0.05, drip_body_only=where == "body")
+    with faulty_provider([drip]) as provider:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match=r"no complete answer within 1.5 s"):
+            transport(Sleeper(), request_deadline_seconds=1.5).fetch(
+                provider.url, {"verb": "Identify"}
+            )
+    assert time.monotonic() - started < 4
+    assert len(provider.requests) == 1  # a deadline is not retried: it would only repeat
+
+
+def test_redirects_on_the_same_host_are_followed() -> None:
+    with faulty_provider(
+        [Reply(302, headers={"Location": "/moved/oai?verb=Identify"}), Reply(body=IDENTIFY)]
+    ) as provider:
+        fetched = transport(Sleeper()).fetch(provider.url, {"verb": "Identify"})
+    assert fetched.body == IDENTIFY and fetched.url.endswith("/moved/oai?verb=Identify")
+    assert b"GET /moved/oai?verb=Identify " in provider.requests[1]
+
+
+def test_a_redirect_to_another_host_is_not_followed_but_named() -> None:
+    with faulty_provider([Reply(body=IDENTIFY)]) as elsewhere:
+        other = elsewhere.url.replace("127.0.0.1", "localhost")
+        redirect = Reply(301, headers={"Location": other + "?verb=Identify"})
+        with faulty_provider([redirect]) as p, pytest.raises(Moved) as caught:
+            transport(Sleeper()).fetch(p.url, {"verb": "Identify"})
+    assert caught.value.base_url == other
+    assert elsewhere.requests == []  # never asked
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("file:///etc/passwd", "redirects to a file: address"),
+        ("gopher://127.0.0.1:6379/", "redirects to a gopher: address"),
+    ],
+)
+def test_a_redirect_out_of_http_is_refused(location: str, reason: str) -> None:
+    with (
+        faulty_provider([Reply(302, headers={"Location": location})]) as provider,
+        pytest.raises(TransportError, match=reason),
+    ):
+        transport(Sleeper()).fetch(provider.url, {"verb": "Identify"})
+
+
+def test_a_redirect_loop_ends_after_a_few_hops() -> None:
+    loop = [Reply(302, headers={"Location": "/oai?verb=Identify"})] * 4
+    with (
+        faulty_provider(loop) as provider,
+        pytest.raises(TransportError, match="more than 3 redirects"),
+    ):
+        transport(Sleeper(), max_redirects=3).fetch(provider.url, {"verb": "Identify"})
+    assert len(provider.requests) == 4
