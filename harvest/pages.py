@@ -19,7 +19,7 @@ from lxml import etree
 from oaipmh import error as oai_errors
 
 from .client import HarvestClient
-from .parsing import OAI_NS
+from .parsing import OAI_NS, REFUSED, REPAIRS
 
 _OAI = f"{{{OAI_NS}}}"
 
@@ -48,6 +48,7 @@ class HarvestedRecord:
     sets: tuple[str, ...]
     metadata: bytes | None  # the element inside <metadata>, serialised as received
     namespace: str | None  # that element's namespace (metadataNamespace)
+    repairs: tuple[str, ...] = ()  # made to the page while parsing it (harvest.parsing)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def read_record(element: etree._Element) -> HarvestedRecord:
             sets.append(field_.text.strip())
     if not identifier:
         raise ValueError("header without an identifier")
+    if refused := element.get(REFUSED):
+        raise ValueError(f"{identifier}: {refused}")
     if not datestamp:
         raise ValueError(f"{identifier}: header without a datestamp")
     deleted = header.get("status") == "deleted"
@@ -113,6 +116,7 @@ def read_record(element: etree._Element) -> HarvestedRecord:
         sets=tuple(sets),
         metadata=None if content is None else etree.tostring(content, encoding="utf-8"),
         namespace=None if content is None else etree.QName(content).namespace,
+        repairs=tuple(element.get(REPAIRS, "").split("; ")) if element.get(REPAIRS) else (),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 # Everything XML 1.0 forbids: C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTRIBUTE = str.maketrans(
     {
@@ -27,12 +27,12 @@ _ATTRIBUTE = str.maketrans(
 
 def strip_illegal(value: str) -> str:
     """`value` without the characters XML 1.0 cannot carry."""
-    return _ILLEGAL.sub("", value)
+    return ILLEGAL.sub("", value)
 
 
 def has_illegal(value: str) -> bool:
     """Whether `value` holds a character XML 1.0 cannot carry (one scan, no copy)."""
-    return _ILLEGAL.search(value) is not None
+    return ILLEGAL.search(value) is not None
 
 
 def escape_text(value: str) -> str:

@@ -1,0 +1,172 @@
+"""Each harvested record checked, in each format, before it is stored.
+
+What a partner sends is served again to harvesters and shown to our staff, so it
+must validate exactly as our own records do: oai_dc against its XSD, MARCXML against
+MARC21slim. Defects that lose nothing a reader needs are repaired, and the repair
+is listed so that the record's provenance says `altered`:
+- in oai_dc, elements from other namespaces (XHTML script and images among them)
+  are dropped, markup inside a Dublin Core element becomes its text (script and
+  style content excepted), stray text and foreign attributes go, and an `xml:lang`
+  that is no language tag is dropped;
+- MARCXML is written again from the fields it holds (foreign elements and
+  attributes cannot survive that), with the repairs `libfed.marc_checks` makes.
+Anything still invalid after that is refused, to be quarantined with the reason.
+Parsing never resolves entities (`harvest.parsing` has replaced them already).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+from pymarc import Record
+
+from libfed.crosswalk import render_oai_dc
+from libfed.formats import MARC21, OAI_DC, MetadataFormat
+from libfed.marc_checks import RecordRejected, checked
+from libfed.marcxml import record_from_element, record_to_marcxml
+from libfed.xml_schemas import schema_problem
+
+DC_NS = "http://purl.org/dc/elements/1.1/"
+DC_ELEMENTS = frozenset(
+    [
+        "title",
+        "creator",
+        "subject",
+        "description",
+        "publisher",
+        "contributor",
+        "date",
+        "type",
+        "format",
+        "identifier",
+        "source",
+        "language",
+        "relation",
+        "coverage",
+        "rights",
+    ]
+)
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+_XHTML = "http://www.w3.org/1999/xhtml"
+# Elements whose text is code, not catalogue data: dropped with it.
+_CODE = ("script", "style", f"{{{_XHTML}}}script", f"{{{_XHTML}}}style")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+class Refused(ValueError):
+    """The record cannot be stored in this format; the message says why."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A format's metadata as it may be stored, and what had to be repaired in it."""
+
+    xml: str
+    repairs: tuple[str, ...] = ()
+
+
+def parse(metadata: bytes) -> etree._Element:
+    try:
+        return etree.fromstring(metadata, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise Refused(f"not well-formed XML: {error.msg[:100]}") from None
+
+
+def _valid(metadata_format: MetadataFormat, xml: str) -> str:
+    """`xml` itself, once it validates in its format; Refused otherwise."""
+    problem = schema_problem(metadata_format, parse(xml.encode("utf-8")))
+    if problem:
+        raise Refused(problem)
+    return xml
+
+
+def _flatten(element: etree._Element, repairs: list[str]) -> None:
+    """A Dublin Core element reduced to what its schema allows: text and xml:lang."""
+    for key in list(element.attrib):
+        if key != _XML_LANG or not _LANGUAGE.fullmatch(element.get(key, "")):
+            del element.attrib[key]
+            repairs.append("attributes outside the schema removed")
+    if len(element):
+        etree.strip_elements(
+            element, *_CODE, etree.Comment, etree.ProcessingInstruction, with_tail=False
+        )
+        etree.strip_tags(element, "*")
+        repairs.append("markup inside Dublin Core elements turned into text")
+
+
+def checked_oai_dc(root: etree._Element) -> Checked:
+    """oai_dc repaired as the module says; Refused if it cannot be made valid."""
+    if root.tag != f"{{{OAI_DC.namespace}}}dc":
+        raise Refused(f"not oai_dc: the root element is {etree.QName(root).localname!r}")
+    repairs: list[str] = []
+    for key in list(root.attrib):
+        if not key.startswith(_XSI):
+            del root.attrib[key]
+            repairs.append("attributes outside the schema removed")
+    if root.text and root.text.strip():
+        repairs.append("text outside the Dublin Core elements removed")
+    root.text = None
+    for child in list(root):
+        if child.tail and child.tail.strip():
+            repairs.append("text outside the Dublin Core elements removed")
+        child.tail = None
+        if not isinstance(child.tag, str):
+            root.remove(child)  # comments and processing instructions: nothing to serve
+        elif (
+            etree.QName(child).namespace != DC_NS or etree.QName(child).localname not in DC_ELEMENTS
+        ):
+            root.remove(child)
+            repairs.append("elements outside Dublin Core removed")
+        else:
+            _flatten(child, repairs)
+    etree.cleanup_namespaces(root)
+    problem = schema_problem(OAI_DC, root)
+    if problem:
+        raise Refused(problem)
+    return Checked(etree.tostring(root, encoding="unicode"), tuple(dict.fromkeys(repairs)))
+
+
+def restored_oai_dc(root: etree._Element) -> etree._Element | None:
+    """oai_dc whose namespaces a provider stripped (<dc><title>...), put back; else None."""
+    if root.tag != "dc":
+        return None
+    dc = etree.Element(f"{{{OAI_DC.namespace}}}dc", nsmap={"oai_dc": OAI_DC.namespace, "dc": DC_NS})
+    for child in root:
+        if isinstance(child.tag, str) and "}" not in child.tag:
+            element = etree.SubElement(dc, f"{{{DC_NS}}}{child.tag}")
+            element.text = child.text
+            element.extend(child)  # what is inside is judged like any oai_dc
+    return dc
+
+
+@dataclass(frozen=True)
+class CheckedMARC:
+    """A MARCXML record as it may be stored, with its oai_dc made by our crosswalk."""
+
+    marc21: Checked
+    oai_dc: str
+    record: Record
+
+
+def checked_marcxml(root: etree._Element) -> CheckedMARC:
+    """MARCXML written again from its fields and checked; Refused if it cannot be."""
+    received = schema_problem(MARC21, root)
+    try:
+        marc, leader = record_from_element(root)
+        marc = checked(marc, leader)
+    except RecordRejected as error:
+        raise Refused(f"MARCXML refused: {error}") from None
+    repairs = []
+    if received:
+        repairs.append(f"written again from its fields ({received})")
+    if str(marc.leader) != leader:
+        repairs.append("leader repaired")
+    return CheckedMARC(
+        Checked(_valid(MARC21, record_to_marcxml(marc)), tuple(repairs)),
+        _valid(OAI_DC, render_oai_dc(marc)),
+        marc,
+    )
