@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from html.entities import html5
 
 from lxml import etree
 
@@ -43,6 +44,7 @@ _CHARACTER_REFERENCE = re.compile(r"&#(?:([0-9]{1,8})|x([0-9A-Fa-f]{1,7}));")
 _FOREIGN = frozenset({"metadata", "about", "description", "setDescription"})
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _ENTITY_REFERENCE = re.compile(r"&([A-Za-z_][\w.\-]*);")
+_DECLARED_ENTITY = re.compile(r"<!ENTITY\s+([A-Za-z_][\w.\-]*)\s")
 _MAX_EXPANSION = 10_000  # characters one entity may stand for, nested ones included
 _MAX_NESTING = 8
 
@@ -89,7 +91,22 @@ def _cleaned(body: bytes) -> str:
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
     text = ILLEGAL.sub(MARK, text)
     text = _CHARACTER_REFERENCE.sub(_legal_reference, text)
+    subset = text[: text.find("]>") + 1] if "<!DOCTYPE" in text[:4096] else ""
+    declared = set(_DECLARED_ENTITY.findall(subset))
+    text = _ENTITY_REFERENCE.sub(lambda match: _undeclared(match, declared), text)
     return _BARE_AMPERSAND.sub("&amp;", text)
+
+
+def _undeclared(match: re.Match[str], declared: set[str]) -> str:
+    """An entity the page does not declare (HTML's &nbsp; and &eacute; are common), as the
+    character HTML gives it, or else as the text it was written as."""
+    name = match.group(1)
+    if name in _PREDEFINED or name in declared:
+        return match.group(0)
+    character = html5.get(f"{name};")
+    if character and not ILLEGAL.search(character):
+        return "".join(f"&#{ord(c)};" for c in character) + MARK
+    return f"&amp;{name};{MARK}"
 
 
 def _restore_namespace(root: etree._Element) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
 from .pages import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
 from .parsing import NotOAIResponse
-from .transport import ComeBackLater, HTTPTransport, TransportError
+from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
 
 DAY = "YYYY-MM-DD"
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class _Harvest:
     def run(self, full: bool) -> Run:
         status, errors = "succeeded", []
         parked = self.source.parked_until
+        # No request of the run may outlive the run's own deadline.
+        self.client.transport.run_deadline = time.monotonic() + self.limits.deadline_seconds
         try:
             if parked is not None and parked > self.now():
                 raise ComeBackLater(self.source.base_url, parked)
@@ -196,6 +199,19 @@ class _Harvest:
             url = self.client.last.url if self.client.last else self.source.base_url
             errors.append(
                 {"url": getattr(error, "url", url), "message": str(error) or type(error).__name__}
+                | ({"moved_to": error.base_url} if isinstance(error, Moved) else {})
+            )
+        except Exception as error:
+            # A fault of ours, or a provider's answer we did not foresee: the run still ends,
+            # with a reason for its viewers and the traceback for the operator's log only.
+            log.exception("harvest of %s stopped on an unexpected fault", self.source.name)
+            status = "partial" if self.pages_written else "failed"
+            errors.append(
+                {
+                    "url": self.client.last.url if self.client.last else self.source.base_url,
+                    "message": f"the harvest stopped on an unexpected fault "
+                    f"({type(error).__name__}); the server's log has the details",
+                }
             )
         incidents = [
             {"url": url, "message": message} for url, message in self.client.transport.incidents
@@ -299,8 +315,9 @@ def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> 
         except Exception:
             log.exception("could not record the failed harvest of %s", name)
         return None
-    log.info("harvest of %s (%s): %s, %d records", name, origin, run.status,
-             run.added + run.updated)
+    log.info(
+        "harvest of %s (%s): %s, %d records", name, origin, run.status, run.added + run.updated
+    )
     return run
 
 
