@@ -112,8 +112,24 @@ def source_names(session: Session) -> list[str]:
 
 
 def base_urls(session: Session) -> list[str]:
-    """The base URLs of the sources, for the friends description of Identify."""
-    return list(session.scalars(select(Source.base_url).distinct().order_by(Source.base_url)))
+    """The base URLs of the sources whose last finished run went through the whole list,
+    for the friends description of Identify: harvesters follow these addresses, and a
+    source that fails, redirects elsewhere or was never harvested is no friend to offer."""
+    finished = (
+        select(func.max(Run.id))
+        .where(Run.status != "running")
+        .group_by(Run.source_id)
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            select(Source.base_url)
+            .join(Run, Run.source_id == Source.id)
+            .where(Run.id.in_(finished), Run.status == "succeeded")
+            .distinct()
+            .order_by(Source.base_url)
+        )
+    )
 
 
 def records_held(session: Session, names: list[str]) -> dict[str, int]:
@@ -160,6 +176,8 @@ def holders(session: Session, names: Iterable[str]) -> dict[str, str]:
 
 def sources_of(session: Session, institution_id: int) -> list[str]:
     """The names of the sources harvesting an institution's catalogue."""
-    return list(session.scalars(
-        select(Source.name).where(Source.institution_id == institution_id).order_by(Source.name)
-    ))
+    return list(
+        session.scalars(
+            select(Source.name).where(Source.institution_id == institution_id).order_by(Source.name)
+        )
+    )

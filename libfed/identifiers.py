@@ -34,9 +34,20 @@ def oai_identifier(repository_identifier: str, record: Record) -> str:
     return f"oai:{repository_identifier}:{local_part(record)}"
 
 
+# What the oai-identifier scheme allows after the repository's name, less '%', which is
+# encoded too so that the source's identifier can always be read back (a%20b and "a b"
+# must not become one record).
+_HARVESTED_SAFE = "-_.!~*'();/?:@&=+$,"
+
+
 def harvested_identifier(repository_identifier: str, source: str, original: str) -> str:
-    """This server's identifier of a record harvested from `source` (a source name)."""
-    return f"oai:{repository_identifier}:{source}:{original}"
+    """This server's identifier of a record harvested from `source` (a source name).
+
+    Identify says that our identifiers follow the oai-identifier scheme, and a source's
+    may not (spaces, Cyrillic, brackets): what the scheme forbids is percent-encoded as
+    UTF-8; the provenance keeps the original as the source wrote it.
+    """
+    return f"oai:{repository_identifier}:{source}:{quote(original, safe=_HARVESTED_SAFE)}"
 
 
 def is_set_spec(value: str) -> bool:

@@ -9,8 +9,11 @@ the attack is served.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote
+from xml.sax.saxutils import escape
 
 import pytest
 from conftest import AGGREGATOR, FIXTURES, parse_valid
@@ -365,3 +368,48 @@ def test_redirects_a_run_may_not_follow_end_it_with_the_reason(  # type: ignore[
     assert outcome.run.status == "failed" and reason in outcome.log, outcome.log
     if "another host" in reason:
         assert outcome.run.errors[-1]["moved_to"] == "http://localhost:6379/"
+
+
+OAI_IDENTIFIER = re.compile(
+    r"oai:[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+:[a-zA-Z0-9\-_.!~*'();/?:@&=+$,%]+"
+)
+
+
+def test_identifiers_the_oai_identifier_syntax_forbids_are_encoded_reversibly(  # type: ignore[no-untyped-def]
+    aggregator, oai_schema
+) -> None:
+    originals = ["oai:x:a b", "oai:x:kitab/Ниẓами", "oai:x:<script>", "oai:x:a%20b", 'oai:x:a"b']
+    body = page(*(record(escape(original)) for original in originals), token="")
+    outcome = run_against(aggregator, oai_schema, [Reply(body=body)])
+    assert outcome.run.status == "succeeded", outcome.log
+    served = etree.fromstring(outcome.served["oai_dc"])
+    ours = [h.text for h in served.iter("{*}identifier") if h.getparent().tag.endswith("header")]
+    assert len(set(ours)) == len(originals)  # "a b" and "a%20b" stay two records
+    assert all(OAI_IDENTIFIER.fullmatch(identifier) for identifier in ours), ours
+    assert {unquote(i.removeprefix(f"oai:{AGGREGATOR}:p:")) for i in ours} == set(originals)
+    # The provenance names each record as its source does.
+    kept = {e.text for e in served.iter("{*}originDescription") for e in e.iter("{*}identifier")}
+    assert kept == set(originals)
+
+
+def test_identify_names_as_friends_only_sources_whose_last_run_went_through(  # type: ignore[no-untyped-def]
+    aggregator, oai_schema
+) -> None:
+    config, db = aggregator
+
+    def friends() -> list[str]:
+        body = create_app(config, db).test_client().get("/oai?verb=Identify").data
+        return [u.text for u in parse_valid(oai_schema, body).iter("{*}baseURL")][1:]
+
+    outcome = run_against(aggregator, oai_schema, [Reply(body=page(SOUND, token=""))])
+    assert outcome.run.status == "succeeded"
+    with db.session() as session:
+        url = session.scalars(select(Source.base_url)).one()
+    with db.write() as session:  # another source, never harvested
+        session.add(Source(name="never", base_url="http://127.0.0.1:9/oai", sets=[]))
+    assert friends() == [url]
+    with faulty_provider([Reply(302, headers={"Location": "file:///etc/passwd"})]) as moved:
+        with db.write() as session:
+            session.scalars(select(Source).where(Source.name == "p")).one().base_url = moved.url
+        assert harvest(db, config, "p").status == "failed"
+    assert friends() == []
