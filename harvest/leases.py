@@ -72,6 +72,21 @@ def release_lease(db: Database, name: str, holder: str) -> None:
         )
 
 
+def release_leases_of_process(db: Database, name: str, pid: int) -> None:
+    """Give up `name` if a process of this machine that has ended holds it: its lease
+    would otherwise keep everyone else off the source until it expires."""
+    with db.write() as session:
+        session.execute(
+            update(SchedulerLease)
+            .where(
+                SchedulerLease.name == name,
+                SchedulerLease.holder.startswith(f"{socket.gethostname()}:{pid}:", autoescape=True),
+            )
+            .values(expires_at=datetime(1970, 1, 1))
+            .execution_options(synchronize_session=False)
+        )
+
+
 def lease_holder(db: Database, name: str, now: datetime) -> str | None:
     """Who holds `name` now, if anyone."""
     with db.session() as session:

@@ -27,9 +27,9 @@ from libfed import records
 from libfed.config import Config
 from libfed.db import Database
 
+from .detached import harvest_detached
 from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
 from .models import Source
-from .run import harvest_unattended
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,11 @@ _context: dict[str, object] = {}
 
 
 def run_source(name: str) -> None:
-    """The job: one harvest of `name`. Its failure is logged and stays with that source."""
-    harvest_unattended(cast(Database, _context["db"]), cast(Config, _context["config"]), name,
-                       "scheduled")
+    """The job: one harvest of `name`, in a process of its own (`harvest.detached`). Its
+    failure is logged and stays with that source."""
+    harvest_detached(
+        cast(Database, _context["db"]), cast(Config, _context["config"]), name, "scheduled"
+    )
 
 
 def trigger_of(source: Source) -> BaseTrigger | None:

@@ -2,8 +2,9 @@
 "harvest now", and the panel on a partner's page.
 
 They read the harvester's own tables and start harvests through the same entry point
-as the scheduler (`harvest_unattended`), so a harvest started from a
-browser waits its turn on a host like any other.
+as the scheduler (`harvest_detached`: in a process of its own, never in the one that
+serves pages), so a harvest started from a browser waits its turn on a host like any
+other.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from libfed.models import Institution
 from libfed.web.auth import page
 from libfed.web.pages import MenuEntry
 
+from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
-from .run import harvest_unattended
 from .sources import list_sources, next_runs, records_held
 
 log = logging.getLogger(__name__)
@@ -213,9 +214,10 @@ _started_lock = threading.Lock()
 
 
 def _harvest_in_background(db: Database, config: Config, name: str) -> None:
-    """The thread's body: never raises, so the serving process goes on."""
+    """The thread's body: it waits for the harvest's own process and never raises, so
+    the serving process goes on whatever the partner's server does to the harvest."""
     try:
-        harvest_unattended(db, config, name, "from the web")
+        harvest_detached(db, config, name, "from the web")
     finally:
         with _started_lock:
             _started.pop(name, None)

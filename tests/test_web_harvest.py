@@ -1,24 +1,28 @@
 """The harvesting pages as coordinators and viewers use them: sources, runs, "harvest now".
 
 "Harvest now" harvests a second instance of this project served over loopback, in a
-thread of the serving process; the tests wait for it the way a person would, by
+process of its own that a thread of the serving process waits for; the tests wait for it the way a person would, by
 reloading the source's page (with a bound).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import WebClient, config_dict, load
 from flask import Flask
 from werkzeug.serving import make_server
 
-from harvest.leases import take_lease
+from harvest.leases import lease_holder, take_lease
 from harvest.models import QuarantinedRecord, Run, Source
 from harvest.web import background_harvests, source_panel
 from libfed import records
@@ -39,8 +43,8 @@ def _no_harvest_outlives_its_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def partner(databases: Databases, migrated_template: str) -> Iterator[str]:
-    """Another libfed instance with two records, on loopback; yields its /oai URL."""
+def partner_app(databases: Databases, migrated_template: str) -> Iterator[Flask]:
+    """Another libfed instance with two records."""
     config = parse_config(
         config_dict(
             databases.copy(migrated_template, "partner"), repository_identifier="partner.libfed.org"
@@ -48,13 +52,19 @@ def partner(databases: Databases, migrated_template: str) -> Iterator[str]:
     )
     database = Database(config.database.url)
     load(database, "marcxml/pymarc_batch.xml")
-    server = make_server("127.0.0.1", 0, create_app(config, database), threaded=True)
+    yield create_app(config, database)
+    database.dispose()
+
+
+@pytest.fixture
+def partner(partner_app: Flask) -> Iterator[str]:
+    """The other instance on loopback; yields its /oai URL."""
+    server = make_server("127.0.0.1", 0, partner_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/oai"
     server.shutdown()
     thread.join()
-    database.dispose()
 
 
 def add_source(
@@ -215,26 +225,53 @@ def test_harvest_now_harvests_in_the_background(
     assert row[-2] == "2"  # records held
 
 
-def test_a_harvest_that_breaks_is_logged_and_ends_as_failed(
+def _harvesting_children() -> list[int]:
+    """The processes this test process started to harvest (`python -m harvest.detached`)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            command = (status.parent / "cmdline").read_bytes()
+            if (
+                fields.get("PPid", "").strip() == str(os.getpid())
+                and b"harvest.detached" in command
+            ):
+                found.append(int(status.parent.name))
+    return found
+
+
+def test_a_harvest_runs_in_a_process_of_its_own_whose_death_harms_no_page(
     pages: WebClient,
     db: Database,
+    partner_app: Flask,
     partner: str,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the disk is full")
-
-    monkeypatch.setattr("harvest.run.store", broken)
+    """What a hostile partner provokes in a harvest (memory exhausted, a crash, the
+    kernel's OOM killer) ends that process, not the one serving the pages."""
+    partner_app.before_request(lambda: time.sleep(0.5))  # slow enough to be caught at work
     add_source(db, "partner", partner)
     assert pages.post("/harvesting/partner/harvest-now").status_code == 303
+    deadline = time.monotonic() + 20
+    while not (children := _harvesting_children()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(children) == 1, "no harvesting process of its own"
+    while ">running<" not in pages.text("/harvesting/partner") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(children[0], signal.SIGKILL)
+
     html = wait_until_done(pages, "partner")
     assert ">failed<" in html
     run_link = re.search(r'href="(/harvesting/runs/\d+)"', html)
     assert run_link
-    assert "RuntimeError: the disk is full" in pages.text(run_link.group(1))
-    assert "harvest of partner (from the web) failed" in caplog.text
-    assert pages.text("/harvesting")  # the server goes on
+    assert "the harvesting process was stopped by signal SIGKILL" in pages.text(run_link.group(1))
+    assert "the process harvesting partner (from the web) was stopped" in caplog.text
+    # The pages go on, and the dead harvester's lease does not keep the source locked.
+    assert lease_holder(db, "source:partner", records.utc_now()) is None
+    assert pages.post("/harvesting/partner/harvest-now").status_code == 303
+    assert "Harvest started" in flashes(pages, "/harvesting/partner")
 
 
 def test_harvest_now_is_refused_while_another_process_harvests_the_source(
