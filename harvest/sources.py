@@ -41,6 +41,11 @@ def interval_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def _check_base_url(base_url: str) -> None:
+    if not re.fullmatch(r"https?://[^\s?#]+", base_url):
+        raise SourceError(f"{base_url!r} is not an http(s) base URL without query")
+
+
 def add_source(
     session: Session,
     name: str,
@@ -53,8 +58,7 @@ def add_source(
 ) -> Source:
     if not _NAME.fullmatch(name):
         raise SourceError(f"{name!r} is not a source name (letters, digits, '_', '.', '-')")
-    if not re.fullmatch(r"https?://[^\s?#]+", base_url):
-        raise SourceError(f"{base_url!r} is not an http(s) base URL without query")
+    _check_base_url(base_url)
     if every_seconds and cron:
         raise SourceError("a source has an interval or a cron schedule, not both")
     if cron is not None:
@@ -79,6 +83,26 @@ def add_source(
     session.add(source)
     session.flush()
     return source
+
+
+def move_source(session: Session, name: str, base_url: str) -> None:
+    """Harvest `name` from `base_url` from now on: an operator's answer to a provider that
+    redirected us to another host, which the harvester never follows by itself. The
+    source keeps its records, its state and its schedule."""
+    _check_base_url(base_url)
+    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise SourceError(f"no source is named {name!r}")
+    source.base_url, source.parked_until = base_url, None
+
+
+def moved_to(session: Session, source_id: int) -> str | None:
+    """Where the provider sent the source's last run, if it stopped on a redirect to
+    another host."""
+    run = session.scalars(
+        select(Run).where(Run.source_id == source_id).order_by(Run.id.desc()).limit(1)
+    ).one_or_none()
+    return next((e["moved_to"] for e in (run.errors if run else []) if "moved_to" in e), None)
 
 
 def remove_source(session: Session, name: str) -> None:

@@ -32,7 +32,7 @@ from libfed.web.pages import MenuEntry
 from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
-from .sources import list_sources, next_runs, records_held
+from .sources import list_sources, move_source, moved_to, next_runs, records_held
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,7 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
         )
         held = records_held(session, [name]).get(name, 0)
         upcoming = next_runs(session).get(name) if found.enabled else None
+        moved = moved_to(session, found.id)
     parked = found.parked_until
     return render_template(
         "harvest/source.html",
@@ -172,6 +173,7 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
         institution=institution.get(found.institution_id or 0),
         caller=caller,
         parked=parked if parked and parked > records.utc_now() else None,
+        moved=moved,
     )
 
 
@@ -247,6 +249,26 @@ def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
     else:
         log.info("harvest of %s started from the web by %s", name, caller.name)
         flash(_("Harvest started"), "success")
+    return redirect(url_for(".source", name=name), code=303)
+
+
+@blueprint.post("/harvesting/<name>/move")
+@page("coordinator")
+def move(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
+    """Confirm the address the provider redirected the last run to (and only that one:
+    a base URL is otherwise set where the source is added)."""
+    wanted = request.form.get("base_url", "")
+    with _database().write() as session:
+        found = _source(session, name)
+        if not wanted or wanted != moved_to(session, found.id):
+            flash(_("The provider no longer redirects there: harvest again to see where."), "error")
+        else:
+            move_source(session, name, wanted)
+            log.info("%s confirmed %s as the new base URL of %s", caller.name, wanted, name)
+            flash(
+                _("From now on %(name)s is harvested from %(url)s.", name=name, url=wanted),
+                "success",
+            )
     return redirect(url_for(".source", name=name), code=303)
 
 

@@ -23,6 +23,7 @@ from harvest.sources import (
     interval_seconds,
     interval_text,
     list_sources,
+    move_source,
     remove_source,
 )
 
@@ -375,6 +376,21 @@ def sources_remove(context: Context, name: str) -> None:
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"source {name} removed")
+
+
+@sources.command("move")
+@click.argument("name")
+@click.argument("base_url")
+@pass_context
+def sources_move(context: Context, name: str, base_url: str) -> None:
+    """Harvest NAME from BASE_URL from now on: confirm where its provider moved (a
+    redirect to another host stops a run until an operator confirms it)."""
+    try:
+        with context.migrated_db().write() as session:
+            move_source(session, name, base_url)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"source {name} is harvested from {base_url} from now on")
 
 
 @main.command("harvest")

@@ -122,3 +122,18 @@ def test_the_scheduler_runs_in_the_foreground_and_stops_on_sigterm(
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "harvest scheduler running" in output and "harvest scheduler stopped" in output
+
+
+def test_a_source_redirected_to_another_host_is_moved_by_the_operator(  # type: ignore[no-untyped-def]
+    cli, live_server: str, db: Database
+) -> None:
+    load(db, "marcxml/pymarc_batch.xml")
+    elsewhere = live_server.replace("127.0.0.1", "localhost")
+    assert cli("sources", "add", "az-nl", "http://127.0.0.1:9/oai").exit_code == 0
+    refused = cli("sources", "move", "az-nl", "file:///etc/passwd")
+    assert refused.exit_code == 1 and "not an http(s) base URL" in refused.output
+    assert cli("sources", "move", "nowhere", elsewhere).exit_code == 1
+    moved = cli("sources", "move", "az-nl", elsewhere)
+    assert moved.exit_code == 0 and f"harvested from {elsewhere} from now on" in moved.output
+    harvested = cli("harvest", "az-nl")
+    assert harvested.exit_code == 0 and "az-nl: succeeded" in harvested.output

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import WebClient, config_dict, load
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from harvest.leases import lease_holder, take_lease
@@ -330,3 +331,51 @@ def test_the_partner_panel_shows_the_partners_sources(app: Flask, db: Database) 
     assert panel is not None
     assert 'href="/harvesting/az-nl"' in panel and "az-nl" in panel
     assert "parked" in panel and "last run May 1, 2024" in panel
+
+
+def test_a_provider_that_moved_host_is_followed_once_a_coordinator_confirms(
+    pages: WebClient, viewer_pages: WebClient, db: Database, partner: str
+) -> None:
+    """A redirect to another host stops the run; the page names the new address, and
+    only a coordinator's click makes it the source's base URL."""
+    moved_to = partner.replace("127.0.0.1", "localhost")
+    source_id = add_source(db, "partner", "http://127.0.0.1:9/oai")
+    first_run = add_run(
+        db,
+        source_id,
+        status="failed",
+        errors=[
+            {
+                "url": "http://127.0.0.1:9/oai?verb=Identify",
+                "message": "moved",
+                "moved_to": moved_to,
+            }
+        ],
+    )
+    html = viewer_pages.text("/harvesting/partner")
+    assert f"The provider redirects to another address: {moved_to}." in html
+    assert "Use this address" not in html  # viewers see, coordinators decide
+    assert viewer_pages.post("/harvesting/partner/move", {"base_url": moved_to}).status_code == 403
+
+    # Only the address the provider named can be confirmed here.
+    pages.post("/harvesting/partner/move", {"base_url": "http://127.0.0.1:6379/"})
+    assert flashes(pages, "/harvesting/partner") == [
+        "The provider no longer redirects there: harvest again to see where."
+    ]
+    assert "Use this address" in pages.text("/harvesting/partner")
+    assert pages.post("/harvesting/partner/move", {"base_url": moved_to}).status_code == 303
+    assert flashes(pages, "/harvesting/partner") == [
+        f"From now on partner is harvested from {moved_to}."
+    ]
+    with db.session() as session:
+        assert session.get_one(Source, source_id).base_url == moved_to
+    assert pages.post("/harvesting/partner/harvest-now").status_code == 303
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            last = session.scalars(select(Run).order_by(Run.id.desc())).first()
+        if last.id != first_run and last.status != "running":
+            break
+        time.sleep(0.1)
+    assert last.status == "succeeded", last.errors
+    assert "The provider redirects" not in pages.text("/harvesting/partner")
