@@ -15,8 +15,8 @@ from libfed.xmltext import escape_text, safe_attribute, safe_text
 from .dates import format_utc
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_ROOT = (
     '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" '
     f'xmlns:xsi="{_XSI}" '
     'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ '
@@ -29,16 +29,20 @@ def envelope(
     response_date: datetime,
     arguments: Mapping[str, str] | None,
     body: Iterable[str | bytes],
+    stylesheet: str,
 ) -> bytes:
     """The OAI-PMH document, UTF-8; `arguments` None writes a <request> without attributes.
 
-    The body mixes text built per response and bytes stored pre-rendered.
+    The body mixes text built per response and bytes stored pre-rendered. `stylesheet`
+    is the URL of the XSLT that browsers show the document through (a processing
+    instruction before the root, which the OAI-PMH schema and harvesters ignore).
     """
     attributes = "".join(
         f' {name}="{safe_attribute(value)}"' for name, value in (arguments or {}).items()
     )
     head = (
-        f"{_HEAD}<responseDate>{format_utc(response_date)}</responseDate>"
+        f'{_DECLARATION}<?xml-stylesheet type="text/xsl" href="{safe_attribute(stylesheet)}"?>\n'
+        f"{_ROOT}<responseDate>{format_utc(response_date)}</responseDate>"
         f"<request{attributes}>{escape_text(base_url)}</request>"
     )
     parts = [head, *body, "</OAI-PMH>\n"]

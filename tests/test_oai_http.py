@@ -1,4 +1,5 @@
-"""The HTTP side: GET and POST alike, content type, compression, Identify, clean bytes.
+"""The HTTP side: GET and POST alike, content type, compression, Identify, clean bytes,
+and the browser's view (the XSLT every answer names, the policy that forbids script).
 
 The compression and POST tests go through a real HTTP server (`live_server`) with
 requests, as a harvester would; time is frozen so that two answers to the same
@@ -61,7 +62,13 @@ def loaded(db, clock):  # type: ignore[no-untyped-def]
 def identity(url: str, method: str = "GET", **arguments: str) -> requests.Response:
     call = requests.post if method == "POST" else requests.get
     key = "data" if method == "POST" else "params"
-    response = call(url, headers={"Accept-Encoding": "identity"}, timeout=30, **{key: arguments})
+    response = call(
+        url,
+        headers={"Accept-Encoding": "identity"},
+        timeout=30,
+        allow_redirects=False,
+        **{key: arguments},
+    )
     assert response.status_code == 200
     assert "Content-Encoding" not in response.headers
     return response
@@ -128,6 +135,16 @@ def test_content_type_of_every_answer(loaded, client) -> None:
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
         assert response.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+
+
+def test_oai_with_a_trailing_slash_answers_like_oai(loaded, live_server) -> None:
+    """Answered there, not redirected: a harvester need not follow a redirect of a POST."""
+    for method in ("GET", "POST"):
+        for arguments in REQUESTS:
+            plain = identity(live_server, method, **arguments)
+            slashed = identity(live_server + "/", method, **arguments)
+            assert slashed.content == plain.content, (method, arguments)
+            assert slashed.headers["Content-Type"] == plain.headers["Content-Type"]
 
 
 # --- Compression -------------------------------------------------------------------------------
@@ -275,6 +292,142 @@ def test_identify_of_an_empty_repository(client, oai_schema) -> None:
     assert element.findtext("oai:earliestDatestamp", namespaces=NS)
 
 
+# --- In a browser ------------------------------------------------------------------------------
+
+_STYLESHEET_PI = re.compile(
+    rb'<\?xml version="1.0" encoding="UTF-8"\?>\n'
+    rb'<\?xml-stylesheet type="text/xsl" href="([^"]+)"\?>\n<OAI-PMH '
+)
+HOSTILE_DC = (
+    '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:h="http://www.w3.org/1999/xhtml">'
+    "<dc:title>Hostile <h:b>record</h:b></dc:title><dc:description>before "
+    "<h:script>document.title='pwned'</h:script>"
+    '<h:img src="x" onerror="document.title=\'pwned\'"/> after</dc:description></oai_dc:dc>'
+)
+
+
+def test_every_answer_names_the_stylesheet_and_forbids_script(loaded, live_server) -> None:
+    site = live_server.removesuffix("/oai")
+    for arguments in [*REQUESTS, {}]:
+        response = identity(live_server, **arguments)
+        found = _STYLESHEET_PI.match(response.content)
+        assert found, response.content[:200]
+        assert found.group(1) == b"/oai/static/oai2.xsl"
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response.headers["Content-Security-Policy"].split(";")
+        )
+        # Browsers load an XSLT under script-src-elem: from this server, and nothing inline.
+        assert policy.pop("script-src") == "'none'"
+        assert policy.pop("script-src-elem") == "'self'"
+        assert policy.pop("style-src") == "'self'"
+        assert set(policy.values()) == {"'none'"}
+        assert {"default-src", "object-src", "base-uri", "form-action", "frame-ancestors"} <= set(
+            policy
+        )
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+    xslt = requests.get(site + found.group(1).decode(), timeout=10)
+    assert xslt.status_code == 200
+    assert xslt.headers["Content-Type"] == "application/xslt+xml; charset=utf-8"
+    assert xslt.headers["X-Content-Type-Options"] == "nosniff"
+    stylesheet = etree.fromstring(xslt.content)
+    etree.XSLT(stylesheet)  # one that libxslt accepts
+    # What a record holds is only ever written as text: never copied as elements,
+    # never written unescaped.
+    copying = "//@disable-output-escaping | //xsl:copy | //xsl:copy-of"
+    assert not stylesheet.xpath(copying, namespaces={"xsl": "http://www.w3.org/1999/XSL/Transform"})
+    css = requests.get(f"{site}/oai/static/oai2.css", timeout=10)
+    assert css.status_code == 200
+    assert css.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert css.headers["X-Content-Type-Options"] == "nosniff"
+    assert requests.get(f"{site}/oai/static/oai2.py", timeout=10).status_code == 404
+
+
+@pytest.fixture
+def view(client):  # type: ignore[no-untyped-def]
+    """GET /oai as a browser shows it: the answer through the XSLT it names (libxslt, as
+    in Chromium), as an HTML tree; query strings are the links of the pages."""
+    transform = etree.XSLT(etree.fromstring(client.get("/oai/static/oai2.xsl").data))
+
+    def show(query: str) -> etree._Element:
+        response = client.get("/oai" + query)
+        assert response.status_code == 200
+        return transform(etree.fromstring(response.data)).getroot()
+
+    return show
+
+
+def cells(page: etree._Element, caption: str) -> list[tuple[str, str]]:
+    """A table's rows as a person reads them: (first cell, second cell)."""
+    (table,) = page.xpath("//table[caption = $caption]", caption=caption)
+    return [
+        (row.xpath("string(*[1])"), row.xpath("string(*[2])")) for row in table.xpath("tbody/tr")
+    ]
+
+
+def test_the_stylesheet_shows_every_verb_as_a_page(loaded, client, view) -> None:
+    identify = view("?verb=Identify")
+    assert identify.xpath("string(//h1)") == "Identify"
+    assert ("repositoryName", "libfed test repository") in cells(identify, "The repository")
+    assert identify.xpath("//link[@rel='stylesheet']/@href") == ["/oai/static/oai2.css"]
+    (sample,) = identify.xpath("//a[starts-with(@href, '?verb=GetRecord')]/@href")
+    record = view(sample)
+    assert record.xpath("string(//h1)") == "GetRecord"
+    dc = etree.fromstring(client.get("/oai" + sample).data).find(".//oai_dc:dc", NS)
+    assert cells(record, "Dublin Core") == [
+        (etree.QName(field).localname, field.text) for field in dc
+    ]
+
+    formats = cells(view("?verb=ListMetadataFormats"), "Metadata formats")
+    assert [prefix for prefix, _ in formats] == ["oai_dc", "marc21"]
+    sets = view("?verb=ListSets")
+    assert cells(sets, "Sets") == [("gwu", "GWU")]
+    assert sets.xpath("//table[caption='Sets']//a/@href") == [
+        "?verb=ListRecords&metadataPrefix=oai_dc&set=gwu"
+    ]
+    error = " ".join(view("?verb=Nonsense").xpath("string(//main)").split())
+    assert "badVerb: 'Nonsense' is not an OAI-PMH verb." in error
+
+    marc = view("?verb=ListRecords&metadataPrefix=marc21")
+    assert len(marc.xpath("//section[contains(@class, 'record')]")) == 10
+    assert '<datafield tag="245"' in marc.xpath("string(//pre)")
+
+
+def test_the_pages_of_a_list_follow_one_another(loaded, view) -> None:
+    page = view("?verb=ListIdentifiers&metadataPrefix=oai_dc&set=gwu")
+    seen = []
+    while True:
+        seen += page.xpath("//table[caption='Items']/tbody/tr/td[1]/a/text()")
+        pager = " ".join(page.xpath("string(//nav[@class='pager'])").split())
+        following = page.xpath("//a[@rel='next']/@href")
+        if not following:
+            break
+        assert following[0].startswith("?verb=ListIdentifiers&resumptionToken=")
+        assert pager.startswith(f"Items {len(seen) - 9}–{len(seen)} of 99.")
+        page = view(following[0])
+    assert pager.startswith("Items 91–99 of 99.") and "last page" in pager
+    assert len(set(seen)) == 99
+
+
+def test_a_record_is_text_in_the_page_whatever_it_holds(db, view) -> None:
+    identifier = f"oai:{REPOSITORY_ID}:src:a&b+c%25d=e"  # & + % = reach the link encoded
+    with db.write() as session:
+        store(session, [NewRecord.of(identifier, {"oai_dc": HOSTILE_DC})])
+    listed = view("?verb=ListIdentifiers&metadataPrefix=oai_dc")
+    (link,) = listed.xpath("//table[caption='Items']//a/@href")
+    page = view(link)
+    assert page.xpath("string(//h2)") == identifier
+    fields = dict(cells(page, "Dublin Core"))
+    assert fields["title"] == "Hostile record"
+    assert fields["description"] == "before document.title='pwned' after"
+    assert not page.xpath(
+        "//*[local-name() = 'script' or local-name() = 'img' or local-name() = 'b']"
+    )
+    assert not page.xpath("//@*[starts-with(name(), 'on')]")
+
+
 # --- Characters XML cannot carry ---------------------------------------------------------------
 
 
@@ -346,3 +499,5 @@ def test_a_database_failure_is_503_with_retry_after(loaded, app, client, monkeyp
         response = client.get("/oai", environ_overrides={"QUERY_STRING": query})
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "30"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
