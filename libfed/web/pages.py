@@ -26,7 +26,10 @@ from .auth import install_auth
 from .i18n import install_i18n, translate
 
 blueprint = Blueprint(
-    "web", __name__, template_folder="templates", static_folder="static",
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
     static_url_path="/static",
 )
 csrf = CSRFProtect()
@@ -53,14 +56,18 @@ def page_error(error: Exception) -> Response | tuple[str, int]:
     if isinstance(error, NotFound):
         return render_template("web/error.html", code=404, message=translate(error)), 404
     if isinstance(error, Stale | StaleDataError):
-        flash(_("Someone changed this while you were looking at it. Here it is as it is now."), "error")
+        flash(
+            _("Someone changed this while you were looking at it. Here it is as it is now."),
+            "error",
+        )
         return _back()
     if isinstance(error, Conflict | ServiceError):
         flash(translate(error.args[0] if error.args else error), "error")
         return _back()
     if isinstance(error, CSRFError):
         return render_template(
-            "web/error.html", code=400,
+            "web/error.html",
+            code=400,
             message=_("The form was too old to be accepted. Please send it again."),
         ), 400
     if isinstance(error, HTTPException):
@@ -68,23 +75,32 @@ def page_error(error: Exception) -> Response | tuple[str, int]:
     return render_template("web/error.html", code=500, message=None), 500
 
 
-# Scripts, styles and images from this server only (Chart.js is vendored); no framing
-# (clickjacking of the forms' buttons); forms post only here.
-_HEADERS = {
+# Every response, whatever made it (a page, /oai, the API, a CSV, a static file, an
+# error, a redirect): the browser takes the declared type and never guesses another
+# (a record's text sniffed as HTML), and nothing is framed or leaks its URL elsewhere.
+_EVERY = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+# Pages: scripts, styles and images from this server only (Chart.js is vendored); no
+# framing (clickjacking of the forms' buttons); forms post only here.
+_PAGE = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
         "frame-ancestors 'none'; form-action 'self'"
     ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
 }
+# Anything else (JSON, CSV, plain text, scripts, styles, images), should a browser
+# open it as a document: it may load and run nothing. /oai sets its own (oai.views).
+_DATA = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 
 
 def _protect(response: Response) -> Response:
-    if response.mimetype == "text/html":
-        for name, value in _HEADERS.items():
-            response.headers.setdefault(name, value)
+    for name, value in (_PAGE if response.mimetype == "text/html" else _DATA).items():
+        response.headers.setdefault(name, value)
+    for name, value in _EVERY.items():
+        response.headers.setdefault(name, value)
     return response
 
 
