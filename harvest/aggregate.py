@@ -9,6 +9,7 @@ is the one received exactly, or was repaired or derived from it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from libfed.formats import MARC21, OAI_DC
@@ -51,13 +52,21 @@ def provenance(record: HarvestedRecord, base_url: str, harvested: datetime, alte
     )
 
 
+@dataclass(frozen=True)
+class Aggregated:
+    """A harvested record in its stored form, and the repairs it took to get there."""
+
+    entry: NewRecord
+    repairs: tuple[str, ...]
+
+
 def aggregated(
     record: HarvestedRecord,
     repository_identifier: str,
     source: str,
     base_url: str,
     harvested: datetime,
-) -> NewRecord:
+) -> Aggregated:
     """The stored form of a live harvested record; NotAggregable if none can be made."""
     if record.metadata is None:
         raise NotAggregable(f"{record.identifier}: no metadata")
@@ -86,9 +95,10 @@ def aggregated(
             )
     except Refused as error:
         raise NotAggregable(f"{record.identifier}: {error}") from None
-    return NewRecord.of(
+    entry = NewRecord.of(
         harvested_identifier(repository_identifier, source, record.identifier),
         formats,
         source_sets(source),
         about,
     )
+    return Aggregated(entry, repairs)

@@ -55,6 +55,9 @@ _XHTML = "http://www.w3.org/1999/xhtml"
 # Elements whose text is code, not catalogue data: dropped with it.
 _CODE = ("script", "style", f"{{{_XHTML}}}script", f"{{{_XHTML}}}style")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+# The version of these rules. Raise it when they change: every source's stored records
+# are then checked again at the next `libfed db upgrade` (harvest.recheck).
+VERSION = 1
 
 
 class Refused(ValueError):

@@ -41,6 +41,9 @@ class Source(Base):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     # A provider that asked to come back in hours is not harvested before then.
     parked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # The version of the intake rules (harvest.intake.VERSION) its stored records were
+    # last checked against: below the current one, `libfed db upgrade` checks them again.
+    intake_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SourceState(Base):
@@ -78,6 +81,8 @@ class Run(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    # Stored after a repair (harvest.intake): their provenance says altered.
+    repaired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {url, message}
 
 

@@ -80,23 +80,24 @@ class _Harvest:
     def _write(self, set_spec: str, page: Page) -> None:
         """One page, its quarantine, the counts and the checkpoint: all or nothing."""
         harvested = self.now()
-        entries, refused = [], list(page.quarantined)
+        entries, refused, repaired = [], list(page.quarantined), 0
         deleted = [r for r in page.records if r.deleted]
         for record in page.records:
             if record.deleted:
                 continue
             try:
-                entries.append(
-                    aggregated(
-                        record,
-                        self.config.oai.repository_identifier,
-                        self.source.name,
-                        self.source.base_url,
-                        harvested,
-                    )
+                made = aggregated(
+                    record,
+                    self.config.oai.repository_identifier,
+                    self.source.name,
+                    self.source.base_url,
+                    harvested,
                 )
             except NotAggregable as error:
                 refused.append(Quarantined(record.metadata or b"", str(error)))
+                continue
+            entries.append(made.entry)
+            repaired += bool(made.repairs)
         with self.db.write() as session:
             outcomes = store(session, entries) if entries else []
             removed = sum(
@@ -126,6 +127,7 @@ class _Harvest:
             run.updated += outcomes.count(Outcome.UPDATED)
             run.deleted += removed
             run.quarantined += len(refused)
+            run.repaired += repaired
             progress = (run.pages, run.added + run.updated + run.deleted)
         self.pages_written += 1
         if self.on_page:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from libfed.models import Institution, Record, RecordSet
 
 from .aggregate import source_sets
+from .intake import VERSION as INTAKE_VERSION
 from .models import NAME_PATTERN, Run, ScheduledJob, Source
 
 _NAME = re.compile(NAME_PATTERN)
@@ -79,6 +80,7 @@ def add_source(
         cron=cron,
         enabled=True,
         institution_id=institution_id,
+        intake_version=INTAKE_VERSION,  # nothing stored yet that older rules let in
     )
     session.add(source)
     session.flush()

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import editing, records
+from . import editing, records, web_sessions
 from .callers import ROLES, SYSTEM, Caller
 from .errors import Codes, Conflict, Invalid, Message, NotFound
 from .models import ApiToken, User
@@ -44,7 +44,9 @@ def render_user(user: User) -> dict:
 def _check(name: str | None = None, role: str | None = None) -> None:
     problems = {}
     if name is not None and not _NAME.fullmatch(name):
-        problems["name"] = Message("1-64 letters, digits and . _ @ -, starting with a letter or digit")
+        problems["name"] = Message(
+            "1-64 letters, digits and . _ @ -, starting with a letter or digit"
+        )
     if role is not None and role not in ROLES:
         problems["role"] = Message("one of {roles}", roles=Codes(*ROLES, joiner=", "))
     if problems:
@@ -84,7 +86,8 @@ def update_user(
     role: str | None = None,
     active: bool | None = None,
 ) -> User:
-    """Change a user's role or switch them off; switching off revokes their tokens."""
+    """Change a user's role or switch them off; switching off revokes their tokens and
+    ends their sessions in the web pages."""
     _check(role=role)
     if actor.id == user.id and (active is False or (role is not None and role != "admin")):
         raise Conflict(Message("an admin cannot demote or disable themselves"))
@@ -103,6 +106,7 @@ def update_user(
             select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         ):
             token.revoked_at = user.updated_at
+        web_sessions.end_all(session, user.id)
     return user
 
 
@@ -140,10 +144,15 @@ def _decoy_hash() -> str:
 
 
 def set_password(session: Session, user: User, password: str, actor: Caller = SYSTEM) -> None:
-    """Set the password for the web pages (salted scrypt, as werkzeug.security makes it)."""
+    """Set the password for the web pages (salted scrypt, as werkzeug.security makes it);
+    the user's sessions end, since whoever changes a password may be locking someone out."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
-            {"password": Message("at least {min_length} characters", min_length=MIN_PASSWORD_LENGTH)}
+            {
+                "password": Message(
+                    "at least {min_length} characters", min_length=MIN_PASSWORD_LENGTH
+                )
+            }
         )
     try:
         password.encode("utf-8")
@@ -160,6 +169,7 @@ def set_password(session: Session, user: User, password: str, actor: Caller = SY
         action="password",
         record_unchanged=True,
     )
+    web_sessions.end_all(session, user.id)
 
 
 def caller_for_password(session: Session, name: str, password: str) -> Caller | None:

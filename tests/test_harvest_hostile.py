@@ -187,6 +187,7 @@ def test_oai_dc_defects_are_repaired_and_marked_altered(  # type: ignore[no-unty
         assert attack not in served
     assert altered(outcome.served["oai_dc"], "oai:x:bad") == "true"
     assert altered(outcome.served["oai_dc"], "oai:x:sound") == "false"
+    assert (outcome.run.added, outcome.run.repaired) == (2, 1)
 
 
 def test_internal_entities_are_expanded_to_text_external_ones_dropped(
