@@ -7,6 +7,10 @@ the sign-in page and a visible focus on every control of a shipment's page.
 
 The database of every test starts as `make serve` leaves it: the demo catalogue and the
 demo exchange programme, plus a harvested source, so that the pages show real data.
+
+And a hostile harvested record opened from /oai by a signed-in coordinator: shown as
+text through the XSLT, and kept from running by the Content-Security-Policy alone
+where a browser shows the XML itself.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from browser import (
@@ -33,7 +38,16 @@ from browser import (
     tag_focusables,
 )
 from conftest import PASSWORD, REPOSITORY_ID, ROOT, config_dict
-from playwright.sync_api import Browser, Page, Playwright, Response, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import select
 
 from exchange.demo import load_exchange_demo
@@ -41,8 +55,10 @@ from exchange.models import Shipment, ShipmentItem
 from harvest.models import Run, Source
 from libfed import catalogue
 from libfed.db import Database
+from libfed.identifiers import get_record_url, harvested_identifier
 from libfed.importer import import_files
 from libfed.models import Institution
+from libfed.records import NewRecord, store
 from tests.backends import Databases
 
 pytestmark = pytest.mark.slow
@@ -71,14 +87,29 @@ def migrated_template(migrated_template: str, databases: Databases) -> str:
         institution = session.scalars(
             select(Institution.id).where(Institution.country != HOME).order_by(Institution.id)
         ).first()
-        source = Source(name="partner-catalogue", base_url="https://opac.example.org/oai",
-                        prefix="oai_dc", sets=[], enabled=True, every_seconds=86_400,
-                        institution_id=institution)
+        source = Source(
+            name="partner-catalogue",
+            base_url="https://opac.example.org/oai",
+            prefix="oai_dc",
+            sets=[],
+            enabled=True,
+            every_seconds=86_400,
+            institution_id=institution,
+        )
         session.add(source)
         session.flush()
-        session.add(Run(source_id=source.id, started_at=datetime(2026, 1, 5, 3, 0),
-                        finished_at=datetime(2026, 1, 5, 3, 2), status="succeeded",
-                        requests=3, pages=3, added=24, errors=[]))
+        session.add(
+            Run(
+                source_id=source.id,
+                started_at=datetime(2026, 1, 5, 3, 0),
+                finished_at=datetime(2026, 1, 5, 3, 2),
+                status="succeeded",
+                requests=3,
+                pages=3,
+                added=24,
+                errors=[],
+            )
+        )
     database.dispose()  # SQLite: checkpoints the WAL; PostgreSQL: a template takes no connection
     return url
 
@@ -97,9 +128,11 @@ def site(live_server: str, web_users: dict[str, str], db: Database) -> Site:
     assert web_users["coordinator"] == COORDINATOR
     with db.session() as session:
         with_items = select(ShipmentItem.shipment_id)
-        outgoing = select(Shipment).where(
-            Shipment.direction == "outgoing", Shipment.id.in_(with_items)
-        ).order_by(Shipment.id)
+        outgoing = (
+            select(Shipment)
+            .where(Shipment.direction == "outgoing", Shipment.id.in_(with_items))
+            .order_by(Shipment.id)
+        )
         draft = session.scalars(outgoing.where(Shipment.status == "draft")).first()
         sent = session.scalars(
             outgoing.join(Institution, Institution.id == Shipment.partner_id).where(
@@ -132,7 +165,9 @@ def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
     animation (the charts are drawn at once, so screenshots show their final state).
     Every stylesheet, script or image that fails to load is noted in `broken`."""
     context = browser.new_context(
-        base_url=site.url, locale="en-US", viewport={"width": 1280, "height": 900},
+        base_url=site.url,
+        locale="en-US",
+        viewport={"width": 1280, "height": 900},
         reduced_motion="reduce",
     )
     context.set_default_timeout(TIMEOUT_MS)
@@ -148,9 +183,14 @@ def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
     opened.on("requestfailed", lambda request: broken.append(f"failed {request.url}"))
     # A script or style the Content-Security-Policy refused, or a script that failed (a
     # page answered 4xx is logged too: that is the form's refusal, not a breakage).
-    opened.on("console", lambda message: broken.append(f"console: {message.text}")
-              if message.type == "error" and "Failed to load resource" not in message.text
-              else None)
+    opened.on(
+        "console",
+        lambda message: (
+            broken.append(f"console: {message.text}")
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None
+        ),
+    )
     opened.on("pageerror", lambda error: broken.append(f"script error: {error}"))
     yield opened
     context.close()
@@ -199,8 +239,10 @@ def read_balance(page: Page, year: int, partner: str | None = None) -> tuple[int
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Reports for {year}")
     rows = read_table(page.get_by_role("table", name=f"Exchange with each partner in {year}"))
     mine = rows.get(partner) if partner else None
-    return (number(rows["All partners"]["Copies sent"]),
-            number(mine["Copies sent"]) if mine else None)
+    return (
+        number(rows["All partners"]["Copies sent"]),
+        number(mine["Copies sent"]) if mine else None,
+    )
 
 
 # ------------------------------------------------------------------ the journey
@@ -279,8 +321,9 @@ def test_coordinator_journey(page: Page, site: Site, db: Database, broken: list[
         expect(page.get_by_label("Title", exact=True)).to_have_value("")
         submit(page, page.get_by_role("button", name="Add the item"))
         expect(page.get_by_role("status")).to_contain_text(title)
-        expect(items.get_by_role("cell", name=f"{title} (in the catalogue)", exact=True)
-               ).to_be_visible()
+        expect(
+            items.get_by_role("cell", name=f"{title} (in the catalogue)", exact=True)
+        ).to_be_visible()
     rows = read_table(items.get_by_role("table"))
     assert set(rows) == {f"{title} (in the catalogue)" for title in titles}, rows
     copies = sum(number(row["Copies"]) for row in rows.values())
@@ -412,7 +455,8 @@ def test_sign_in_with_the_keyboard(page: Page) -> None:
     assert walk[0]["tag"] == "a" and walk[0]["name"] == "Skip to content", walk[0]
     assert walk[0]["inViewport"], "the skip link stays off screen when it has the focus"
     button_index = next(
-        i for i, element in enumerate(walk)
+        i
+        for i, element in enumerate(walk)
         if element["tag"] == "button" and element["name"].strip() == "Sign in"
     )
     assert ids.index("f-name") < ids.index("f-password") < button_index, ids
@@ -447,9 +491,119 @@ def test_shipment_page_with_the_keyboard(page: Page, site: Site) -> None:
     missed = [html for key, html in enumerate(controls) if str(key) not in reached]
     assert not missed, "not reachable with Tab:\n  " + "\n  ".join(missed)
     unringed = [
-        element["html"] for element in walk
-        if not element["focusVisible"] or element["outlineStyle"] == "none"
+        element["html"]
+        for element in walk
+        if not element["focusVisible"]
+        or element["outlineStyle"] == "none"
         or element["outlineWidth"] <= 0
     ]
     assert not unringed, "no visible focus outline:\n  " + "\n  ".join(unringed)
     assert all(element["inViewport"] for element in walk), "focus outside the viewport"
+
+
+# ------------------------------------------------------------------ a hostile harvested record
+
+# oai_dc as a partner's server could send it, and a harvester before this check stored
+# it: XHTML that runs when a browser renders the XML itself, and HTML as text that runs
+# if a page writes it unescaped; either with the coordinator's cookies, telling /pwned
+# (which does not exist) that it ran.
+ESCAPED_HTML = "<img src=/no-such-image onerror=\"window.pwned = 'text'; fetch('/pwned?text')\">"
+HOSTILE_DC = (
+    '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    "<dc:title>Zərərli qeyd</dc:title>"
+    f"<dc:subject>{escape(ESCAPED_HTML)}</dc:subject>"
+    "<dc:description>Before the script. "
+    '<h:script xmlns:h="http://www.w3.org/1999/xhtml">window.pwned = "script"; '
+    "document.title = 'pwned'; fetch('/pwned?cookie=' + document.cookie)</h:script>"
+    '<h:img xmlns:h="http://www.w3.org/1999/xhtml" src="/no-such-image" '
+    "onerror=\"window.pwned = 'onerror'; fetch('/pwned?img')\"/>"
+    " After the image.</dc:description></oai_dc:dc>"
+)
+
+
+@pytest.fixture
+def hostile_record(db: Database) -> str:
+    """The record, stored as the harvester stores a partner's: its identifier here."""
+    identifier = harvested_identifier(REPOSITORY_ID, "partner-catalogue", "oai:opac:666")
+    with db.write() as session:
+        store(session, [NewRecord.of(identifier, {"oai_dc": HOSTILE_DC})])
+    return identifier
+
+
+@pytest.fixture
+def signals(page: Page) -> list[str]:
+    """Every request the record's script or image handler would make, were they run."""
+    made: list[str] = []
+
+    def note(request: Request) -> None:
+        if "/pwned" in request.url:
+            made.append(request.url)
+
+    page.on("request", note)
+    return made
+
+
+def ran_nothing(page: Page, signals: list[str]) -> None:
+    assert page.evaluate("window.pwned") is None
+    assert page.title() != "pwned"
+    assert not signals
+
+
+def test_a_hostile_record_is_shown_as_text(
+    page: Page, site: Site, hostile_record: str, signals: list[str], broken: list[str]
+) -> None:
+    """The record's link from the search page, opened by a signed-in coordinator: the XSLT
+    shows its fields as text, styled by its own stylesheet, and nothing of it runs."""
+    sign_in(page)
+    response = page.goto(get_record_url(f"{site.url}/oai", hostile_record))
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    expect(page.get_by_role("heading", level=1)).to_have_text("GetRecord")
+    fields = read_table(page.get_by_role("table", name="Dublin Core"))
+    assert fields["title"]["Value"] == "Zərərli qeyd"
+    assert fields["subject"]["Value"] == ESCAPED_HTML
+    assert fields["description"]["Value"].startswith("Before the script. window.pwned")
+    assert fields["description"]["Value"].endswith("After the image.")
+    expect(page.locator("img")).to_have_count(0)
+    assert page.title() == "GetRecord · OAI-PMH"
+    # The page's stylesheet (oai2.css) applies: allowed by the policy, as the XSLT is.
+    header = page.locator("header")
+    expect(header).to_have_css("background-color", "rgb(18, 38, 63)")
+    assert not [line for line in broken if "oai2" in line], broken
+    screenshot(page, "oai-hostile-record")
+    ran_nothing(page, signals)
+    # axe finds nothing wrong with the page the XSLT makes; only with the notice that
+    # Chromium lays over it (outside any landmark).
+    ours, others = axe_violations(page)
+    assert not ours, ours
+    assert all("xslt-warning-banner" in line for line in others), others
+
+
+def test_without_xslt_the_policy_alone_keeps_a_hostile_record_from_running(
+    page: Page, site: Site, hostile_record: str, signals: list[str], broken: list[str]
+) -> None:
+    """Browsers are dropping XSLT (Chromium says so in its console). One that shows the
+    XML itself makes the record's XHTML live: its <script> and onerror are then stopped
+    by the Content-Security-Policy and by nothing else."""
+    sign_in(page)
+
+    def without_stylesheet(route: Route) -> None:
+        answer = route.fetch()
+        headers = {
+            name: value
+            for name, value in answer.headers.items()
+            if name.lower() not in ("content-encoding", "content-length")
+        }
+        body = re.sub(rb"<\?xml-stylesheet[^>]*\?>\n", b"", answer.body())
+        route.fulfill(status=answer.status, headers=headers, body=body)
+
+    page.route(re.compile(r"/oai\?"), without_stylesheet)
+    page.goto(get_record_url(f"{site.url}/oai", hostile_record))
+    expect(page.locator("img")).to_have_count(1)  # the record's XHTML is live
+    ran_nothing(page, signals)
+    refused = [line for line in broken if "Content Security Policy" in line]
+    assert any("inline script" in line for line in refused), broken
+    assert any("inline event handler" in line for line in refused), broken
