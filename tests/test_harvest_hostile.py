@@ -9,14 +9,18 @@ the attack is served.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 import pytest
-from conftest import AGGREGATOR, FIXTURES, parse_valid
+from conftest import AGGREGATOR, FIXTURES, parse_valid, write_config
 from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from sqlalchemy import select
@@ -414,3 +418,42 @@ def test_identify_names_as_friends_only_sources_whose_last_run_went_through(  # 
             session.scalars(select(Source).where(Source.name == "p")).one().base_url = moved.url
         assert harvest(db, config, "p").status == "failed"
     assert friends() == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Reply(body=zeros_gzip(1024)),  # a gzip bomb without Content-Encoding
+        Reply(body=zeros_gzip(1024), headers={"Content-Encoding": "gzip"}),
+        Reply(stream=lambda: iter(lambda: b"<x>" * 100_000, None)),  # 500 MB and more
+    ],
+    ids=["gzip-bomb", "gzip-bomb-advertised", "endless-body"],
+)
+def test_the_harvest_process_stays_small_whatever_the_provider_sends(  # type: ignore[no-untyped-def]
+    aggregator, tmp_path: Path, answer: Reply
+) -> None:
+    """`libfed harvest` with the default limits, its peak memory measured by the kernel."""
+    config, db = aggregator
+    settings = write_config(tmp_path / "aggregator.toml", config, "max_retries = 0\n")
+    with faulty_provider([Reply(body=IDENTIFY), answer]) as provider:
+        with db.write() as session:
+            session.add(Source(name="p", base_url=provider.url, prefix="oai_dc", sets=[]))
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "libfed"),
+                "--config",
+                str(settings),
+                "harvest",
+                "p",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        output = process.stdout.read().decode() if process.stdout else ""
+    assert os.waitstatus_to_exitcode(status) == 1, output  # the source did not complete
+    assert "p: failed" in output and "MiB" in output and "Traceback" not in output
+    assert time.monotonic() - started < 30
+    peak_mib = usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    assert peak_mib < 300, f"the harvest peaked at {peak_mib:.0f} MiB"
