@@ -14,6 +14,7 @@ from datetime import datetime
 
 from libfed.formats import MARC21, OAI_DC
 from libfed.identifiers import harvested_identifier
+from libfed.models import IDENTIFIER_LENGTH
 from libfed.records import NewRecord
 from libfed.stored_xml import format_datestamp
 from libfed.xmltext import escape_attribute, escape_text
@@ -95,8 +96,14 @@ def aggregated(
             )
     except Refused as error:
         raise NotAggregable(f"{record.identifier}: {error}") from None
+    identifier = harvested_identifier(repository_identifier, source, record.identifier)
+    if len(identifier) > IDENTIFIER_LENGTH:
+        raise NotAggregable(
+            f"{record.identifier[:60]}…: too long an identifier to be served here "
+            f"({len(identifier)} characters of {IDENTIFIER_LENGTH} once encoded)"
+        )
     entry = NewRecord.of(
-        harvested_identifier(repository_identifier, source, record.identifier),
+        identifier,
         formats,
         source_sets(source),
         about,

@@ -10,10 +10,11 @@ too many empty pages, too many requests, or a run past its deadline.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 from oaipmh import error as oai_errors
@@ -68,6 +69,14 @@ class Page:
     complete_list_size: int | None = None
 
 
+# An OAI-PMH UTCdatetime, at either granularity (fractions of seconds are sent by some).
+UTC_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z)?")
+# Longer than any provider's (they are opaque but short), and what a URL can carry.
+MAX_TOKEN = 4096
+# Longer than any source's identifier; harvest.aggregate then checks that ours, which
+# holds it percent-encoded, fits libfed.models.IDENTIFIER_LENGTH.
+MAX_IDENTIFIER = 1000
+
 _HEADER, _METADATA = f"{_OAI}header", f"{_OAI}metadata"
 _IDENTIFIER, _DATESTAMP, _SET_SPEC = f"{_OAI}identifier", f"{_OAI}datestamp", f"{_OAI}setSpec"
 
@@ -96,10 +105,16 @@ def read_record(element: etree._Element) -> HarvestedRecord:
             sets.append(field_.text.strip())
     if not identifier:
         raise ValueError("header without an identifier")
+    if len(identifier) > MAX_IDENTIFIER:
+        raise ValueError(
+            f"{identifier[:60]}…: an identifier longer than {MAX_IDENTIFIER} characters"
+        )
     if refused := element.get(REFUSED):
         raise ValueError(f"{identifier}: {refused}")
     if not datestamp:
         raise ValueError(f"{identifier}: header without a datestamp")
+    if not UTC_DATETIME.fullmatch(datestamp):
+        raise ValueError(f"{identifier}: the datestamp {datestamp[:40]!r} is not a UTCdatetime")
     deleted = header.get("status") == "deleted"
     content = None
     if metadata is not None:
@@ -134,10 +149,12 @@ def read_page(number: int, url: str, root: etree._Element) -> Page:
             quarantined.append(Quarantined(etree.tostring(element, encoding="utf-8"), str(error)))
     token_element = root.find(f"{_OAI}ListRecords/{_OAI}resumptionToken")
     token = (token_element.text or "").strip() if token_element is not None else ""
+    response_date = (root.findtext(f"{_OAI}responseDate") or "").strip()
     return Page(
         number=number,
         url=url,
-        response_date=(root.findtext(f"{_OAI}responseDate") or "").strip(),
+        # Kept to become the next run's `from`: only if it is one.
+        response_date=response_date if UTC_DATETIME.fullmatch(response_date) else "",
         records=records,
         quarantined=quarantined,
         token=token or None,
@@ -206,7 +223,13 @@ def walk(
                 seen_pages.add(fingerprint)
             empty_in_a_row = 0 if (page.records or page.quarantined) else empty_in_a_row + 1
             stop = None
-            if page.token is not None:
+            if page.token is not None and len(page.token) > MAX_TOKEN:
+                stop = HarvestStopped(
+                    f"the provider's resumptionToken is {len(page.token):,} characters long, "
+                    f"more than the {MAX_TOKEN:,} a request may carry"
+                )
+                page = replace(page, token=None)  # its records are kept, not the token
+            elif page.token is not None:
                 if page.token in seen_tokens:
                     stop = HarvestStopped(
                         f"the provider sent the same resumptionToken again: {page.token!r}"

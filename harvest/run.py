@@ -38,6 +38,9 @@ from .parsing import NotOAIResponse
 from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
 
 DAY = "YYYY-MM-DD"
+GRANULARITIES = (DAY, "YYYY-MM-DDThh:mm:ssZ")
+# Faults survived by retrying that a run's log keeps; a count stands for the rest.
+MAX_INCIDENTS = 50
 log = logging.getLogger(__name__)
 
 
@@ -181,6 +184,8 @@ class _Harvest:
             if parked is not None and parked > self.now():
                 raise ComeBackLater(self.source.base_url, parked)
             granularity = self.client.identify().granularity()
+            if granularity not in GRANULARITIES:  # we then ask with days, which all accept
+                granularity = DAY
             for set_spec in self.source.sets or [""]:
                 self._list(set_spec, full, granularity)
         except ComeBackLater as error:
@@ -216,15 +221,25 @@ class _Harvest:
                 }
             )
         incidents = [
-            {"url": url, "message": message} for url, message in self.client.transport.incidents
+            {"url": url, "message": message}
+            for url, message in self.client.transport.incidents[:MAX_INCIDENTS]
         ]
+        if len(self.client.transport.incidents) > MAX_INCIDENTS:
+            more = len(self.client.transport.incidents) - MAX_INCIDENTS
+            incidents.append({"url": "", "message": f"and {more} more faults survived"})
         with self.db.write() as session:
             run = session.get_one(Run, self.run_id)
-            run.status, run.errors = status, incidents + errors
+            run.status, run.errors = status, [_shortened(e) for e in incidents + errors]
             run.requests = self.client.requests
             run.finished_at = self.now()
         with self.db.session() as session:
             return session.get_one(Run, self.run_id)
+
+
+def _shortened(entry: dict[str, str]) -> dict[str, str]:
+    """A run log's entry cut to what a page can show: URLs carry tokens, and messages
+    what a provider wrote, of any length."""
+    return {key: value if len(value) <= 500 else value[:499] + "…" for key, value in entry.items()}
 
 
 _host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)

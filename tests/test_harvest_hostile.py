@@ -457,3 +457,52 @@ def test_the_harvest_process_stays_small_whatever_the_provider_sends(  # type: i
     assert time.monotonic() - started < 30
     peak_mib = usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
     assert peak_mib < 300, f"the harvest peaked at {peak_mib:.0f} MiB"
+
+
+# ------------------------------------------------------------------ headers and envelopes
+
+
+def test_headers_no_record_could_have_are_quarantined_alone(aggregator, oai_schema) -> None:  # type: ignore[no-untyped-def]
+    long_identifier = "oai:x:" + "n" * 2000
+    bad_stamp = record("oai:x:stamp").replace("2026-11-20", "2026-11-20" + "9" * 500)
+    twice = record("oai:x:twice", title="first") + record("oai:x:twice", title="second")
+    body = page(SOUND, record(long_identifier), bad_stamp, twice, token="")
+    outcome = run_against(aggregator, oai_schema, [Reply(body=body)])
+    assert outcome.run.status == "succeeded", outcome.log
+    assert outcome.identifiers == {"oai:x:sound", "oai:x:twice"}
+    assert "second" in outcome.served["oai_dc"].decode()  # the later of the two wins
+    reasons = " | ".join(outcome.quarantined)
+    assert "an identifier longer than 1000 characters" in reasons and "not a UTCdatetime" in reasons
+
+
+def test_an_envelope_no_provider_could_send_ends_the_run_with_a_reason(  # type: ignore[no-untyped-def]
+    aggregator, oai_schema
+) -> None:
+    hostile_token = page(SOUND, token="t" * 100_000)
+    outcome = run_against(aggregator, oai_schema, [Reply(body=hostile_token)])
+    assert (
+        outcome.run.status == "partial" and "resumptionToken is 100,000 characters" in outcome.log
+    )
+    assert outcome.identifiers == {"oai:x:sound"}
+    assert all(len(value) <= 500 for error in outcome.run.errors for value in error.values())
+
+
+def test_a_long_error_message_from_the_provider_is_cut(aggregator, oai_schema) -> None:  # type: ignore[no-untyped-def]
+    error = (
+        b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2026-11-23T12:00:00Z'
+        b'</responseDate><request>x</request><error code="badArgument">'
+        + b"<script>x</script> " * 10_000
+        + b"</error></OAI-PMH>"
+    )
+    outcome = run_against(aggregator, oai_schema, [Reply(body=error)])
+    assert outcome.run.status == "failed" and len(outcome.log) < 400
+
+
+def test_a_hostile_identify_does_not_break_the_run(aggregator, oai_schema) -> None:  # type: ignore[no-untyped-def]
+    identify = IDENTIFY.replace(b"YYYY-MM-DD", b"YYYY-MM-DD" + b"x" * 500)
+    config, db = aggregator
+    with faulty_provider([Reply(body=identify), Reply(body=page(SOUND, token=""))]) as provider:
+        with db.write() as session:
+            session.add(Source(name="p", base_url=provider.url, prefix="oai_dc", sets=[]))
+        run = harvest(db, config, "p")
+    assert run.status == "succeeded", run.errors
