@@ -16,15 +16,11 @@ import signal
 import subprocess
 import sys
 
-from sqlalchemy import select, update
-
-from libfed import records
 from libfed.config import Config
 from libfed.db import Database
 
 from .leases import release_leases_of_process
-from .models import Run, Source
-from .run import harvest_unattended
+from .run import fail_unfinished, harvest_unattended, source_and_last_run
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +40,7 @@ def harvest_detached(db: Database, config: Config, name: str, origin: str) -> in
     Never raises for what the child does: a child that ended abnormally has its run
     marked failed and its lease on the source released.
     """
-    with db.session() as session:
-        source_id = session.scalar(select(Source.id).where(Source.name == name))
-        after = session.scalar(select(Run.id).order_by(Run.id.desc()).limit(1)) or 0
+    source_id, after = source_and_last_run(db, name)
     child = subprocess.Popen(
         [sys.executable, "-m", "harvest.detached", name, origin],
         stdin=subprocess.PIPE,
@@ -56,16 +50,7 @@ def harvest_detached(db: Database, config: Config, name: str, origin: str) -> in
     if child.returncode != 0:
         ended = _how_it_ended(child.returncode)
         log.error("the process harvesting %s (%s) %s", name, origin, ended)
-        with db.write() as session:
-            session.execute(
-                update(Run)
-                .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
-                .values(
-                    status="failed",
-                    finished_at=records.utc_now(),
-                    errors=[{"url": "", "message": f"the harvesting process {ended}"}],
-                )
-            )
+        fail_unfinished(db, source_id, after, f"the harvesting process {ended}")
         release_leases_of_process(db, f"source:{name}", child.pid)
     return child.returncode
 

@@ -22,32 +22,14 @@ from dataclasses import dataclass
 from lxml import etree
 from pymarc import Record
 
-from libfed.crosswalk import render_oai_dc
+from libfed import crosswalk
 from libfed.formats import MARC21, OAI_DC, MetadataFormat
 from libfed.marc_checks import RecordRejected, checked
 from libfed.marcxml import record_from_element, record_to_marcxml
 from libfed.xml_schemas import schema_problem
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
-DC_ELEMENTS = frozenset(
-    [
-        "title",
-        "creator",
-        "subject",
-        "description",
-        "publisher",
-        "contributor",
-        "date",
-        "type",
-        "format",
-        "identifier",
-        "source",
-        "language",
-        "relation",
-        "coverage",
-        "rights",
-    ]
-)
+DC_ELEMENTS = frozenset(crosswalk.DC_ELEMENTS)
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
@@ -170,6 +152,6 @@ def checked_marcxml(root: etree._Element) -> CheckedMARC:
         repairs.append("leader repaired")
     return CheckedMARC(
         Checked(_valid(MARC21, record_to_marcxml(marc)), tuple(repairs)),
-        _valid(OAI_DC, render_oai_dc(marc)),
+        _valid(OAI_DC, crosswalk.render_oai_dc(marc)),
         marc,
     )

@@ -298,13 +298,35 @@ def _close_interrupted(db: Database, name: str) -> None:
         )
 
 
+def source_and_last_run(db: Database, name: str) -> tuple[int | None, int]:
+    """The source's id (None if there is none) and its newest run's id (0 if none): the
+    runs of a harvest about to start have greater ids."""
+    with db.session() as session:
+        source_id = session.scalar(select(Source.id).where(Source.name == name))
+        after = session.scalar(select(func.max(Run.id)).where(Run.source_id == source_id)) or 0
+    return source_id, after
+
+
+def fail_unfinished(db: Database, source_id: int | None, after: int, message: str) -> None:
+    """The source's runs after `after` still marked running, ended as failed with `message`:
+    whoever ran them stopped without ending them."""
+    with db.write() as session:
+        session.execute(
+            update(Run)
+            .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
+            .values(
+                status="failed",
+                finished_at=records.utc_now(),
+                errors=[{"url": "", "message": message}],
+            )
+        )
+
+
 def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> Run | None:
     """A harvest nobody waits for (a scheduled job, "harvest now" from the web): it never
     raises. The harvest records the failures it expects; anything else is logged, and
     the run it left `running` is marked failed, so that it ends on the pages too."""
-    with db.session() as session:
-        source_id = session.scalar(select(Source.id).where(Source.name == name))
-        after = session.scalar(select(func.max(Run.id)).where(Run.source_id == source_id)) or 0
+    source_id, after = source_and_last_run(db, name)
     if source_id is None:
         log.info("harvest of %s (%s): the source was removed", name, origin)
         return None
@@ -319,16 +341,7 @@ def harvest_unattended(db: Database, config: Config, name: str, origin: str) -> 
     except Exception as error:
         log.exception("harvest of %s (%s) failed", name, origin)
         try:
-            with db.write() as session:
-                session.execute(
-                    update(Run)
-                    .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
-                    .values(
-                        status="failed",
-                        finished_at=records.utc_now(),
-                        errors=[{"url": "", "message": f"{type(error).__name__}: {error}"}],
-                    )
-                )
+            fail_unfinished(db, source_id, after, f"{type(error).__name__}: {error}")
         except Exception:
             log.exception("could not record the failed harvest of %s", name)
         return None
