@@ -29,7 +29,7 @@ from harvest.sources import (
 
 from .callers import ROLES, SYSTEM
 from .config import Config, ConfigError, load_config
-from .db import Database
+from .db import Database, DatabaseUnavailable, masked_url
 from .errors import Invalid, ServiceError
 from .identifiers import is_set_spec
 from .importer import ImportSummary, import_files
@@ -49,6 +49,13 @@ from .users import (
     set_password,
     update_user,
 )
+
+
+class DatabaseRefused(click.ClickException):
+    """The configured database cannot be used: exit status 2, as for other unusable
+    settings, so that scripts tell it from a command that ran and failed (status 1)."""
+
+    exit_code = 2
 
 
 class Context:
@@ -71,7 +78,12 @@ class Context:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.config.database.url)
+            try:
+                database = Database(self.config.database.url)
+                database.check()
+            except DatabaseUnavailable as error:
+                raise DatabaseRefused(str(error)) from None
+            self._db = database
         return self._db
 
     def migrated_db(self) -> Database:
@@ -109,7 +121,7 @@ def db() -> None:
 def db_upgrade(context: Context) -> None:
     """Bring the database to the newest schema (safe to run at every start)."""
     upgrade(context.db)
-    click.echo(f"database is at the current schema ({context.config.database.url})")
+    click.echo(f"database is at the current schema ({masked_url(context.config.database.url)})")
     if search_index.is_missing(context.db):
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)

@@ -22,6 +22,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .fields import country_code, http_url
 
@@ -135,21 +137,49 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def parse_config(data: dict, origin: str = "configuration") -> Config:
-    """Validate a decoded TOML document; environment overrides are applied here."""
+def parse_config(data: dict, origin: str = "configuration", folder: Path | None = None) -> Config:
+    """Validate a decoded TOML document; environment overrides are applied here.
+
+    A relative SQLite path of the document is taken from `folder` (the configuration
+    file's), one from $LIBFED_DATABASE_URL from the working directory, as a shell
+    user expects of a path typed in the environment.
+    """
     data = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         database = data.get("database")
         data["database"] = {**(database if isinstance(database, dict) else {}), "url": url}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{origin}: {_describe(error)}") from None
+    if folder is None or url:
+        return config
+    database = DatabaseConfig(url=_sqlite_beside(config.database.url, folder))
+    return config.model_copy(update={"database": database})
+
+
+def _sqlite_beside(url: str, folder: Path) -> str:
+    """`url`, its SQLite file taken from `folder` when its path is relative: a cron job
+    run from another directory once made itself a new, empty database there."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # the database itself says what is wrong with it, when opened
+    path = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or path in (None, "", ":memory:")
+        or Path(path).is_absolute()
+        or parsed.query.get("uri")  # file: URIs are SQLite's to resolve
+    ):
+        return url
+    return parsed.set(database=str(folder / path)).render_as_string(hide_password=False)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read the file named by `path`, else by $LIBFED_CONFIG, else ./config.toml."""
+    """Read the file named by `path`, else by $LIBFED_CONFIG, else ./config.toml; a
+    relative SQLite path in it is the file's folder's, wherever the command runs."""
     chosen = Path(path or os.environ.get(CONFIG_ENV) or "config.toml")
     try:
         raw = chosen.read_bytes()
@@ -162,4 +192,4 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{chosen}: not valid TOML: {error}") from None
-    return parse_config(data, origin=str(chosen))
+    return parse_config(data, origin=str(chosen), folder=chosen.absolute().parent)

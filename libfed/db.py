@@ -8,6 +8,7 @@ two writers queue on busy_timeout instead of failing with a lock upgrade error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,13 +17,40 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 _IMMEDIATE = "libfed_immediate"
 
 
+# user:password@ in the authority (a password may hold '@' or '/' written raw: everything
+# up to the last '@' goes), and password=... among the query's parameters (libpq's form).
+_USER_PASSWORD = re.compile(r"^([^:/?#]*://[^:/?#@]*:).*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table of the project (core and domain packages)."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be used: its URL is malformed or names a database or driver
+    this installation lacks, or the database does not answer. One sentence naming the
+    URL with its password masked, since it ends up in terminals, cron mail and logs."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot use the database {masked_url(url)!r}: {reason}")
+
+
+def masked_url(url: str) -> str:
+    """`url` as it was written, with any password replaced by ***. Done on the text, not
+    through SQLAlchemy's parser, so that a URL it cannot parse is shown masked too."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USER_PASSWORD.sub(r"\1***@", url))
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's own words on one line (psycopg's span several)."""
+    return " ".join(str(error.orig or error).split())
 
 
 def normalised_url(url: str) -> str:
@@ -94,11 +122,40 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        try:
+            self.engine = make_engine(url)
+        except NoSuchModuleError:
+            raise DatabaseUnavailable(
+                url,
+                f"unknown database {make_url(url).drivername!r} (libfed works with "
+                "sqlite:///PATH and postgresql://USER:PASSWORD@HOST/NAME)",
+            ) from None
+        except ArgumentError:
+            raise DatabaseUnavailable(
+                url,
+                "not a database URL (e.g. sqlite:///var/libfed.sqlite3 or "
+                "postgresql://USER:PASSWORD@HOST/NAME)",
+            ) from None
+        except ImportError as error:
+            raise DatabaseUnavailable(url, f"its driver is not installed ({error})") from None
+        except OSError as error:
+            raise DatabaseUnavailable(
+                url, f"cannot create the folder of the file: {error.strerror}"
+            ) from None
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
         )
+
+    def check(self) -> None:
+        """Connect once, so that a database that is down, refuses the credentials or is
+        a file that cannot be opened is reported before a command starts its work,
+        rather than as a traceback from its first query."""
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as error:
+            raise DatabaseUnavailable(self.url, _reason(error)) from None
 
     @property
     def is_sqlite(self) -> bool:

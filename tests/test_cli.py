@@ -413,6 +413,108 @@ def test_help_works_without_a_configuration(tmp_path: Path) -> None:
     assert "import" in result.output
 
 
+# --- an unusable database ---------------------------------------------------------------
+
+UNUSABLE_DATABASES = [
+    ("foo://x", "foo://x", "unknown database 'foo'"),
+    ("::::", "::::", "not a database URL"),
+    # Nothing listens on port 1: the database is down.
+    ("postgresql://u:secret@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x", "Connection refused"),
+]
+OPENING_COMMANDS = [
+    ("db", "upgrade"), ("db", "reindex"), ("import", str(BATCH)), ("records", "delete", "oai:x:1"),
+    ("users", "list"), ("institutions", "list"), ("sources", "list"), ("harvest",), ("demo",),
+    ("search", "kitob"),
+]
+
+
+@pytest.mark.parametrize(("url", "shown", "reason"), UNUSABLE_DATABASES)
+def test_an_unusable_database_is_one_line_naming_it_and_exit_status_2(
+    tmp_path: Path, url: str, shown: str, reason: str
+) -> None:
+    config = tmp_path / "libfed.toml"
+    config.write_text(config_text(url), encoding="utf-8")
+    for command in OPENING_COMMANDS:
+        result = CliRunner().invoke(main, ["--config", str(config), *command])
+        assert result.exit_code == 2, (command, result.output)
+        (line,) = result.output.splitlines()
+        assert line.startswith(f"Error: cannot use the database '{shown}': "), line
+        assert reason in line and "secret" not in line
+        assert isinstance(result.exception, SystemExit)  # no traceback
+
+
+def test_serve_refuses_an_unusable_database_before_starting_workers(tmp_path: Path) -> None:
+    config = tmp_path / "libfed.toml"
+    config.write_text(config_text("postgresql://u:secret@127.0.0.1:1/x"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, DATABASE_URL_ENV)}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("libfed")), "--config", str(config), "serve",
+         "--port", str(free_port()), "--workers", "1"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "Error: cannot use the database 'postgresql://u:***@127.0.0.1:1/x': connection failed: "
+        'connection to server at "127.0.0.1", port 1 failed: Connection refused Is the server '
+        "running on that host and accepting TCP/IP connections?"
+    ]
+
+
+def test_db_upgrade_does_not_print_the_password(tmp_path: Path, databases: Databases) -> None:
+    if not databases.postgresql:
+        pytest.skip("a SQLite URL has no password")
+    url = databases.empty("cli")
+    with_password = re.sub(r"^postgresql://([^:@/]+)@", r"postgresql://\1:not-checked@", url)
+    config = tmp_path / "libfed.toml"
+    config.write_text(config_text(with_password), encoding="utf-8")
+    try:
+        result = CliRunner().invoke(main, ["--config", str(config), "db", "upgrade"])
+    finally:
+        databases.drop(url)
+    assert result.exit_code == 0, result.output
+    assert ":***@" in result.output and "not-checked" not in result.output
+
+
+# --- a relative SQLite path --------------------------------------------------------------
+
+
+def test_a_relative_sqlite_path_is_the_config_files_folders_wherever_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "libfed"
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(config_text("sqlite:///var/libfed.sqlite3"), encoding="utf-8")
+    cron = tmp_path / "cron"
+    cron.mkdir()
+    monkeypatch.chdir(cron)  # a cron job runs from its own directory
+    assert CliRunner().invoke(main, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(main, ["--config", str(config), "import", str(BATCH)]).exit_code == 0
+    assert "shipments" in _tables(f"sqlite:///{folder / 'var' / 'libfed.sqlite3'}")
+    assert not (cron / "var").exists()
+
+    # `make serve`: config.toml named relative to the project's root, the working directory.
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv(CONFIG_ENV, "config.toml")
+    again = CliRunner().invoke(main, ["import", str(BATCH)])
+    assert "added 0, updated 0, unchanged 2, rejected 0" in again.stdout
+    assert not (folder / "var" / "var").exists()
+
+
+def test_a_relative_sqlite_path_in_the_environment_is_the_working_directorys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_file: Path
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv(DATABASE_URL_ENV, "sqlite:///from-env.sqlite3")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (here / "from-env.sqlite3").exists()
+    assert not (config_file.parent / "from-env.sqlite3").exists()
+
+
 # --- libfed serve, for real ------------------------------------------------------------
 
 

@@ -227,7 +227,35 @@ def test_load_config_reads_the_given_file(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "libfed.toml", VALID_TOML))
     assert config.oai.repository_identifier == "file.example.org"
     assert config.oai.page_size == 25
-    assert config.database.url == "sqlite:///var/from-file.sqlite3"
+    # A relative SQLite path is the file's folder's, not the working directory's.
+    assert config.database.url == f"sqlite:///{tmp_path}/var/from-file.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////srv/libfed/libfed.sqlite3", "sqlite://", "sqlite:///:memory:",
+     "sqlite:///file:var/x.sqlite3?mode=ro&uri=true",
+     "postgresql://libfed:secret@db.example.az/libfed"],
+)
+def test_other_database_urls_in_the_file_are_kept_as_written(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path / "c.toml", VALID_TOML.replace("sqlite:///var/from-file.sqlite3", url))
+    assert load_config(path).database.url == url
+
+
+def test_the_default_database_is_beside_the_file_too(tmp_path: Path) -> None:
+    without = VALID_TOML.replace('[database]\nurl = "sqlite:///var/from-file.sqlite3"\n', "")
+    config = load_config(write(tmp_path / "c.toml", without))
+    assert config.database.url == f"sqlite:///{tmp_path}/var/libfed.sqlite3"
+
+
+def test_a_config_file_named_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make serve`: LIBFED_CONFIG=config.toml, run from the project's root.
+    write(tmp_path / "config.toml", VALID_TOML)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(CONFIG_ENV, "config.toml")
+    assert load_config().database.url == f"sqlite:///{tmp_path}/var/from-file.sqlite3"
 
 
 def test_load_config_with_a_missing_file_says_so_and_how_to_choose_one(tmp_path: Path) -> None:

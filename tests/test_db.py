@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libfed.db import normalised_url
+from libfed.db import masked_url, normalised_url
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,23 @@ from libfed.db import normalised_url
 )
 def test_a_plain_postgresql_url_uses_the_shipped_driver(written: str, used: str) -> None:
     assert normalised_url(written) == used
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("postgresql://libfed:s3cret@db.example.az/libfed", "postgresql://libfed:***@db.example.az/libfed"),
+        # Written raw, not percent-encoded: all of it is hidden, and nothing after it.
+        ("postgresql://libfed:p@ss/w:rd@db.example.az/libfed", "postgresql://libfed:***@db.example.az/libfed"),
+        ("postgresql://db.example.az/libfed?sslmode=require&password=s3cret",
+         "postgresql://db.example.az/libfed?sslmode=require&password=***"),
+        ("postgresql://libfed@db.example.az/libfed", "postgresql://libfed@db.example.az/libfed"),
+        ("sqlite:///var/libfed.sqlite3", "sqlite:///var/libfed.sqlite3"),
+        ("::::", "::::"),
+    ],
+)
+def test_a_url_is_shown_with_its_password_masked(written: str, shown: str) -> None:
+    assert masked_url(written) == shown
 
 
 def test_the_suite_runs_on_the_url_it_was_given(db) -> None:  # type: ignore[no-untyped-def]
