@@ -447,8 +447,8 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
         database, context.config, chosen, full=full, on_done=report, on_page=progress,
         on_busy=busy,
     )
-    incomplete = sum(run.status != "succeeded" for run in runs.values())
-    if incomplete:
+    # A source left to the process harvesting it did not complete here either.
+    if any(name not in runs or runs[name].status != "succeeded" for name in chosen):
         sys.exit(1)
 
 

@@ -13,7 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import load
 
+from harvest.leases import take_lease
+from libfed import records
 from libfed.cli import main
+from libfed.config import load_config
 from libfed.db import Database
 from tests.backends import Databases
 
@@ -64,6 +67,21 @@ def test_a_failing_source_makes_the_exit_status_non_zero(cli) -> None:  # type: 
     result = cli("harvest", "gone")
     assert result.exit_code == 1
     assert "gone: failed" in result.stdout and "http://127.0.0.1:9/oai" in result.stdout
+
+
+def test_a_source_another_process_harvests_makes_the_exit_status_1(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("sources", "add", "az-nl", "http://127.0.0.1:9/oai").exit_code == 0
+    database = Database(load_config(tmp_path / "aggregator.toml").database.url)
+    try:
+        assert take_lease(database, "source:az-nl", "elsewhere:42:cron", records.utc_now())
+    finally:
+        database.dispose()
+    for arguments in (["az-nl"], []):  # named, and among all enabled sources
+        result = cli("harvest", *arguments)
+        assert result.exit_code == 1, result.output
+        assert result.stdout == (
+            "az-nl: not harvested here: az-nl is being harvested by elsewhere:42:cron\n"
+        )
 
 
 @pytest.mark.parametrize(
