@@ -34,7 +34,7 @@ from .errors import Invalid, ServiceError
 from .identifiers import is_set_spec
 from .importer import ImportSummary, import_files
 from .institutions import KINDS, InstitutionQuery, create_institution, list_institutions
-from .marc_reader import is_known_encoding
+from .marc_reader import NotMarc, is_known_encoding, require_marc
 from .migrate import is_current, upgrade
 from .models import Record
 from .records import describe_set, tombstone
@@ -197,6 +197,11 @@ def import_command(
     if encoding and not is_known_encoding(encoding):
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
     paths = [Path(f) for f in files]
+    try:
+        for path in paths:  # before the progress bar starts, so the refusal is one line
+            require_marc(path)
+    except NotMarc as error:
+        raise click.ClickException(str(error)) from None
     database = context.migrated_db()
     total = sum(p.stat().st_size for p in paths)
     with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:

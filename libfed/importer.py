@@ -22,7 +22,7 @@ from .crosswalk import render_oai_dc
 from .db import Database
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
-from .marc_reader import RawEntry, Undecodable, decode, read_raw
+from .marc_reader import RawEntry, Undecodable, decode, read_raw, require_marc
 from .marcxml import record_to_marcxml
 from .records import NewRecord, Outcome, ensure_sets, store
 
@@ -126,9 +126,13 @@ def import_files(
 ) -> ImportSummary:
     """Import every record of `paths` into `sets` (spec -> name, None keeps the name).
 
-    `progress` is called with the number of bytes read since its last call.
+    `progress` is called with the number of bytes read since its last call. NotMarc,
+    before anything is written, when a path holds no MARC at all: a wrong file in the
+    list is a mistake to fix, not a file to skip.
     """
     paths = list(paths)
+    for path in paths:
+        require_marc(path)
     sets = dict(sets or {})
     summary = ImportSummary()
     if sets:

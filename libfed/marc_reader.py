@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import io
 import mmap
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Tru
 _UTF8 = {"utf-8", "utf8"}
 _MARC8 = {"marc-8", "marc8"}
 _XML_CHUNK = 1 << 16  # bytes fed to the XML parser at a time
+_HEAD = 1 << 16  # bytes looked at to tell what a file holds
+# A MARCXML record without a namespace (with one, the MARC namespace itself shows).
+_BARE_RECORD = re.compile(rb"<record[\s>]")
+_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,38 @@ class Undecodable(ValueError):
     """The record's bytes do not make a MARC record; the message says why."""
 
 
+class NotMarc(ValueError):
+    """The file holds nothing of MARC (it is empty, a web page, text): said once for the
+    file, not as a silent empty import or one rejected 'record' per stretch of noise."""
+
+
+def _head(path: Path) -> bytes:
+    """The file's first bytes, past a UTF-8 byte order mark and leading whitespace."""
+    with path.open("rb") as handle:
+        return handle.read(_HEAD).removeprefix(b"\xef\xbb\xbf").lstrip()
+
+
 def file_kind(path: Path) -> str:
     """'marcxml' or 'iso2709', decided by the first significant byte, not the file name."""
-    with path.open("rb") as handle:
-        head = handle.read(4096)
-    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    return "marcxml" if head.startswith(b"<") else "iso2709"
+    return "marcxml" if _head(path).startswith(b"<") else "iso2709"
+
+
+def require_marc(path: Path) -> None:
+    """NotMarc unless `path` begins as MARC 21 does (the five digits of a record length)
+    or is XML with a MARCXML record in its first 64 KiB. Damaged MARC passes: its
+    records are rejected one by one, each with its position, by the reader."""
+    head = _head(path)
+    if not head:
+        reason = "it is empty"
+    elif head.startswith(b"<"):
+        if MARC_NS.encode() in head or _BARE_RECORD.search(head):
+            return
+        reason = "it is an HTML page" if _HTML.search(head) else "it is XML of another kind"
+    elif head.lstrip(b"\x1a\x00")[:5].isdigit():
+        return
+    else:
+        reason = "it does not begin with a MARC 21 record length"
+    raise NotMarc(f"{path} holds no MARC 21 or MARCXML record ({reason})")
 
 
 def read_marc(path: Path, encoding: str | None = None) -> Iterator[Entry]:

@@ -515,6 +515,46 @@ def test_a_relative_sqlite_path_in_the_environment_is_the_working_directorys(
     assert not (config_file.parent / "from-env.sqlite3").exists()
 
 
+# --- import of a file that holds no MARC ---------------------------------------------------
+
+LEADERLESS = "it does not begin with a MARC 21 record length"
+NOT_MARC = {
+    "empty.mrc": (b"", "it is empty"),
+    "page.html": (b"<!DOCTYPE html>\n<html><body><p>Catalogue</p></body></html>\n",
+                  "it is an HTML page"),
+    "notes.txt": ("Kitablar siyahısı: 12 ədəd\n".encode(), LEADERLESS),
+    "noise.bin": (bytes(range(1, 256)) * 8, LEADERLESS),
+    "feed.xml": (b'<?xml version="1.0"?><rss><channel><item/></channel></rss>',
+                 "it is XML of another kind"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_MARC))
+def test_import_of_a_file_without_marc_says_so_in_one_line_and_imports_nothing(
+    run: Invoke, database: Database, tmp_path: Path, name: str
+) -> None:
+    content, reason = NOT_MARC[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run("import", "--set", "new", str(BATCH), str(path))
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        f"Error: {path} holds no MARC 21 or MARCXML record ({reason})"
+    ]
+    # Refused before anything was written, the good file in the list included.
+    assert count(database, Record) == 0 and count(database, OAISet) == 0
+
+
+def test_an_empty_marcxml_collection_is_marc_with_no_records(
+    run: Invoke, database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "delta.xml"
+    path.write_text('<collection xmlns="http://www.loc.gov/MARC21/slim"/>', encoding="utf-8")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "added 0, updated 0, unchanged 0, rejected 0" in result.stdout
+
+
 # --- libfed serve, for real ------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from libfed import importer, records
 from libfed.db import Database
 from libfed.importer import ImportSummary, import_files
+from libfed.marc_reader import NotMarc
 from libfed.models import OAISet, RecordFormat, RecordSet
 from libfed.models import Record as RecordRow
 from libfed.records import stored_metadata, tombstone
@@ -419,6 +420,17 @@ def test_a_failing_batch_leaves_no_trace_and_earlier_batches_stay_whole(
     monkeypatch.setattr(importer, "store", real_store)
     summary = load(db, "marcxml/marc2bibframe2_gwu.xml", sets={"music:scores": None})
     assert counts(summary) == (89, 0, 10, 0)
+
+
+def test_a_file_without_marc_stops_the_import_before_anything_is_written(
+    db: Database, tmp_path: Path
+) -> None:
+    page = tmp_path / "export.mrc"  # what a catalogue's web export sends once signed out
+    page.write_text("<html><body>Your session has expired.</body></html>", encoding="utf-8")
+    batch = FIXTURES / "marcxml" / "pymarc_batch.xml"
+    with pytest.raises(NotMarc, match=r"export\.mrc holds no MARC 21 or MARCXML record"):
+        import_files(db, REPOSITORY_ID, [batch, page], sets={"x": "X"})
+    assert table_count(db, RecordRow) == 0 and table_count(db, OAISet) == 0
 
 
 # --- what is stored --------------------------------------------------------------------
