@@ -35,6 +35,8 @@ from .users import caller_for_token
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20
+# Arrays and objects within one another: far more than any body of this API needs.
+MAX_JSON_DEPTH = 64
 log = logging.getLogger(__name__)
 
 
@@ -206,11 +208,7 @@ def parse_body(model: type[BaseModel], hints: dict[str, str]) -> dict:
     Services check it again, whole, against the object's current state."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    raw = request.get_data(cache=False)
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    body = _json_body(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     try:
@@ -222,20 +220,67 @@ def parse_body(model: type[BaseModel], hints: dict[str, str]) -> dict:
     return body
 
 
-def expected_version() -> int | None:
+def _json_body(raw: bytes) -> Any:
+    """The JSON value of a body, refused (400) when it is no JSON, gives a key twice in
+    one object (parsers keep either value: the one checked and the one used could
+    differ) or nests deeper than MAX_JSON_DEPTH (code that walks it recursively must
+    never meet a RecursionError)."""
+    too_deep = ApiError(
+        400, "malformed_json", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep"
+    )
+    try:
+        body = json.loads(raw, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise too_deep
+    return body
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ApiError(
+                400,
+                "malformed_json",
+                f"the key {json.dumps(key, ensure_ascii=False)} is given twice in one object",
+            )
+        found[key] = value
+    return found
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists and dicts more than `limit` deep, walked level by
+    level rather than recursively; it costs about what parsing the body did."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _depth in range(limit):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
+
+
+def expected_version() -> int:
     """The version the caller last saw, from If-Match (required: lost updates are not an option).
 
-    `*` means any version; an ETag this server did not issue matches nothing.
+    `*` is refused like a missing header: for an object that exists it matches whatever
+    version is current (RFC 9110, 13.1.1), so it would let a change overwrite one the
+    caller never saw. An ETag this server did not issue matches nothing.
     """
     header = request.headers.get("If-Match")
-    if header is None:
+    if header is None or header.strip() == "*":
         raise ApiError(
             428,
             "precondition_required",
-            "send If-Match with the ETag of your last read, so that no one's change is lost",
+            ("If-Match: * names no version; " if header else "")
+            + "send If-Match with the ETag of your last read, so that no one's change is lost",
         )
-    if request.if_match.star_tag:
-        return None
     for tag in request.if_match.as_set():
         if tag and tag.isdigit() and len(tag) < 10:
             return int(tag)
@@ -464,7 +509,7 @@ def openapi_document(apis: list[Api]) -> dict:
             entry["responses"]["304"] = {"description": "Unchanged since the If-None-Match ETag"}
         if op.if_match:
             codes |= {"412": "The object changed since your read (stale If-Match)",
-                      "428": "If-Match is missing"}
+                      "428": "If-Match is missing, or * (which names no version)"}
         for code, description in sorted(codes.items()):
             entry["responses"][code] = {
                 "description": description,

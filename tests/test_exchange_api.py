@@ -312,8 +312,85 @@ def test_a_change_needs_if_match_and_a_stale_one_changes_nothing(api: ApiCaller)
     nonsense = api.patch(path, {"city": "İzmir"}, etag="W/\"2\"")
     assert nonsense.status_code == 412
     assert api.get(path).get_json()["city"] == "Ankara"
-    anyway = api.patch(path, {"notes": "forced"}, etag="*")
-    assert anyway.status_code == 200 and anyway.get_json()["version"] == 3
+    star = api.patch(path, {"notes": "forced"}, etag="*")
+    assert star.status_code == 428
+    assert api.get(path).get_json()["version"] == 2
+
+
+def test_if_match_star_is_refused_like_a_missing_one_everywhere(
+    api: ApiCaller, admin: ApiCaller
+) -> None:
+    """`*` matches whatever version is current (RFC 9110): it names none to check."""
+    partner = add_partner(api)
+    agreement = api.create("/agreements", {"partner_id": partner["id"], "basis": "gift",
+                                           "start_date": "2024-01-01"})
+    shipment = add_shipment(api, partner["id"])
+    shipment_path = f"/shipments/{shipment['id']}"
+    item = api.get(f"{shipment_path}/items").get_json()["items"][0]
+    item_path = f"{shipment_path}/items/{item['id']}"
+    user = admin.create("/users", {"name": "leyla", "role": "viewer"})["user"]
+    changes = [
+        (api, "PATCH", f"/institutions/{partner['id']}", {"city": "Ankara"}, None),
+        (api, "PATCH", f"/agreements/{agreement['id']}", {"annual_quota": 5}, None),
+        (api, "PATCH", shipment_path, {"carrier": "DHL"}, None),
+        (api, "POST", f"{shipment_path}/transitions", {"to": "packed"}, shipment_path),
+        (api, "PATCH", item_path, {"copies": 3}, None),
+        (api, "DELETE", item_path, None, None),
+        (admin, "PATCH", f"/users/{user['id']}", {"active": False}, None),
+    ]
+    for caller, method, path, body, read in changes:
+        before = caller.get(read or path).get_json()
+        for star in ("*", " * "):
+            response = caller.call(method, path, body, etag=star)
+            assert response.status_code == 428, (method, path, response.get_json())
+            error = response.get_json()["error"]
+            assert error["code"] == "precondition_required"
+            assert error["message"].startswith("If-Match: * names no version; send If-Match")
+        assert caller.get(read or path).get_json() == before, (method, path)
+
+
+def test_a_key_given_twice_in_a_body_is_refused_and_named(api: ApiCaller) -> None:
+    partner = add_partner(api)
+    auth = {"Authorization": f"Bearer {api.token}"}
+    for path, body, key in [
+        ("/institutions", b'{"name": "A", "country": "TR", "name": "B"}', "name"),
+        ("/institutions", '{"name": "A", "country": "TR", "other_names": '
+                          '{"ru": "\u0410", "ru": "\u0411"}}'.encode(), "ru"),
+        (f"/institutions/{partner['id']}", '{"city": "Bakı", "city": "Şəki"}'.encode(), "city"),
+    ]:
+        method = "POST" if path == "/institutions" else "PATCH"
+        response = api.client.open(f"/api/v1{path}", method=method, data=body,
+                                   content_type="application/json",
+                                   headers=auth | {"If-Match": '"1"'})
+        assert response.status_code == 400, (body, response.get_json())
+        error = response.get_json()["error"]
+        assert error["code"] == "malformed_json"
+        assert error["message"] == f'the key "{key}" is given twice in one object'
+    assert api.get("/institutions").get_json()["total"] == 1
+    assert api.get(f"/institutions/{partner['id']}").get_json()["version"] == 1
+
+
+@pytest.mark.parametrize("depth", [65, 900, 100_000])
+def test_a_body_nested_too_deep_is_400(api: ApiCaller, depth: int) -> None:
+    nested = "[" * (depth - 1) + "]" * (depth - 1)
+    response = api.client.post(
+        "/api/v1/institutions", data=f'{{"name": "A", "country": "TR", "other_names": {nested}}}',
+        content_type="application/json", headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == {
+        "code": "malformed_json", "message": "the body nests arrays and objects more than 64 deep"
+    }
+
+
+def test_a_body_nested_64_deep_is_read(api: ApiCaller) -> None:
+    nested = "[" * 63 + "]" * 63
+    response = api.client.post(
+        "/api/v1/institutions", data=f'{{"name": "A", "country": "TR", "other_names": {nested}}}',
+        content_type="application/json", headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 422  # read, then found wrong: other_names maps names
+    assert "other_names" in response.get_json()["error"]["fields"]
 
 
 def test_a_patch_that_changes_nothing_keeps_the_version(api: ApiCaller) -> None:
@@ -362,18 +439,22 @@ def test_authorisation_matrix(client, tokens: dict[str, str]) -> None:  # type: 
     partner = add_partner(coordinator)
 
     def writes() -> list[tuple[str, str, dict, str | None]]:
+        """Each call with the object whose ETag it sends, read just before it."""
         shipment = add_shipment(coordinator, partner["id"])
         items = coordinator.get(f"/shipments/{shipment['id']}/items").get_json()["items"]
+        shipment_path = f"/shipments/{shipment['id']}"
+        item_path = f"{shipment_path}/items/{items[0]['id']}"
         return [
             ("POST", "/institutions", {"name": "New", "country": "BG"}, None),
-            ("PATCH", f"/institutions/{partner['id']}", {"city": "Ankara"}, "*"),
+            ("PATCH", f"/institutions/{partner['id']}", {"city": "Ankara"},
+             f"/institutions/{partner['id']}"),
             ("POST", "/agreements", {"partner_id": partner["id"], "basis": "gift",
                                      "start_date": "2024-01-01"}, None),
             ("POST", "/shipments", {"direction": "incoming", "partner_id": partner["id"]}, None),
-            ("PATCH", f"/shipments/{shipment['id']}", {"carrier": "DHL"}, "*"),
-            ("POST", f"/shipments/{shipment['id']}/items", {"title": "x"}, None),
-            ("PATCH", f"/shipments/{shipment['id']}/items/{items[0]['id']}", {"copies": 3}, "*"),
-            ("POST", f"/shipments/{shipment['id']}/transitions", {"to": "packed"}, "*"),
+            ("PATCH", shipment_path, {"carrier": "DHL"}, shipment_path),
+            ("POST", f"{shipment_path}/items", {"title": "x"}, None),
+            ("PATCH", item_path, {"copies": 3}, item_path),
+            ("POST", f"{shipment_path}/transitions", {"to": "packed"}, shipment_path),
         ]
 
     admin_only = [
@@ -388,7 +469,8 @@ def test_authorisation_matrix(client, tokens: dict[str, str]) -> None:  # type: 
     for role, outcome in expected.items():
         caller = ApiCaller(client, tokens[role])
         for kind, calls in (("write", writes()), ("admin", admin_only)):
-            for method, path, body, etag in calls:
+            for method, path, body, versioned in calls:
+                etag = coordinator.etag(versioned) if versioned else None
                 response = caller.call(method, path, body, etag=etag)
                 if outcome[kind] == 403:
                     assert response.status_code == 403, (role, method, path)
@@ -397,7 +479,7 @@ def test_authorisation_matrix(client, tokens: dict[str, str]) -> None:  # type: 
                     assert response.status_code in (200, 201), (role, method, path, response.get_json())
                     if method == "POST" and path == "/users":
                         caller.call("PATCH", f"/users/{response.get_json()['user']['id']}",
-                                    {"active": False}, etag="*")
+                                    {"active": False}, etag='"1"')
 
 
 def test_admin_manages_users_and_a_disabled_user_is_locked_out(admin: ApiCaller, client) -> None:  # type: ignore[no-untyped-def]
@@ -413,7 +495,8 @@ def test_admin_manages_users_and_a_disabled_user_is_locked_out(admin: ApiCaller,
     assert leyla.post("/institutions", {"name": "x", "country": "TR"}).status_code == 403
     second = admin.post(f"/users/{body['user']['id']}/tokens").get_json()["token"]
     assert ApiCaller(client, second).get("/shipments").status_code == 200
-    assert admin.patch(f"/users/{body['user']['id']}", {"active": False}, etag="*").status_code == 200
+    user_path = f"/users/{body['user']['id']}"
+    assert admin.patch(user_path, {"active": False}, etag=admin.etag(user_path)).status_code == 200
     assert leyla.get("/shipments").status_code == 401
     assert ApiCaller(client, second).get("/shipments").status_code == 401
     names = [u["name"] for u in admin.get("/users").get_json()["items"]]
@@ -422,7 +505,8 @@ def test_admin_manages_users_and_a_disabled_user_is_locked_out(admin: ApiCaller,
 
 def test_an_admin_cannot_lock_themselves_out(admin: ApiCaller) -> None:
     me = next(u for u in admin.get("/users").get_json()["items"] if u["name"] == "admin-user")
-    response = admin.patch(f"/users/{me['id']}", {"active": False}, etag="*")
+    response = admin.patch(f"/users/{me['id']}", {"active": False},
+                           etag=admin.etag(f"/users/{me['id']}"))
     assert response.status_code == 409
     assert admin.get("/users").status_code == 200
 

@@ -103,6 +103,6 @@ def test_random_bodies_never_cause_a_server_error(
     target = path if method == "POST" else {"/institutions": "/institutions/1",
                                             "/agreements": "/agreements/1",
                                             "/shipments": "/shipments/1"}.get(path, path)
-    response = admin.call(method, target, body, etag="*")
+    response = admin.call(method, target, body, etag='"1"')
     assert response.status_code < 500, response.get_json()
     assert "error" in response.get_json() or response.status_code in (200, 201)
