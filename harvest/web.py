@@ -14,8 +14,8 @@ import threading
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -71,11 +71,31 @@ def schedule_text(source: Source) -> str:
     return ngettext("every %(num)s second", "every %(num)s seconds", seconds)
 
 
-def duration(run: Run) -> str:
+def _seconds(run: Run) -> float | None:
     if run.finished_at is None:
+        return None
+    return max((run.finished_at - run.started_at).total_seconds(), 0.0)
+
+
+def records_per_second(run: Run) -> float | None:
+    """Records added, updated or deleted per second; None for a run shorter than a
+    second, too short to measure: the harvester's clock keeps whole seconds, so such a
+    run may read as lasting 0 s, and its rate as millions per second."""
+    seconds = _seconds(run)
+    if seconds is None or seconds < 1:
+        return None
+    return (run.added + run.updated + run.deleted) / seconds
+
+
+def duration(run: Run) -> str:
+    seconds = _seconds(run)
+    if seconds is None:
         return ""
-    seconds = max(int((run.finished_at - run.started_at).total_seconds()), 0)
-    minutes, seconds = divmod(seconds, 60)
+    if seconds < 1:
+        return _("< 1 s")
+    if seconds < 60:  # tenths, when the times have them (never rounded up to a minute)
+        return _("%(seconds)s s", seconds=format_decimal(int(seconds * 10) / 10, "#,##0.#"))
+    minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return _("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
@@ -86,7 +106,12 @@ def duration(run: Run) -> str:
 
 @blueprint.context_processor
 def _helpers() -> dict[str, object]:
-    return {"status_label": status_label, "schedule_text": schedule_text, "duration": duration}
+    return {
+        "status_label": status_label,
+        "schedule_text": schedule_text,
+        "duration": duration,
+        "records_per_second": records_per_second,
+    }
 
 
 def _database() -> Database:

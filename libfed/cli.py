@@ -26,6 +26,7 @@ from harvest.sources import (
     move_source,
     remove_source,
 )
+from harvest.web import records_per_second
 
 from .callers import ROLES, SYSTEM
 from .config import Config, ConfigError, load_config
@@ -430,12 +431,11 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
         click.echo(f"{name}: {pages} pages, {records} records", err=True)
 
     def report(name: str, run: Run) -> None:
-        seconds = max((run.finished_at - run.started_at).total_seconds(), 1e-6)
-        changed = run.added + run.updated + run.deleted
+        rate = records_per_second(run)
         click.echo(
             f"{name}: {run.status}, {run.pages} pages, {run.requests} requests, "
             f"added {run.added}, updated {run.updated}, deleted {run.deleted}, "
-            f"quarantined {run.quarantined}, {changed / seconds:.0f} records/s"
+            f"quarantined {run.quarantined}" + ("" if rate is None else f", {rate:.0f} records/s")
         )
         for error in run.errors:
             where = "" if error["url"] in error["message"] else f" ({error['url']})"

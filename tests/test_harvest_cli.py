@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import load
+from conftest import CLOCK_START, Clock, load
 
 from harvest.leases import take_lease
 from libfed import records
@@ -82,6 +82,33 @@ def test_a_source_another_process_harvests_makes_the_exit_status_1(cli, tmp_path
         assert result.stdout == (
             "az-nl: not harvested here: az-nl is being harvested by elsewhere:42:cron\n"
         )
+
+
+def test_a_run_too_short_to_measure_shows_no_rate(  # type: ignore[no-untyped-def]
+    cli, live_server: str, db: Database, clock: Clock
+) -> None:
+    """The harvester's clock keeps whole seconds: a quick run can read as lasting 0 s."""
+    load(db, "marcxml/pymarc_batch.xml")
+    assert cli("sources", "add", "az-nl", live_server).exit_code == 0
+    result = cli("harvest", "az-nl")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "az-nl: succeeded, 1 pages, 2 requests, added 2, updated 0, deleted 0, quarantined 0"
+    )
+
+
+def test_a_run_that_lasted_seconds_shows_its_rate(  # type: ignore[no-untyped-def]
+    cli, live_server: str, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(db, "marcxml/pymarc_batch.xml")
+    assert cli("sources", "add", "az-nl", live_server).exit_code == 0
+    ticking = Clock(CLOCK_START)
+    monkeypatch.setattr("libfed.records.utc_now", lambda: ticking.advance(1))
+    result = cli("harvest", "az-nl")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(
+        r"az-nl: succeeded, .*, quarantined 0, \d+ records/s", result.stdout.splitlines()[0]
+    )
 
 
 @pytest.mark.parametrize(

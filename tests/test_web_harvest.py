@@ -208,6 +208,47 @@ def test_a_run_page_shows_its_errors_and_quarantined_records(
     assert "secret" not in html  # the raw bytes stay in the database
 
 
+def test_run_times_keep_their_microseconds(db: Database) -> None:
+    run_id = add_run(
+        db,
+        add_source(db),
+        started_at=STARTED.replace(microsecond=123_456),
+        finished_at=STARTED.replace(second=1, microsecond=654_321),
+    )
+    with db.session() as session:
+        stored = session.get_one(Run, run_id)
+    assert (stored.started_at.microsecond, stored.finished_at.microsecond) == (123_456, 654_321)
+
+
+def test_a_run_under_a_second_shows_no_zero_and_no_rate(
+    viewer_pages: WebClient, pages: WebClient, db: Database
+) -> None:
+    source_id = add_source(db)
+    quick = add_run(db, source_id, added=2, finished_at=STARTED + timedelta(seconds=0.3))
+    same_second = add_run(db, source_id, added=2, finished_at=STARTED)
+    measured = add_run(
+        db,
+        source_id,
+        added=40,
+        updated=9,
+        deleted=1,
+        started_at=STARTED.replace(hour=11),
+        finished_at=STARTED.replace(hour=11, second=2, microsecond=500_000),
+    )
+    listing = viewer_pages.text("/harvesting/az-nl")
+    assert listing.count("<td>&lt; 1 s</td>") == 2 and "<td>2.5 s</td>" in listing
+    assert "<td>0 s</td>" not in listing
+    for run_id in (quick, same_second):
+        page = viewer_pages.text(f"/harvesting/runs/{run_id}")
+        assert "<dd>&lt; 1 s</dd>" in page and "Records per second" not in page
+    page = viewer_pages.text(f"/harvesting/runs/{measured}")
+    assert "<dd>2.5 s</dd>" in page
+    assert "<dt>Records per second</dt><dd>20</dd>" in page  # 50 changes in 2.5 s
+
+    assert pages.post("/language", {"language": "ru", "next": "/"}).status_code == 302
+    assert "<dd>2,5 \u0441</dd>" in pages.text(f"/harvesting/runs/{measured}")  # Cyrillic es
+
+
 def test_harvest_now_harvests_in_the_background(
     pages: WebClient, db: Database, partner: str
 ) -> None:
