@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 from harvest.scheduler import Schedule
 
 from .config import Config
+from .serving_worker import SlowClientWorker
 
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict:
@@ -19,12 +20,19 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
     a thread each): with 4 threads, requests in one worker took turns on the GIL, which
     SQLite releases and retakes at every statement; measured under 32 connections
     (bench/README.md), a list page's p99 went 179 -> 43 ms and the balance's 4.7 s -> 15 ms.
+
+    That one thread must never wait for a client: SlowClientWorker collects each request
+    in the event loop first (a client sending its head a byte a second otherwise held the
+    worker). A worker holds at most 256 connections, each a file descriptor (gunicorn's
+    default of 1,000 nears the usual limit of 1,024 open files); beyond that, new ones
+    wait in the listen queue.
     """
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": SlowClientWorker,
         "threads": 1,
+        "worker_connections": 256,
         "timeout": 120,
         "accesslog": "-",
         "errorlog": "-",
