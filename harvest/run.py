@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from oaipmh import error as oai_errors
@@ -44,6 +44,12 @@ MAX_INCIDENTS = 50
 log = logging.getLogger(__name__)
 
 
+def _moment() -> datetime:
+    """Now, naive UTC to the microsecond: a run's start and end, from which its length and
+    rate are read (datestamps, from `records.utc_now`, keep whole seconds)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def in_granularity(stamp: str, granularity: str | None) -> str:
     """A UTCdatetime as a provider of `granularity` accepts it in `from`."""
     return stamp[:10] if granularity == DAY else stamp
@@ -66,7 +72,7 @@ class _Harvest:
         self.limits, self.now = limits, now
         self.on_page = on_page
         with db.write() as session:
-            run = Run(source_id=source.id, started_at=now(), status="running", errors=[])
+            run = Run(source_id=source.id, started_at=_moment(), status="running", errors=[])
             session.add(run)
             session.flush()
             self.run_id = run.id
@@ -231,7 +237,7 @@ class _Harvest:
             run = session.get_one(Run, self.run_id)
             run.status, run.errors = status, [_shortened(e) for e in incidents + errors]
             run.requests = self.client.requests
-            run.finished_at = self.now()
+            run.finished_at = _moment()
         with self.db.session() as session:
             return session.get_one(Run, self.run_id)
 

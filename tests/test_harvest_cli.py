@@ -103,7 +103,7 @@ def test_a_run_that_lasted_seconds_shows_its_rate(  # type: ignore[no-untyped-de
     load(db, "marcxml/pymarc_batch.xml")
     assert cli("sources", "add", "az-nl", live_server).exit_code == 0
     ticking = Clock(CLOCK_START)
-    monkeypatch.setattr("libfed.records.utc_now", lambda: ticking.advance(1))
+    monkeypatch.setattr("harvest.run._moment", lambda: ticking.advance(1.5))
     result = cli("harvest", "az-nl")
     assert result.exit_code == 0, result.output
     assert re.fullmatch(
