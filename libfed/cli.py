@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import click
 from sqlalchemy import func, select
 
 from exchange.demo import load_exchange_demo
-from harvest.models import Run
+from harvest.models import Run, Source
+from harvest.recheck import recheck_source, sources_to_recheck
 from harvest.run import SourceBusy, harvest_concurrently
 from harvest.scheduler import Schedule
 from harvest.sources import (
@@ -126,6 +128,32 @@ def db_upgrade(context: Context) -> None:
     if search_index.is_missing(context.db):
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
+    if sources_to_recheck(context.db):
+        click.echo("checking the harvested records stored before the current intake rules ...")
+        _recheck(context, sources_to_recheck(context.db))
+
+
+@db.command("recheck")
+@pass_context
+def db_recheck(context: Context) -> None:
+    """Check every harvested record stored here against the intake rules of today:
+    repair what can be (stored again, provenance altered), withdraw what cannot."""
+    database = context.migrated_db()
+    with database.session() as session:
+        every = list(session.scalars(select(Source).order_by(Source.name)))
+    _recheck(context, every)
+
+
+def _recheck(context: Context, chosen: list[Source]) -> None:
+    for source in chosen:
+        progress = _progress(lambda checked, name=source.name: f"  {name}: {checked:,} checked")
+        done = recheck_source(context.db, context.config, source, progress)
+        click.echo(
+            f"{source.name}: {done.checked:,} records checked, {done.repaired:,} repaired, "
+            f"{done.renamed:,} renamed, {len(done.withdrawn):,} withdrawn"
+        )
+        for identifier, reason in done.withdrawn:
+            click.echo(f"  withdrawn {identifier}: {reason}")
 
 
 @db.command("reindex")
@@ -135,19 +163,25 @@ def db_reindex(context: Context) -> None:
     _reindex(context.migrated_db())
 
 
-REINDEX_REPORT_EVERY = 50_000  # records: a line every half minute or so
+REPORT_EVERY = 50_000  # records: a line every half minute or so
+
+
+def _progress(describe: Callable[[int], str]) -> Callable[[int], None]:
+    """A progress callback that prints `describe(done)` every REPORT_EVERY records."""
+    shown = [0]
+
+    def progress(done: int) -> None:
+        if done - shown[0] >= REPORT_EVERY:
+            shown[0] = done
+            click.echo(describe(done))
+
+    return progress
 
 
 def _reindex(database: Database) -> None:
     with database.session() as session:
         total = session.scalar(select(func.count()).where(Record.deleted.is_(False))) or 0
-    shown = [0]
-
-    def progress(read: int) -> None:
-        if read - shown[0] >= REINDEX_REPORT_EVERY:
-            shown[0] = read
-            click.echo(f"  {read:,} of {total:,} records")
-
+    progress = _progress(lambda read: f"  {read:,} of {total:,} records")
     click.echo(f"search index: {search_index.rebuild(database, progress):,} records")
 
 
@@ -445,11 +479,17 @@ def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> Non
     if not chosen:
         click.echo("no enabled sources to harvest: add one with `libfed sources add NAME BASE_URL`")
         return
+
     def busy(refusal: SourceBusy) -> None:
         click.echo(f"{refusal.name}: not harvested here: {refusal}")
 
     runs = harvest_concurrently(
-        database, context.config, chosen, full=full, on_done=report, on_page=progress,
+        database,
+        context.config,
+        chosen,
+        full=full,
+        on_done=report,
+        on_page=progress,
         on_busy=busy,
     )
     # A source left to the process harvesting it did not complete here either.
@@ -640,19 +680,28 @@ def serve(context: Context, host: str, port: int, workers: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of lines.")
 @pass_context
 def search_command(
-    context: Context, words: tuple[str, ...], source: str | None, language: str | None,
-    year_from: int | None, year_to: int | None, set_spec: str | None, page: int,
-    per_page: int, as_json: bool,
+    context: Context,
+    words: tuple[str, ...],
+    source: str | None,
+    language: str | None,
+    year_from: int | None,
+    year_to: int | None,
+    set_spec: str | None,
+    page: int,
+    per_page: int,
+    as_json: bool,
 ) -> None:
     """Search the union catalogue (local and harvested records) in any script."""
     db = context.migrated_db()
     oai = context.config.oai
-    query = SearchQuery(" ".join(words), source, language, year_from, year_to, set_spec,
-                        page, per_page)
+    query = SearchQuery(
+        " ".join(words), source, language, year_from, year_to, set_spec, page, per_page
+    )
     with db.session() as session:
         try:
-            results = rendered(session, run_search(session, query), holders,
-                               oai.repository_name, oai.base_url)
+            results = rendered(
+                session, run_search(session, query), holders, oai.repository_name, oai.base_url
+            )
         except Invalid as error:
             raise click.ClickException(" ".join(error.fields.values())) from None
     if as_json:
@@ -660,13 +709,18 @@ def search_command(
         return
     shown = len(results["editions"])
     first = (page - 1) * per_page
-    click.echo(f"{results['total']} editions" + (
-        f", {first + 1}-{first + shown} shown" if shown else ""))
+    click.echo(
+        f"{results['total']} editions" + (f", {first + 1}-{first + shown} shown" if shown else "")
+    )
     if results["more"]:
-        click.echo(f"(more records match: ranked among the {RANKED:,} newest; add a word to narrow)")
+        click.echo(
+            f"(more records match: ranked among the {RANKED:,} newest; add a word to narrow)"
+        )
     for edition in results["editions"]:
         line = " / ".join(filter(None, [edition["title"], edition["author"]]))
-        details = ", ".join(str(v) for v in (edition["year"], edition["language"], edition["isbn"]) if v)
+        details = ", ".join(
+            str(v) for v in (edition["year"], edition["language"], edition["isbn"]) if v
+        )
         click.echo(f"\n{line}" + (f" ({details})" if details else ""))
         for holding in edition["holdings"]:
             click.echo(f"  {holding['holder']}: {holding['identifier']}")

@@ -791,7 +791,7 @@ def test_db_reindex_shows_its_progress(
     run: Invoke, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run("demo").exit_code == 0
-    monkeypatch.setattr("libfed.cli.REINDEX_REPORT_EVERY", 100)
+    monkeypatch.setattr("libfed.cli.REPORT_EVERY", 100)
     monkeypatch.setattr("libfed.search.index._REBUILD_BATCH", 100)
     result = run("db", "reindex")
     assert result.exit_code == 0, result.output

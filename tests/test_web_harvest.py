@@ -314,6 +314,10 @@ def test_a_harvest_runs_in_a_process_of_its_own_whose_death_harms_no_page(
     assert lease_holder(db, "source:partner", records.utc_now()) is None
     assert pages.post("/harvesting/partner/harvest-now").status_code == 303
     assert "Harvest started" in flashes(pages, "/harvesting/partner")
+    for thread in background_harvests():  # while the partner still answers
+        thread.join(timeout=30)
+    with db.session() as session:
+        assert session.scalars(select(Run.status).order_by(Run.id.desc())).first() == "succeeded"
 
 
 def test_harvest_now_is_refused_while_another_process_harvests_the_source(
