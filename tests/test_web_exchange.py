@@ -221,6 +221,23 @@ def test_only_the_transitions_allowed_now_are_offered(pages: WebClient, api) -> 
     assert "draft → packed" in page
 
 
+@pytest.mark.parametrize("version", [None, "", "*", "-1"])
+def test_a_change_posted_without_the_version_it_was_made_from_is_refused(  # type: ignore[no-untyped-def]
+    pages: WebClient, api, version: str | None
+) -> None:
+    """A hand-made post cannot skip the stale-edit check by leaving the version out."""
+    partner = add_partner(api)
+    shipment = add_shipment(api, partner["id"])
+    sent = {"to": "packed"} | ({} if version is None else {"version": version})
+    pages.post(f"/shipments/{shipment['id']}/transition", sent)
+    assert "Someone changed this" in pages.text(f"/shipments/{shipment['id']}")
+    assert api.get(f"/shipments/{shipment['id']}").get_json()["status"] == "draft"
+    edit = {"name": "Başka", "country": "TR", "kind": "national_library"}
+    response = pages.post(f"/partners/{partner['id']}/edit", edit)
+    assert response.status_code == 409
+    assert api.get(f"/institutions/{partner['id']}").get_json()["name"] == partner["name"]
+
+
 def test_a_transition_from_a_stale_page_is_refused_and_explained(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
     partner = add_partner(api)
     shipment = add_shipment(api, partner["id"])

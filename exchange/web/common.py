@@ -85,10 +85,14 @@ def record_url(identifier: str) -> str:
     return get_record_url(current_app.config["LIBFED"].oai.base_url, identifier)
 
 
-def version_field() -> int | None:
-    """The version the form was made from (its hidden `version` field)."""
+def version_field() -> int:
+    """The version the form was made from (its hidden `version` field). Every page that
+    changes an object sends it; a post without it was not made from the object as it is
+    now, and is refused as stale rather than let through unchecked."""
     text = request.form.get("version", "")
-    return int(text) if text.isdigit() else None
+    if not text.isdigit():
+        raise Stale()
+    return int(text)
 
 
 def country_label(code: str) -> str:
