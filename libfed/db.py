@@ -69,7 +69,10 @@ def make_engine(url: str) -> Engine:
     url = normalised_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # A server that never answers is reported in seconds, not after TCP's minutes;
+        # a connect_timeout written in the URL wins.
+        waiting = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        return create_engine(url, pool_pre_ping=True, connect_args=waiting)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
