@@ -55,6 +55,7 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.harvest bench/data/small.toml
+	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.exchange
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.postgres

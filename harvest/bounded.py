@@ -152,7 +152,8 @@ class _Inflater:
         out = []
         while data:
             try:
-                piece = self._decompressor.decompress(data, self.limit - self.size + 1)
+                # At most a MiB at a time: zlib's output is built, then copied once more.
+                piece = self._decompressor.decompress(data, min(self.limit - self.size + 1, _MIB))
             except zlib.error:
                 if self.kind == "deflate" and not self._started:
                     # "deflate" as many servers send it: raw, without the zlib header.
