@@ -31,12 +31,16 @@ from libfed.xml_schemas import schema_problem
 DC_NS = "http://purl.org/dc/elements/1.1/"
 DC_ELEMENTS = frozenset(crosswalk.DC_ELEMENTS)
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+_SCHEMA_LOCATION = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
+_OAI_DC_LOCATION = f"{OAI_DC.namespace} {OAI_DC.schema}"
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _XHTML = "http://www.w3.org/1999/xhtml"
 # Elements whose text is code, not catalogue data: dropped with it.
 _CODE = ("script", "style", f"{{{_XHTML}}}script", f"{{{_XHTML}}}style")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+# A record's metadata as received: ISO 2709 caps a MARC record at 99,999 bytes, which
+# MARCXML writes in about three times as many; no catalogue record comes near this.
+MAX_RECORD_BYTES = 1024 * 1024
 # The version of these rules. Raise it when they change: every source's stored records
 # are then checked again at the next `libfed db upgrade` (harvest.recheck).
 VERSION = 1
@@ -52,13 +56,6 @@ class Checked:
 
     xml: str
     repairs: tuple[str, ...] = ()
-
-
-def parse(metadata: bytes) -> etree._Element:
-    try:
-        return etree.fromstring(metadata, _PARSER)
-    except etree.XMLSyntaxError as error:
-        raise Refused(f"not well-formed XML: {error.msg[:100]}") from None
 
 
 def _valid(metadata_format: MetadataFormat, xml: str) -> str:
@@ -83,15 +80,25 @@ def _flatten(element: etree._Element, repairs: list[str]) -> None:
         repairs.append("markup inside Dublin Core elements turned into text")
 
 
+def parse(metadata: bytes) -> etree._Element:
+    if len(metadata) > MAX_RECORD_BYTES:
+        raise Refused(f"larger than {MAX_RECORD_BYTES // 1024:,} KiB")
+    try:
+        return etree.fromstring(metadata, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise Refused(f"not well-formed XML: {error.msg[:100]}") from None
+
+
 def checked_oai_dc(root: etree._Element) -> Checked:
     """oai_dc repaired as the module says; Refused if it cannot be made valid."""
     if root.tag != f"{{{OAI_DC.namespace}}}dc":
         raise Refused(f"not oai_dc: the root element is {etree.QName(root).localname!r}")
     repairs: list[str] = []
-    for key in list(root.attrib):
-        if not key.startswith(_XSI):
-            del root.attrib[key]
-            repairs.append("attributes outside the schema removed")
+    # None, or the official schemaLocation: harvesters downstream may fetch the one served.
+    if dict(root.attrib) not in ({}, {_SCHEMA_LOCATION: _OAI_DC_LOCATION}):
+        repairs.append("attributes outside the schema removed")
+        root.attrib.clear()
+        root.set(_SCHEMA_LOCATION, _OAI_DC_LOCATION)
     if root.text and root.text.strip():
         repairs.append("text outside the Dublin Core elements removed")
     root.text = None

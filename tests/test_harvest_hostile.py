@@ -513,3 +513,28 @@ def test_a_hostile_identify_does_not_break_the_run(aggregator, oai_schema) -> No
             session.add(Source(name="p", base_url=provider.url, prefix="oai_dc", sets=[]))
         run = harvest(db, config, "p")
     assert run.status == "succeeded", run.errors
+
+
+def test_a_schema_location_of_the_partners_choosing_is_not_served(aggregator, oai_schema) -> None:  # type: ignore[no-untyped-def]
+    """Harvesters downstream may fetch the schema a record names: only the official one."""
+    elsewhere = (
+        "<record><header><identifier>oai:x:loc</identifier><datestamp>2026-11-20</datestamp>"
+        '</header><metadata><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xsi="http://www.w3.org/2001/'
+        'XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
+        'http://evil.example/track.xsd" id="x"><dc:title>Yer</dc:title></oai_dc:dc></metadata>'
+        "</record>"
+    )
+    outcome = run_against(aggregator, oai_schema, [Reply(body=page(SOUND, elsewhere, token=""))])
+    served = outcome.served["oai_dc"].decode()
+    assert "evil.example" not in served and 'id="x"' not in served
+    assert "oai_dc/ http://www.openarchives.org/OAI/2.0/oai_dc.xsd" in served
+    assert altered(outcome.served["oai_dc"], "oai:x:loc") == "true"
+    assert altered(outcome.served["oai_dc"], "oai:x:sound") == "false"
+
+
+def test_a_record_larger_than_any_catalogue_record_is_quarantined(aggregator, oai_schema) -> None:  # type: ignore[no-untyped-def]
+    huge = dc_record("oai:x:huge", "<dc:description>" + "ə" * 700_000 + "</dc:description>")
+    outcome = run_against(aggregator, oai_schema, [Reply(body=page(SOUND, huge, token=""))])
+    assert outcome.identifiers == {"oai:x:sound"}
+    assert outcome.quarantined == ["oai:x:huge: larger than 1,024 KiB"]
