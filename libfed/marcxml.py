@@ -34,7 +34,10 @@ def record_to_marcxml(record: Record) -> str:
     indicators are letters, digits or blanks, so only codes and text are escaped.
     """
     parts = [_ROOT, "<leader>", str(record.leader), "</leader>"]
-    for field in record.fields:
+    # MARC21slim wants every control field before the data fields; records (a partner's
+    # MARCXML above all) do not always keep that order.
+    ordered = sorted(record.fields, key=lambda field: not field.is_control_field())
+    for field in ordered:
         tag = field.tag
         if field.is_control_field():
             parts.append(f'<controlfield tag="{tag}">{_text(field.data or "")}</controlfield>')
