@@ -13,7 +13,7 @@ made valid is withdrawn (a deletion, which downstream harvesters see) and named.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,9 +25,10 @@ from libfed.db import Database
 from libfed.formats import MARC21
 from libfed.models import Record, RecordFormat, RecordSet
 from libfed.records import Outcome, store, tombstone
+from libfed.stored_xml import metadata_of
 
 from .aggregate import NotAggregable, aggregated, source_sets
-from .intake import VERSION
+from .intake import VERSION, Refused, parse
 from .models import Source
 from .pages import HarvestedRecord, read_record
 from .parsing import OAI_NS, NotOAIResponse, parse_response
@@ -47,8 +48,12 @@ class Rechecked:
     withdrawn: list[tuple[str, str]] = field(default_factory=list)  # identifier, reason
 
 
-def _batches(db: Database, source: str) -> Iterator[list[tuple[str, bytes, bytes]]]:
-    """(identifier, header, body of the format received) of the source's live records."""
+Stored = tuple[str, bytes, bytes, dict[str, bytes]]
+
+
+def _batches(db: Database, source: str) -> Iterator[list[Stored]]:
+    """(identifier, header, body of the format received, metadata per format) of the
+    source's live records."""
     after = 0
     with db.session() as session:
         # Records stored by this re-check itself (a renamed one) are not read again.
@@ -70,6 +75,7 @@ def _batches(db: Database, source: str) -> Iterator[list[tuple[str, bytes, bytes
             if not records:
                 return
             bodies: dict[int, bytes] = {}
+            formats: dict[int, dict[str, bytes]] = {r.id: {} for r in records}
             for record_id, prefix, body in session.execute(
                 select(RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml).where(
                     RecordFormat.record_id.in_([r.id for r in records])
@@ -78,12 +84,13 @@ def _batches(db: Database, source: str) -> Iterator[list[tuple[str, bytes, bytes
                 # The format received is MARCXML wherever there is a marc21 rendering.
                 if record_id not in bodies or prefix == MARC21.prefix:
                     bodies[record_id] = body
-        yield [(r.identifier, r.header_xml, bodies.get(r.id, b"")) for r in records]
+                formats[record_id][prefix] = (metadata_of(body) or "").encode()
+        yield [(r.identifier, r.header_xml, bodies.get(r.id, b""), formats[r.id]) for r in records]
         after = records[-1].id
 
 
-def _as_page(batch: list[tuple[str, bytes, bytes]]) -> bytes:
-    records = b"".join(b"<record>" + header + body + b"</record>" for _i, header, body in batch)
+def _as_page(batch: list[Stored]) -> bytes:
+    records = b"".join(b"<record>" + header + body + b"</record>" for _i, header, body, _f in batch)
     return (
         (
             f'<OAI-PMH xmlns="{OAI_NS}"><responseDate>1970-01-01T00:00:00Z</responseDate>'
@@ -92,6 +99,22 @@ def _as_page(batch: list[tuple[str, bytes, bytes]]) -> bytes:
         + records
         + b"</ListRecords></OAI-PMH>"
     )
+
+
+def _canonical(xml: bytes) -> bytes:
+    """Exclusive C14N: namespace declarations no element uses do not count (a provider's
+    envelope leaks its default namespace into the records an older version stored)."""
+    return etree.tostring(parse(xml), method="c14n", exclusive=True)
+
+
+def _same(stored: dict[str, bytes], formats: Mapping[str, bytes]) -> bool:
+    """Whether a record as stored and as intake makes it now are one record."""
+    try:
+        return stored.keys() == formats.keys() and all(
+            _canonical(stored[prefix]) == _canonical(xml) for prefix, xml in formats.items()
+        )
+    except Refused:  # stored as no parser reads it: an entity an older version let in
+        return False
 
 
 def _stamp(text: str | None) -> datetime:
@@ -105,6 +128,7 @@ def recheck_source(
     done = Rechecked()
     repository = config.oai.repository_identifier
     for batch in _batches(db, source.name):
+        stored = {identifier: formats for identifier, _h, _b, formats in batch}
         try:
             elements = list(parse_response(_as_page(batch)).iter(f"{{{OAI_NS}}}record"))
         except NotOAIResponse as error:  # a batch beyond repair as a whole: one by one
@@ -143,6 +167,8 @@ def recheck_source(
                 original = origin.findtext(f"{_PROVENANCE}identifier") if origin is not None else ""
                 withdrawn.append((ours, str(error).removeprefix(f"{original}: ")))
                 continue
+            if made.entry.identifier == ours and _same(stored[ours], made.entry.formats):
+                continue  # written differently at most: not worth a new datestamp
             entries.append(made.entry)
             if made.entry.identifier != ours:
                 renamed.append(ours)

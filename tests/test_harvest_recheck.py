@@ -46,7 +46,8 @@ LEGACY = {
     ),
     "oai:x:stray": ("oai_dc", DC.format("stray<dc:title>Leyli və Məcnun</dc:title>")),
     "oai:x:entity": ("oai_dc", DC.format("<dc:title>Sirr &secret;</dc:title>")),
-    "oai:x:sound": ("oai_dc", DC.format("<dc:title>Kitabi-Dədə Qorqud</dc:title>")),
+    # Pretty-printed, as many providers send it: sound all the same.
+    "oai:x:sound": ("oai_dc", DC.format("\n  <dc:title>Kitabi-Dədə Qorqud</dc:title>\n")),
     "oai:x:marc": ("marc21", MARC),
     "oai:x:a b": ("oai_dc", DC.format("<dc:title>Boşluq</dc:title>")),
     "oai:x:wrong": (
