@@ -112,20 +112,89 @@ COUNTRIES: dict[str, tuple[int, str, float, tuple[str, ...]]] = {
 }
 KINDS = ("national_library", "academic_library", "university", "public_library", "other")
 LANGUAGES = {
-    "AZ": "aze", "TR": "tur", "RU": "rus", "UZ": "uzb", "KZ": "kaz", "GE": "geo", "DE": "ger",
-    "FR": "fre", "GB": "eng", "US": "eng", "IR": "per", "UA": "ukr", "KG": "kir", "TM": "tuk",
+    "AZ": "aze",
+    "TR": "tur",
+    "RU": "rus",
+    "UZ": "uzb",
+    "KZ": "kaz",
+    "GE": "geo",
+    "DE": "ger",
+    "FR": "fre",
+    "GB": "eng",
+    "US": "eng",
+    "IR": "per",
+    "UA": "ukr",
+    "KG": "kir",
+    "TM": "tuk",
     "TJ": "tgk",
 }
 WORDS = {
-    "aze": ["tarix", "ədəbiyyat", "dil", "xalq", "şeir", "nəğmə", "dastan", "elm", "mədəniyyət", "Qarabağ", "Şirvan", "əlyazma"],
-    "rus": ["история", "литература", "язык", "народ", "поэзия", "песни", "эпос", "наука", "культура", "Кавказ", "рукописи"],
-    "tur": ["tarih", "edebiyat", "dil", "halk", "şiir", "türkü", "destan", "bilim", "kültür", "Anadolu", "yazma"],
-    "eng": ["history", "literature", "language", "folk", "poetry", "songs", "epic", "science", "culture", "Caucasus", "manuscripts"],
+    "aze": [
+        "tarix",
+        "ədəbiyyat",
+        "dil",
+        "xalq",
+        "şeir",
+        "nəğmə",
+        "dastan",
+        "elm",
+        "mədəniyyət",
+        "Qarabağ",
+        "Şirvan",
+        "əlyazma",
+    ],
+    "rus": [
+        "история",
+        "литература",
+        "язык",
+        "народ",
+        "поэзия",
+        "песни",
+        "эпос",
+        "наука",
+        "культура",
+        "Кавказ",
+        "рукописи",
+    ],
+    "tur": [
+        "tarih",
+        "edebiyat",
+        "dil",
+        "halk",
+        "şiir",
+        "türkü",
+        "destan",
+        "bilim",
+        "kültür",
+        "Anadolu",
+        "yazma",
+    ],
+    "eng": [
+        "history",
+        "literature",
+        "language",
+        "folk",
+        "poetry",
+        "songs",
+        "epic",
+        "science",
+        "culture",
+        "Caucasus",
+        "manuscripts",
+    ],
 }
 # How a shipment of each direction ends up, in per cent.
 OUTCOMES = {
-    "outgoing": {"draft": 4, "packed": 3, "dispatched": 8, "delivered": 15, "acknowledged": 60,
-                 "lost": 2, "returned": 2, "cancelled": 6},
+    "outgoing": {
+        "draft": 4,
+        "packed": 3,
+        "dispatched": 8,
+        "delivered": 15,
+        "acknowledged": 60,
+        "lost": 2,
+        "returned": 2,
+        "cancelled": 6,
+    },
     "incoming": {"expected": 8, "received": 20, "accessioned": 65, "cancelled": 7},
 }
 OPEN_STATES = {"draft", "packed", "expected", "dispatched"}  # recent, still moving
@@ -158,21 +227,23 @@ def _partners(rng: random.Random) -> list[dict]:
         city = rng.choice(COUNTRIES[country][3])
         kind = KINDS[0] if i < len(COUNTRIES) else rng.choice(KINDS[1:])
         created = START - _days(rng, 30, 400)
-        rows.append({
-            "id": i + 1,
-            "name": f"{kind.replace('_', ' ').title()} {i + 1} ({city})",
-            "other_names": {},
-            "kind": kind,
-            "country": country,
-            "city": city,
-            "isil": None,
-            "email": f"exchange{i + 1}@library{i + 1}.example.org",
-            "oai_base_url": None,
-            "notes": None,
-            "version": 1,
-            "created_at": created,
-            "updated_at": created,
-        })
+        rows.append(
+            {
+                "id": i + 1,
+                "name": f"{kind.replace('_', ' ').title()} {i + 1} ({city})",
+                "other_names": {},
+                "kind": kind,
+                "country": country,
+                "city": city,
+                "isil": None,
+                "email": f"exchange{i + 1}@library{i + 1}.example.org",
+                "oai_base_url": None,
+                "notes": None,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     return rows
 
 
@@ -185,14 +256,18 @@ def _agreements(rng: random.Random, partners: list[dict]) -> tuple[list[dict], d
             continue
         first = date(rng.randint(2012, 2019), rng.randint(1, 12), 1)
         if rng.random() < 0.3:
-            rows.append(_agreement(rng, len(rows) + 1, partner, first, first.replace(year=first.year + 4)))
+            rows.append(
+                _agreement(rng, len(rows) + 1, partner, first, first.replace(year=first.year + 4))
+            )
             first = first.replace(year=first.year + 4)
         rows.append(_agreement(rng, len(rows) + 1, partner, first, None))
         current[partner["id"]] = len(rows)
     return rows, current
 
 
-def _agreement(rng: random.Random, ident: int, partner: dict, start: date, end: date | None) -> dict:
+def _agreement(
+    rng: random.Random, ident: int, partner: dict, start: date, end: date | None
+) -> dict:
     created = datetime(start.year, start.month, start.day, 10)
     return {
         "id": ident,
@@ -217,18 +292,31 @@ def _timeline(rng: random.Random, direction: str, status: str) -> dict[str, date
     times = {"created": created}
     if direction == "outgoing":
         path = {
-            "draft": [], "packed": ["packed"], "dispatched": ["packed", "dispatched"],
+            "draft": [],
+            "packed": ["packed"],
+            "dispatched": ["packed", "dispatched"],
             "delivered": ["packed", "dispatched", "delivered"],
             "acknowledged": ["packed", "dispatched", "delivered", "acknowledged"],
-            "lost": ["packed", "dispatched", "lost"], "returned": ["packed", "dispatched", "returned"],
+            "lost": ["packed", "dispatched", "lost"],
+            "returned": ["packed", "dispatched", "returned"],
             "cancelled": [*rng.choice([[], ["packed"]]), "cancelled"],
         }[status]
-        gaps = {"packed": (0.5, 10), "dispatched": (0.1, 5), "delivered": (5, 40),
-                "acknowledged": (3, 60), "lost": (60, 120), "returned": (30, 90),
-                "cancelled": (1, 30)}
+        gaps = {
+            "packed": (0.5, 10),
+            "dispatched": (0.1, 5),
+            "delivered": (5, 40),
+            "acknowledged": (3, 60),
+            "lost": (60, 120),
+            "returned": (30, 90),
+            "cancelled": (1, 30),
+        }
     else:
-        path = {"expected": [], "received": ["received"], "accessioned": ["received", "accessioned"],
-                "cancelled": ["cancelled"]}[status]
+        path = {
+            "expected": [],
+            "received": ["received"],
+            "accessioned": ["received", "accessioned"],
+            "cancelled": ["cancelled"],
+        }[status]
         gaps = {"received": (10, 90), "accessioned": (5, 60), "cancelled": (10, 120)}
     at = created
     for state in path:
@@ -240,9 +328,7 @@ def _timeline(rng: random.Random, direction: str, status: str) -> dict[str, date
     return {k: v.replace(microsecond=0) for k, v in times.items()}
 
 
-def _shipments(
-    rng: random.Random, partners: list[dict], current: dict[int, int]
-) -> list[dict]:
+def _shipments(rng: random.Random, partners: list[dict], current: dict[int, int]) -> list[dict]:
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(partners))]
     rng.shuffle(weights)
     rows = []
@@ -268,19 +354,32 @@ def _shipments(
             "tracking_number": f"RR{rng.randrange(10**8, 10**9)}AZ" if moved else None,
             "parcels": rng.randint(1, 6) if moved else None,
             "weight_grams": rng.randrange(500, 40_000) if moved else None,
-            "postage_minor": rng.randrange(500, 25_000) if direction == "outgoing" and moved else None,
+            "postage_minor": rng.randrange(500, 25_000)
+            if direction == "outgoing" and moved
+            else None,
             "postage_currency": "AZN" if direction == "outgoing" and moved else None,
             "customs_content_type": "gift" if international and moved else None,
             "customs_hs_code": "4901" if international and moved else None,
-            "customs_declared_value_minor": rng.randrange(2_000, 200_000) if international and moved else None,
+            "customs_declared_value_minor": rng.randrange(2_000, 200_000)
+            if international and moved
+            else None,
             "customs_currency": "USD" if international and moved else None,
             "notes": None,
             "version": 1 + len(times) - 1 + rng.choice((0, 0, 1, 2)),
             "created_at": times["created"],
             "updated_at": max(times.values()),
         }
-        for state in ("packed", "dispatched", "delivered", "acknowledged", "lost", "returned",
-                      "received", "accessioned", "cancelled"):
+        for state in (
+            "packed",
+            "dispatched",
+            "delivered",
+            "acknowledged",
+            "lost",
+            "returned",
+            "received",
+            "accessioned",
+            "cancelled",
+        ):
             row[f"{state}_at"] = times.get(state)
         rows.append(row)
     return rows
@@ -291,8 +390,7 @@ def _item_counts(rng: random.Random, shipments: list[dict]) -> list[int]:
     has at least one (exchange.states: needs_items), an early draft may have none."""
     needs = [s["packed_at"] is not None or s["received_at"] is not None for s in shipments]
     weights = [
-        0.0 if not need and rng.random() < 0.2 else rng.lognormvariate(0, 0.8)
-        for need in needs
+        0.0 if not need and rng.random() < 0.2 else rng.lognormvariate(0, 0.8) for need in needs
     ]
     counts = [1 if need else 0 for need in needs]
     left = max(0, ITEMS - sum(counts))
@@ -304,7 +402,9 @@ def _item_counts(rng: random.Random, shipments: list[dict]) -> list[int]:
     return counts
 
 
-def _items(rng: random.Random, shipment: dict, partner: dict, count: int, first_id: int) -> list[dict]:
+def _items(
+    rng: random.Random, shipment: dict, partner: dict, count: int, first_id: int
+) -> list[dict]:
     country = partner["country"]
     currency, per_usd = COUNTRIES[country][1], COUNTRIES[country][2]
     if shipment["direction"] == "outgoing":  # valued in manat by us
@@ -327,28 +427,34 @@ def _items(rng: random.Random, shipment: dict, partner: dict, count: int, first_
             unit, item_currency = round(rng.uniform(5, 80) * per_usd * 100), currency
         serial = rng.random() < 0.05
         removed = rng.random() < 0.02
-        rows.append({
-            "id": first_id + k,
-            "shipment_id": shipment["id"],
-            "title": " ".join(rng.sample(words, rng.randint(2, 5))).capitalize(),
-            "author": None if serial else f"{rng.choice(words).capitalize()} {rng.choice(words).capitalize()}",
-            "isbn": None if serial or rng.random() < 0.25 else _isbn13(rng),
-            "issn": _issn(rng) if serial else None,
-            "year": rng.randint(1950, 2026),
-            "language": language if rng.random() < 0.8 else "eng",
-            "copies": copies,
-            "received_copies": (
-                rng.randint(0, copies - 1) if arrived and copies > 1 and rng.random() < 0.04 else None
-            ),
-            "unit_value_minor": unit,
-            "currency": item_currency,
-            "record_identifier": None,
-            "notes": None,
-            "removed": removed,
-            "version": 2 if removed else 1,
-            "created_at": created,
-            "updated_at": created + timedelta(hours=1) if removed else created,
-        })
+        rows.append(
+            {
+                "id": first_id + k,
+                "shipment_id": shipment["id"],
+                "title": " ".join(rng.sample(words, rng.randint(2, 5))).capitalize(),
+                "author": None
+                if serial
+                else f"{rng.choice(words).capitalize()} {rng.choice(words).capitalize()}",
+                "isbn": None if serial or rng.random() < 0.25 else _isbn13(rng),
+                "issn": _issn(rng) if serial else None,
+                "year": rng.randint(1950, 2026),
+                "language": language if rng.random() < 0.8 else "eng",
+                "copies": copies,
+                "received_copies": (
+                    rng.randint(0, copies - 1)
+                    if arrived and copies > 1 and rng.random() < 0.04
+                    else None
+                ),
+                "unit_value_minor": unit,
+                "currency": item_currency,
+                "record_identifier": None,
+                "notes": None,
+                "removed": removed,
+                "version": 2 if removed else 1,
+                "created_at": created,
+                "updated_at": created + timedelta(hours=1) if removed else created,
+            }
+        )
     return rows
 
 
@@ -358,7 +464,8 @@ def _check_totals(db: Database, rng: random.Random) -> int:
 
     def rows(session, ident):  # type: ignore[no-untyped-def]
         return sorted(
-            tuple(r) for r in session.execute(
+            tuple(r)
+            for r in session.execute(
                 select(ShipmentTotal.__table__).where(ShipmentTotal.shipment_id == ident)
             )
         )
@@ -408,9 +515,13 @@ def build(config: Path) -> tuple[dict, str]:
     with db.engine.connect() as connection:
         count = {
             name: connection.scalar(select(func.count()).select_from(model))
-            for name, model in (("partners", Institution), ("agreements", Agreement),
-                                ("shipments", Shipment), ("items", ShipmentItem),
-                                ("totals", ShipmentTotal))
+            for name, model in (
+                ("partners", Institution),
+                ("agreements", Agreement),
+                ("shipments", Shipment),
+                ("items", ShipmentItem),
+                ("totals", ShipmentTotal),
+            )
         }
         count["shipments_in_2025"] = connection.scalar(
             select(func.count()).where(Shipment.year == REPORT_YEAR)
@@ -422,7 +533,9 @@ def build(config: Path) -> tuple[dict, str]:
         "countries": len({p["country"] for p in partners}),
         "totals_checked_against_refresh_totals": checked,
         "build_seconds": round(seconds, 1),
-        "database_mb": round(sum(p.stat().st_size for p in DATA.glob(f"{DATABASE.name}*")) / 2**20, 1),
+        "database_mb": round(
+            sum(p.stat().st_size for p in DATA.glob(f"{DATABASE.name}*")) / 2**20, 1
+        ),
     }, token
 
 
@@ -441,8 +554,10 @@ def list_paths(rng: random.Random, n: int = 4000) -> list[str]:
         paths = []
         totals: dict[str, int] = {}
         for _ in range(n):
-            kind = rng.choices(["none", "direction", "status", "year", "partner", "combined"],
-                               [30, 15, 15, 15, 15, 10])[0]
+            kind = rng.choices(
+                ["none", "direction", "status", "year", "partner", "combined"],
+                [30, 15, 15, 15, 15, 10],
+            )[0]
             direction = rng.choice(("outgoing", "incoming"))
             status = rng.choice(list(OUTCOMES[direction]))
             year = rng.randint(2022, 2026)
@@ -459,7 +574,13 @@ def list_paths(rng: random.Random, n: int = 4000) -> list[str]:
                 totals[key] = total(filters)
             pages = max(1, math.ceil(totals[key] / 50))
             roll = rng.random()
-            page = 1 if roll < 0.5 else rng.randint(1, min(10, pages)) if roll < 0.8 else rng.randint(1, pages)
+            page = (
+                1
+                if roll < 0.5
+                else rng.randint(1, min(10, pages))
+                if roll < 0.8
+                else rng.randint(1, pages)
+            )
             paths.append(f"{API}/shipments?page={page}&per_page=50" + (f"&{key}" if key else ""))
     db.dispose()
     return paths
@@ -570,8 +691,16 @@ def drive(job: dict) -> dict:
                 errors.append(problem)
         connection.http.close()
         with lock:
-            out.append({"latencies": latencies, "service": service, "errors": errors,
-                        "late": late, "last": last - start, "reconnects": connection.reconnects})
+            out.append(
+                {
+                    "latencies": latencies,
+                    "service": service,
+                    "errors": errors,
+                    "late": late,
+                    "last": last - start,
+                    "reconnects": connection.reconnects,
+                }
+            )
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     threads = [threading.Thread(target=run, args=(i,)) for i in job["connections"]]
@@ -640,14 +769,28 @@ def connections_per_worker(server: Server) -> dict[int, int]:
     return counts
 
 
-def load(pool: ProcessPoolExecutor, server: Server, token: str, paths: list[str],
-         seconds: float, rate: float | None) -> dict:
+def load(
+    pool: ProcessPoolExecutor,
+    server: Server,
+    token: str,
+    paths: list[str],
+    seconds: float,
+    rate: float | None,
+) -> dict:
     """One run over all client processes; the figures of all their connections together."""
     start_wall = time.time() + 1.0
     jobs = [
-        {"port": server.port, "token": token, "paths": paths, "seconds": seconds,
-         "rate": rate, "stride": CONNECTIONS, "start_wall": start_wall, "stagger": STAGGER,
-         "connections": list(range(p, CONNECTIONS, PROCESSES))}
+        {
+            "port": server.port,
+            "token": token,
+            "paths": paths,
+            "seconds": seconds,
+            "rate": rate,
+            "stride": CONNECTIONS,
+            "start_wall": start_wall,
+            "stagger": STAGGER,
+            "connections": list(range(p, CONNECTIONS, PROCESSES)),
+        }
         for p in range(PROCESSES)
     ]
     cpu, busy, window = _cpu_by_pid(server), _machine_busy(), time.perf_counter()
@@ -694,7 +837,9 @@ def load(pool: ProcessPoolExecutor, server: Server, token: str, paths: list[str]
         result["rate_per_s"] = round(rate, 1)
         result["sent_late_over_1ms"] = sum(p["late"] for p in parts)
     else:
-        result["littles_law_ms"] = round(CONNECTIONS / (count / elapsed) * 1000, 1) if count else None
+        result["littles_law_ms"] = (
+            round(CONNECTIONS / (count / elapsed) * 1000, 1) if count else None
+        )
     return result
 
 
@@ -770,9 +915,11 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
 
     def on_connection(work):  # type: ignore[no-untyped-def]
         """On a connection of the engine, as the views read."""
+
         def run(k: int):  # type: ignore[no-untyped-def]
             with db.engine.connect() as connection:
                 return work(connection, k)
+
         return run
 
     def page(connection, k):  # type: ignore[no-untyped-def]
@@ -780,11 +927,17 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
         return {"items": with_totals(connection, rows), "total": total, "page": 1, "per_page": 50}
 
     pages = [on_connection(page)(k) for k in range(50)]
-    loaded = [on_connection(lambda connection, k: list_shipments(connection, queries[k % len(queries)]))(k)
-              for k in range(50)]
+    loaded = [
+        on_connection(lambda connection, k: list_shipments(connection, queries[k % len(queries)]))(
+            k
+        )
+        for k in range(50)
+    ]
     home, year = HOME, REPORT_YEAR
     balance_data = on_connection(lambda connection, k: reports.balance(connection, year, home))(0)
-    countries_data = on_connection(lambda connection, k: reports.countries(connection, year, home))(0)
+    countries_data = on_connection(lambda connection, k: reports.countries(connection, year, home))(
+        0
+    )
 
     def dumps(data):  # type: ignore[no-untyped-def]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -795,21 +948,26 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
     steps = {
         "authentication (caller_for_token)": lambda k: _on_connection(db, caller_for_token, token),
         "shipments: whole request (test client)": request(paths["shipments"]),
-        "shipments: list_shipments (count + page)":
-            on_connection(lambda connection, k: list_shipments(connection, queries[k % len(queries)])),
+        "shipments: list_shipments (count + page)": on_connection(
+            lambda connection, k: list_shipments(connection, queries[k % len(queries)])
+        ),
         "shipments: list_shipments + with_totals": on_connection(page),
-        "shipments: render_shipment x page (inside with_totals)":
-            lambda k: [render_shipment(row) for row in loaded[k % 50][0]],
+        "shipments: render_shipment x page (inside with_totals)": lambda k: [
+            render_shipment(row) for row in loaded[k % 50][0]
+        ],
         "shipments: json.dumps": lambda k: dumps(pages[k % 50]),
         "balance: whole request (test client)": request(paths["balance"]),
-        "balance: flows_by_partner (one SQL query + summing)":
-            on_connection(lambda connection, k: reports.flows_by_partner(connection, year)),
-        "balance: reports.balance, uncached (flows + partners + rendering)":
-            on_connection(lambda connection, k: reports.balance(connection, year, home)),
+        "balance: flows_by_partner (one SQL query + summing)": on_connection(
+            lambda connection, k: reports.flows_by_partner(connection, year)
+        ),
+        "balance: reports.balance, uncached (flows + partners + rendering)": on_connection(
+            lambda connection, k: reports.balance(connection, year, home)
+        ),
         "balance: json.dumps": lambda k: dumps(balance_data),
         "countries: whole request (test client)": request(paths["countries"]),
-        "countries: reports.countries, uncached":
-            on_connection(lambda connection, k: reports.countries(connection, year, home)),
+        "countries: reports.countries, uncached": on_connection(
+            lambda connection, k: reports.countries(connection, year, home)
+        ),
         "countries: json.dumps": lambda k: dumps(countries_data),
     }
     figures = {name: round(_cpu_ms(step, n), 2) for name, step in steps.items()}
@@ -846,21 +1004,48 @@ def profile(config: Path, token: str, paths: dict[str, list[str]], n: int = 200)
 
 
 def _table(results: dict) -> str:
-    head = ("endpoint", "loop", "rate/s", "requests", "errors", "req/s", "p50 ms", "p99 ms",
-            "max ms", "srv CPU ms/req", "conns/worker", "srv cores", "cli cores", "other cores")
+    head = (
+        "endpoint",
+        "loop",
+        "rate/s",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "srv CPU ms/req",
+        "conns/worker",
+        "srv cores",
+        "cli cores",
+        "other cores",
+    )
     lines = [head]
     for loop in ("closed", "open"):
         for endpoint in ENDPOINTS:
             r = results[loop][endpoint]
-            lines.append((
-                endpoint, loop, str(r.get("rate_per_s", "max")), str(r["requests"]),
-                str(r["errors"]), f"{r['throughput_per_s']:.0f}", f"{r['p50_ms']:.1f}",
-                f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}", f"{r['server_cpu_ms_per_request']:.1f}",
-                "/".join(str(w["connections"]) for w in r["workers"]), f"{r['server_cpu_cores']:.2f}",
-                f"{r['client_cpu_cores']:.2f}", f"{r['other_cpu_cores']:.2f}",
-            ))
+            lines.append(
+                (
+                    endpoint,
+                    loop,
+                    str(r.get("rate_per_s", "max")),
+                    str(r["requests"]),
+                    str(r["errors"]),
+                    f"{r['throughput_per_s']:.0f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    f"{r['max_ms']:.1f}",
+                    f"{r['server_cpu_ms_per_request']:.1f}",
+                    "/".join(str(w["connections"]) for w in r["workers"]),
+                    f"{r['server_cpu_cores']:.2f}",
+                    f"{r['client_cpu_cores']:.2f}",
+                    f"{r['other_cpu_cores']:.2f}",
+                )
+            )
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in lines)
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in lines
+    )
 
 
 def _config() -> Path:
@@ -890,8 +1075,13 @@ def serve_variant(config: Path, port: int, variant: str) -> None:
     WSGIServer(lambda: create_app(loaded), options).run()
 
 
-def serve_and_load(config: Path, token: str, paths: dict[str, list[str]],
-                   endpoints: tuple[str, ...] = ENDPOINTS, seconds: float = SECONDS) -> dict:
+def serve_and_load(
+    config: Path,
+    token: str,
+    paths: dict[str, list[str]],
+    endpoints: tuple[str, ...] = ENDPOINTS,
+    seconds: float = SECONDS,
+) -> dict:
     """Serve `config` and load each endpoint, closed loop then open loop: apart from main
     so that bench.postgres loads the same server on PostgreSQL."""
     results: dict = {"closed": {}, "open": {}}
@@ -899,19 +1089,33 @@ def serve_and_load(config: Path, token: str, paths: dict[str, list[str]],
     command = (
         [sys.executable, "-m", "bench.exchange", "--serve", str(config), str(port), VARIANT]
         if VARIANT
-        else [str(BIN / "libfed"), "--config", str(config), "serve", "--port", str(port),
-              "--workers", str(WORKERS)]
+        else [
+            str(BIN / "libfed"),
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+        ]
     )
     server = Server(command, port, f"http://127.0.0.1:{port}{API}/openapi.json")
     try:
-        with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            PROCESSES, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             for endpoint in endpoints:
                 load(pool, server, token, paths[endpoint], WARMUP_SECONDS, None)
-                results["closed"][endpoint] = load(pool, server, token, paths[endpoint], seconds, None)
+                results["closed"][endpoint] = load(
+                    pool, server, token, paths[endpoint], seconds, None
+                )
                 print("closed", endpoint, results["closed"][endpoint], flush=True)
             for endpoint in endpoints:
                 rate = results["closed"][endpoint]["throughput_per_s"] * OPEN_FRACTION
-                results["open"][endpoint] = load(pool, server, token, paths[endpoint], seconds, rate)
+                results["open"][endpoint] = load(
+                    pool, server, token, paths[endpoint], seconds, rate
+                )
                 print("open", endpoint, results["open"][endpoint], flush=True)
         results["server_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
     finally:
@@ -938,11 +1142,16 @@ def main() -> None:
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
         "data": data,
-        "setup": {"server": VARIANT or "libfed serve", "server_workers": WORKERS,
-                  "threads_per_worker": server_options(VARIANT)["threads"],
-                  "connections": CONNECTIONS, "client_processes": PROCESSES,
-                  "seconds_per_run": SECONDS, "connect_stagger_ms": STAGGER * 1000,
-                  "open_loop_fraction_of_saturation": OPEN_FRACTION},
+        "setup": {
+            "server": VARIANT or "libfed serve",
+            "server_workers": WORKERS,
+            "threads_per_worker": server_options(VARIANT)["threads"],
+            "connections": CONNECTIONS,
+            "client_processes": PROCESSES,
+            "seconds_per_run": SECONDS,
+            "connect_stagger_ms": STAGGER * 1000,
+            "open_loop_fraction_of_saturation": OPEN_FRACTION,
+        },
         "closed": {},
         "open": {},
     }

@@ -59,13 +59,19 @@ from oai.tokens import ListState
 from . import exchange as ledger
 from .run import DATA
 
-URL = environ.get(
-    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/libfed_bench_explain"
-)
+URL = environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/libfed_bench_explain")
 RECORDS = int(environ.get("BENCH_RECORDS", "1000000"))
 OUT = DATA / "explain.json"
-BIG = {"records", "record_formats", "record_sets", "search_entries", "shipments",
-       "shipment_items", "shipment_totals", "audit_events"}
+BIG = {
+    "records",
+    "record_formats",
+    "record_sets",
+    "search_entries",
+    "shipments",
+    "shipment_items",
+    "shipment_totals",
+    "audit_events",
+}
 # Read whole by the year's and the partner's flows: a year is a fifth of the ledger, so the
 # planner reads the ~2.5 rows per shipment straight through (215 pages, 10 ms); forced onto
 # shipment_totals_pkey it was no faster (10.2 against 9.3 ms). Shown, not failed: the
@@ -169,15 +175,22 @@ def _grow(db: Database, wanted: int) -> None:
     per_chunk = max(1, CHUNK // base)
     for first in range(1, copies + 1, per_chunk):
         with db.engine.begin() as connection:
-            connection.execute(text(_GROW), {
-                "stride": stride, "base": base, "step": step, "extra": extra,
-                "first": first, "last": min(copies, first + per_chunk - 1),
-            })
+            connection.execute(
+                text(_GROW),
+                {
+                    "stride": stride,
+                    "base": base,
+                    "step": step,
+                    "extra": extra,
+                    "first": first,
+                    "last": min(copies, first + per_chunk - 1),
+                },
+            )
         print(f"  records: {min(wanted, base + (first + per_chunk - 1) * base):,}", flush=True)
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "SELECT setval(pg_get_serial_sequence('records', 'id'), max(id)) FROM records"
-        ))
+        connection.execute(
+            text("SELECT setval(pg_get_serial_sequence('records', 'id'), max(id)) FROM records")
+        )
 
 
 # The audit trail the ledger would have: a create per shipment and item, a transition
@@ -214,16 +227,18 @@ def _fill_ledger(db: Database) -> None:
         connection.execute(insert(Shipment), rows)
         items: list[dict] = []
         for shipment, count in zip(rows, counts, strict=True):
-            items += ledger._items(rng, shipment, by_id[shipment["partner_id"]], count,
-                                   len(items) + 1)
+            items += ledger._items(
+                rng, shipment, by_id[shipment["partner_id"]], count, len(items) + 1
+            )
         connection.execute(insert(ShipmentItem), items)
         connection.execute(insert(ShipmentTotal).from_select(TOTAL_COLUMNS, summed_items()))
         connection.execute(text(_AUDIT))
-        for table in ("institutions", "agreements", "shipments", "shipment_items",
-                      "audit_events"):
-            connection.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
-            ))
+        for table in ("institutions", "agreements", "shipments", "shipment_items", "audit_events"):
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+                )
+            )
 
 
 def build(db: Database) -> dict:
@@ -237,8 +252,15 @@ def build(db: Database) -> dict:
         connection.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum leaves a settled database
         figures = {
             table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
-            for table in ("records", "record_formats", "record_sets", "shipments",
-                          "shipment_items", "shipment_totals", "audit_events")
+            for table in (
+                "records",
+                "record_formats",
+                "record_sets",
+                "shipments",
+                "shipment_items",
+                "shipment_totals",
+                "audit_events",
+            )
         }
         size = connection.scalar(text("SELECT pg_database_size(current_database())"))
     return {
@@ -284,10 +306,13 @@ def _shape(plan: dict) -> str:
 
 
 def _seq_scans(plan: dict) -> list[str]:
-    return sorted({
-        node["Relation Name"] for node in _nodes(plan)
-        if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in BIG
-    })
+    return sorted(
+        {
+            node["Relation Name"]
+            for node in _nodes(plan)
+            if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in BIG
+        }
+    )
 
 
 def _generic(connection, statement: str, parameters: dict) -> dict:  # type: ignore[no-untyped-def]
@@ -332,22 +357,26 @@ def explain(db: Database, name: str, run: Callable[[Session], object], runs: int
             # relation, plancache.c); only then can a Seq Scan in the generic plan be run.
             relations = sum(1 for node in _nodes(plan) if "Relation Name" in node)
             generic_used = generic["Total Cost"] < plan["Total Cost"] + 2.5 * (relations + 1)
-            found.append({
-                "query": name if len(statements) == 1 else f"{name} [{number}/{len(statements)}]",
-                "shape": _shape(plan),
-                "ms": round(result["Execution Time"], 2),
-                "hit": plan.get("Shared Hit Blocks", 0),
-                "read": plan.get("Shared Read Blocks", 0),
-                "rows": plan.get("Actual Rows"),
-                "seq_scans": _seq_scans(plan),
-                "cost": plan["Total Cost"],
-                "generic_shape": _shape(generic),
-                "generic_cost": generic["Total Cost"],
-                "generic_used": generic_used,
-                "generic_seq_scans": _seq_scans(generic),
-                "sql": statement,
-                "parameters": {k: str(v) for k, v in (parameters or {}).items()},
-            })
+            found.append(
+                {
+                    "query": name
+                    if len(statements) == 1
+                    else f"{name} [{number}/{len(statements)}]",
+                    "shape": _shape(plan),
+                    "ms": round(result["Execution Time"], 2),
+                    "hit": plan.get("Shared Hit Blocks", 0),
+                    "read": plan.get("Shared Read Blocks", 0),
+                    "rows": plan.get("Actual Rows"),
+                    "seq_scans": _seq_scans(plan),
+                    "cost": plan["Total Cost"],
+                    "generic_shape": _shape(generic),
+                    "generic_cost": generic["Total Cost"],
+                    "generic_used": generic_used,
+                    "generic_seq_scans": _seq_scans(generic),
+                    "sql": statement,
+                    "parameters": {k: str(v) for k, v in (parameters or {}).items()},
+                }
+            )
         connection.rollback()
     return found
 
@@ -357,11 +386,15 @@ def _key_at(db: Database, fraction: float, set_spec: str | None) -> tuple[dateti
     table = "record_sets WHERE set_spec = :set" if set_spec else "records"
     with db.engine.connect() as connection:
         total = connection.scalar(text(f"SELECT count(*) FROM {table}"), {"set": set_spec})
-        return tuple(connection.execute(  # type: ignore[return-value]
-            text(f"SELECT datestamp, identifier FROM {table} "
-                 "ORDER BY datestamp, identifier OFFSET :skip LIMIT 1"),
-            {"set": set_spec, "skip": int(total * fraction)},
-        ).one())
+        return tuple(
+            connection.execute(  # type: ignore[return-value]
+                text(
+                    f"SELECT datestamp, identifier FROM {table} "
+                    "ORDER BY datestamp, identifier OFFSET :skip LIMIT 1"
+                ),
+                {"set": set_spec, "skip": int(total * fraction)},
+            ).one()
+        )
 
 
 def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
@@ -369,12 +402,16 @@ def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
     now = records.utc_now()  # the provider's `until`, frozen at a list's first request
     deep, deep_in_set = _key_at(db, 0.9, None), _key_at(db, 0.9, SET)
     with db.engine.connect() as connection:
-        identifier = connection.scalar(text(
-            "SELECT identifier FROM records ORDER BY id OFFSET :k LIMIT 1"), {"k": RECORDS // 2})
-        partner = connection.scalar(text(
-            "SELECT partner_id FROM shipments GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
-        shipment = connection.scalar(text(
-            "SELECT shipment_id FROM shipment_items GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
+        identifier = connection.scalar(
+            text("SELECT identifier FROM records ORDER BY id OFFSET :k LIMIT 1"),
+            {"k": RECORDS // 2},
+        )
+        partner = connection.scalar(
+            text("SELECT partner_id FROM shipments GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        )
+        shipment = connection.scalar(
+            text("SELECT shipment_id FROM shipment_items GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        )
 
     def state(set_spec=None, lower=None, upper=now, after=None):  # type: ignore[no-untyped-def]
         return ListState("ListRecords", "oai_dc", set_spec, lower, upper, after, 0, 0)
@@ -390,33 +427,41 @@ def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
     cases: dict[str, Callable[[Session], object]] = {}
     for label, listed in lists.items():
         for verb, metadata in (("ListIdentifiers", False), ("ListRecords", True)):
-            cases[f"{verb} {label}"] = (
-                lambda s, listed=listed, metadata=metadata: queries.page(s, listed, PAGE, metadata)
+            cases[f"{verb} {label}"] = lambda s, listed=listed, metadata=metadata: queries.page(
+                s, listed, PAGE, metadata
             )
     cases["count (completeListSize)"] = lambda s: queries.count(s, state())
     cases["count, from/until 2020"] = lambda s: queries.count(
-        s, state(lower=year_from, upper=year_until))
+        s, state(lower=year_from, upper=year_until)
+    )
     cases[f"count, set {SET}"] = lambda s: queries.count(s, state(SET))
     cases["GetRecord: record"] = lambda s: queries.record_format(
-        s, queries.record(s, identifier).id, "oai_dc")  # type: ignore[union-attr]
+        s, queries.record(s, identifier).id, "oai_dc"
+    )  # type: ignore[union-attr]
     cases["resumption: datestamp_of"] = lambda s: queries.datestamp_of(s, identifier)
     year, home, end = ledger.REPORT_YEAR, ledger.HOME, ledger.END
     cases[f"balance {year}"] = lambda s: reports.balance(s, year, home)
     cases[f"countries {year}"] = lambda s: reports.countries(s, year, home)
     cases[f"months {year}"] = lambda s: reports.months(s, year)
     cases["partner flows by year"] = lambda s: reports.flows_by_year(s, partner)
-    for label, filters in (("first page", {}), ("status dispatched", {"status": "dispatched"}),
-                           ("one partner", {"partner_id": partner}), (f"year {year}", {"year": year})):
+    for label, filters in (
+        ("first page", {}),
+        ("status dispatched", {"status": "dispatched"}),
+        ("one partner", {"partner_id": partner}),
+        (f"year {year}", {"year": year}),
+    ):
         cases[f"shipment list, {label}"] = lambda s, filters=filters: shipments.with_totals(
-            s, shipments.list_shipments(s, ShipmentQuery(**filters))[0])
+            s, shipments.list_shipments(s, ShipmentQuery(**filters))[0]
+        )
     cases["dashboard: waiting"] = lambda s: attention.waiting(s.connection(), end)
     cases["audit: shipment history"] = lambda s: audit.shipment_history(s, shipment)
     cases["audit: shipment's own events"] = lambda s: audit.history(s, "shipment", shipment)
     cases["search: word in no record"] = lambda s: catalogue.search(s, "Zyzzyvaquux")
     cases["search: ISBN in no record"] = lambda s: catalogue.by_isbn(s, "9780306406157")
     cases["search: a demo title word"] = lambda s: search(s, SearchQuery("Koroğlu"))
-    cases["search: Cyrillic, filtered"] = lambda s: search(s, SearchQuery(
-        "Кутубхона", source=LOCAL, language="uzb", year_from=1900, year_to=2030))
+    cases["search: Cyrillic, filtered"] = lambda s: search(
+        s, SearchQuery("Кутубхона", source=LOCAL, language="uzb", year_from=1900, year_to=2030)
+    )
     return cases
 
 
@@ -424,16 +469,23 @@ def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| query | plan | ms | buffers hit/read | Seq Scan | prepared (generic) plan Seq Scan |",
-             "|---|---|---:|---:|---|---|"]
+    lines = [
+        "| query | plan | ms | buffers hit/read | Seq Scan | prepared (generic) plan Seq Scan |",
+        "|---|---|---:|---:|---|---|",
+    ]
     for row in rows:
         seq = ", ".join(row["seq_scans"]) or "no"
         generic = ", ".join(row["generic_seq_scans"]) or "no"
         if row["generic_seq_scans"]:
-            generic += " (would be used)" if row["generic_used"] else (
-                f" (not used: costs {row['generic_cost']:.0f} > {row['cost']:.0f})")
-        lines.append(f"| {row['query']} | `{row['shape']}` | {row['ms']} | "
-                     f"{row['hit']}/{row['read']} | {seq} | {generic} |")
+            generic += (
+                " (would be used)"
+                if row["generic_used"]
+                else (f" (not used: costs {row['generic_cost']:.0f} > {row['cost']:.0f})")
+            )
+        lines.append(
+            f"| {row['query']} | `{row['shape']}` | {row['ms']} | "
+            f"{row['hit']}/{row['read']} | {seq} | {generic} |"
+        )
     return "\n".join(lines)
 
 
@@ -459,20 +511,23 @@ def main() -> None:
             print(f"no PostgreSQL at {make_url(URL).set(database='test')}: plans not checked")
             return
         db = Database(URL)
-        print(f"building {make_url(URL).database}: {RECORDS:,} records and the ledger",
-              flush=True)
+        print(f"building {make_url(URL).database}: {RECORDS:,} records and the ledger", flush=True)
         built = build(db)
         db.dispose()
     db = Database(URL)
     print(json.dumps(built), flush=True)
     hot = [row for name, run in hot_cases(db).items() for row in explain(db, name, run)]
     db.dispose()
+
     def refused(row: dict, scans: list[str]) -> set[str]:
         return set(scans) - ACCEPTED - ACCEPTED_PER_QUERY.get(row["query"], set())
 
-    failures = [row["query"] for row in hot
-                if refused(row, row["seq_scans"])
-                or (row["generic_used"] and refused(row, row["generic_seq_scans"]))]
+    failures = [
+        row["query"]
+        for row in hot
+        if refused(row, row["seq_scans"])
+        or (row["generic_used"] and refused(row, row["generic_seq_scans"]))
+    ]
     DATA.mkdir(exist_ok=True)
     OUT.write_text(json.dumps({"build": built, "hot": hot, "failures": failures}, indent=1))
     print("\nHot queries\n\n" + table(hot))

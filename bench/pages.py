@@ -102,8 +102,13 @@ def build() -> tuple[Path, dict, str]:
         user, _token = add_user(session, COORDINATOR, "coordinator")
         set_password(session, user, PASSWORD)
         for number, _path in enumerate(files, 1):
-            add_source(session, f"partner-{number}", f"https://library{number}.example.org/oai",
-                       every_seconds=86400, institution_id=number)
+            add_source(
+                session,
+                f"partner-{number}",
+                f"https://library{number}.example.org/oai",
+                every_seconds=86400,
+                institution_id=number,
+            )
     repository = load_config(config).oai.repository_identifier
     for number, path in enumerate(files, 1):
         import_files(db, repository, [path], sets=dict.fromkeys(source_sets(f"partner-{number}")))
@@ -115,10 +120,16 @@ def build() -> tuple[Path, dict, str]:
     replicate(SMALL, max(1, round(SMALL_RECORDS / templates)))
     replicate(DATABASE, max(1, round(RECORDS / templates)))
     sizes = {name: _records(path) for name, path in (("small", SMALL), ("large", DATABASE))}
-    return config, {
-        **ledger, "demo_records": templates, "records": sizes,
-        "replicate_seconds": round(time.perf_counter() - started, 1),
-    }, token
+    return (
+        config,
+        {
+            **ledger,
+            "demo_records": templates,
+            "records": sizes,
+            "replicate_seconds": round(time.perf_counter() - started, 1),
+        },
+        token,
+    )
 
 
 def _records(path: Path) -> int:
@@ -143,14 +154,18 @@ def _sample(call: Callable[[], object]) -> tuple[float, float]:
 
 def _figures(samples: list[tuple[float, float]]) -> dict:
     wall = [w for w, _c in samples]
-    return {"n": len(samples), "p50_ms": round(percentile(wall, 50), 2),
-            "p99_ms": round(percentile(wall, 99), 2),
-            "cpu_mean_ms": round(sum(c for _w, c in samples) / len(samples), 2)}
+    return {
+        "n": len(samples),
+        "p50_ms": round(percentile(wall, 50), 2),
+        "p99_ms": round(percentile(wall, 99), 2),
+        "cpu_mean_ms": round(sum(c for _w, c in samples) / len(samples), 2),
+    }
 
 
 def measure(*calls: Callable[[], object], before: Callable[[], object] | None = None) -> list[dict]:
     """Figures of each call, the calls alternated round by round (so that a slow spell of
     the machine falls on all of them); as many rounds as BUDGET allows, N at most."""
+
     def round_() -> list[tuple[float, float]]:
         out = []
         for call in calls:
@@ -173,6 +188,7 @@ def _get(client, path: str, headers: dict | None = None) -> Callable[[], object]
         response = client.get(path, headers=headers or {})
         assert response.status_code == 200, (path, response.status_code, response.data[:300])
         return response
+
     return call
 
 
@@ -184,8 +200,9 @@ def signed_in(app):  # type: ignore[no-untyped-def]
     """A coordinator's browser session, signed in as tests/conftest.py's WebClient does."""
     client = app.test_client()
     token = _CSRF.search(client.get("/sign-in").get_data(as_text=True)).group(1)
-    answer = client.post("/sign-in", data={"name": COORDINATOR, "password": PASSWORD,
-                                            "csrf_token": token})
+    answer = client.post(
+        "/sign-in", data={"name": COORDINATOR, "password": PASSWORD, "csrf_token": token}
+    )
     assert answer.status_code == 302, answer.data[:300]
     return client
 
@@ -195,12 +212,18 @@ def _choices(db: Database) -> dict:
     with db.engine.connect() as connection:
         shipment = connection.exec_driver_sql(
             "SELECT shipment_id, count(*) FROM shipment_items GROUP BY shipment_id "
-            "ORDER BY abs(count(*) - 20), shipment_id LIMIT 1").one()
+            "ORDER BY abs(count(*) - 20), shipment_id LIMIT 1"
+        ).one()
         partner = connection.exec_driver_sql(
             "SELECT partner_id, count(*) FROM shipments GROUP BY partner_id "
-            "ORDER BY count(*) DESC LIMIT 1").one()
-    return {"shipment": shipment[0], "shipment_items": shipment[1],
-            "partner": partner[0], "partner_shipments": partner[1]}
+            "ORDER BY count(*) DESC LIMIT 1"
+        ).one()
+    return {
+        "shipment": shipment[0],
+        "shipment_items": shipment[1],
+        "partner": partner[0],
+        "partner_shipments": partner[1],
+    }
 
 
 def pages(config: Path, token: str) -> tuple[dict, dict]:
@@ -221,26 +244,70 @@ def pages(config: Path, token: str) -> tuple[dict, dict]:
         # (label, page path, what the API side is, the API call(s), a report cache miss)
         ("dashboard", "/", None, None, False),
         ("partners", "/partners", None, None, False),
-        (f"partner {p} ({chosen['partner_shipments']} shipments)", f"/partners/{p}", None, None,
-         False),
+        (
+            f"partner {p} ({chosen['partner_shipments']} shipments)",
+            f"/partners/{p}",
+            None,
+            None,
+            False,
+        ),
         ("shipments, page 1", "/shipments", "shipments", rest("/shipments"), False),
-        ("shipments, page 5", "/shipments?page=5", "shipments?page=5",
-         rest("/shipments?page=5"), False),
-        (f"shipments, year {REPORT_YEAR}", f"/shipments?year={REPORT_YEAR}",
-         f"shipments?year={REPORT_YEAR}", rest(f"/shipments?year={REPORT_YEAR}"), False),
-        ("shipments, incoming received", "/shipments?direction=incoming&status=received",
-         "same filters", rest("/shipments?direction=incoming&status=received"), False),
-        (f"shipments, partner {p}", f"/shipments?partner_id={p}", "same filter",
-         rest(f"/shipments?partner_id={p}"), False),
-        (f"shipment {s} ({chosen['shipment_items']} items)", f"/shipments/{s}",
-         "shipment + items + history (3)",
-         rest(f"/shipments/{s}", f"/shipments/{s}/items", f"/shipments/{s}/history"), False),
-        ("packing list", f"/shipments/{s}/packing-list", "shipment + items (2)",
-         rest(f"/shipments/{s}", f"/shipments/{s}/items"), False),
-        (f"reports {REPORT_YEAR}, cache hit", f"/reports?year={REPORT_YEAR}",
-         "balance + countries (2)", reports, False),
-        (f"reports {REPORT_YEAR}, cache miss", f"/reports?year={REPORT_YEAR}",
-         "balance + countries (2), miss", reports, True),
+        (
+            "shipments, page 5",
+            "/shipments?page=5",
+            "shipments?page=5",
+            rest("/shipments?page=5"),
+            False,
+        ),
+        (
+            f"shipments, year {REPORT_YEAR}",
+            f"/shipments?year={REPORT_YEAR}",
+            f"shipments?year={REPORT_YEAR}",
+            rest(f"/shipments?year={REPORT_YEAR}"),
+            False,
+        ),
+        (
+            "shipments, incoming received",
+            "/shipments?direction=incoming&status=received",
+            "same filters",
+            rest("/shipments?direction=incoming&status=received"),
+            False,
+        ),
+        (
+            f"shipments, partner {p}",
+            f"/shipments?partner_id={p}",
+            "same filter",
+            rest(f"/shipments?partner_id={p}"),
+            False,
+        ),
+        (
+            f"shipment {s} ({chosen['shipment_items']} items)",
+            f"/shipments/{s}",
+            "shipment + items + history (3)",
+            rest(f"/shipments/{s}", f"/shipments/{s}/items", f"/shipments/{s}/history"),
+            False,
+        ),
+        (
+            "packing list",
+            f"/shipments/{s}/packing-list",
+            "shipment + items (2)",
+            rest(f"/shipments/{s}", f"/shipments/{s}/items"),
+            False,
+        ),
+        (
+            f"reports {REPORT_YEAR}, cache hit",
+            f"/reports?year={REPORT_YEAR}",
+            "balance + countries (2)",
+            reports,
+            False,
+        ),
+        (
+            f"reports {REPORT_YEAR}, cache miss",
+            f"/reports?year={REPORT_YEAR}",
+            "balance + countries (2), miss",
+            reports,
+            True,
+        ),
         ("harvesting (3 sources)", "/harvesting", None, None, False),
     ]
     rows = []
@@ -249,15 +316,23 @@ def pages(config: Path, token: str) -> tuple[dict, dict]:
         figures = measure(*calls, before=bump_ledger if miss else None)
         row = {"page": label, "path": path, "web": figures[0]}
         if api_call:
-            row |= {"api": api_label, "api_figures": figures[1],
-                    "ratio_p50": round(figures[0]["p50_ms"] / figures[1]["p50_ms"], 2),
-                    "ratio_cpu": round(figures[0]["cpu_mean_ms"] / figures[1]["cpu_mean_ms"], 2)}
+            row |= {
+                "api": api_label,
+                "api_figures": figures[1],
+                "ratio_p50": round(figures[0]["p50_ms"] / figures[1]["p50_ms"], 2),
+                "ratio_cpu": round(figures[0]["cpu_mean_ms"] / figures[1]["cpu_mean_ms"], 2),
+            }
         rows.append(row)
         print(_line(row), flush=True)
-    flagged = [r for r in rows if r["web"]["cpu_mean_ms"] > CPU_FINDING_MS
-               or r.get("ratio_cpu", 0) > RATIO_FINDING]
-    profiles = {r["page"]: profile(_get(web, r["path"]), bump_ledger if "miss" in r["page"]
-                                   else None) for r in flagged}
+    flagged = [
+        r
+        for r in rows
+        if r["web"]["cpu_mean_ms"] > CPU_FINDING_MS or r.get("ratio_cpu", 0) > RATIO_FINDING
+    ]
+    profiles = {
+        r["page"]: profile(_get(web, r["path"]), bump_ledger if "miss" in r["page"] else None)
+        for r in flagged
+    }
     return {"chosen": chosen, "rows": rows}, profiles
 
 
@@ -287,11 +362,16 @@ def _samples(db: Database) -> dict[str, str]:
     most frequent longer word of titles, creators and subjects and one of a single
     record; an absent ISBN and word."""
     with db.engine.connect() as connection:
-        templates = [xml for (xml,) in connection.exec_driver_sql(
-            "SELECT f.body_xml FROM record_formats f JOIN records r ON r.id = f.record_id "
-            "WHERE f.prefix = 'oai_dc' AND r.identifier NOT LIKE '%.r%' ORDER BY r.id")]
-    digits = [m.group(1).decode().replace("-", "") for xml in templates
-              for m in _ISBN.finditer(xml)]
+        templates = [
+            xml
+            for (xml,) in connection.exec_driver_sql(
+                "SELECT f.body_xml FROM record_formats f JOIN records r ON r.id = f.record_id "
+                "WHERE f.prefix = 'oai_dc' AND r.identifier NOT LIKE '%.r%' ORDER BY r.id"
+            )
+        ]
+    digits = [
+        m.group(1).decode().replace("-", "") for xml in templates for m in _ISBN.finditer(xml)
+    ]
     records: Counter[str] = Counter()
     for xml in templates:
         text = " ".join(e.text or "" for e in etree.fromstring(xml).iter(*_WORDS))
@@ -304,8 +384,11 @@ def _samples(db: Database) -> dict[str, str]:
         "isbn10": next(i for i in digits if len(i) == 10),
         "absent": "9780000000002",
         "common": records.most_common(1)[0][0],
-        "rare": next(w for w, n in sorted(records.items())  # LIKE sees the raw XML
-                     if n == 1 and sum(w.lower().encode() in x.lower() for x in templates) == 1),
+        "rare": next(
+            w
+            for w, n in sorted(records.items())  # LIKE sees the raw XML
+            if n == 1 and sum(w.lower().encode() in x.lower() for x in templates) == 1
+        ),
         "none": "zyxwvutsrq",
     }
 
@@ -318,8 +401,10 @@ def catalogue_times() -> dict:
         words = _samples(db)
         cases = {
             f"by_isbn, present (stored as ISBN-13 {words['isbn13']})": ("isbn", words["isbn13"]),
-            f"by_isbn, present (stored as ISBN-13 {words['isbn13_10_first']})":
-                ("isbn", words["isbn13_10_first"]),
+            f"by_isbn, present (stored as ISBN-13 {words['isbn13_10_first']})": (
+                "isbn",
+                words["isbn13_10_first"],
+            ),
             f"by_isbn, present (stored as ISBN-10 {words['isbn10']})": ("isbn", words["isbn10"]),
             f"by_isbn, absent ({words['absent']})": ("isbn", words["absent"]),
             f"search, common word ({words['common']})": ("search", words["common"]),
@@ -329,10 +414,12 @@ def catalogue_times() -> dict:
         figures = {"records": _records(path)}
         with db.session() as session:
             for label, (kind, value) in cases.items():
+
                 def call(kind: str = kind, value: str = value) -> object:
                     if kind == "isbn":
                         return catalogue.by_isbn(session, value)
                     return catalogue.search(session, value)
+
                 found = call()
                 hits = (found is not None) if kind == "isbn" else len(found)  # type: ignore[arg-type]
                 figures[label] = measure(call)[0] | {"found": hits}
@@ -347,12 +434,16 @@ def catalogue_times() -> dict:
 
 def _line(row: dict) -> str:
     web = row["web"]
-    text = (f"{row['page']:<42} n={web['n']:<4} p50 {web['p50_ms']:8.2f}  p99 {web['p99_ms']:8.2f}"
-            f"  CPU {web['cpu_mean_ms']:8.2f} ms")
+    text = (
+        f"{row['page']:<42} n={web['n']:<4} p50 {web['p50_ms']:8.2f}  p99 {web['p99_ms']:8.2f}"
+        f"  CPU {web['cpu_mean_ms']:8.2f} ms"
+    )
     if "api" in row:
         a = row["api_figures"]
-        text += (f" | API {row['api']:<32} p50 {a['p50_ms']:7.2f}  CPU {a['cpu_mean_ms']:7.2f} ms"
-                 f" | page/API p50 {row['ratio_p50']:5.2f}x  CPU {row['ratio_cpu']:5.2f}x")
+        text += (
+            f" | API {row['api']:<32} p50 {a['p50_ms']:7.2f}  CPU {a['cpu_mean_ms']:7.2f} ms"
+            f" | page/API p50 {row['ratio_p50']:5.2f}x  CPU {row['ratio_cpu']:5.2f}x"
+        )
     return text
 
 
@@ -361,8 +452,12 @@ def main() -> None:
     print(f"building the ledger and a {RECORDS}-record catalogue ...", flush=True)
     config, data, token = build()
     print(data, flush=True)
-    results: dict = {"date": date.today().isoformat(), "cores": os.cpu_count(), "data": data,
-                     "setup": {"n_max": N, "seconds_per_figure": BUDGET, "warmup": WARMUP}}
+    results: dict = {
+        "date": date.today().isoformat(),
+        "cores": os.cpu_count(),
+        "data": data,
+        "setup": {"n_max": N, "seconds_per_figure": BUDGET, "warmup": WARMUP},
+    }
     results["pages"], results["profiles"] = pages(config, token)
     results["catalogue"] = catalogue_times()
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -374,8 +469,10 @@ def main() -> None:
         figures = results["catalogue"][size]
         for label, f in figures.items():
             if label != "records":
-                print(f"{figures['records']:>7} records  {label:<58} p50 {f['p50_ms']:9.2f} ms"
-                      f"  CPU {f['cpu_mean_ms']:9.2f} ms  n={f['n']}  found={f['found']}")
+                print(
+                    f"{figures['records']:>7} records  {label:<58} p50 {f['p50_ms']:9.2f} ms"
+                    f"  CPU {f['cpu_mean_ms']:9.2f} ms  n={f['n']}  found={f['found']}"
+                )
     for label, text in results["profiles"].items():
         print(f"\n=== cProfile: {label} ===\n{text}")
     print(f"figures in {RESULTS}", file=sys.stderr)

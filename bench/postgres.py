@@ -83,18 +83,23 @@ def backends_mb(url: str) -> dict:
     shared buffers they touched) and private (anonymous) RSS now."""
     db = Database(url)
     with db.engine.connect() as connection:
-        pids = connection.scalars(text(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )).all()
+        pids = connection.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
     db.dispose()
     kb = {"VmHWM:": 0, "RssAnon:": 0}
     for pid in pids:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.split(":")[0] + ":" in kb:
                 kb[line.split()[0]] += int(line.split()[1])
-    return {"backends": len(pids), "peak_rss_mb": round(kb["VmHWM:"] / 1024, 1),
-            "private_rss_mb": round(kb["RssAnon:"] / 1024, 1)}
+    return {
+        "backends": len(pids),
+        "peak_rss_mb": round(kb["VmHWM:"] / 1024, 1),
+        "private_rss_mb": round(kb["RssAnon:"] / 1024, 1),
+    }
 
 
 def alternate(configs: dict[str, Path]) -> dict[str, dict]:
@@ -134,8 +139,10 @@ def oai_small(results: dict) -> tuple[Path, Path]:
     for leftover in DATA.glob(f"{database.name}*"):
         leftover.unlink()
     _recreate(OAI_URL)
-    configs = {"sqlite": config_file(database),
-               "postgresql": config_file(DATA / "postgres-oai.toml", OAI_URL)}
+    configs = {
+        "sqlite": config_file(database),
+        "postgresql": config_file(DATA / "postgres-oai.toml", OAI_URL),
+    }
     results["import_seconds"] = {}
     for name, config in configs.items():
         print(f"importing {SMALL} records into {name} ...", flush=True)
@@ -143,7 +150,9 @@ def oai_small(results: dict) -> tuple[Path, Path]:
     started = time.perf_counter()
     settle(OAI_URL)
     results["postgresql_vacuum_analyze_seconds"] = round(time.perf_counter() - started, 1)
-    print(results["import_seconds"], "\nharvesting SQLite and PostgreSQL alternately ...", flush=True)
+    print(
+        results["import_seconds"], "\nharvesting SQLite and PostgreSQL alternately ...", flush=True
+    )
     results["oai"] = alternate(configs)
     print(json.dumps(results["oai"]), flush=True)
     return database, configs["postgresql"]
@@ -162,28 +171,37 @@ def postgres_ledger() -> tuple[dict, str]:
         session.execute(text("TRUNCATE audit_events"))
         _user, token = add_user(session, "bench-viewer", "viewer")
     with db.engine.connect() as connection:
-        count = {table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
-                 for table in ("shipments", "shipment_items", "shipment_totals")}
+        count = {
+            table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in ("shipments", "shipment_items", "shipment_totals")
+        }
     db.dispose()
     settle(EXCHANGE_URL)
     return {**count, "build_seconds": round(time.perf_counter() - started, 1)}, token
 
 
 def exchange(results: dict) -> None:
-    print(f"building the ledger on SQLite ({ex.SHIPMENTS} shipments, {ex.ITEMS} items) ...",
-          flush=True)
+    print(
+        f"building the ledger on SQLite ({ex.SHIPMENTS} shipments, {ex.ITEMS} items) ...",
+        flush=True,
+    )
     sqlite_data, sqlite_token = ex.build(ex._config())
     paths = ex.endpoint_paths(random.Random(1))
     paths = {endpoint: paths[endpoint] for endpoint in ENDPOINTS}
     print("building it on PostgreSQL ...", flush=True)
     pg_data, pg_token = postgres_ledger()
     assert (pg_data["shipments"], pg_data["shipment_items"], pg_data["shipment_totals"]) == (
-        sqlite_data["shipments"], sqlite_data["items"], sqlite_data["totals"]), (pg_data, sqlite_data)
+        sqlite_data["shipments"],
+        sqlite_data["items"],
+        sqlite_data["totals"],
+    ), (pg_data, sqlite_data)
     pg_config = config_file(DATA / "postgres-exchange.toml", EXCHANGE_URL)
     pg_config.write_text(pg_config.read_text() + "[harvest]\nscheduler = false\n")
     results["exchange"] = {"seconds_per_run": SECONDS}
-    for name, config, token, data in (("sqlite", ex._config(), sqlite_token, sqlite_data),
-                                      ("postgresql", pg_config, pg_token, pg_data)):
+    for name, config, token, data in (
+        ("sqlite", ex._config(), sqlite_token, sqlite_data),
+        ("postgresql", pg_config, pg_token, pg_data),
+    ):
         print(f"loading the API on {name} ...", flush=True)
         results["exchange"][name] = {
             "data": data,
@@ -224,23 +242,39 @@ def table(r: dict) -> str:
     for key, label in (("oai", f"{SMALL:,}"), ("oai_large", f"{LARGE:,}")):
         rows += [
             (f"OAI {label}: records/s", lambda d, k=key: r[k][d]["records_per_second"]),
-            (f"OAI {label}: first / second / 90 % page, ms", lambda d, k=key: "{} / {} / {}".format(
-                r[k][d]["first_page_ms"], r[k][d]["second_page_ms"], r[k][d]["page_at_90pct_ms"])),
+            (
+                f"OAI {label}: first / second / 90 % page, ms",
+                lambda d, k=key: "{} / {} / {}".format(
+                    r[k][d]["first_page_ms"], r[k][d]["second_page_ms"], r[k][d]["page_at_90pct_ms"]
+                ),
+            ),
             (f"OAI {label}: 90 % page / first page", lambda d, k=key: r[k][d]["depth_ratio"]),
-            (f"OAI {label}: 90 % page / second page",
-             lambda d, k=key: r[k][d]["depth_ratio_vs_second_page"]),
+            (
+                f"OAI {label}: 90 % page / second page",
+                lambda d, k=key: r[k][d]["depth_ratio_vs_second_page"],
+            ),
             (f"OAI {label}: peak server RSS, MB", lambda d, k=key: r[k][d]["peak_server_rss_mb"]),
         ]
     for endpoint in ENDPOINTS:
         rows += [
-            (f"{endpoint}: closed loop req/s",
-             lambda d, e=endpoint: r["exchange"][d]["closed"][e]["throughput_per_s"]),
-            (f"{endpoint}: open loop p50 / p99 ms", lambda d, e=endpoint: "{} / {}".format(
-                r["exchange"][d]["open"][e]["p50_ms"], r["exchange"][d]["open"][e]["p99_ms"])),
-            (f"{endpoint}: libfed CPU ms/request, closed (without PostgreSQL's)",
-             lambda d, e=endpoint: r["exchange"][d]["closed"][e]["server_cpu_ms_per_request"]),
-            (f"{endpoint}: in-process p50 ms",
-             lambda d, e=endpoint: r["exchange"][d]["in_process"][e]["p50_ms"]),
+            (
+                f"{endpoint}: closed loop req/s",
+                lambda d, e=endpoint: r["exchange"][d]["closed"][e]["throughput_per_s"],
+            ),
+            (
+                f"{endpoint}: open loop p50 / p99 ms",
+                lambda d, e=endpoint: "{} / {}".format(
+                    r["exchange"][d]["open"][e]["p50_ms"], r["exchange"][d]["open"][e]["p99_ms"]
+                ),
+            ),
+            (
+                f"{endpoint}: libfed CPU ms/request, closed (without PostgreSQL's)",
+                lambda d, e=endpoint: r["exchange"][d]["closed"][e]["server_cpu_ms_per_request"],
+            ),
+            (
+                f"{endpoint}: in-process p50 ms",
+                lambda d, e=endpoint: r["exchange"][d]["in_process"][e]["p50_ms"],
+            ),
         ]
     lines = ["| figure | SQLite | PostgreSQL | PostgreSQL / SQLite |", "|---|---|---|---|"]
     for label, get in rows:
@@ -248,8 +282,11 @@ def table(r: dict) -> str:
             cells = [get("sqlite"), get("postgresql")]
         except KeyError:
             continue
-        ratio = (f"{cells[1] / cells[0]:.2f}x" if all(isinstance(c, int | float) for c in cells)
-                 and cells[0] else "")
+        ratio = (
+            f"{cells[1] / cells[0]:.2f}x"
+            if all(isinstance(c, int | float) for c in cells) and cells[0]
+            else ""
+        )
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
     return "\n".join(lines)
 
@@ -257,8 +294,7 @@ def table(r: dict) -> str:
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
-    results: dict = {"date": date, "records": SMALL, "large_records": LARGE,
-                     "postgres": SERVER}
+    results: dict = {"date": date, "records": SMALL, "large_records": LARGE, "postgres": SERVER}
     sqlite_small, pg_config = oai_small(results)
     write(results)
     exchange(results)

@@ -113,10 +113,31 @@ _DC_OPEN = (
     'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
     'http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
 )
-_ENTRY_COLUMNS = ("record_id", "source", "title", "author", "year", "language", "isbn",
-                  "edition_key", "title_key", "author_key", "subject_key", "other_key")
-_KEPT = ("title", "creator", "subject", "description", "publisher", "contributor", "type",
-         "format", "language")
+_ENTRY_COLUMNS = (
+    "record_id",
+    "source",
+    "title",
+    "author",
+    "year",
+    "language",
+    "isbn",
+    "edition_key",
+    "title_key",
+    "author_key",
+    "subject_key",
+    "other_key",
+)
+_KEPT = (
+    "title",
+    "creator",
+    "subject",
+    "description",
+    "publisher",
+    "contributor",
+    "type",
+    "format",
+    "language",
+)
 
 
 # ------------------------------------------------------------------ the data
@@ -126,8 +147,9 @@ def _template_fields() -> list[list[tuple[str, str]]]:
     """Each template's DC (element, value) pairs, as the crosswalk gives them."""
     found = []
     for marc in templates():
-        record = parse_xml_to_array(io.StringIO(
-            f'<collection xmlns="http://www.loc.gov/MARC21/slim">{marc}</collection>'))[0]
+        record = parse_xml_to_array(
+            io.StringIO(f'<collection xmlns="http://www.loc.gov/MARC21/slim">{marc}</collection>')
+        )[0]
         found.append([(e, v) for e, v in dc_elements(record) if e in _KEPT])
     return found
 
@@ -206,13 +228,15 @@ def _latin(language: str | None, fields: list[tuple[str, str]]) -> list[tuple[st
     trans = _TRANSLITERATORS.get(language or "")
     if trans is None:
         trans = _TRANSLITERATORS[language or ""] = icu.Transliterator.createInstance(
-            TRANSLITERATE[language or ""])
+            TRANSLITERATE[language or ""]
+        )
     return [(e, trans.transliterate(v) if e != "language" else v) for e, v in fields]
 
 
 def _oai_dc(fields: list[tuple[str, str]]) -> str:
-    return _DC_OPEN + "".join(
-        f"<dc:{e}>{escape_text(v)}</dc:{e}>" for e, v in fields) + "</oai_dc:dc>"
+    return (
+        _DC_OPEN + "".join(f"<dc:{e}>{escape_text(v)}</dc:{e}>" for e, v in fields) + "</oai_dc:dc>"
+    )
 
 
 def _identifier(record_id: int, source: str | None) -> str:
@@ -240,8 +264,7 @@ def make_chunk(first_work: int, holdings: list[int], first_id: int) -> tuple[lis
             if source not in sources:
                 sources.append(source)
         for n, source in enumerate(sources):
-            latin = (n > 0 and cyrillic and language in TRANSLITERATE
-                     and rng.random() < LATIN_SECOND)
+            latin = n > 0 and cyrillic and language in TRANSLITERATE and rng.random() < LATIN_SECOND
             metadata = _oai_dc(_latin(language, fields) if latin else fields).encode()
             identifier = _identifier(record_id, source)
             sets = (f"source:{source}",) if source else ()
@@ -251,16 +274,23 @@ def make_chunk(first_work: int, holdings: list[int], first_id: int) -> tuple[lis
             spent += time.perf_counter() - started
             assert document is not None
             entry = entry_row(record_id, document, sets)
-            rows.append((
-                (record_id, identifier, datestamp, False,
-                 hashlib.sha256(metadata).hexdigest(),
-                 render_header(identifier, datestamp, False, sets)),
-                (record_id, "oai_dc", record_body(metadata)),
-                sets[0] if sets else None,
-                tuple(entry[c] for c in _ENTRY_COLUMNS),
-                latin,
-                single,
-            ))
+            rows.append(
+                (
+                    (
+                        record_id,
+                        identifier,
+                        datestamp,
+                        False,
+                        hashlib.sha256(metadata).hexdigest(),
+                        render_header(identifier, datestamp, False, sets),
+                    ),
+                    (record_id, "oai_dc", record_body(metadata)),
+                    sets[0] if sets else None,
+                    tuple(entry[c] for c in _ENTRY_COLUMNS),
+                    latin,
+                    single,
+                )
+            )
             record_id += 1
     return rows, spent
 
@@ -270,13 +300,14 @@ def _plan() -> list[tuple[int, list[int], int]]:
     rng = random.Random(SEED)
     counts, total = [], 0
     while total < RECORDS:
-        count = min(rng.choices([c for c, _ in HOLDINGS], [w for _, w in HOLDINGS])[0],
-                    RECORDS - total)
+        count = min(
+            rng.choices([c for c, _ in HOLDINGS], [w for _, w in HOLDINGS])[0], RECORDS - total
+        )
         counts.append(count)
         total += count
     chunks, record_id = [], 1
     for first in range(0, len(counts), CHUNK_WORKS):
-        part = counts[first:first + CHUNK_WORKS]
+        part = counts[first : first + CHUNK_WORKS]
         chunks.append((first, part, record_id))
         record_id += sum(part)
     return chunks
@@ -288,8 +319,12 @@ class Stats:
     def __init__(self) -> None:
         _setup()
         # Pairs only of the templates' words (not of pseudo-words): a bounded Counter.
-        self.vocabulary = {token for (language, _), words in _VOCABULARY.items()
-                           for word in words for token in record_key(word, language).split()}
+        self.vocabulary = {
+            token
+            for (language, _), words in _VOCABULARY.items()
+            for word in words
+            for token in record_key(word, language).split()
+        }
         self.title_df: Counter[str] = Counter()
         self.pair_df: Counter[tuple[str, str]] = Counter()
         self.language: Counter[str | None] = Counter()
@@ -300,11 +335,10 @@ class Stats:
 
     def add(self, entry: tuple, latin: bool, single: str | None) -> None:
         row = dict(zip(_ENTRY_COLUMNS, entry, strict=True))
-        tokens = [t for t in dict.fromkeys(row["title_key"].split())
-                  if t.isalpha() and len(t) >= 4]
+        tokens = [t for t in dict.fromkeys(row["title_key"].split()) if t.isalpha() and len(t) >= 4]
         self.title_df.update(tokens)
         common = sorted(t for t in tokens if t in self.vocabulary)[:8]
-        self.pair_df.update((a, b) for i, a in enumerate(common) for b in common[i + 1:])
+        self.pair_df.update((a, b) for i, a in enumerate(common) for b in common[i + 1 :])
         self.language[row["language"]] += 1
         self.source[row["source"]] += 1
         if row["isbn"]:
@@ -328,13 +362,17 @@ class Loader:
             with db.engine.begin() as connection:
                 specs = ["source"] + [f"source:{s}" for s in SOURCES if s]
                 for spec in specs:
-                    connection.execute(text(
-                        "INSERT INTO sets (spec, name) VALUES (:spec, :name)"),
-                        {"spec": spec, "name": spec})
+                    connection.execute(
+                        text("INSERT INTO sets (spec, name) VALUES (:spec, :name)"),
+                        {"spec": spec, "name": spec},
+                    )
                 columns = ", ".join(_ENTRY_COLUMNS)
-                connection.execute(text(
-                    f"CREATE TABLE bench_entries AS SELECT {columns} FROM search_entries "
-                    "WHERE 1 = 0"))
+                connection.execute(
+                    text(
+                        f"CREATE TABLE bench_entries AS SELECT {columns} FROM search_entries "
+                        "WHERE 1 = 0"
+                    )
+                )
             db.dispose()
         self.lite = sqlite3.connect(SQLITE, isolation_level=None)
         self.lite.execute("PRAGMA synchronous = OFF")
@@ -344,25 +382,30 @@ class Loader:
 
     def write(self, rows: list[tuple]) -> None:
         lite, places = self.lite, ", ".join("?" * len(_ENTRY_COLUMNS))
-        lite.executemany("INSERT INTO records (id, identifier, datestamp, deleted, "
-                         "content_hash, header_xml) VALUES (?, ?, ?, ?, ?, ?)",
-                         [(r[0][0], r[0][1], r[0][2].isoformat(sep=" "), *r[0][3:]) for r in rows])
+        lite.executemany(
+            "INSERT INTO records (id, identifier, datestamp, deleted, "
+            "content_hash, header_xml) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r[0][0], r[0][1], r[0][2].isoformat(sep=" "), *r[0][3:]) for r in rows],
+        )
         lite.executemany("INSERT INTO record_formats VALUES (?, ?, ?)", [r[1] for r in rows])
-        lite.executemany("INSERT INTO record_sets (set_spec, record_id, datestamp, identifier) "
-                         "VALUES (?, ?, ?, ?)",
-                         [(r[2], r[0][0], r[0][2].isoformat(sep=" "), r[0][1])
-                          for r in rows if r[2]])
+        lite.executemany(
+            "INSERT INTO record_sets (set_spec, record_id, datestamp, identifier) "
+            "VALUES (?, ?, ?, ?)",
+            [(r[2], r[0][0], r[0][2].isoformat(sep=" "), r[0][1]) for r in rows if r[2]],
+        )
         lite.executemany(f"INSERT INTO bench_entries VALUES ({places})", [r[3] for r in rows])
         cursor = self.pg.cursor()
-        with cursor.copy("COPY records (id, identifier, datestamp, deleted, content_hash, "
-                         "header_xml) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY records (id, identifier, datestamp, deleted, content_hash, header_xml) FROM STDIN"
+        ) as copy:
             for r in rows:
                 copy.write_row(r[0])
         with cursor.copy("COPY record_formats (record_id, prefix, body_xml) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(r[1])
-        with cursor.copy("COPY record_sets (set_spec, record_id, datestamp, identifier) "
-                         "FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY record_sets (set_spec, record_id, datestamp, identifier) FROM STDIN"
+        ) as copy:
             for r in rows:
                 if r[2]:
                     copy.write_row((r[2], r[0][0], r[0][2], r[0][1]))
@@ -375,8 +418,9 @@ class Loader:
         self.lite.execute("COMMIT")
         self.lite.close()
         cursor = self.pg.cursor()
-        cursor.execute("SELECT setval(pg_get_serial_sequence('records', 'id'), max(id)) "
-                       "FROM records")
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('records', 'id'), max(id)) FROM records"
+        )
         self.pg.commit()
         self.pg.close()
         self.pg_db.dispose()
@@ -387,7 +431,7 @@ def build() -> tuple[Stats, dict]:
     started, document_seconds, done = time.perf_counter(), 0.0, 0
     with ProcessPoolExecutor(WORKERS) as pool:
         chunks = _plan()
-        pending = [pool.submit(make_chunk, *chunk) for chunk in chunks[:WORKERS * 2]]
+        pending = [pool.submit(make_chunk, *chunk) for chunk in chunks[: WORKERS * 2]]
         following = WORKERS * 2
         while pending:
             rows, spent = pending.pop(0).result()
@@ -418,8 +462,10 @@ def fill_sqlite() -> dict:
     with sqlite3.connect(SQLITE, isolation_level=None) as lite:
         started = time.perf_counter()
         lite.execute("BEGIN")
-        lite.execute(f"INSERT INTO search_entries ({columns}) SELECT {columns} "
-                     "FROM bench_entries ORDER BY record_id")
+        lite.execute(
+            f"INSERT INTO search_entries ({columns}) SELECT {columns} "
+            "FROM bench_entries ORDER BY record_id"
+        )
         lite.execute("COMMIT")
         fill = time.perf_counter() - started
         lite.execute("DROP TABLE bench_entries")
@@ -427,19 +473,25 @@ def fill_sqlite() -> dict:
         lite.execute("ANALYZE")
         analyze = time.perf_counter() - started
         lite.execute("VACUUM")
-        sizes = dict(lite.execute(
-            "SELECT name, sum(pgsize) FROM dbstat WHERE name LIKE 'search%' "
-            "OR name LIKE 'ix_search_entries%' OR name LIKE 'sqlite_autoindex_search%' "
-            "GROUP BY name").fetchall())
+        sizes = dict(
+            lite.execute(
+                "SELECT name, sum(pgsize) FROM dbstat WHERE name LIKE 'search%' "
+                "OR name LIKE 'ix_search_entries%' OR name LIKE 'sqlite_autoindex_search%' "
+                "GROUP BY name"
+            ).fetchall()
+        )
         database = SQLITE.stat().st_size
     fts = sum(v for k, v in sizes.items() if k.startswith("search_fts"))
     table = sizes.get("search_entries", 0)
     indexes = sum(v for k, v in sizes.items() if k.startswith(("ix_", "sqlite_autoindex")))
     return {
-        "fill_seconds": round(fill, 1), "analyze_seconds": round(analyze, 1),
+        "fill_seconds": round(fill, 1),
+        "analyze_seconds": round(analyze, 1),
         "index_mb": round((fts + table + indexes) / 2**20, 1),
-        "entries_mb": round(table / 2**20, 1), "btree_indexes_mb": round(indexes / 2**20, 1),
-        "fulltext_mb": round(fts / 2**20, 1), "database_mb": round(database / 2**20, 1),
+        "entries_mb": round(table / 2**20, 1),
+        "btree_indexes_mb": round(indexes / 2**20, 1),
+        "fulltext_mb": round(fts / 2**20, 1),
+        "database_mb": round(database / 2**20, 1),
     }
 
 
@@ -448,23 +500,31 @@ def fill_postgres() -> dict:
     db = Database(PG_URL)
     with db.engine.begin() as connection:
         started = time.perf_counter()
-        connection.execute(text(f"INSERT INTO search_entries ({columns}) SELECT {columns} "
-                                "FROM bench_entries ORDER BY record_id"))
+        connection.execute(
+            text(
+                f"INSERT INTO search_entries ({columns}) SELECT {columns} "
+                "FROM bench_entries ORDER BY record_id"
+            )
+        )
     fill = time.perf_counter() - started
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("DROP TABLE bench_entries")
         started = time.perf_counter()
         connection.exec_driver_sql("VACUUM ANALYZE")
         vacuum = time.perf_counter() - started
-        size = {name: connection.scalar(text(sql)) for name, sql in {
-            "total": "SELECT pg_total_relation_size('search_entries')",
-            "table": "SELECT pg_table_size('search_entries')",
-            "gin": "SELECT pg_relation_size('ix_search_entries_document')",
-            "database": "SELECT pg_database_size(current_database())",
-        }.items()}
+        size = {
+            name: connection.scalar(text(sql))
+            for name, sql in {
+                "total": "SELECT pg_total_relation_size('search_entries')",
+                "table": "SELECT pg_table_size('search_entries')",
+                "gin": "SELECT pg_relation_size('ix_search_entries_document')",
+                "database": "SELECT pg_database_size(current_database())",
+            }.items()
+        }
     db.dispose()
     return {
-        "fill_seconds": round(fill, 1), "vacuum_analyze_seconds": round(vacuum, 1),
+        "fill_seconds": round(fill, 1),
+        "vacuum_analyze_seconds": round(vacuum, 1),
         "index_mb": round(size["total"] / 2**20, 1),
         "entries_mb": round(size["table"] / 2**20, 1),
         "btree_indexes_mb": round((size["total"] - size["table"] - size["gin"]) / 2**20, 1),
@@ -494,15 +554,20 @@ def query_mix(stats: Stats) -> dict[str, SearchQuery]:
     preference = ("rus", "aze", "uzb")
     candidates = sorted(
         (preference.index(language), df[record_key(word, language)], word, language)
-        for fields in _POOL if (language := _language(fields)) in preference
-        for element, value in fields if element == "title"
+        for fields in _POOL
+        if (language := _language(fields)) in preference
+        for element, value in fields
+        if element == "title"
         for word in value.split()
-        if word.isalpha() and len(word) >= 5 and _CYRILLIC.search(word)
+        if word.isalpha()
+        and len(word) >= 5
+        and _CYRILLIC.search(word)
         and record_key(word, language) not in (common, *pair)
     )
     _rank, _count, cyrillic_word, cyrillic_language = candidates[-1]
-    latin_word = icu.Transliterator.createInstance(
-        TRANSLITERATE[cyrillic_language]).transliterate(cyrillic_word)
+    latin_word = icu.Transliterator.createInstance(TRANSLITERATE[cyrillic_language]).transliterate(
+        cyrillic_word
+    )
     isbn = max(sorted(stats.isbn_holdings), key=lambda i: stats.isbn_holdings[i])
     stem = max(sorted(t for t in df if len(t) >= 9 and t != common), key=lambda t: df[t])
     source = max((s for s in stats.source if s), key=lambda s: stats.source[s])
@@ -516,17 +581,22 @@ def query_mix(stats: Stats) -> dict[str, SearchQuery]:
         "Cyrillic word, Latin holdings too": SearchQuery(cyrillic_word),
         "Latin word, Cyrillic holdings too": SearchQuery(latin_word),
         "ISBN (hyphenated)": SearchQuery(stdnum_isbn.format(isbn)),
-        "prefix (stem of a longer word)": SearchQuery(stem[:len(stem) - 3]),
+        "prefix (stem of a longer word)": SearchQuery(stem[: len(stem) - 3]),
         "filtered: source + language + years": SearchQuery(
-            _commonest_in(language), source=source, language=language,
-            year_from=1950, year_to=2000),
+            _commonest_in(language), source=source, language=language, year_from=1950, year_to=2000
+        ),
         "common word, page 5": SearchQuery(common, page=5),
     }
 
 
 def _commonest_in(language: str) -> str:
-    words = Counter(w for (lang, _), found in _VOCABULARY.items() if lang == language
-                    for w in found if len(w) >= 4)
+    words = Counter(
+        w
+        for (lang, _), found in _VOCABULARY.items()
+        if lang == language
+        for w in found
+        if len(w) >= 4
+    )
     return record_key(words.most_common(1)[0][0], language) if words else "a"
 
 
@@ -539,9 +609,12 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _figures(seconds: list[float]) -> dict:
-    return {"runs": len(seconds), "p50_ms": round(_percentile(seconds, 0.5) * 1000, 1),
-            "p99_ms": round(_percentile(seconds, 0.99) * 1000, 1),
-            "max_ms": round(max(seconds) * 1000, 1)}
+    return {
+        "runs": len(seconds),
+        "p50_ms": round(_percentile(seconds, 0.5) * 1000, 1),
+        "p99_ms": round(_percentile(seconds, 0.99) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+    }
 
 
 def _scripts(results) -> dict:  # type: ignore[no-untyped-def]
@@ -565,11 +638,22 @@ def in_process(mix: dict[str, SearchQuery]) -> dict:
                     if run >= WARMUP:
                         seconds[engine].append(time.perf_counter() - started)
                     found[engine] = results
-            out[name] = {engine: {**_figures(seconds[engine]), "editions": found[engine].total,
-                                  "page_holdings": _scripts(found[engine])} for engine in dbs}
-            print(f"  {name}: " + ", ".join(
-                f"{e} p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms, {f['editions']} editions"
-                for e, f in out[name].items()), flush=True)
+            out[name] = {
+                engine: {
+                    **_figures(seconds[engine]),
+                    "editions": found[engine].total,
+                    "page_holdings": _scripts(found[engine]),
+                }
+                for engine in dbs
+            }
+            print(
+                f"  {name}: "
+                + ", ".join(
+                    f"{e} p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms, {f['editions']} editions"
+                    for e, f in out[name].items()
+                ),
+                flush=True,
+            )
     finally:
         for db in dbs.values():
             db.dispose()
@@ -577,15 +661,23 @@ def in_process(mix: dict[str, SearchQuery]) -> dict:
 
 
 def _parameters(query: SearchQuery) -> dict:
-    wanted = {"q": query.text, "source": query.source, "language": query.language,
-              "year_from": query.year_from, "year_to": query.year_to, "page": query.page,
-              "per_page": query.per_page}
+    wanted = {
+        "q": query.text,
+        "source": query.source,
+        "language": query.language,
+        "year_from": query.year_from,
+        "year_to": query.year_to,
+        "page": query.page,
+        "per_page": query.per_page,
+    }
     return {k: v for k, v in wanted.items() if v is not None}
 
 
 def over_http(mix: dict[str, SearchQuery]) -> dict:
-    configs = {"sqlite": config_file(SQLITE),
-               "postgresql": config_file(DATA / "search-postgres.toml", PG_URL)}
+    configs = {
+        "sqlite": config_file(SQLITE),
+        "postgresql": config_file(DATA / "search-postgres.toml", PG_URL),
+    }
     for config in configs.values():
         config.write_text(config.read_text() + "[harvest]\nscheduler = false\n")
     servers, out = {}, {}
@@ -606,11 +698,17 @@ def over_http(mix: dict[str, SearchQuery]) -> dict:
                     total[engine] = response.json()["total"]
                     if run >= WARMUP:
                         seconds[engine].append(elapsed)
-            out[name] = {engine: {**_figures(seconds[engine]), "editions": total[engine]}
-                         for engine in servers}
-            print(f"  {name}: " + ", ".join(
-                f"{e} p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms"
-                for e, f in out[name].items()), flush=True)
+            out[name] = {
+                engine: {**_figures(seconds[engine]), "editions": total[engine]}
+                for engine in servers
+            }
+            print(
+                f"  {name}: "
+                + ", ".join(
+                    f"{e} p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms" for e, f in out[name].items()
+                ),
+                flush=True,
+            )
         for engine, server in servers.items():
             out.setdefault("peak_server_rss_mb", {})[engine] = round(server.peak_rss_mb(), 1)
     finally:
@@ -626,9 +724,11 @@ def _entries(url: str, ids: list[int]) -> dict[int, tuple]:
     db = Database(url)
     columns = ", ".join(_ENTRY_COLUMNS)
     with db.engine.connect() as connection:
-        rows = connection.execute(text(
-            f"SELECT {columns} FROM search_entries WHERE record_id IN ({', '.join(map(str, ids))})"
-        )).all()
+        rows = connection.execute(
+            text(
+                f"SELECT {columns} FROM search_entries WHERE record_id IN ({', '.join(map(str, ids))})"
+            )
+        ).all()
     db.dispose()
     return {row[0]: tuple(row) for row in rows}
 
@@ -640,7 +740,8 @@ def check_sample(count: int = 300) -> int:
         stored = lite.execute(
             "SELECT f.record_id, f.body_xml, s.set_spec FROM record_formats f LEFT JOIN "
             f"record_sets s ON s.record_id = f.record_id WHERE f.record_id IN "
-            f"({', '.join(map(str, ids))})").fetchall()
+            f"({', '.join(map(str, ids))})"
+        ).fetchall()
     expected = {}
     for record_id, body, spec in stored:
         document = document_from_oai_dc(metadata_of(body))
@@ -656,8 +757,9 @@ def _digest(url: str) -> str:
     h = hashlib.sha256()
     columns = ", ".join(_ENTRY_COLUMNS)
     with db.engine.connect() as connection:
-        for row in connection.execute(text(
-                f"SELECT {columns} FROM search_entries ORDER BY record_id")):
+        for row in connection.execute(
+            text(f"SELECT {columns} FROM search_entries ORDER BY record_id")
+        ):
             h.update(repr(tuple(row)).encode())
     db.dispose()
     return h.hexdigest()
@@ -674,8 +776,11 @@ def timed_rebuild() -> dict:
         seconds = time.perf_counter() - started
         db.dispose()
         assert _digest(url) == before, f"rebuild made other entries on {engine}"
-        out[engine] = {"entries": made, "seconds": round(seconds, 1),
-                       "records_per_second": round(made / seconds)}
+        out[engine] = {
+            "entries": made,
+            "seconds": round(seconds, 1),
+            "records_per_second": round(made / seconds),
+        }
         print(f"  rebuild on {engine}: {out[engine]}", flush=True)
     return out
 
@@ -683,17 +788,34 @@ def timed_rebuild() -> dict:
 def editions() -> dict:
     db = Database(PG_URL)
     with db.engine.connect() as connection:
-        out = dict(connection.execute(text(
-            "SELECT count(*) AS editions, count(*) FILTER (WHERE n > 1) AS shared, "
-            "count(*) FILTER (WHERE isbn) AS by_isbn FROM (SELECT edition_key, count(*) AS n, "
-            "bool_or(edition_key LIKE 'isbn:%') AS isbn FROM search_entries "
-            "GROUP BY edition_key) e")).one()._mapping)
-        out["languages"] = dict(connection.execute(text(
-            "SELECT coalesce(language, '-'), count(*) FROM search_entries GROUP BY 1 "
-            "ORDER BY 2 DESC")).all())
-        out["sources"] = dict(connection.execute(text(
-            "SELECT coalesce(source, 'local'), count(*) FROM search_entries GROUP BY 1 "
-            "ORDER BY 2 DESC")).all())
+        out = dict(
+            connection.execute(
+                text(
+                    "SELECT count(*) AS editions, count(*) FILTER (WHERE n > 1) AS shared, "
+                    "count(*) FILTER (WHERE isbn) AS by_isbn FROM (SELECT edition_key, count(*) AS n, "
+                    "bool_or(edition_key LIKE 'isbn:%') AS isbn FROM search_entries "
+                    "GROUP BY edition_key) e"
+                )
+            )
+            .one()
+            ._mapping
+        )
+        out["languages"] = dict(
+            connection.execute(
+                text(
+                    "SELECT coalesce(language, '-'), count(*) FROM search_entries GROUP BY 1 "
+                    "ORDER BY 2 DESC"
+                )
+            ).all()
+        )
+        out["sources"] = dict(
+            connection.execute(
+                text(
+                    "SELECT coalesce(source, 'local'), count(*) FROM search_entries GROUP BY 1 "
+                    "ORDER BY 2 DESC"
+                )
+            ).all()
+        )
     db.dispose()
     return out
 
@@ -702,15 +824,19 @@ def editions() -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| query | words | engine | in-process p50 / p99 ms | HTTP p50 / p99 ms | editions |",
-             "|---|---|---|---:|---:|---:|"]
+    lines = [
+        "| query | words | engine | in-process p50 / p99 ms | HTTP p50 / p99 ms | editions |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for name, words in results["queries"].items():
         for engine in ("sqlite", "postgresql"):
             local = results["in_process"][name][engine]
             http = results.get("http", {}).get(name, {}).get(engine)
             over = f"{http['p50_ms']} / {http['p99_ms']}" if http else "-"
-            lines.append(f"| {name} | `{words}` | {engine} | {local['p50_ms']} / "
-                         f"{local['p99_ms']} | {over} | {local['editions']:,} |")
+            lines.append(
+                f"| {name} | `{words}` | {engine} | {local['p50_ms']} / "
+                f"{local['p99_ms']} | {over} | {local['editions']:,} |"
+            )
     return "\n".join(lines)
 
 
@@ -721,10 +847,17 @@ def write(results: dict) -> None:
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
-    results: dict = {"date": date, "records": RECORDS, "runs": RUNS, "http_runs": HTTP_RUNS,
-                     "postgres": SERVER}
-    print(f"making {RECORDS:,} records and their search documents, loading both engines ...",
-          flush=True)
+    results: dict = {
+        "date": date,
+        "records": RECORDS,
+        "runs": RUNS,
+        "http_runs": HTTP_RUNS,
+        "postgres": SERVER,
+    }
+    print(
+        f"making {RECORDS:,} records and their search documents, loading both engines ...",
+        flush=True,
+    )
     stats, results["data"] = build()
     print(json.dumps(results["data"]), "\nfilling search_entries ...", flush=True)
     results["index"] = {"sqlite": fill_sqlite(), "postgresql": fill_postgres()}
@@ -758,11 +891,13 @@ def _drop(url: str) -> None:
 
     from libfed.db import normalised_url
 
-    admin = create_engine(make_url(normalised_url(url)).set(database="test"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        make_url(normalised_url(url)).set(database="test"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as connection:
         connection.exec_driver_sql(
-            f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
+        )
     admin.dispose()
 
 

@@ -61,9 +61,7 @@ def with_usage(executor: Session | Connection, agreements: list[Agreement]) -> l
 
 def _check_partner(session: Session, values: AgreementIn) -> None:
     if session.get(Institution, values.partner_id) is None:
-        raise Invalid(
-            {"partner_id": Message("no institution with id {id}", id=values.partner_id)}
-        )
+        raise Invalid({"partner_id": Message("no institution with id {id}", id=values.partner_id)})
 
 
 def create_agreement(session: Session, data: dict, *, actor: Caller) -> Agreement:

@@ -42,9 +42,11 @@ def waiting(connection: Connection, now: datetime, shown: int = 10) -> list[Wait
         count = connection.scalar(select(func.count()).select_from(table).where(condition)) or 0
         since = Shipment.dispatched_at if kind == "overdue" else Shipment.created_at
         oldest = (
-            connection.execute(select(table).where(condition).order_by(since, Shipment.id)
-                               .limit(shown)).all()
-            if count else []
+            connection.execute(
+                select(table).where(condition).order_by(since, Shipment.id).limit(shown)
+            ).all()
+            if count
+            else []
         )
         found.append(Waiting(kind, count, oldest))
     return found

@@ -67,18 +67,19 @@ def partner_sources(session: Session, partner_id: int) -> list[str]:
     return current_app.extensions[PARTNER_SOURCES](session, partner_id)
 
 
-def _listed(session: Session, entry: type[SearchEntry], condition: object, page: int,
-            per_page: int) -> tuple[list[CatalogueEntry], int]:
+def _listed(
+    session: Session, entry: type[SearchEntry], condition: object, page: int, per_page: int
+) -> tuple[list[CatalogueEntry], int]:
     statement = (
-        select(Record.identifier, entry.title, entry.author, entry.year, entry.language,
-               entry.isbn)
+        select(Record.identifier, entry.title, entry.author, entry.year, entry.language, entry.isbn)
         .join(Record, Record.id == entry.record_id)
         .where(condition)  # type: ignore[arg-type]
     )
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.execute(
         statement.order_by(entry.year.desc().nulls_last(), entry.title, Record.identifier)
-        .offset((page - 1) * per_page).limit(per_page)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
     return [CatalogueEntry(*row) for row in rows], total
 
@@ -99,34 +100,51 @@ def _shipped(partner_id: int, direction: str, entry: type[SearchEntry], excluded
 
 
 def offer_list(
-    session: Session, partner_id: int, sources: Sequence[str], *, set_spec: str | None = None,
-    year_from: int | None = None, page: int = 1, per_page: int = 50,
+    session: Session,
+    partner_id: int,
+    sources: Sequence[str],
+    *,
+    set_spec: str | None = None,
+    year_from: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
 ) -> tuple[list[CatalogueEntry], int]:
     """This library's editions the partner lacks, newest first, one record each."""
     get(session, Institution, partner_id, "institution")
     e, other, mine = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
     held = (
         exists().where(other.edition_key == e.edition_key, other.source.in_(sources))
-        if sources else literal(False)
+        if sources
+        else literal(False)
     )
-    first = select(func.min(mine.record_id)).where(
-        mine.edition_key == e.edition_key, mine.source.is_(None)
-    ).scalar_subquery()
+    first = (
+        select(func.min(mine.record_id))
+        .where(mine.edition_key == e.edition_key, mine.source.is_(None))
+        .scalar_subquery()
+    )
     conditions = [
-        e.source.is_(None), e.record_id == first, ~held,
+        e.source.is_(None),
+        e.record_id == first,
+        ~held,
         ~_shipped(partner_id, "outgoing", e, _NOT_SENT),
     ]
     if year_from is not None:
         conditions.append(e.year >= year_from)
     if set_spec:
-        conditions.append(exists().where(RecordSet.record_id == e.record_id,
-                                         RecordSet.set_spec == set_spec))
+        conditions.append(
+            exists().where(RecordSet.record_id == e.record_id, RecordSet.set_spec == set_spec)
+        )
     return _listed(session, e, and_(*conditions), page, per_page)
 
 
 def desiderata(
-    session: Session, partner_id: int, sources: Sequence[str], *,
-    since_year: int | None = None, page: int = 1, per_page: int = 50,
+    session: Session,
+    partner_id: int,
+    sources: Sequence[str],
+    *,
+    since_year: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
 ) -> tuple[list[CatalogueEntry], int]:
     """The partner's editions of `since_year` (default: DESIDERATA_YEARS ago) or later
     that this library lacks."""
@@ -137,11 +155,16 @@ def desiderata(
         return [], 0
     e, mine, theirs = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
     held_here = exists().where(mine.edition_key == e.edition_key, mine.source.is_(None))
-    first = select(func.min(theirs.record_id)).where(
-        theirs.edition_key == e.edition_key, theirs.source.in_(sources)
-    ).scalar_subquery()
+    first = (
+        select(func.min(theirs.record_id))
+        .where(theirs.edition_key == e.edition_key, theirs.source.in_(sources))
+        .scalar_subquery()
+    )
     conditions = [
-        e.source.in_(sources), e.year >= since_year, e.record_id == first, ~held_here,
+        e.source.in_(sources),
+        e.year >= since_year,
+        e.record_id == first,
+        ~held_here,
         ~_shipped(partner_id, "incoming", e, ("cancelled",)),
     ]
     return _listed(session, e, and_(*conditions), page, per_page)
@@ -162,8 +185,13 @@ def _item_values(entry: SearchEntry, identifier: str) -> dict:
 
 
 def start_shipment(
-    session: Session, partner_id: int, direction: str, identifiers: Sequence[str], *,
-    actor: Caller, home_country: str,
+    session: Session,
+    partner_id: int,
+    direction: str,
+    identifiers: Sequence[str],
+    *,
+    actor: Caller,
+    home_country: str,
 ) -> Shipment:
     """A new shipment (outgoing: draft; incoming: expected) with one item per record."""
     if not identifiers:
@@ -171,18 +199,28 @@ def start_shipment(
     if len(identifiers) > MAX_RECORDS:
         raise Invalid({"identifiers": Message("at most {n} records at once", n=MAX_RECORDS)})
     wanted = list(dict.fromkeys(identifiers))
-    entries = dict(session.execute(
-        select(Record.identifier, SearchEntry)
-        .join(SearchEntry, SearchEntry.record_id == Record.id)
-        .where(Record.identifier.in_(wanted))
-    ).all())
-    missing = {f"identifiers.{n}": Message("no record {identifier!r} on this server",
-                                           identifier=identifier)
-               for n, identifier in enumerate(wanted) if identifier not in entries}
+    entries = dict(
+        session.execute(
+            select(Record.identifier, SearchEntry)
+            .join(SearchEntry, SearchEntry.record_id == Record.id)
+            .where(Record.identifier.in_(wanted))
+        ).all()
+    )
+    missing = {
+        f"identifiers.{n}": Message(
+            "no record {identifier!r} on this server", identifier=identifier
+        )
+        for n, identifier in enumerate(wanted)
+        if identifier not in entries
+    }
     if missing:
         raise Invalid(missing)
-    shipment = create_shipment(session, {"partner_id": partner_id, "direction": direction},
-                               actor=actor, home_country=home_country)
+    shipment = create_shipment(
+        session,
+        {"partner_id": partner_id, "direction": direction},
+        actor=actor,
+        home_country=home_country,
+    )
     for identifier in wanted:
         add_item(session, shipment.id, _item_values(entries[identifier], identifier), actor=actor)
     return shipment
@@ -194,7 +232,8 @@ def start_shipment(
 def _local_source(session: Session, identifier: str) -> bool | None:
     """True for a live record of this library, False for a harvested one, None if none."""
     row = session.execute(
-        select(SearchEntry.source).join(Record, Record.id == SearchEntry.record_id)
+        select(SearchEntry.source)
+        .join(Record, Record.id == SearchEntry.record_id)
         .where(Record.identifier == identifier)
     ).first()
     return None if row is None else row.source is None
@@ -206,16 +245,29 @@ def _brief_marc(item: ShipmentItem, control: str) -> MarcRecord:
     year = f"{item.year:04d}" if item.year else "    "
     entered = datetime.now(UTC).strftime("%y%m%d")
     record.add_field(Field(tag="001", data=control))
-    record.add_field(Field(tag="008", data=f"{entered}s{year}    xx {' ' * 17}{item.language or 'und'} d"))
+    record.add_field(
+        Field(tag="008", data=f"{entered}s{year}    xx {' ' * 17}{item.language or 'und'} d")
+    )
     for tag, value in (("020", item.isbn), ("022", item.issn)):
         if value:
-            record.add_field(Field(tag=tag, indicators=[" ", " "], subfields=[Subfield("a", value)]))
+            record.add_field(
+                Field(tag=tag, indicators=[" ", " "], subfields=[Subfield("a", value)])
+            )
     if item.author:
-        record.add_field(Field(tag="100", indicators=["1", " "], subfields=[Subfield("a", item.author)]))
-    record.add_field(Field(tag="245", indicators=["1" if item.author else "0", "0"],
-                           subfields=[Subfield("a", item.title)]))
+        record.add_field(
+            Field(tag="100", indicators=["1", " "], subfields=[Subfield("a", item.author)])
+        )
+    record.add_field(
+        Field(
+            tag="245",
+            indicators=["1" if item.author else "0", "0"],
+            subfields=[Subfield("a", item.title)],
+        )
+    )
     if item.year:
-        record.add_field(Field(tag="264", indicators=[" ", "1"], subfields=[Subfield("c", str(item.year))]))
+        record.add_field(
+            Field(tag="264", indicators=[" ", "1"], subfields=[Subfield("c", str(item.year))])
+        )
     return record
 
 
@@ -232,8 +284,9 @@ def _copied_marc(session: Session, identifier: str, control: str) -> MarcRecord 
     for tag in ("001", "003"):
         record.remove_fields(tag)
     record.add_ordered_field(Field(tag="001", data=control))
-    record.add_ordered_field(Field(tag="035", indicators=[" ", " "],
-                                   subfields=[Subfield("a", f"(partner){original}")]))
+    record.add_ordered_field(
+        Field(tag="035", indicators=[" ", " "], subfields=[Subfield("a", f"(partner){original}")])
+    )
     return record
 
 
@@ -258,8 +311,11 @@ def accession(
     shipment = get_shipment(session, shipment_id, lock=True)
     if not may_accession(shipment):
         raise Conflict(
-            Message("only a received incoming shipment is accessioned (shipment {id} is {state})",
-                    id=shipment.id, state=Codes(shipment.status)),
+            Message(
+                "only a received incoming shipment is accessioned (shipment {id} is {state})",
+                id=shipment.id,
+                state=Codes(shipment.status),
+            ),
             allowed=list(machine_of(shipment).allowed(shipment.status)),
         )
     spec, name = ACCESSIONS_SET
@@ -271,7 +327,9 @@ def accession(
             done.append(Accession(item.id, linked, created=False))
             continue
         control = f"exchange-{shipment.id}-{item.id}"
-        marc = (_copied_marc(session, linked, control) if linked else None) or _brief_marc(item, control)
+        marc = (_copied_marc(session, linked, control) if linked else None) or _brief_marc(
+            item, control
+        )
         new[item] = render(marc, repository_identifier, (spec.split(":")[0], spec))
     store(session, list(new.values()))  # one write of the records, then the items' links
     for item, record in new.items():

@@ -145,11 +145,22 @@ def _item_to_change(
 
 
 def _change_item(
-    session: Session, shipment: Shipment, item: ShipmentItem, values: dict, *, actor: Caller,
+    session: Session,
+    shipment: Shipment,
+    item: ShipmentItem,
+    values: dict,
+    *,
+    actor: Caller,
     action: str,
 ) -> None:
     editing.change(
-        session, item, values, render_item, actor=actor, entity="item", action=action,
+        session,
+        item,
+        values,
+        render_item,
+        actor=actor,
+        entity="item",
+        action=action,
         shipment_id=shipment.id,
     )
     refresh_totals(session, shipment.id)
@@ -165,7 +176,10 @@ def update_item(
     expected_version: int | None,
 ) -> ShipmentItem:
     shipment, item = _item_to_change(
-        session, shipment_id, item_id, expected_version,
+        session,
+        shipment_id,
+        item_id,
+        expected_version,
         receipt_only=set(patch) <= {"received_copies", "notes"},
     )
     values = editing.merged(ItemIn, editing.current_input(ItemIn, render_item(item)), patch)
@@ -179,7 +193,11 @@ def link_record(
 ) -> None:
     """Point an item at the record it was accessioned as; audited as an accession."""
     _change_item(
-        session, shipment, item, {"record_identifier": identifier}, actor=actor,
+        session,
+        shipment,
+        item,
+        {"record_identifier": identifier},
+        actor=actor,
         action="accession",
     )
 

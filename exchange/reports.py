@@ -55,8 +55,7 @@ class Flow:
             return {c: from_minor(v) for c, v in sorted(values.items())}  # type: ignore[misc]
 
         difference = {
-            c: self.value_sent.get(c, 0) - self.value_received.get(c, 0)
-            for c in self.currencies()
+            c: self.value_sent.get(c, 0) - self.value_received.get(c, 0) for c in self.currencies()
         }
         return {
             "titles_sent": self.titles_sent,
@@ -202,8 +201,14 @@ def months(session: Session | Connection, year: int) -> dict:
     return {"year": year, "sent": sent, "received": received}
 
 
-FLOW_COLUMNS = ["titles_sent", "copies_sent", "titles_received", "copies_received",
-                "titles_difference", "copies_difference"]
+FLOW_COLUMNS = [
+    "titles_sent",
+    "copies_sent",
+    "titles_received",
+    "copies_received",
+    "titles_difference",
+    "copies_difference",
+]
 # The columns that name a row, per report; the API and the pages write the same CSV.
 KEY_COLUMNS = {
     "balance": ["partner_id", "partner", "country", "domestic"],

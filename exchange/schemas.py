@@ -34,7 +34,14 @@ from .states import DIRECTIONS, STATES
 
 BASES = ("copy_for_copy", "value_for_value", "gift", "other")
 # CN 22/CN 23 categories of item.
-CONTENT_TYPES = ("gift", "documents", "commercial_sample", "returned_goods", "sale_of_goods", "other")
+CONTENT_TYPES = (
+    "gift",
+    "documents",
+    "commercial_sample",
+    "returned_goods",
+    "sale_of_goods",
+    "other",
+)
 
 
 def _isbn(value: str) -> str:
@@ -59,14 +66,18 @@ def _hs_code(value: str) -> str:
     digits = value.replace(".", "").replace(" ", "")
     if not digits.isascii() or not digits.isdigit() or len(digits) not in (4, 6, 8, 10):
         raise ValueError(
-            Message("{value!r} is not an HS code (4 to 10 digits, e.g. 4901 or 4901.99)", value=value)
+            Message(
+                "{value!r} is not an HS code (4 to 10 digits, e.g. 4901 or 4901.99)", value=value
+            )
         )
     return digits
 
 
 def _year(value: int) -> int:
     if not 1000 <= value <= date.today().year + 1:
-        raise ValueError(Message("{year} is not a publication year (1000 to next year)", year=value))
+        raise ValueError(
+            Message("{year} is not a publication year (1000 to next year)", year=value)
+        )
     return value
 
 
@@ -83,9 +94,13 @@ class _In(BaseModel):
 
 def _paired(model: BaseModel, amount: str, currency: str) -> None:
     if (getattr(model, amount) is None) != (getattr(model, currency) is None):
-        given, missing = (amount, currency) if getattr(model, amount) is not None else (
-            currency,
-            amount,
+        given, missing = (
+            (amount, currency)
+            if getattr(model, amount) is not None
+            else (
+                currency,
+                amount,
+            )
         )
         raise ValueError(
             Message(

@@ -45,9 +45,22 @@ def machine_of(shipment: Shipment | Row) -> Machine:
 
 # Served as stored; amounts and times are converted on the way out.
 _AS_STORED = (
-    "id", "version", "direction", "status", "partner_id", "agreement_id", "year", "reference",
-    "carrier", "tracking_number", "parcels", "postage_currency", "customs_content_type",
-    "customs_hs_code", "customs_currency", "notes",
+    "id",
+    "version",
+    "direction",
+    "status",
+    "partner_id",
+    "agreement_id",
+    "year",
+    "reference",
+    "carrier",
+    "tracking_number",
+    "parcels",
+    "postage_currency",
+    "customs_content_type",
+    "customs_hs_code",
+    "customs_currency",
+    "notes",
 )
 _TIMES = ("created_at", "updated_at", *(f"{state}_at" for state in TIMED_STATES))
 _COLUMNS = (*_AS_STORED, *_TIMES, "weight_grams", "postage_minor", "customs_declared_value_minor")
@@ -91,8 +104,13 @@ def with_totals(executor: Session | Connection, shipments: Sequence[Shipment | R
     }
     if rendered:
         for shipment_id, currency, titles, copies, value in executor.execute(
-            select(_TOTALS.shipment_id, _TOTALS.currency, _TOTALS.titles, _TOTALS.copies,
-                   _TOTALS.value_minor).where(_TOTALS.shipment_id.in_(list(rendered)))
+            select(
+                _TOTALS.shipment_id,
+                _TOTALS.currency,
+                _TOTALS.titles,
+                _TOTALS.copies,
+                _TOTALS.value_minor,
+            ).where(_TOTALS.shipment_id.in_(list(rendered)))
         ):
             row = rendered[shipment_id]
             row["titles"] += titles
@@ -103,7 +121,9 @@ def with_totals(executor: Session | Connection, shipments: Sequence[Shipment | R
 
 
 def _columns(values: ShipmentIn) -> dict:
-    data = values.model_dump(exclude={"direction", "weight_kg", "postage_cost", "customs_declared_value"})
+    data = values.model_dump(
+        exclude={"direction", "weight_kg", "postage_cost", "customs_declared_value"}
+    )
     data["weight_grams"] = None if values.weight_kg is None else int(values.weight_kg * 1000)
     data["postage_minor"] = to_minor(values.postage_cost)
     data["customs_declared_value_minor"] = to_minor(values.customs_declared_value)
@@ -113,9 +133,7 @@ def _columns(values: ShipmentIn) -> dict:
 def _check_references(session: Session, values: ShipmentIn, home_country: str) -> None:
     partner = session.get(Institution, values.partner_id)
     if partner is None:
-        raise Invalid(
-            {"partner_id": Message("no institution with id {id}", id=values.partner_id)}
-        )
+        raise Invalid({"partner_id": Message("no institution with id {id}", id=values.partner_id)})
     if values.agreement_id is not None:
         agreement = session.get(Agreement, values.agreement_id)
         if agreement is None:
@@ -124,11 +142,7 @@ def _check_references(session: Session, values: ShipmentIn, home_country: str) -
             )
         if agreement.partner_id != values.partner_id:
             raise Invalid(
-                {
-                    "agreement_id": Message(
-                        "agreement {id} is with another partner", id=agreement.id
-                    )
-                }
+                {"agreement_id": Message("agreement {id} is with another partner", id=agreement.id)}
             )
     if partner.country == home_country and values.has_customs():
         raise Invalid(
@@ -140,9 +154,7 @@ def _check_references(session: Session, values: ShipmentIn, home_country: str) -
         )
 
 
-def create_shipment(
-    session: Session, data: dict, *, actor: Caller, home_country: str
-) -> Shipment:
+def create_shipment(session: Session, data: dict, *, actor: Caller, home_country: str) -> Shipment:
     values = editing.validated(ShipmentCreate, data)
     _check_references(session, values, home_country)
     machine = MACHINES[values.direction]
@@ -152,7 +164,14 @@ def create_shipment(
         year=records.utc_now().year,
         **_columns(values),
     )
-    return editing.create(session, shipment, render_shipment, actor=actor, entity="shipment", shipment_id=lambda s: s.id)
+    return editing.create(
+        session,
+        shipment,
+        render_shipment,
+        actor=actor,
+        entity="shipment",
+        shipment_id=lambda s: s.id,
+    )
 
 
 def get_shipment(session: Session, ident: int, *, lock: bool = False) -> Shipment:
@@ -215,11 +234,14 @@ def update_shipment(
 
 
 def live_item_count(session: Session, shipment_id: int) -> int:
-    return session.scalar(
-        select(func.count()).where(
-            ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False)
+    return (
+        session.scalar(
+            select(func.count()).where(
+                ShipmentItem.shipment_id == shipment_id, ShipmentItem.removed.is_(False)
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def transition(

@@ -132,8 +132,19 @@ class Api:
 
         def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
             operation = Operation(
-                method, path, summary, tag, role, body, query, response, status, if_match,
-                csv, (view.__doc__ or "").strip() or None, hints or {},
+                method,
+                path,
+                summary,
+                tag,
+                role,
+                body,
+                query,
+                response,
+                status,
+                if_match,
+                csv,
+                (view.__doc__ or "").strip() or None,
+                hints or {},
             )
             self.operations.append(operation)
 
@@ -177,9 +188,7 @@ def authenticate(role: str | None) -> Caller | None:
     with database().engine.connect() as connection:
         caller = caller_for_token(connection, token.strip())
     if caller is None:
-        raise ApiError(
-            401, "unauthenticated", "the token is unknown or revoked", headers=challenge
-        )
+        raise ApiError(401, "unauthenticated", "the token is unknown or revoked", headers=challenge)
     if not caller.may(role):
         raise ApiError(403, "forbidden", f"this needs the {role} role; you are {caller.role}")
     g.caller = caller
@@ -403,9 +412,7 @@ def install(
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
-        response = _error(
-            error.status, error.code, str(error), fields=error.fields, **error.extra
-        )
+        response = _error(error.status, error.code, str(error), fields=error.fields, **error.extra)
         response.headers.update(error.headers)
         return response
 
@@ -460,8 +467,12 @@ def openapi_document(apis: list[Api]) -> dict:
             "tags": [op.tag],
             "operationId": op.method.lower() + "_" + re.sub(r"\W+", "_", op.path).strip("_"),
             "parameters": [
-                {"name": name, "in": "path", "required": True,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT}}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                }
                 for name in re.findall(r"\{(\w+)\}", op.path)
             ],
             "responses": {},
@@ -485,9 +496,13 @@ def openapi_document(apis: list[Api]) -> dict:
             }
         if op.if_match:
             entry["parameters"].append(
-                {"name": "If-Match", "in": "header", "required": True,
-                 "description": "The ETag of your last read of this object",
-                 "schema": {"type": "string"}}
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": True,
+                    "description": "The ETag of your last read of this object",
+                    "schema": {"type": "string"},
+                }
             )
         success: dict[str, Any] = {"description": op.summary}
         if op.response is not None:
@@ -503,13 +518,18 @@ def openapi_document(apis: list[Api]) -> dict:
         if op.role is not None:
             codes |= {"401": "Missing, unknown or revoked token", "403": "Role too low"}
         if op.method in ("POST", "PATCH"):
-            codes |= {"409": "Not allowed in the object's current state",
-                      "413": "Body too large", "415": "Body is not JSON"}
+            codes |= {
+                "409": "Not allowed in the object's current state",
+                "413": "Body too large",
+                "415": "Body is not JSON",
+            }
         if op.csv:  # reports: cached per ledger change, with an ETag
             entry["responses"]["304"] = {"description": "Unchanged since the If-None-Match ETag"}
         if op.if_match:
-            codes |= {"412": "The object changed since your read (stale If-Match)",
-                      "428": "If-Match is missing, or * (which names no version)"}
+            codes |= {
+                "412": "The object changed since your read (stale If-Match)",
+                "428": "If-Match is missing, or * (which names no version)",
+            }
         for code, description in sorted(codes.items()):
             entry["responses"][code] = {
                 "description": description,
@@ -554,6 +574,4 @@ def partial(model: type[BaseModel]) -> type[BaseModel]:
             Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         )
         fields[name] = (annotation | None, Field(default=None, description=info.description))
-    return create_model(
-        f"{model.__name__}Patch", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    return create_model(f"{model.__name__}Patch", __config__=ConfigDict(extra="forbid"), **fields)

@@ -76,9 +76,7 @@ def record_event(
         changes=changes,
     )
     session.add(event)
-    session.execute(
-        update(Counter).where(Counter.name == "ledger").values(value=Counter.value + 1)
-    )
+    session.execute(update(Counter).where(Counter.name == "ledger").values(value=Counter.value + 1))
     return event
 
 

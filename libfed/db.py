@@ -57,8 +57,9 @@ def normalised_url(url: str) -> str:
     """The URL as people write it, with the driver this project ships: a plain
     `postgresql://` (or Heroku's `postgres://`) means psycopg 3, not SQLAlchemy's
     default psycopg2, which is not installed."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith(
-        "postgres://") else url)
+    parsed = make_url(
+        url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+    )
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
@@ -111,8 +112,10 @@ def insert_or_ignore(
     and PostgreSQL both know). Returns how many rows were inserted."""
     if not rows:
         return 0
-    dialect = executor.get_bind().dialect.name if isinstance(executor, Session) else (
-        executor.dialect.name
+    dialect = (
+        executor.get_bind().dialect.name
+        if isinstance(executor, Session)
+        else (executor.dialect.name)
     )
     adding = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     # Counted from RETURNING: the drivers' rowcount of a multi-row insert is not reliable.

@@ -26,7 +26,12 @@ class Message(str):
     field: str | None
 
     def __new__(
-        cls, template: str, /, *, detail: str | None = None, field: str | None = None,
+        cls,
+        template: str,
+        /,
+        *,
+        detail: str | None = None,
+        field: str | None = None,
         **values: Any,
     ) -> Message:
         text = template.format(**values)

@@ -62,7 +62,9 @@ def country_code(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
         raise ValueError(
-            Message("{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'AZ', 'TR')", value=value)
+            Message(
+                "{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'AZ', 'TR')", value=value
+            )
         )
     return code
 
@@ -99,7 +101,9 @@ def language_code(value: str) -> str:
         )
     if language is None:
         raise ValueError(
-            Message("{value!r} is not an ISO 639 language code (e.g. 'aze', 'rus', 'uz')", value=value)
+            Message(
+                "{value!r} is not an ISO 639 language code (e.g. 'aze', 'rus', 'uz')", value=value
+            )
         )
     return getattr(language, "bibliographic", None) or language.alpha_3
 

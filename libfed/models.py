@@ -159,7 +159,9 @@ class Record(Base):
     # read from the index alone (SQLite's indexes end with the rowid anyway).
     __table_args__ = (
         Index(
-            "ix_records_datestamp_identifier", "datestamp", "identifier",
+            "ix_records_datestamp_identifier",
+            "datestamp",
+            "identifier",
             postgresql_include=["id"],
         ),
     )

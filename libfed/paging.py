@@ -24,5 +24,7 @@ class PageQuery(BaseModel):
 def paginate(session: Session, statement: Select, query: PageQuery) -> tuple[list[Any], int]:
     """One page of `statement` (already ordered) and the number of rows it has in all."""
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    rows = session.scalars(statement.offset((query.page - 1) * query.per_page).limit(query.per_page))
+    rows = session.scalars(
+        statement.offset((query.page - 1) * query.per_page).limit(query.per_page)
+    )
     return list(rows), total or 0

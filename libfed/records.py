@@ -104,8 +104,10 @@ def ensure_sets(session: Session, names: Mapping[str, str | None]) -> None:
     insert_or_ignore(
         session,
         OAISet.__table__,
-        [{"spec": spec, "name": names.get(spec) or spec.rsplit(":", 1)[-1], "description": None}
-         for spec in sorted(wanted)],
+        [
+            {"spec": spec, "name": names.get(spec) or spec.rsplit(":", 1)[-1], "description": None}
+            for spec in sorted(wanted)
+        ],
         ["spec"],
     )
     for spec, name in names.items():

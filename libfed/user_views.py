@@ -56,27 +56,48 @@ def users_list(caller: Caller) -> Response:
         return reply({"items": [render_user(u) for u in list_users(session)]})
 
 
-@api.route("POST", "/users", summary="Add a user (returns their first token, once)", tag=TAG,
-           role="admin", body=UserIn, response=Token, status=201)
+@api.route(
+    "POST",
+    "/users",
+    summary="Add a user (returns their first token, once)",
+    tag=TAG,
+    role="admin",
+    body=UserIn,
+    response=Token,
+    status=201,
+)
 def users_create(caller: Caller, body: dict) -> Response:
     values = validated(UserIn, body)
     with database().write() as session:
         user, token = add_user(session, values.name, values.role, actor=caller)
         data = render_user(user)
-    return reply({"user": data, "token": token}, 201, version=data["version"],
-                 location=f"{PREFIX}/users/{data['id']}")
+    return reply(
+        {"user": data, "token": token},
+        201,
+        version=data["version"],
+        location=f"{PREFIX}/users/{data['id']}",
+    )
 
 
-@api.route("GET", "/users/{user_id}", summary="Read a user", tag=TAG, role="admin",
-           response=UserOut)
+@api.route(
+    "GET", "/users/{user_id}", summary="Read a user", tag=TAG, role="admin", response=UserOut
+)
 def users_read(caller: Caller, user_id: int) -> Response:
     with database().session() as session:
         data = render_user(find_user(session, user_id))
     return reply(data, version=data["version"])
 
 
-@api.route("PATCH", "/users/{user_id}", summary="Change a user's role or switch them off",
-           tag=TAG, role="admin", body=UserChange, response=UserOut, if_match=True)
+@api.route(
+    "PATCH",
+    "/users/{user_id}",
+    summary="Change a user's role or switch them off",
+    tag=TAG,
+    role="admin",
+    body=UserChange,
+    response=UserOut,
+    if_match=True,
+)
 def users_update(caller: Caller, user_id: int, body: dict) -> Response:
     values = validated(UserChange, body)
     expected = expected_version()
@@ -88,8 +109,15 @@ def users_update(caller: Caller, user_id: int, body: dict) -> Response:
     return reply(data, version=data["version"])
 
 
-@api.route("POST", "/users/{user_id}/tokens", summary="Issue another token for a user",
-           tag=TAG, role="admin", response=Token, status=201)
+@api.route(
+    "POST",
+    "/users/{user_id}/tokens",
+    summary="Issue another token for a user",
+    tag=TAG,
+    role="admin",
+    response=Token,
+    status=201,
+)
 def users_token(caller: Caller, user_id: int) -> Response:
     with database().write() as session:
         user = find_user(session, user_id)

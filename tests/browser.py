@@ -161,22 +161,48 @@ def tab_walk(page: Page, limit: int) -> list[dict[str, Any]]:
 
 # The rules this project holds every page to: names of controls, links and images,
 # ARIA roles and attributes, contrast, title and language of the page, unique ids.
-A11Y_RULES = frozenset({
-    "label", "select-name", "button-name", "input-button-name", "link-name",
-    "image-alt", "role-img-alt", "svg-img-alt", "input-image-alt", "area-alt",
-    "aria-roles", "aria-allowed-role", "aria-required-children", "aria-required-parent",
-    "aria-required-attr", "aria-valid-attr", "aria-valid-attr-value", "aria-allowed-attr",
-    "aria-prohibited-attr", "aria-hidden-focus", "aria-input-field-name",
-    "aria-command-name", "aria-toggle-field-name",
-    "color-contrast",
-    "document-title", "html-has-lang", "html-lang-valid", "valid-lang",
-    "duplicate-id", "duplicate-id-active", "duplicate-id-aria",
-})
+A11Y_RULES = frozenset(
+    {
+        "label",
+        "select-name",
+        "button-name",
+        "input-button-name",
+        "link-name",
+        "image-alt",
+        "role-img-alt",
+        "svg-img-alt",
+        "input-image-alt",
+        "area-alt",
+        "aria-roles",
+        "aria-allowed-role",
+        "aria-required-children",
+        "aria-required-parent",
+        "aria-required-attr",
+        "aria-valid-attr",
+        "aria-valid-attr-value",
+        "aria-allowed-attr",
+        "aria-prohibited-attr",
+        "aria-hidden-focus",
+        "aria-input-field-name",
+        "aria-command-name",
+        "aria-toggle-field-name",
+        "color-contrast",
+        "document-title",
+        "html-has-lang",
+        "html-lang-valid",
+        "valid-lang",
+        "duplicate-id",
+        "duplicate-id-active",
+        "duplicate-id-aria",
+    }
+)
 # axe-core 4.7+ switched the duplicate-id rules off by default (deprecated): on again.
 _AXE_OPTIONS = {
     "resultTypes": ["violations"],
-    "rules": {rule: {"enabled": True} for rule in ("duplicate-id", "duplicate-id-active",
-                                                    "duplicate-id-aria")},
+    "rules": {
+        rule: {"enabled": True}
+        for rule in ("duplicate-id", "duplicate-id-active", "duplicate-id-aria")
+    },
 }
 
 

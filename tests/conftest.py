@@ -157,8 +157,9 @@ def write_config(path: Path, config: Config, harvest: str = "") -> Path:
     as the [harvest] section's lines."""
     path.write_text(
         f'[database]\nurl = "{config.database.url}"\n[oai]\n'
-        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in
-                  config.oai.model_dump().items())
+        + "".join(
+            f"{key} = {json.dumps(value)}\n" for key, value in config.oai.model_dump().items()
+        )
         + f'[exchange]\nhome_country = "{config.exchange.home_country}"\n'
         + f"[harvest]\n{harvest}"
     )
@@ -198,16 +199,21 @@ class ApiCaller:
         self.client = client
         self.token = token
 
-    def call(self, method: str, path: str, json: object = None, *, etag: str | None = None,
-             headers: dict | None = None):  # type: ignore[no-untyped-def]
+    def call(
+        self,
+        method: str,
+        path: str,
+        json: object = None,
+        *,
+        etag: str | None = None,
+        headers: dict | None = None,
+    ):  # type: ignore[no-untyped-def]
         sent = dict(headers or {})
         if self.token is not None:
             sent.setdefault("Authorization", f"Bearer {self.token}")
         if etag is not None:
             sent["If-Match"] = etag
-        return self.client.open(
-            "/api/v1" + path, method=method, json=json, headers=sent
-        )
+        return self.client.open("/api/v1" + path, method=method, json=json, headers=sent)
 
     def get(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
         return self.call("GET", path, **kwargs)
@@ -265,8 +271,9 @@ def admin(client, tokens: dict[str, str]) -> ApiCaller:  # type: ignore[no-untyp
     return ApiCaller(client, tokens["admin"])
 
 
-def add_partner(api: ApiCaller, name: str = "Milli Kütüphane", country: str = "TR",
-                **fields: object) -> dict:
+def add_partner(
+    api: ApiCaller, name: str = "Milli Kütüphane", country: str = "TR", **fields: object
+) -> dict:
     return api.create("/institutions", {"name": name, "country": country, **fields})
 
 
@@ -275,20 +282,28 @@ def harvested_partner(api: ApiCaller, db: Database) -> int:
     """Tashkent's national library, its catalogue harvested as source `tashkent`."""
     institution = add_partner(api, "Alisher Navoiy nomidagi kutubxona", "UZ")
     with db.write() as session:
-        add_source(session, "tashkent", "http://tashkent.example/oai",
-                   institution_id=institution["id"])
+        add_source(
+            session, "tashkent", "http://tashkent.example/oai", institution_id=institution["id"]
+        )
     return institution["id"]
 
 
-def add_shipment(api: ApiCaller, partner_id: int, direction: str = "outgoing",
-                 items: list[dict] | None = None, **fields: object) -> dict:
+def add_shipment(
+    api: ApiCaller,
+    partner_id: int,
+    direction: str = "outgoing",
+    items: list[dict] | None = None,
+    **fields: object,
+) -> dict:
     """A shipment with its items (default: one item of 2 copies at 10.00 EUR)."""
     shipment = api.create(
         "/shipments", {"direction": direction, "partner_id": partner_id, **fields}
     )
-    for item in items if items is not None else [
-        {"title": "Azərbaycan tarixi", "copies": 2, "unit_value": "10.00", "currency": "EUR"}
-    ]:
+    for item in (
+        items
+        if items is not None
+        else [{"title": "Azərbaycan tarixi", "copies": 2, "unit_value": "10.00", "currency": "EUR"}]
+    ):
         api.create(f"/shipments/{shipment['id']}/items", item)
     return api.get(f"/shipments/{shipment['id']}").get_json()
 

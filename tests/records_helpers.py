@@ -22,8 +22,14 @@ def dc(**elements: str | list[str]) -> str:
     return DC.format("".join(parts))
 
 
-def put(db: Database, local_id: str, source: str | None = None, sets: tuple[str, ...] = (),
-        marc: str | None = None, **elements: str | list[str]) -> str:
+def put(
+    db: Database,
+    local_id: str,
+    source: str | None = None,
+    sets: tuple[str, ...] = (),
+    marc: str | None = None,
+    **elements: str | list[str],
+) -> str:
     """Store one record (harvested from `source` when given, with MARCXML `marc` too when
     given); its identifier."""
     identifier = (

@@ -351,8 +351,9 @@ def test_demo_if_empty_loads_once(run: Invoke, database: Database) -> None:
     assert all(described.values()), "every demo set is described for ListSets"
     assert in_local == summaries["libfed_demo.xml"][0] == 24
 
-    assert re.search(r"exchange programme: \d+ partners, \d+ agreements, \d+ shipments",
-                     first.stdout)
+    assert re.search(
+        r"exchange programme: \d+ partners, \d+ agreements, \d+ shipments", first.stdout
+    )
     shipments = count(database, Shipment)
     assert shipments > 0
 
@@ -419,11 +420,22 @@ UNUSABLE_DATABASES = [
     ("foo://x", "foo://x", "unknown database 'foo'"),
     ("::::", "::::", "not a database URL"),
     # Nothing listens on port 1: the database is down.
-    ("postgresql://u:secret@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x", "Connection refused"),
+    (
+        "postgresql://u:secret@127.0.0.1:1/x",
+        "postgresql://u:***@127.0.0.1:1/x",
+        "Connection refused",
+    ),
 ]
 OPENING_COMMANDS = [
-    ("db", "upgrade"), ("db", "reindex"), ("import", str(BATCH)), ("records", "delete", "oai:x:1"),
-    ("users", "list"), ("institutions", "list"), ("sources", "list"), ("harvest",), ("demo",),
+    ("db", "upgrade"),
+    ("db", "reindex"),
+    ("import", str(BATCH)),
+    ("records", "delete", "oai:x:1"),
+    ("users", "list"),
+    ("institutions", "list"),
+    ("sources", "list"),
+    ("harvest",),
+    ("demo",),
     ("search", "kitob"),
 ]
 
@@ -448,9 +460,20 @@ def test_serve_refuses_an_unusable_database_before_starting_workers(tmp_path: Pa
     config.write_text(config_text("postgresql://u:secret@127.0.0.1:1/x"), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, DATABASE_URL_ENV)}
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("libfed")), "--config", str(config), "serve",
-         "--port", str(free_port()), "--workers", "1"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            str(Path(sys.executable).with_name("libfed")),
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(free_port()),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
@@ -520,12 +543,16 @@ def test_a_relative_sqlite_path_in_the_environment_is_the_working_directorys(
 LEADERLESS = "it does not begin with a MARC 21 record length"
 NOT_MARC = {
     "empty.mrc": (b"", "it is empty"),
-    "page.html": (b"<!DOCTYPE html>\n<html><body><p>Catalogue</p></body></html>\n",
-                  "it is an HTML page"),
+    "page.html": (
+        b"<!DOCTYPE html>\n<html><body><p>Catalogue</p></body></html>\n",
+        "it is an HTML page",
+    ),
     "notes.txt": ("Kitablar siyahısı: 12 ədəd\n".encode(), LEADERLESS),
     "noise.bin": (bytes(range(1, 256)) * 8, LEADERLESS),
-    "feed.xml": (b'<?xml version="1.0"?><rss><channel><item/></channel></rss>',
-                 "it is XML of another kind"),
+    "feed.xml": (
+        b'<?xml version="1.0"?><rss><channel><item/></channel></rss>',
+        "it is XML of another kind",
+    ),
 }
 
 
@@ -656,7 +683,10 @@ def test_users_add_prints_a_working_token_once(
     listed = run("users", "list")
     assert "leyla\tcoordinator\tactive" in listed.stdout
     another = run("users", "token", "leyla").stdout.strip()
-    assert client.get("/api/v1/shipments", headers={"Authorization": f"Bearer {another}"}).status_code == 200
+    assert (
+        client.get("/api/v1/shipments", headers={"Authorization": f"Bearer {another}"}).status_code
+        == 200
+    )
     assert run("users", "disable", "leyla").exit_code == 0
     assert client.get("/api/v1/shipments", headers=auth).status_code == 401
     assert "leyla\tcoordinator\tdisabled" in run("users", "list").stdout
@@ -686,8 +716,17 @@ def test_users_add_refuses_a_taken_name(run: Invoke, database: Database) -> None
 
 
 def test_institutions_add_checks_and_lists(run: Invoke, database: Database) -> None:
-    added = run("institutions", "add", "Staatsbibliothek zu Berlin", "--country", "de",
-                "--kind", "national_library", "--isil", "DE-1")
+    added = run(
+        "institutions",
+        "add",
+        "Staatsbibliothek zu Berlin",
+        "--country",
+        "de",
+        "--kind",
+        "national_library",
+        "--isil",
+        "DE-1",
+    )
     assert added.exit_code == 0, added.output
     assert re.fullmatch(r"institution (\d+) added: Staatsbibliothek zu Berlin\n", added.stdout)
     bad = run("institutions", "add", "Nowhere", "--country", "XX", "--isil", "AZ-1")
@@ -705,8 +744,16 @@ def test_users_add_with_password_asks_twice_and_stores_only_a_slow_hash(
     runner = CliRunner()
     result = runner.invoke(
         main,
-        ["--config", str(config_file), "users", "add", "leyla", "--role", "coordinator",
-         "--password"],
+        [
+            "--config",
+            str(config_file),
+            "users",
+            "add",
+            "leyla",
+            "--role",
+            "coordinator",
+            "--password",
+        ],
         input="Şuşa-kitabxana-2026\nŞuşa-kitabxana-2026\n",
     )
     assert result.exit_code == 0, result.output
@@ -719,23 +766,32 @@ def test_users_add_with_password_asks_twice_and_stores_only_a_slow_hash(
         assert caller_for_password(session, "leyla", "wrong-password-1") is None
         assert caller_for_password(session, "nobody", "Şuşa-kitabxana-2026") is None
 
-    changed = runner.invoke(main, ["--config", str(config_file), "users", "password", "leyla"],
-                            input="another-long-one\nanother-long-one\n")
+    changed = runner.invoke(
+        main,
+        ["--config", str(config_file), "users", "password", "leyla"],
+        input="another-long-one\nanother-long-one\n",
+    )
     assert changed.exit_code == 0, changed.output
-    short = runner.invoke(main, ["--config", str(config_file), "users", "password", "leyla"],
-                          input="short\nshort\n")
+    short = runner.invoke(
+        main, ["--config", str(config_file), "users", "password", "leyla"], input="short\nshort\n"
+    )
     assert short.exit_code != 0 and "at least 10" in short.output
     assert run("users", "disable", "leyla").exit_code == 0
     with database.session() as session:
         assert caller_for_password(session, "leyla", "another-long-one") is None  # switched off
-        events = session.execute(
-            text("SELECT changes FROM audit_events WHERE entity = 'user' ORDER BY id")
-        ).scalars().all()
+        events = (
+            session.execute(
+                text("SELECT changes FROM audit_events WHERE entity = 'user' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
     assert not any("another-long-one" in str(e) or "scrypt" in str(e) for e in events)
 
 
-def test_a_mistyped_confirmation_is_asked_again(run: Invoke, database: Database,
-                                                config_file: Path) -> None:
+def test_a_mistyped_confirmation_is_asked_again(
+    run: Invoke, database: Database, config_file: Path
+) -> None:
     from libfed.users import caller_for_password
 
     result = CliRunner().invoke(
@@ -797,5 +853,6 @@ def test_db_reindex_shows_its_progress(
     assert result.exit_code == 0, result.output
     live = count(database, Record)
     assert re.findall(r"^  ([\d,]+) of ([\d,]+) records$", result.output, re.M) == [
-        (f"{n:,}", f"{live:,}") for n in range(100, live + 1, 100)]
+        (f"{n:,}", f"{live:,}") for n in range(100, live + 1, 100)
+    ]
     assert result.output.endswith(f"search index: {live:,} records\n")

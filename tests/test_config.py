@@ -233,9 +233,13 @@ def test_load_config_reads_the_given_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite:////srv/libfed/libfed.sqlite3", "sqlite://", "sqlite:///:memory:",
-     "sqlite:///file:var/x.sqlite3?mode=ro&uri=true",
-     "postgresql://libfed:secret@db.example.az/libfed"],
+    [
+        "sqlite:////srv/libfed/libfed.sqlite3",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:var/x.sqlite3?mode=ro&uri=true",
+        "postgresql://libfed:secret@db.example.az/libfed",
+    ],
 )
 def test_other_database_urls_in_the_file_are_kept_as_written(tmp_path: Path, url: str) -> None:
     path = write(tmp_path / "c.toml", VALID_TOML.replace("sqlite:///var/from-file.sqlite3", url))

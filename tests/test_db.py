@@ -10,10 +10,15 @@ from libfed.db import masked_url, normalised_url
 @pytest.mark.parametrize(
     ("written", "used"),
     [
-        ("postgresql://libfed:s3cret@db.example.az:5432/libfed",
-         "postgresql+psycopg://libfed:s3cret@db.example.az:5432/libfed"),
+        (
+            "postgresql://libfed:s3cret@db.example.az:5432/libfed",
+            "postgresql+psycopg://libfed:s3cret@db.example.az:5432/libfed",
+        ),
         ("postgres://libfed@127.0.0.1/libfed", "postgresql+psycopg://libfed@127.0.0.1/libfed"),
-        ("postgresql+psycopg://libfed@127.0.0.1/libfed", "postgresql+psycopg://libfed@127.0.0.1/libfed"),
+        (
+            "postgresql+psycopg://libfed@127.0.0.1/libfed",
+            "postgresql+psycopg://libfed@127.0.0.1/libfed",
+        ),
         ("sqlite:///var/libfed.sqlite3", "sqlite:///var/libfed.sqlite3"),
     ],
 )
@@ -24,11 +29,19 @@ def test_a_plain_postgresql_url_uses_the_shipped_driver(written: str, used: str)
 @pytest.mark.parametrize(
     ("written", "shown"),
     [
-        ("postgresql://libfed:s3cret@db.example.az/libfed", "postgresql://libfed:***@db.example.az/libfed"),
+        (
+            "postgresql://libfed:s3cret@db.example.az/libfed",
+            "postgresql://libfed:***@db.example.az/libfed",
+        ),
         # Written raw, not percent-encoded: all of it is hidden, and nothing after it.
-        ("postgresql://libfed:p@ss/w:rd@db.example.az/libfed", "postgresql://libfed:***@db.example.az/libfed"),
-        ("postgresql://db.example.az/libfed?sslmode=require&password=s3cret",
-         "postgresql://db.example.az/libfed?sslmode=require&password=***"),
+        (
+            "postgresql://libfed:p@ss/w:rd@db.example.az/libfed",
+            "postgresql://libfed:***@db.example.az/libfed",
+        ),
+        (
+            "postgresql://db.example.az/libfed?sslmode=require&password=s3cret",
+            "postgresql://db.example.az/libfed?sslmode=require&password=***",
+        ),
         ("postgresql://libfed@db.example.az/libfed", "postgresql://libfed@db.example.az/libfed"),
         ("sqlite:///var/libfed.sqlite3", "sqlite:///var/libfed.sqlite3"),
         ("::::", "::::"),

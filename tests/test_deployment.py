@@ -35,12 +35,14 @@ def _start(command: list[str], log: Path, runtime: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, DATABASE_URL_ENV)}
     env["XDG_RUNTIME_DIR"] = str(runtime)  # gunicorn's control socket
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=runtime)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=runtime)
 
 
 def test_three_schedulers_harvest_a_source_one_run_at_a_time(
-    app: Flask, db: Database, live_server: str, aggregator: tuple[Config, Database],
+    app: Flask,
+    db: Database,
+    live_server: str,
+    aggregator: tuple[Config, Database],
     tmp_path: Path,
 ) -> None:
     load(db, "marcxml/pymarc_batch.xml")
@@ -48,16 +50,30 @@ def test_three_schedulers_harvest_a_source_one_run_at_a_time(
     config, database = aggregator
     with database.write() as session:
         add_source(session, "partner", live_server, every_seconds=1)
-    settings = write_config(tmp_path / "aggregator.toml", config,
-                           "scheduler = true\nmax_retries = 0\n")
+    settings = write_config(
+        tmp_path / "aggregator.toml", config, "scheduler = true\nmax_retries = 0\n"
+    )
     libfed = str(Path(sys.executable).parent / "libfed")
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     processes = [
-        _start([libfed, "--config", str(settings), "serve", "--port", str(free_port()),
-                "--workers", "2"], tmp_path / "serve.log", runtime),
-        _start([libfed, "--config", str(settings), "scheduler"], tmp_path / "scheduler.log",
-               runtime),
+        _start(
+            [
+                libfed,
+                "--config",
+                str(settings),
+                "serve",
+                "--port",
+                str(free_port()),
+                "--workers",
+                "2",
+            ],
+            tmp_path / "serve.log",
+            runtime,
+        ),
+        _start(
+            [libfed, "--config", str(settings), "scheduler"], tmp_path / "scheduler.log", runtime
+        ),
     ]
     try:
         deadline = time.monotonic() + 60

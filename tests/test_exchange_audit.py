@@ -39,18 +39,28 @@ def test_history_rebuilds_a_shipment_and_its_items(client, tokens: dict[str, str
     boss = ApiCaller(client, tokens["admin"])
     partner = add_partner(ayla, "Централна библиотека на БАН", "BG")
     other = add_partner(ayla, "Milli Kütüphane", "TR")
-    shipment = add_shipment(ayla, partner["id"], items=[
-        {"title": "Азербайджанская литература", "copies": 2, "unit_value": "15", "currency": "EUR"},
-        {"title": "Şuşa", "copies": 1, "isbn": "0-306-40615-2"},
-        {"title": "Withdrawn", "copies": 9},
-    ])
+    shipment = add_shipment(
+        ayla,
+        partner["id"],
+        items=[
+            {
+                "title": "Азербайджанская литература",
+                "copies": 2,
+                "unit_value": "15",
+                "currency": "EUR",
+            },
+            {"title": "Şuşa", "copies": 1, "isbn": "0-306-40615-2"},
+            {"title": "Withdrawn", "copies": 9},
+        ],
+    )
     path = f"/shipments/{shipment['id']}"
     items = ayla.get(f"{path}/items").get_json()["items"]
     first, withdrawn = f"{path}/items/{items[0]['id']}", f"{path}/items/{items[2]['id']}"
     steps = [
         lambda: ayla.patch(path, {"carrier": "Azərpoçt", "parcels": 2}, etag=ayla.etag(path)),
-        lambda: boss.patch(path, {"partner_id": other["id"], "notes": "moved to Ankara"},
-                           etag=boss.etag(path)),
+        lambda: boss.patch(
+            path, {"partner_id": other["id"], "notes": "moved to Ankara"}, etag=boss.etag(path)
+        ),
         lambda: ayla.patch(first, {"copies": 5, "author": None}, etag=ayla.etag(first)),
         lambda: ayla.delete(withdrawn, etag=ayla.etag(withdrawn)),
         lambda: ayla.move(shipment["id"], "packed", note="two boxes"),
@@ -106,15 +116,17 @@ def test_institution_and_agreement_changes_are_audited_too(api: ApiCaller) -> No
     events = api.get(f"/institutions/{partner['id']}/history").get_json()["events"]
     assert [e["action"] for e in events] == ["create", "update"]
     assert events[1]["changes"] == {"city": ["Ankara", "İstanbul"]}
-    agreement = api.create("/agreements", {"partner_id": partner["id"], "basis": "gift",
-                                           "start_date": "2024-01-01"})
+    agreement = api.create(
+        "/agreements", {"partner_id": partner["id"], "basis": "gift", "start_date": "2024-01-01"}
+    )
     api.patch(f"/agreements/{agreement['id']}", {"basis": "copy_for_copy"}, etag='"1"')
     history = api.get(f"/agreements/{agreement['id']}/history").get_json()["events"]
     assert history[-1]["changes"] == {"basis": ["gift", "copy_for_copy"]}
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_events SET actor = 'mallory'",
-                                       "DELETE FROM audit_events"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"]
+)
 def test_the_database_refuses_to_rewrite_history(
     api: ApiCaller, db: Database, statement: str
 ) -> None:
@@ -122,5 +134,7 @@ def test_the_database_refuses_to_rewrite_history(
     with pytest.raises(DatabaseError, match="append-only"), db.write() as session:
         session.execute(text(statement))
     with db.session() as session:
-        assert session.scalar(text("SELECT count(*) FROM audit_events WHERE actor = 'mallory'")) == 0
+        assert (
+            session.scalar(text("SELECT count(*) FROM audit_events WHERE actor = 'mallory'")) == 0
+        )
         assert session.scalar(text("SELECT count(*) FROM audit_events")) >= 1

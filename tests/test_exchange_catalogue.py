@@ -38,25 +38,65 @@ def records(db: Database, partner: int) -> dict[str, str]:
     both_isbn = "URN:ISBN:978-9952-8123-4-3"
     return {
         # Held by both: by ISBN, and by title, author and year in the other script.
-        "ours_by_isbn": put(db, "1", title="Azərbaycan kitabxanaları", language="aze",
-                            date="2015", identifier=both_isbn),
-        "theirs_by_isbn": put(db, "t1", source="tashkent", title="Азәрбајҹан китабханалары",
-                              language="aze", date="2015", identifier=both_isbn),
-        "ours_by_title": put(db, "2", title="Oʻzbek xalq maqollari", creator="Karimov, Alisher",
-                             language="uzb", date=str(THIS_YEAR - 1)),
-        "theirs_by_title": put(db, "t2", source="tashkent", title="Ўзбек халқ мақоллари",
-                               creator="Каримов, Алишер", language="uzb",
-                               date=str(THIS_YEAR - 1)),
+        "ours_by_isbn": put(
+            db,
+            "1",
+            title="Azərbaycan kitabxanaları",
+            language="aze",
+            date="2015",
+            identifier=both_isbn,
+        ),
+        "theirs_by_isbn": put(
+            db,
+            "t1",
+            source="tashkent",
+            title="Азәрбајҹан китабханалары",
+            language="aze",
+            date="2015",
+            identifier=both_isbn,
+        ),
+        "ours_by_title": put(
+            db,
+            "2",
+            title="Oʻzbek xalq maqollari",
+            creator="Karimov, Alisher",
+            language="uzb",
+            date=str(THIS_YEAR - 1),
+        ),
+        "theirs_by_title": put(
+            db,
+            "t2",
+            source="tashkent",
+            title="Ўзбек халқ мақоллари",
+            creator="Каримов, Алишер",
+            language="uzb",
+            date=str(THIS_YEAR - 1),
+        ),
         # Only here: what we can offer.
-        "ours_new": put(db, "3", sets=("publications",), title="Şirvanşahlar dövləti",
-                        creator="Əliyev, Rauf", language="aze", date=str(THIS_YEAR)),
+        "ours_new": put(
+            db,
+            "3",
+            sets=("publications",),
+            title="Şirvanşahlar dövləti",
+            creator="Əliyev, Rauf",
+            language="aze",
+            date=str(THIS_YEAR),
+        ),
         "ours_old": put(db, "4", title="Koroğlu", language="aze", date="1990"),
         # Only there: what we may ask for (the old one is not recent).
-        "theirs_new": put(db, "t3", source="tashkent", marc=PARTNER_MARC,
-                          title="Yangi sheʼrlar", creator="Karimova, Dilnoza", language="uzb",
-                          date=str(THIS_YEAR - 1)),
-        "theirs_old": put(db, "t4", source="tashkent", title="Eski kitob", language="uzb",
-                          date="2001"),
+        "theirs_new": put(
+            db,
+            "t3",
+            source="tashkent",
+            marc=PARTNER_MARC,
+            title="Yangi sheʼrlar",
+            creator="Karimova, Dilnoza",
+            language="uzb",
+            date=str(THIS_YEAR - 1),
+        ),
+        "theirs_old": put(
+            db, "t4", source="tashkent", title="Eski kitob", language="uzb", date="2001"
+        ),
     }
 
 
@@ -80,9 +120,14 @@ def test_the_offer_list_is_what_the_partner_does_not_hold(
 def test_a_book_on_its_way_leaves_the_offer_list_until_its_shipment_fails(
     api: ApiCaller, viewer: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    shipment = api.create("/shipments/from-records", {
-        "partner_id": partner, "direction": "outgoing", "identifiers": [records["ours_old"]],
-    })
+    shipment = api.create(
+        "/shipments/from-records",
+        {
+            "partner_id": partner,
+            "direction": "outgoing",
+            "identifiers": [records["ours_old"]],
+        },
+    )
     assert identifiers(viewer.get(f"/institutions/{partner}/offer-list")) == [records["ours_new"]]
     assert api.move(shipment["id"], "cancelled").status_code == 200
     assert records["ours_old"] in identifiers(viewer.get(f"/institutions/{partner}/offer-list"))
@@ -94,14 +139,20 @@ def test_desiderata_are_the_partners_recent_books_we_lack(
     assert identifiers(viewer.get(f"/institutions/{partner}/desiderata")) == [records["theirs_new"]]
     everything = viewer.get(f"/institutions/{partner}/desiderata?since=1900")
     assert identifiers(everything) == [records["theirs_new"], records["theirs_old"]]
-    api.create("/shipments/from-records", {
-        "partner_id": partner, "direction": "incoming", "identifiers": [records["theirs_new"]],
-    })
+    api.create(
+        "/shipments/from-records",
+        {
+            "partner_id": partner,
+            "direction": "incoming",
+            "identifiers": [records["theirs_new"]],
+        },
+    )
     assert identifiers(viewer.get(f"/institutions/{partner}/desiderata")) == []  # asked for
 
 
-def test_a_partner_without_a_harvested_catalogue(api: ApiCaller, viewer: ApiCaller,
-                                                 records: dict[str, str]) -> None:
+def test_a_partner_without_a_harvested_catalogue(
+    api: ApiCaller, viewer: ApiCaller, records: dict[str, str]
+) -> None:
     other = add_partner(api, "Bibliothèque nationale", "FR")["id"]
     assert identifiers(viewer.get(f"/institutions/{other}/desiderata")) == []
     offered = viewer.get(f"/institutions/{other}/offer-list")
@@ -112,8 +163,9 @@ def test_a_partner_without_a_harvested_catalogue(api: ApiCaller, viewer: ApiCall
 def test_the_lists_export_as_csv_for_a_spreadsheet(
     viewer: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    response = viewer.get(f"/institutions/{partner}/offer-list?per_page=1",
-                          headers={"Accept": "text/csv"})
+    response = viewer.get(
+        f"/institutions/{partner}/offer-list?per_page=1", headers={"Accept": "text/csv"}
+    )
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     text = response.get_data(as_text=True)
@@ -126,14 +178,19 @@ def test_the_lists_export_as_csv_for_a_spreadsheet(
 def test_a_shipment_started_from_records_has_one_linked_item_each(
     api: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    shipment = api.create("/shipments/from-records", {
-        "partner_id": partner, "direction": "outgoing",
-        "identifiers": [records["ours_new"], records["ours_old"], records["ours_new"]],
-    })
+    shipment = api.create(
+        "/shipments/from-records",
+        {
+            "partner_id": partner,
+            "direction": "outgoing",
+            "identifiers": [records["ours_new"], records["ours_old"], records["ours_new"]],
+        },
+    )
     assert shipment["status"] == "draft" and shipment["direction"] == "outgoing"
     items = api.get(f"/shipments/{shipment['id']}/items").get_json()["items"]
-    assert [(i["title"], i["record_identifier"], i["copies"], i["language"], i["year"])
-            for i in items] == [
+    assert [
+        (i["title"], i["record_identifier"], i["copies"], i["language"], i["year"]) for i in items
+    ] == [
         ("Şirvanşahlar dövləti", records["ours_new"], 1, "aze", THIS_YEAR),
         ("Koroğlu", records["ours_old"], 1, "aze", 1990),
     ]
@@ -160,12 +217,23 @@ def test_a_shipment_from_records_refuses_what_it_cannot_use(
 def test_received_books_are_accessioned_and_served_by_the_provider(
     api: ApiCaller, client: FlaskClient, db: Database, partner: int, records: dict[str, str]
 ) -> None:
-    shipment = api.create("/shipments/from-records", {
-        "partner_id": partner, "direction": "incoming", "identifiers": [records["theirs_new"]],
-    })
-    api.create(f"/shipments/{shipment['id']}/items",
-               {"title": "Qoraqalpoq dostonlari", "isbn": "978-601-80012-3-9", "year": 2024,
-                "language": "kaa"})
+    shipment = api.create(
+        "/shipments/from-records",
+        {
+            "partner_id": partner,
+            "direction": "incoming",
+            "identifiers": [records["theirs_new"]],
+        },
+    )
+    api.create(
+        f"/shipments/{shipment['id']}/items",
+        {
+            "title": "Qoraqalpoq dostonlari",
+            "isbn": "978-601-80012-3-9",
+            "year": 2024,
+            "language": "kaa",
+        },
+    )
     refused = api.post(f"/shipments/{shipment['id']}/accession")
     assert refused.status_code == 409  # not received yet
     assert api.move(shipment["id"], "received").status_code == 200
@@ -178,17 +246,23 @@ def test_received_books_are_accessioned_and_served_by_the_provider(
     assert copied.startswith(f"oai:{REPOSITORY_ID}:exchange-{shipment['id']}-")
 
     # The provider serves them; the partner's MARC is kept, renumbered, its number in 035.
-    page = client.get("/oai", query_string={
-        "verb": "GetRecord", "metadataPrefix": "marc21", "identifier": copied})
+    page = client.get(
+        "/oai", query_string={"verb": "GetRecord", "metadataPrefix": "marc21", "identifier": copied}
+    )
     marc = etree.fromstring(page.data)
     ns = {"m": "http://www.loc.gov/MARC21/slim", "o": "http://www.openarchives.org/OAI/2.0/"}
-    assert marc.findtext(".//m:datafield[@tag='245']/m:subfield[@code='a']", namespaces=ns) \
+    assert (
+        marc.findtext(".//m:datafield[@tag='245']/m:subfield[@code='a']", namespaces=ns)
         == "Yangi sheʼrlar"
+    )
     assert marc.findtext(".//m:datafield[@tag='035']/m:subfield", namespaces=ns) == "(partner)tk-77"
     assert marc.xpath(".//o:header/o:setSpec/text()", namespaces=ns) == [
-        "exchange", "exchange:received"]
-    dc = client.get("/oai", query_string={
-        "verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": brief}).data.decode()
+        "exchange",
+        "exchange:received",
+    ]
+    dc = client.get(
+        "/oai", query_string={"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": brief}
+    ).data.decode()
     assert "Qoraqalpoq dostonlari" in dc and "URN:ISBN:9786018001239" in dc
 
     # The items now name this library's records, and the books are ours in the search.
@@ -206,8 +280,10 @@ def test_received_books_are_accessioned_and_served_by_the_provider(
 def test_only_coordinators_start_shipments_and_accession(
     viewer: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    response = viewer.post("/shipments/from-records", {
-        "partner_id": partner, "direction": "outgoing", "identifiers": [records["ours_new"]]})
+    response = viewer.post(
+        "/shipments/from-records",
+        {"partner_id": partner, "direction": "outgoing", "identifiers": [records["ours_new"]]},
+    )
     assert response.status_code == 403
 
 

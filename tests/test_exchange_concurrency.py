@@ -60,15 +60,20 @@ def test_two_transitions_from_one_state_only_one_happens(
         api.move(shipment["id"], "packed")
         url = f"{base}/shipments/{shipment['id']}"
         etag = requests.get(url, headers=auth, timeout=10).headers["ETag"]
-        responses = race([
-            ("POST", f"{url}/transitions", {"to": to}, auth | {"If-Match": etag})
-            for to in ("dispatched", "cancelled")
-        ])
+        responses = race(
+            [
+                ("POST", f"{url}/transitions", {"to": to}, auth | {"If-Match": etag})
+                for to in ("dispatched", "cancelled")
+            ]
+        )
         assert sorted(r.status_code for r in responses) == [200, 412]
         final = requests.get(url, headers=auth, timeout=10).json()
         assert final["status"] == next(r for r in responses if r.ok).json()["status"]
-        transitions = [e for e in api.get(f"/shipments/{shipment['id']}/history").get_json()["events"]
-                       if e["action"] == "transition"]
+        transitions = [
+            e
+            for e in api.get(f"/shipments/{shipment['id']}/history").get_json()["events"]
+            if e["action"] == "transition"
+        ]
         assert len(transitions) == 2  # packed, then the winner
 
 
@@ -80,11 +85,17 @@ def test_items_added_at_once_all_land_and_totals_add_up(
     partner = add_partner(api)
     shipment = add_shipment(api, partner["id"], items=[])
     url = f"{base}/shipments/{shipment['id']}/items"
-    responses = race([
-        ("POST", url, {"title": f"Book {n}", "copies": n, "unit_value": "1.00",
-                       "currency": "AZN"}, auth)
-        for n in range(1, 9)
-    ])
+    responses = race(
+        [
+            (
+                "POST",
+                url,
+                {"title": f"Book {n}", "copies": n, "unit_value": "1.00", "currency": "AZN"},
+                auth,
+            )
+            for n in range(1, 9)
+        ]
+    )
     assert all(r.status_code == 201 for r in responses)
     final = api.get(f"/shipments/{shipment['id']}").get_json()
     assert final["titles"] == 8 and final["copies"] == 36 and final["value"] == {"AZN": "36.00"}

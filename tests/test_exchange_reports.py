@@ -9,8 +9,9 @@ import pytest
 from conftest import ApiCaller, add_partner, add_shipment
 
 
-def shipped(api: ApiCaller, partner: dict, direction: str, items: list[dict],
-            moves: list[tuple[str, str]]) -> dict:
+def shipped(
+    api: ApiCaller, partner: dict, direction: str, items: list[dict], moves: list[tuple[str, str]]
+) -> dict:
     shipment = add_shipment(api, partner["id"], direction, items=items)
     for to, at in moves:
         response = api.move(shipment["id"], to, at=at)
@@ -32,43 +33,97 @@ def programme(api: ApiCaller) -> dict[str, dict]:
     az = add_partner(api, "Bakı Dövlət Universiteti", "AZ", kind="university")
     de = add_partner(api, "Staatsbibliothek zu Berlin", "DE", isil="DE-1")
     add_partner(api, "Harvested only", "FR")  # no agreement, no shipment: not in the balance
-    api.create("/agreements", {"partner_id": de["id"], "basis": "copy_for_copy",
-                               "start_date": "2023-01-01"})
+    api.create(
+        "/agreements",
+        {"partner_id": de["id"], "basis": "copy_for_copy", "start_date": "2023-01-01"},
+    )
     # Counted, to Türkiye: 2 titles, 5 copies, 40.00 EUR.
-    shipped(api, tr, "outgoing", [eur("A", 3, "10.00"), eur("B", 2, "5.00")],
-            [*SENT_2025, ("delivered", "2025-03-20T10:00:00Z")])
+    shipped(
+        api,
+        tr,
+        "outgoing",
+        [eur("A", 3, "10.00"), eur("B", 2, "5.00")],
+        [*SENT_2025, ("delivered", "2025-03-20T10:00:00Z")],
+    )
     # Not counted: lost, returned, only packed.
-    shipped(api, tr, "outgoing", [eur("Lost", 4, "9.00")],
-            [*SENT_2025, ("lost", "2025-06-01T00:00:00Z")])
-    shipped(api, tr, "outgoing", [eur("Back", 7, "9.00")],
-            [*SENT_2025, ("returned", "2025-06-01T00:00:00Z")])
+    shipped(
+        api,
+        tr,
+        "outgoing",
+        [eur("Lost", 4, "9.00")],
+        [*SENT_2025, ("lost", "2025-06-01T00:00:00Z")],
+    )
+    shipped(
+        api,
+        tr,
+        "outgoing",
+        [eur("Back", 7, "9.00")],
+        [*SENT_2025, ("returned", "2025-06-01T00:00:00Z")],
+    )
     shipped(api, tr, "outgoing", [eur("Waiting", 1, "1.00")], [("packed", "2025-05-01T00:00:00Z")])
     # To Russia: one in 2024 (10 copies), one in 2025 (2 titles, 5 copies, 1200.00 RUB).
-    shipped(api, ru, "outgoing", [eur("Old", 10, "1.00", "RUB")],
-            [("packed", "2024-12-19T00:00:00Z"), ("dispatched", "2024-12-20T00:00:00Z")])
-    shipped(api, ru, "outgoing", [eur("C", 4, "300", "RUB"), {"title": "D", "copies": 1}],
-            [("packed", "2025-05-30T00:00:00Z"), ("dispatched", "2025-06-01T00:00:00Z"),
-             ("delivered", "2025-06-20T00:00:00Z"), ("acknowledged", "2025-07-01T00:00:00Z")])
+    shipped(
+        api,
+        ru,
+        "outgoing",
+        [eur("Old", 10, "1.00", "RUB")],
+        [("packed", "2024-12-19T00:00:00Z"), ("dispatched", "2024-12-20T00:00:00Z")],
+    )
+    shipped(
+        api,
+        ru,
+        "outgoing",
+        [eur("C", 4, "300", "RUB"), {"title": "D", "copies": 1}],
+        [
+            ("packed", "2025-05-30T00:00:00Z"),
+            ("dispatched", "2025-06-01T00:00:00Z"),
+            ("delivered", "2025-06-20T00:00:00Z"),
+            ("acknowledged", "2025-07-01T00:00:00Z"),
+        ],
+    )
     # From Türkiye: 3 titles listed, 2 arrived, 3 copies, 150.00 TRY.
-    shipped(api, tr, "incoming",
-            [eur("X", 2, "50", "TRY"), eur("Y", 3, "50", "TRY", received_copies=1),
-             eur("Z", 1, "50", "TRY", received_copies=0)],
-            [("received", "2025-04-01T00:00:00Z")])
+    shipped(
+        api,
+        tr,
+        "incoming",
+        [
+            eur("X", 2, "50", "TRY"),
+            eur("Y", 3, "50", "TRY", received_copies=1),
+            eur("Z", 1, "50", "TRY", received_copies=0),
+        ],
+        [("received", "2025-04-01T00:00:00Z")],
+    )
     # From Russia: one received and accessioned (1 title, 6 copies, 12.00 EUR), one expected.
-    shipped(api, ru, "incoming", [eur("E", 6, "2.00")],
-            [("received", "2025-02-01T00:00:00Z"), ("accessioned", "2025-02-10T00:00:00Z")])
+    shipped(
+        api,
+        ru,
+        "incoming",
+        [eur("E", 6, "2.00")],
+        [("received", "2025-02-01T00:00:00Z"), ("accessioned", "2025-02-10T00:00:00Z")],
+    )
     shipped(api, ru, "incoming", [eur("Promised", 100, "1.00")], [])
     # At home: 2 titles, 30 copies, 100.00 AZN.
-    shipped(api, az, "outgoing", [eur("F", 20, "5", "AZN"), {"title": "G", "copies": 10}],
-            [("packed", "2025-08-30T00:00:00Z"), ("dispatched", "2025-09-01T00:00:00Z")])
+    shipped(
+        api,
+        az,
+        "outgoing",
+        [eur("F", 20, "5", "AZN"), {"title": "G", "copies": 10}],
+        [("packed", "2025-08-30T00:00:00Z"), ("dispatched", "2025-09-01T00:00:00Z")],
+    )
     return {"TR": tr, "RU": ru, "AZ": az, "DE": de}
 
 
 def flows(ts: int, cs: int, vs: dict, tr: int, cr: int, vr: dict, vd: dict) -> dict:
     return {
-        "titles_sent": ts, "copies_sent": cs, "value_sent": vs,
-        "titles_received": tr, "copies_received": cr, "value_received": vr,
-        "titles_difference": ts - tr, "copies_difference": cs - cr, "value_difference": vd,
+        "titles_sent": ts,
+        "copies_sent": cs,
+        "value_sent": vs,
+        "titles_received": tr,
+        "copies_received": cr,
+        "value_received": vr,
+        "titles_difference": ts - tr,
+        "copies_difference": cs - cr,
+        "value_difference": vd,
     }
 
 
@@ -80,27 +135,41 @@ def test_balance_per_partner_matches_the_hand_computed_figures(
     rows = {row["partner_id"]: row for row in report["rows"]}
     assert set(rows) == {p["id"] for p in programme.values()}
     assert rows[programme["TR"]["id"]] == {
-        "partner_id": programme["TR"]["id"], "partner": "Milli Kütüphane", "country": "TR",
+        "partner_id": programme["TR"]["id"],
+        "partner": "Milli Kütüphane",
+        "country": "TR",
         "domestic": False,
-        **flows(2, 5, {"EUR": "40.00"}, 2, 3, {"TRY": "150.00"},
-                {"EUR": "40.00", "TRY": "-150.00"}),
+        **flows(
+            2, 5, {"EUR": "40.00"}, 2, 3, {"TRY": "150.00"}, {"EUR": "40.00", "TRY": "-150.00"}
+        ),
     }
     assert rows[programme["RU"]["id"]] == {
-        "partner_id": programme["RU"]["id"], "partner": "BAN", "country": "RU", "domestic": False,
-        **flows(2, 5, {"RUB": "1200.00"}, 1, 6, {"EUR": "12.00"},
-                {"EUR": "-12.00", "RUB": "1200.00"}),
+        "partner_id": programme["RU"]["id"],
+        "partner": "BAN",
+        "country": "RU",
+        "domestic": False,
+        **flows(
+            2, 5, {"RUB": "1200.00"}, 1, 6, {"EUR": "12.00"}, {"EUR": "-12.00", "RUB": "1200.00"}
+        ),
     }
     assert rows[programme["AZ"]["id"]]["domestic"] is True
     assert rows[programme["AZ"]["id"]]["copies_sent"] == 30
     assert rows[programme["AZ"]["id"]]["value_sent"] == {"AZN": "100.00"}
     # An agreement but nothing exchanged this year: listed, with zeros.
     assert rows[programme["DE"]["id"]] == {
-        "partner_id": programme["DE"]["id"], "partner": "Staatsbibliothek zu Berlin",
-        "country": "DE", "domestic": False, **flows(0, 0, {}, 0, 0, {}, {}),
+        "partner_id": programme["DE"]["id"],
+        "partner": "Staatsbibliothek zu Berlin",
+        "country": "DE",
+        "domestic": False,
+        **flows(0, 0, {}, 0, 0, {}, {}),
     }
     assert report["totals"] == flows(
-        6, 40, {"AZN": "100.00", "EUR": "40.00", "RUB": "1200.00"},
-        3, 9, {"EUR": "12.00", "TRY": "150.00"},
+        6,
+        40,
+        {"AZN": "100.00", "EUR": "40.00", "RUB": "1200.00"},
+        3,
+        9,
+        {"EUR": "12.00", "TRY": "150.00"},
         {"AZN": "100.00", "EUR": "28.00", "RUB": "1200.00", "TRY": "-150.00"},
     )
 
@@ -125,7 +194,12 @@ def test_countries_report_splits_domestic_and_international(
     assert by_country["RU"]["copies_received"] == 6
     assert report["domestic"] == flows(2, 30, {"AZN": "100.00"}, 0, 0, {}, {"AZN": "100.00"})
     assert report["international"] == flows(
-        4, 10, {"EUR": "40.00", "RUB": "1200.00"}, 3, 9, {"EUR": "12.00", "TRY": "150.00"},
+        4,
+        10,
+        {"EUR": "40.00", "RUB": "1200.00"},
+        3,
+        9,
+        {"EUR": "12.00", "TRY": "150.00"},
         {"EUR": "28.00", "RUB": "1200.00", "TRY": "-150.00"},
     )
     assert report["totals"]["copies_sent"] == 40 and report["totals"]["copies_received"] == 9
@@ -179,28 +253,45 @@ def test_a_report_follows_every_change_and_says_when_nothing_changed(api: ApiCal
 
 def test_an_agreement_shows_the_copies_counted_under_it_per_year(api: ApiCaller) -> None:
     partner = add_partner(api, "BAN", "RU")
-    agreement = api.create("/agreements", {"partner_id": partner["id"], "basis": "copy_for_copy",
-                                           "start_date": "2024-01-01", "annual_quota": 10})
+    agreement = api.create(
+        "/agreements",
+        {
+            "partner_id": partner["id"],
+            "basis": "copy_for_copy",
+            "start_date": "2024-01-01",
+            "annual_quota": 10,
+        },
+    )
     assert agreement["copies_by_year"] == {}
     under = {"agreement_id": agreement["id"]}
-    shipped(api, partner, "outgoing", [eur("A", 4, "1.00"), eur("B", 2, "1.00")],
-            [("packed", "2025-03-01T00:00:00Z"), ("dispatched", "2025-03-02T00:00:00Z")])  # not under it
+    shipped(
+        api,
+        partner,
+        "outgoing",
+        [eur("A", 4, "1.00"), eur("B", 2, "1.00")],
+        [("packed", "2025-03-01T00:00:00Z"), ("dispatched", "2025-03-02T00:00:00Z")],
+    )  # not under it
     for items, moves in (
         ([eur("C", 5, "1.00")], SENT_2025),
         ([eur("Lost", 7, "1.00")], [*SENT_2025, ("lost", "2025-04-01T00:00:00Z")]),
-        ([eur("D", 3, "1.00")], [("packed", "2024-05-01T00:00:00Z"),
-                                 ("dispatched", "2024-05-02T00:00:00Z")]),
+        (
+            [eur("D", 3, "1.00")],
+            [("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
+        ),
     ):
         shipment = add_shipment(api, partner["id"], items=items, **under)
         for to, at in moves:
             assert api.move(shipment["id"], to, at=at).status_code == 200
-    incoming = add_shipment(api, partner["id"], "incoming",
-                            items=[eur("E", 4, "1.00", received_copies=3)], **under)
+    incoming = add_shipment(
+        api, partner["id"], "incoming", items=[eur("E", 4, "1.00", received_copies=3)], **under
+    )
     api.move(incoming["id"], "received", at="2025-06-01T00:00:00Z")
 
     read = api.get(f"/agreements/{agreement['id']}").get_json()
-    assert read["copies_by_year"] == {"2024": {"sent": 3, "received": 0},
-                                      "2025": {"sent": 5, "received": 3}}
+    assert read["copies_by_year"] == {
+        "2024": {"sent": 3, "received": 0},
+        "2025": {"sent": 5, "received": 3},
+    }
     listed = api.get(f"/agreements?partner_id={partner['id']}").get_json()["items"]
     assert listed[0]["copies_by_year"] == read["copies_by_year"]
     history = api.get(f"/agreements/{agreement['id']}/history").get_json()["events"]
@@ -210,9 +301,13 @@ def test_an_agreement_shows_the_copies_counted_under_it_per_year(api: ApiCaller)
 def test_a_line_worth_more_than_an_integer_holds_is_summed(api: ApiCaller) -> None:
     """10 copies at 2.2 million rials: 2.2e9 minor units, beyond PostgreSQL's INTEGER."""
     partner = add_partner(api, "Kitabxana", "IR")
-    shipment = add_shipment(api, partner["id"], items=[
-        {"title": "Shahnameh", "copies": 10, "unit_value": "2200000.00", "currency": "IRR"},
-        {"title": "Divan", "copies": 3, "unit_value": "9000000.00", "currency": "IRR"},
-    ])
+    shipment = add_shipment(
+        api,
+        partner["id"],
+        items=[
+            {"title": "Shahnameh", "copies": 10, "unit_value": "2200000.00", "currency": "IRR"},
+            {"title": "Divan", "copies": 3, "unit_value": "9000000.00", "currency": "IRR"},
+        ],
+    )
     assert shipment["copies"] == 13
     assert shipment["value"] == {"IRR": "49000000.00"}  # 22,000,000.00 + 27,000,000.00

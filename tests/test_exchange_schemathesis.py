@@ -24,8 +24,9 @@ def seeded_server(live_server: str, client, tokens: dict[str, str]) -> Iterator[
     coordinator = ApiCaller(client, tokens["coordinator"])
     turkey = add_partner(coordinator)
     home = add_partner(coordinator, "Bakı Dövlət Universiteti", "AZ")
-    coordinator.create("/agreements", {"partner_id": turkey["id"], "basis": "gift",
-                                       "start_date": "2024-01-01"})
+    coordinator.create(
+        "/agreements", {"partner_id": turkey["id"], "basis": "gift", "start_date": "2024-01-01"}
+    )
     add_shipment(coordinator, turkey["id"])
     add_shipment(coordinator, home["id"], "incoming")
     yield live_server.removesuffix("/oai")
@@ -38,8 +39,11 @@ def seeded_server(live_server: str, client, tokens: dict[str, str]) -> Iterator[
     derandomize=True,
     database=None,
     max_examples=25,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_the_api_keeps_its_documented_promises(  # type: ignore[no-untyped-def]
     case, seeded_server: str, tokens: dict[str, str]

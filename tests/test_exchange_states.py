@@ -142,8 +142,12 @@ def test_items_change_only_before_dispatch_or_receipt(
         added = api.post(items, {"title": "Another book", "copies": 3})
         assert added.status_code == 201
         item = added.get_json()
-        assert api.patch(f"{items}/{item['id']}", {"copies": 4},
-                         etag=f'"{item["version"]}"').status_code == 200
+        assert (
+            api.patch(
+                f"{items}/{item['id']}", {"copies": 4}, etag=f'"{item["version"]}"'
+            ).status_code
+            == 200
+        )
     for state in closed_states:
         shipment = reach(api, direction, state)
         items = f"/shipments/{shipment['id']}/items"
@@ -159,39 +163,53 @@ def test_received_copies_may_still_be_recorded_once_received(api: ApiCaller) -> 
     shipment = reach(api, "incoming", "received")
     items = f"/shipments/{shipment['id']}/items"
     item = api.get(items).get_json()["items"][0]
-    response = api.patch(f"{items}/{item['id']}", {"received_copies": 1},
-                         etag=f'"{item["version"]}"')
+    response = api.patch(
+        f"{items}/{item['id']}", {"received_copies": 1}, etag=f'"{item["version"]}"'
+    )
     assert response.status_code == 200
     assert response.get_json()["received_copies"] == 1
     accessioned = reach(api, "incoming", "accessioned")
     items = f"/shipments/{accessioned['id']}/items"
     item = api.get(items).get_json()["items"][0]
-    assert api.patch(f"{items}/{item['id']}", {"received_copies": 1},
-                     etag=f'"{item["version"]}"').status_code == 409
+    assert (
+        api.patch(
+            f"{items}/{item['id']}", {"received_copies": 1}, etag=f'"{item["version"]}"'
+        ).status_code
+        == 409
+    )
 
 
 def test_partner_can_change_before_dispatch_only(api: ApiCaller) -> None:
     other = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
     draft = reach(api, "outgoing", "draft")
-    moved = api.patch(f"/shipments/{draft['id']}", {"partner_id": other["id"]},
-                      etag=f'"{draft["version"]}"')
+    moved = api.patch(
+        f"/shipments/{draft['id']}", {"partner_id": other["id"]}, etag=f'"{draft["version"]}"'
+    )
     assert moved.status_code == 200 and moved.get_json()["partner_id"] == other["id"]
     dispatched = reach(api, "outgoing", "dispatched")
-    refused = api.patch(f"/shipments/{dispatched['id']}", {"partner_id": other["id"]},
-                        etag=f'"{dispatched["version"]}"')
+    refused = api.patch(
+        f"/shipments/{dispatched['id']}",
+        {"partner_id": other["id"]},
+        etag=f'"{dispatched["version"]}"',
+    )
     assert refused.status_code == 422
     assert "partner_id" in refused.get_json()["error"]["fields"]
     # Tracking details may still be filled in after dispatch.
-    tracked = api.patch(f"/shipments/{dispatched['id']}", {"tracking_number": "RR123456785AZ"},
-                        etag=f'"{dispatched["version"]}"')
+    tracked = api.patch(
+        f"/shipments/{dispatched['id']}",
+        {"tracking_number": "RR123456785AZ"},
+        etag=f'"{dispatched["version"]}"',
+    )
     assert tracked.status_code == 200
 
 
 def test_status_and_direction_change_only_by_their_own_means(api: ApiCaller) -> None:
     shipment = reach(api, "outgoing", "draft")
-    response = api.patch(f"/shipments/{shipment['id']}",
-                         {"status": "dispatched", "direction": "incoming"},
-                         etag=f'"{shipment["version"]}"')
+    response = api.patch(
+        f"/shipments/{shipment['id']}",
+        {"status": "dispatched", "direction": "incoming"},
+        etag=f'"{shipment["version"]}"',
+    )
     assert response.status_code == 422
     fields = response.get_json()["error"]["fields"]
     assert "transitions" in fields["status"] and "direction" in fields

@@ -86,7 +86,10 @@ def test_a_source_another_process_harvests_is_left_to_it(
 
 
 def test_two_harvest_processes_at_once_harvest_a_source_once(
-    app: Flask, db: Database, live_server: str, aggregator: tuple[Config, Database],
+    app: Flask,
+    db: Database,
+    live_server: str,
+    aggregator: tuple[Config, Database],
     tmp_path: Path,
 ) -> None:
     """`libfed harvest` started twice at the same moment, as two schedulers on two
@@ -98,10 +101,17 @@ def test_two_harvest_processes_at_once_harvest_a_source_once(
     with database.write() as session:
         add_source(session, "partner", live_server)
     settings = write_config(tmp_path / "aggregator.toml", config, "max_retries = 0\n")
-    command = [str(Path(sys.executable).parent / "libfed"), "--config", str(settings),
-               "harvest", "partner"]
-    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(2)]
+    command = [
+        str(Path(sys.executable).parent / "libfed"),
+        "--config",
+        str(settings),
+        "harvest",
+        "partner",
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=120) for process in processes]
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == 1
@@ -118,8 +128,7 @@ def test_a_run_left_running_by_a_dead_process_ends_when_the_source_is_harvested_
     load(db, "marcxml/pymarc_batch.xml")
     with db.write() as session:
         source = add_source(session, "partner", live_server)
-        session.add(Run(source_id=source.id, started_at=CLOCK_START, status="running",
-                        errors=[]))
+        session.add(Run(source_id=source.id, started_at=CLOCK_START, status="running", errors=[]))
     run = harvest_one_per_host(db, config, "partner")
     assert run.status == "succeeded"
     with db.session() as session:

@@ -38,7 +38,9 @@ def schema(db: Database) -> list[tuple]:
     inspector = inspect(db.engine)
     for table in sorted(inspector.get_table_names()):
         columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
-        indexes = sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table))
+        indexes = sorted(
+            (i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)
+        )
         keys = sorted(
             (tuple(k["constrained_columns"]), k["referred_table"])
             for k in inspector.get_foreign_keys(table)
@@ -106,8 +108,11 @@ def test_migrations_match_the_models(fresh: Database) -> None:
     with fresh.engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "compare_server_default": True,
-                  "include_object": engine_specific},
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": engine_specific,
+            },
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
@@ -127,21 +132,27 @@ def test_the_keyset_index_serves_the_list_counts(fresh: Database) -> None:
     upgrade(fresh)
     with fresh.engine.connect() as connection:
         if fresh.is_sqlite:
-            columns = connection.execute(
-                text("SELECT name FROM pragma_index_info('ix_records_datestamp_identifier')")
-            ).scalars().all()
+            columns = (
+                connection.execute(
+                    text("SELECT name FROM pragma_index_info('ix_records_datestamp_identifier')")
+                )
+                .scalars()
+                .all()
+            )
             assert columns == ["datestamp", "identifier"]
         else:
-            definition = connection.scalar(text(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_records_datestamp_identifier'"
-            ))
+            definition = connection.scalar(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_records_datestamp_identifier'"
+                )
+            )
             assert definition.endswith("(datestamp, identifier) INCLUDE (id)")
 
 
 _OLD_RECORD = (
-    b'<record><header><identifier>oai:x:1</identifier><datestamp>2026-01-02T03:04:05Z'
-    b'</datestamp><setSpec>s</setSpec></header><metadata><dc>\xd0\x9a\xd0\xb8\xd1\x82\xd0\xbe'
-    b'\xd0\xb1</dc></metadata><about><provenance/></about></record>'
+    b"<record><header><identifier>oai:x:1</identifier><datestamp>2026-01-02T03:04:05Z"
+    b"</datestamp><setSpec>s</setSpec></header><metadata><dc>\xd0\x9a\xd0\xb8\xd1\x82\xd0\xbe"
+    b"\xd0\xb1</dc></metadata><about><provenance/></about></record>"
 )
 _OLD_DELETED = (
     b'<record><header status="deleted"><identifier>oai:x:2</identifier>'
@@ -151,7 +162,9 @@ _OLD_DELETED = (
 
 def _stored_formats(db: Database, column: str) -> dict[int, bytes]:
     with db.engine.connect() as connection:
-        return dict(connection.execute(text(f"SELECT record_id, {column} FROM record_formats")).all())
+        return dict(
+            connection.execute(text(f"SELECT record_id, {column} FROM record_formats")).all()
+        )
 
 
 def test_0008_keeps_each_format_body_and_serves_the_same_record(fresh: Database) -> None:
@@ -167,12 +180,19 @@ def test_0008_keeps_each_format_body_and_serves_the_same_record(fresh: Database)
                     "INSERT INTO records (id, identifier, datestamp, deleted, content_hash, "
                     "header_xml) VALUES (:id, :identifier, :datestamp, :deleted, 'h', :header)"
                 ),
-                {"id": record_id, "identifier": f"oai:x:{record_id}", "header": header,
-                 "datestamp": datetime(2026, 1, 2, 3, 4, 5), "deleted": record_id == 2},
+                {
+                    "id": record_id,
+                    "identifier": f"oai:x:{record_id}",
+                    "header": header,
+                    "datestamp": datetime(2026, 1, 2, 3, 4, 5),
+                    "deleted": record_id == 2,
+                },
             )
             connection.execute(
-                text("INSERT INTO record_formats (record_id, prefix, record_xml) "
-                     "VALUES (:id, 'oai_dc', :xml)"),
+                text(
+                    "INSERT INTO record_formats (record_id, prefix, record_xml) "
+                    "VALUES (:id, 'oai_dc', :xml)"
+                ),
                 {"id": record_id, "xml": xml},
             )
     upgrade(fresh)

@@ -78,9 +78,7 @@ def test_a_write_on_a_clock_it_cannot_keep_up_with_still_ends_stamped_at_its_las
     rewriting whole records once took on PostgreSQL): the write ends, after a few moves,
     with one datestamp everywhere, not chasing the clock forever."""
     seconds = iter(range(1_000))
-    monkeypatch.setattr(
-        "libfed.records.utc_now", lambda: START + timedelta(seconds=next(seconds))
-    )
+    monkeypatch.setattr("libfed.records.utc_now", lambda: START + timedelta(seconds=next(seconds)))
     with db.write() as session:
         store(session, records("one", "two"))
     moves = next(seconds) - 1

@@ -34,22 +34,68 @@ def found(db: Database, text: str, **filters: object) -> list[str]:
 def catalogue(db: Database) -> dict[str, str]:
     """A small union catalogue: local records and two partners', in several scripts."""
     return {
-        "uz_cyrl": put(db, "1", title="Кутубхонашунослик асослари", creator="Каримов, Алишер",
-                       language="uzb", date="2019", subject="Кутубхоналар -- Ўзбекистон"),
-        "uz_latn": put(db, "2", source="tashkent", title="Oʻzbekiston kutubxonalari tarixi",
-                       creator="Rahimova, Gulnora", language="uzb", date="2021"),
-        "az_cyrl": put(db, "3", title="Азәрбајҹан әдәбијјаты", creator="Məmmədov, Əli",
-                       language="aze", date="1985"),
-        "az_latn": put(db, "4", source="baku", title="Azərbaycan kitabxanaları",
-                       creator="Əliyeva, Səbinə", language="aze", date="2015",
-                       identifier="URN:ISBN:978-9952-8123-4-3"),
-        "ru": put(db, "5", title="Братья Карамазовы", creator="Достоевский, Фёдор Михайлович",
-                  language="rus", date="1880"),
-        "ru_romanised": put(db, "6", source="baku", title="Brat'ia Karamazovy",
-                            creator="Dostoevskiĭ, Fedor Mikhaĭlovich", language="rus",
-                            date="1880"),
-        "subject_only": put(db, "7", title="Axborot resurslari", creator="Tursunov, B.",
-                            subject="Kutubxonashunoslik", language="uzb", date="2020"),
+        "uz_cyrl": put(
+            db,
+            "1",
+            title="Кутубхонашунослик асослари",
+            creator="Каримов, Алишер",
+            language="uzb",
+            date="2019",
+            subject="Кутубхоналар -- Ўзбекистон",
+        ),
+        "uz_latn": put(
+            db,
+            "2",
+            source="tashkent",
+            title="Oʻzbekiston kutubxonalari tarixi",
+            creator="Rahimova, Gulnora",
+            language="uzb",
+            date="2021",
+        ),
+        "az_cyrl": put(
+            db,
+            "3",
+            title="Азәрбајҹан әдәбијјаты",
+            creator="Məmmədov, Əli",
+            language="aze",
+            date="1985",
+        ),
+        "az_latn": put(
+            db,
+            "4",
+            source="baku",
+            title="Azərbaycan kitabxanaları",
+            creator="Əliyeva, Səbinə",
+            language="aze",
+            date="2015",
+            identifier="URN:ISBN:978-9952-8123-4-3",
+        ),
+        "ru": put(
+            db,
+            "5",
+            title="Братья Карамазовы",
+            creator="Достоевский, Фёдор Михайлович",
+            language="rus",
+            date="1880",
+        ),
+        "ru_romanised": put(
+            db,
+            "6",
+            source="baku",
+            title="Brat'ia Karamazovy",
+            creator="Dostoevskiĭ, Fedor Mikhaĭlovich",
+            language="rus",
+            date="1880",
+        ),
+        "subject_only": put(
+            db,
+            "7",
+            title="Axborot resurslari",
+            creator="Tursunov, B.",
+            subject="Kutubxonashunoslik",
+            language="uzb",
+            date="2020",
+        ),
     }
 
 
@@ -75,9 +121,7 @@ def test_every_word_must_match(db: Database, catalogue: dict[str, str]) -> None:
     assert found(db, "zzyzx") == []
 
 
-def test_a_title_match_ranks_above_a_subject_match(
-    db: Database, catalogue: dict[str, str]
-) -> None:
+def test_a_title_match_ranks_above_a_subject_match(db: Database, catalogue: dict[str, str]) -> None:
     hits = found(db, "kutubxonashunoslik")
     assert hits.index(catalogue["uz_cyrl"]) < hits.index(catalogue["subject_only"])
 
@@ -94,16 +138,25 @@ def test_filters_by_source_language_year_and_set(db: Database, catalogue: dict[s
     assert catalogue["uz_latn"] not in found(db, "kutubxona", source=LOCAL)
     # The filter picks editions; an edition still lists every holding (this library's first).
     assert found(db, "Karamazov", language="rus", source="baku") == [
-        catalogue["ru"], catalogue["ru_romanised"]]
+        catalogue["ru"],
+        catalogue["ru_romanised"],
+    ]
     assert found(db, "Karamazov", source="tashkent") == []
     assert found(db, "kutubxona", year_from=2021, year_to=2021) == [catalogue["uz_latn"]]
     assert found(db, "kutubxona", year_from=2020, year_to=2021) == [
-        catalogue["uz_latn"], catalogue["subject_only"]]  # a title match first
+        catalogue["uz_latn"],
+        catalogue["subject_only"],
+    ]  # a title match first
     assert found(db, "kutubxona", set_spec="uz") == [f"oai:{REPOSITORY_ID}:8"]
 
 
 def test_an_isbn_is_found_however_it_is_written(db: Database, catalogue: dict[str, str]) -> None:
-    for typed in ("978-9952-8123-4-3", "9789952812343", "isbn:978-9952-8123-4-3", "ISBN 978 9952 8123 4 3"):
+    for typed in (
+        "978-9952-8123-4-3",
+        "9789952812343",
+        "isbn:978-9952-8123-4-3",
+        "ISBN 978 9952 8123 4 3",
+    ):
         assert found(db, typed) == [catalogue["az_latn"]], typed
 
 
@@ -111,8 +164,14 @@ def test_records_of_one_edition_are_one_result_with_every_holding(
     db: Database, catalogue: dict[str, str]
 ) -> None:
     # The same ISBN here and at a partner; a romanised and a Cyrillic record of one book.
-    mine = put(db, "9", title="Azərbaycan kitabxanaları", language="aze", date="2015",
-               identifier="URN:ISBN:9789952812343")
+    mine = put(
+        db,
+        "9",
+        title="Azərbaycan kitabxanaları",
+        language="aze",
+        date="2015",
+        identifier="URN:ISBN:9789952812343",
+    )
     with db.session() as session:
         results = search(session, SearchQuery("kitabxanalar"))
     (edition,) = [e for e in results.editions if e.isbn == "9789952812343"]
@@ -122,7 +181,10 @@ def test_records_of_one_edition_are_one_result_with_every_holding(
     with db.session() as session:
         karamazov = search(session, SearchQuery("Karamazov")).editions
     assert len(karamazov) == 1
-    assert {h.identifier for h in karamazov[0].holdings} == {catalogue["ru"], catalogue["ru_romanised"]}
+    assert {h.identifier for h in karamazov[0].holdings} == {
+        catalogue["ru"],
+        catalogue["ru_romanised"],
+    }
 
 
 def test_the_index_follows_every_change_of_a_record(db: Database) -> None:
@@ -160,8 +222,23 @@ def test_pages_of_editions(db: Database) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "AND", "OR NOT", "kitob*", "(kitob", "title:", ":", "NEAR(a b)", "a^b", "-kitob",
-     "{title_key}:x", "kitob'; DROP TABLE records; --", "\x00kitob", "ǅ" * 300, "🙂 kitob"],
+    [
+        '"',
+        "AND",
+        "OR NOT",
+        "kitob*",
+        "(kitob",
+        "title:",
+        ":",
+        "NEAR(a b)",
+        "a^b",
+        "-kitob",
+        "{title_key}:x",
+        "kitob'; DROP TABLE records; --",
+        "\x00kitob",
+        "ǅ" * 300,
+        "🙂 kitob",
+    ],
 )
 def test_search_syntax_in_a_query_is_only_text(db: Database, query: str) -> None:
     identifier = put(db, "1", title="Kitob", language="uzb")
@@ -187,8 +264,10 @@ def test_a_query_without_words_is_refused(db: Database) -> None:
 def partners(db: Database, config: Config) -> None:
     with db.write() as session:
         institution = create_institution(
-            session, {"name": "Milli Kitabxana", "kind": "national_library", "country": "AZ"},
-            actor=SYSTEM, home_country="AZ",
+            session,
+            {"name": "Milli Kitabxana", "kind": "national_library", "country": "AZ"},
+            actor=SYSTEM,
+            home_country="AZ",
         )
         add_source(session, "baku", "http://baku.example/oai", institution_id=institution.id)
         add_source(session, "tashkent", "http://tashkent.example/oai")
@@ -206,21 +285,28 @@ def test_the_api_answers_anyone_over_http_with_editions_and_holders(
     (edition,) = body["editions"]
     assert edition["year"] == 1880
     holders = {h["identifier"]: h["holder"] for h in edition["holdings"]}
-    assert holders == {catalogue["ru"]: "libfed test repository",
-                       catalogue["ru_romanised"]: "Milli Kitabxana"}
+    assert holders == {
+        catalogue["ru"]: "libfed test repository",
+        catalogue["ru_romanised"]: "Milli Kitabxana",
+    }
     oai = urllib.parse.urlparse(edition["holdings"][0]["oai_url"])
     assert urllib.parse.parse_qs(oai.query)["verb"] == ["GetRecord"]
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("", "q"), ("q=", "q"), ("q=kitob&per_page=101", "per_page"), ("q=kitob&page=0", "page"),
-     ("q=kitob&year_from=x", "year_from"), ("q=kitob&colour=red", "colour"),
-     ("q=" + "+".join(["kitob"] * 13), "q"), ("q=" + "k" * 501, "q")],
+    [
+        ("", "q"),
+        ("q=", "q"),
+        ("q=kitob&per_page=101", "per_page"),
+        ("q=kitob&page=0", "page"),
+        ("q=kitob&year_from=x", "year_from"),
+        ("q=kitob&colour=red", "colour"),
+        ("q=" + "+".join(["kitob"] * 13), "q"),
+        ("q=" + "k" * 501, "q"),
+    ],
 )
-def test_the_api_refuses_bad_parameters_clearly(
-    client: Flask, query: str, field: str
-) -> None:
+def test_the_api_refuses_bad_parameters_clearly(client: Flask, query: str, field: str) -> None:
     response = client.get(f"/api/v1/search?{query}")
     assert response.status_code == 400
     assert field in response.get_json()["error"]["fields"]
@@ -239,8 +325,9 @@ def test_counts_stay_consistent_with_the_records(db: Database, catalogue: dict[s
 
 
 def test_an_issn_is_found_however_it_is_written(db: Database) -> None:
-    journal = put(db, "j", title="Kitabxanaçılıq jurnalı", language="aze",
-                  identifier="URN:ISSN:0317-8471")
+    journal = put(
+        db, "j", title="Kitabxanaçılıq jurnalı", language="aze", identifier="URN:ISSN:0317-8471"
+    )
     put(db, "k", title="03178471 saylı sənəd", language="aze")  # the digits as a word
     for typed in ("0317-8471", "ISSN 0317-8471", "issn:03178471"):
         assert found(db, typed) == [journal], typed

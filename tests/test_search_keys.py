@@ -400,7 +400,9 @@ def test_keys_are_the_same_from_many_threads() -> None:
         "Oʻzbekiston  O'ZBEKISTON\tO‘zbekiston — Bakı, İstanbul; 北京大学 جامعة  café",
     ],
 )
-def test_keys_made_word_by_word_are_those_of_the_whole_text(text: str, language: str | None) -> None:
+def test_keys_made_word_by_word_are_those_of_the_whole_text(
+    text: str, language: str | None
+) -> None:
     """record_key transliterates (and remembers) word by word: no rule may look across
     white space, or a key would depend on the word's neighbours."""
     orth = keys.orthography(language)

@@ -86,9 +86,13 @@ def _messages(mo: bytes) -> list[tuple]:
     """A compiled catalogue's translations, without the header (which names the Babel
     version that compiled it: a newer Babel must not make an unchanged file stale)."""
     return [
-        (m.context, m.id if isinstance(m.id, str) else tuple(m.id),
-         m.string if isinstance(m.string, str) else tuple(m.string))
-        for m in read_mo(io.BytesIO(mo)) if m.id
+        (
+            m.context,
+            m.id if isinstance(m.id, str) else tuple(m.id),
+            m.string if isinstance(m.string, str) else tuple(m.string),
+        )
+        for m in read_mo(io.BytesIO(mo))
+        if m.id
     ]
 
 
@@ -109,8 +113,14 @@ def test_the_compiled_catalogue_is_up_to_date(code: str) -> None:
 _LATIN_WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")
 # Values of the ledger and the configuration that are identifiers, not words of the
 # page: the user name, the repository's name, a harvest source's name, address, format.
-_DATA = ("coordinator-user", "libfed test repository", "http://127.0.0.1:9/oai", "rnb",
-         "oai_dc", "libfed")
+_DATA = (
+    "coordinator-user",
+    "libfed test repository",
+    "http://127.0.0.1:9/oai",
+    "rnb",
+    "oai_dc",
+    "libfed",
+)
 
 
 def _visible_text(page: str) -> list[str]:
@@ -155,29 +165,60 @@ def russian(pages: WebClient) -> WebClient:
 def ledger(db, api) -> dict:  # type: ignore[no-untyped-def]
     """A ledger whose own values are in Cyrillic, so that any Latin word is the page's."""
     import_files(db, REPOSITORY_ID, [ROOT / "libfed" / "demo" / "data" / "libfed_demo.xml"])
-    abroad = add_partner(api, name="Российская национальная библиотека", country="RU",
-                         city="Санкт-Петербург")
+    abroad = add_partner(
+        api, name="Российская национальная библиотека", country="RU", city="Санкт-Петербург"
+    )
     home = add_partner(api, name="Бакинский университет", country="AZ")
-    sent = add_shipment(api, abroad["id"], reference="РНБ-1", carrier="Почта",
-                        customs_hs_code="4901", customs_content_type="gift",
-                        customs_declared_value="20.00", customs_currency="EUR",
-                        items=[{"title": "История", "author": "Иванов", "copies": 2,
-                                "unit_value": "10.00", "currency": "EUR"}])
+    sent = add_shipment(
+        api,
+        abroad["id"],
+        reference="РНБ-1",
+        carrier="Почта",
+        customs_hs_code="4901",
+        customs_content_type="gift",
+        customs_declared_value="20.00",
+        customs_currency="EUR",
+        items=[
+            {
+                "title": "История",
+                "author": "Иванов",
+                "copies": 2,
+                "unit_value": "10.00",
+                "currency": "EUR",
+            }
+        ],
+    )
     api.move(sent["id"], "packed")
     api.move(sent["id"], "dispatched", note="Отправлено почтой")
-    expected = add_shipment(api, home["id"], direction="incoming",
-                            items=[{"title": "Атлас", "copies": 1}])
+    expected = add_shipment(
+        api, home["id"], direction="incoming", items=[{"title": "Атлас", "copies": 1}]
+    )
     with db.write() as session:
-        source = Source(name="rnb", base_url="http://127.0.0.1:9/oai", prefix="oai_dc", sets=[],
-                        enabled=True, institution_id=abroad["id"], every_seconds=3600)
+        source = Source(
+            name="rnb",
+            base_url="http://127.0.0.1:9/oai",
+            prefix="oai_dc",
+            sets=[],
+            enabled=True,
+            institution_id=abroad["id"],
+            every_seconds=3600,
+        )
         session.add(source)
         session.flush()
-        run = Run(source_id=source.id, started_at=utc_now(), finished_at=utc_now(),
-                  status="failed", errors=[{"url": "http://127.0.0.1:9/oai", "message": "отказ"}])
+        run = Run(
+            source_id=source.id,
+            started_at=utc_now(),
+            finished_at=utc_now(),
+            status="failed",
+            errors=[{"url": "http://127.0.0.1:9/oai", "message": "отказ"}],
+        )
         session.add(run)
         session.flush()
-        session.add(QuarantinedRecord(run_id=run.id, url="http://127.0.0.1:9/oai",
-                                      reason="плохая запись", raw=b"<x/>"))
+        session.add(
+            QuarantinedRecord(
+                run_id=run.id, url="http://127.0.0.1:9/oai", reason="плохая запись", raw=b"<x/>"
+            )
+        )
         run_id = run.id
     return {"abroad": abroad, "home": home, "sent": sent, "expected": expected, "run": run_id}
 
@@ -185,14 +226,27 @@ def ledger(db, api) -> dict:  # type: ignore[no-untyped-def]
 def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> None:
     abroad, sent = ledger["abroad"], ledger["sent"]
     paths = [
-        "/", "/partners", f"/partners/{abroad['id']}", "/partners/new",
-        f"/partners/{abroad['id']}/edit", "/shipments", "/shipments/new",
-        f"/shipments/{sent['id']}", f"/shipments/{ledger['expected']['id']}",
-        f"/shipments/{ledger['expected']['id']}?q=tarixi", f"/shipments/{sent['id']}/packing-list",
-        "/reports", "/harvesting", "/harvesting/rnb", f"/harvesting/runs/{ledger['run']}",
-        "/search", "/search?q=тарих", "/search?q=Низами&source=local&year_from=1900&page=2",
+        "/",
+        "/partners",
+        f"/partners/{abroad['id']}",
+        "/partners/new",
+        f"/partners/{abroad['id']}/edit",
+        "/shipments",
+        "/shipments/new",
+        f"/shipments/{sent['id']}",
+        f"/shipments/{ledger['expected']['id']}",
+        f"/shipments/{ledger['expected']['id']}?q=tarixi",
+        f"/shipments/{sent['id']}/packing-list",
+        "/reports",
+        "/harvesting",
+        "/harvesting/rnb",
+        f"/harvesting/runs/{ledger['run']}",
+        "/search",
+        "/search?q=тарих",
+        "/search?q=Низами&source=local&year_from=1900&page=2",
         # From 2012: the demo's older Russian books have romanised titles (lang="ru").
-        f"/partners/{abroad['id']}/offer-list?year_from=2012", f"/partners/{abroad['id']}/desiderata",
+        f"/partners/{abroad['id']}/offer-list?year_from=2012",
+        f"/partners/{abroad['id']}/desiderata",
         "/no-such-page",
     ]
     found = {}
@@ -207,15 +261,17 @@ def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> N
 
 
 def test_refusals_are_shown_in_russian(russian: WebClient, ledger: dict) -> None:
-    response = russian.post("/partners/new", {"name": "Библиотека", "country": "XX",
-                                              "email": "не адрес"})
+    response = russian.post(
+        "/partners/new", {"name": "Библиотека", "country": "XX", "email": "не адрес"}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert not _english_words(page)
     error = html.fromstring(page).get_element_by_id("e-country").text_content()
     assert "XX" in error and re.search("[\u0430-\u044f]{3}", error)
-    item = russian.post(f"/shipments/{ledger['expected']['id']}/items",
-                        {"isbn": "123", "copies": "0"})
+    item = russian.post(
+        f"/shipments/{ledger['expected']['id']}/items", {"isbn": "123", "copies": "0"}
+    )
     assert item.status_code == 422
     assert not _english_words(item.get_data(as_text=True))
 

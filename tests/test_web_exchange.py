@@ -51,14 +51,15 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(app, web_user
     web = WebClient(app.test_client())
     csrf = web.csrf()
     response = web.client.post(
-        "/sign-in?next=/partners", data={"name": "coordinator-user", "password": PASSWORD,
-                                         "csrf_token": csrf}
+        "/sign-in?next=/partners",
+        data={"name": "coordinator-user", "password": PASSWORD, "csrf_token": csrf},
     )
     assert _location(response) == "/partners"
     for hostile in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
         web = WebClient(app.test_client())
         response = web.client.post(
-            "/sign-in", query_string={"next": hostile},
+            "/sign-in",
+            query_string={"next": hostile},
             data={"name": "coordinator-user", "password": PASSWORD, "csrf_token": web.csrf()},
         )
         assert _location(response) == "/", hostile
@@ -100,8 +101,9 @@ def test_a_viewer_sees_but_cannot_change(viewer_pages: WebClient, api) -> None: 
     assert "Mark as packed" not in page and "Add an item" not in page
     assert "New outgoing shipment" not in viewer_pages.text("/shipments")
     assert viewer_pages.get("/shipments/new").status_code == 403
-    response = viewer_pages.post(f"/shipments/{shipment['id']}/transition",
-                                 {"to": "packed", "version": shipment["version"]})
+    response = viewer_pages.post(
+        f"/shipments/{shipment['id']}/transition", {"to": "packed", "version": shipment["version"]}
+    )
     assert response.status_code == 403
     assert api.get(f"/shipments/{shipment['id']}").get_json()["status"] == "draft"
 
@@ -110,10 +112,16 @@ def test_a_viewer_sees_but_cannot_change(viewer_pages: WebClient, api) -> None: 
 
 
 def test_a_partner_is_added_and_shown_with_its_names(pages: WebClient) -> None:
-    response = pages.post("/partners/new", {
-        "name": "Rossiyskaya gosudarstvennaya biblioteka", "country": "ru",
-        "kind": "national_library", "city": "Moskva", "name_ru": "Российская государственная библиотека",
-    })
+    response = pages.post(
+        "/partners/new",
+        {
+            "name": "Rossiyskaya gosudarstvennaya biblioteka",
+            "country": "ru",
+            "kind": "national_library",
+            "city": "Moskva",
+            "name_ru": "Российская государственная библиотека",
+        },
+    )
     assert response.status_code == 303
     page = pages.text(_location(response))
     assert "Российская государственная библиотека" in page
@@ -122,10 +130,15 @@ def test_a_partner_is_added_and_shown_with_its_names(pages: WebClient) -> None:
 
 
 def test_a_refused_partner_keeps_what_was_typed_and_names_the_field(pages: WebClient) -> None:
-    response = pages.post("/partners/new", {
-        "name": "Bakı Dövlət Universiteti", "country": "XX", "kind": "university",
-        "email": "not an address",
-    })
+    response = pages.post(
+        "/partners/new",
+        {
+            "name": "Bakı Dövlət Universiteti",
+            "country": "XX",
+            "kind": "university",
+            "email": "not an address",
+        },
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert re.search(r'id="e-country" class="error">[^<]*XX[^<]*country code', page)
@@ -146,12 +159,20 @@ def test_an_edit_made_from_a_stale_page_keeps_the_typed_values(pages: WebClient,
     partner = add_partner(api)
     form = pages.text(f"/partners/{partner['id']}/edit")
     version = re.search(r'name="version" value="(\d+)"', form).group(1)
-    api.patch(f"/institutions/{partner['id']}", {"city": "Ankara"},
-              etag=api.etag(f"/institutions/{partner['id']}"))
-    response = pages.post(f"/partners/{partner['id']}/edit", {
-        "version": version, "name": "Milli Kütüphane Başkanlığı", "country": "TR",
-        "kind": "national_library",
-    })
+    api.patch(
+        f"/institutions/{partner['id']}",
+        {"city": "Ankara"},
+        etag=api.etag(f"/institutions/{partner['id']}"),
+    )
+    response = pages.post(
+        f"/partners/{partner['id']}/edit",
+        {
+            "version": version,
+            "name": "Milli Kütüphane Başkanlığı",
+            "country": "TR",
+            "kind": "national_library",
+        },
+    )
     assert response.status_code == 409
     assert 'value="Milli Kütüphane Başkanlığı"' in response.get_data(as_text=True)
     assert api.get(f"/institutions/{partner['id']}").get_json()["city"] == "Ankara"
@@ -161,8 +182,9 @@ def test_an_edit_made_from_a_stale_page_keeps_the_typed_values(pages: WebClient,
 
 
 def _new_shipment(pages: WebClient, partner_id: int, **fields: str) -> int:
-    response = pages.post("/shipments/new", {"direction": "outgoing", "partner_id": partner_id,
-                                             **fields})
+    response = pages.post(
+        "/shipments/new", {"direction": "outgoing", "partner_id": partner_id, **fields}
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     return _shipment_id(response)
 
@@ -170,8 +192,7 @@ def _new_shipment(pages: WebClient, partner_id: int, **fields: str) -> int:
 def test_items_are_added_by_isbn_from_the_catalogue(pages: WebClient, api, catalogue) -> None:  # type: ignore[no-untyped-def]
     partner = add_partner(api)
     ident = _new_shipment(pages, partner["id"], reference="TR-2026/1")
-    response = pages.post(f"/shipments/{ident}/items", {"isbn": "978-9952-20-531-2",
-                                                        "copies": "3"})
+    response = pages.post(f"/shipments/{ident}/items", {"isbn": "978-9952-20-531-2", "copies": "3"})
     assert response.status_code == 303
     item = api.get(f"/shipments/{ident}/items").get_json()["items"][0]
     assert item["title"] == "Yeddi gözəl"
@@ -199,12 +220,18 @@ def test_the_catalogue_search_offers_records_to_add(pages: WebClient, api, catal
     page = pages.text(f"/shipments/{ident}?q=Samarqand")
     assert "Samarqand tarixi" in page
     identifier = re.search(r'name="record_identifier" value="([^"]+)"', page).group(1)
-    response = pages.post(f"/shipments/{ident}/items", {
-        "title": "Samarqand tarixi : qadimgi davrlardan XX asr boshlarigacha",
-        "record_identifier": identifier,
-    })
+    response = pages.post(
+        f"/shipments/{ident}/items",
+        {
+            "title": "Samarqand tarixi : qadimgi davrlardan XX asr boshlarigacha",
+            "record_identifier": identifier,
+        },
+    )
     assert response.status_code == 303
-    assert api.get(f"/shipments/{ident}/items").get_json()["items"][0]["record_identifier"] == identifier
+    assert (
+        api.get(f"/shipments/{ident}/items").get_json()["items"][0]["record_identifier"]
+        == identifier
+    )
 
 
 def test_only_the_transitions_allowed_now_are_offered(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
@@ -212,8 +239,9 @@ def test_only_the_transitions_allowed_now_are_offered(pages: WebClient, api) -> 
     shipment = add_shipment(api, partner["id"])
     buttons = re.findall(r'name="to" value="(\w+)"', pages.text(f"/shipments/{shipment['id']}"))
     assert buttons == ["packed", "cancelled"]
-    response = pages.post(f"/shipments/{shipment['id']}/transition",
-                          {"to": "packed", "version": shipment["version"]})
+    response = pages.post(
+        f"/shipments/{shipment['id']}/transition", {"to": "packed", "version": shipment["version"]}
+    )
     assert response.status_code == 303
     page = pages.text(f"/shipments/{shipment['id']}")
     assert "The shipment is now packed." in page
@@ -242,9 +270,11 @@ def test_a_transition_from_a_stale_page_is_refused_and_explained(pages: WebClien
     partner = add_partner(api)
     shipment = add_shipment(api, partner["id"])
     api.move(shipment["id"], "packed")
-    response = pages.post(f"/shipments/{shipment['id']}/transition",
-                          {"to": "cancelled", "version": shipment["version"]},
-                          headers={"Referer": f"/shipments/{shipment['id']}"})
+    response = pages.post(
+        f"/shipments/{shipment['id']}/transition",
+        {"to": "cancelled", "version": shipment["version"]},
+        headers={"Referer": f"/shipments/{shipment['id']}"},
+    )
     assert response.status_code == 303
     assert "Someone changed this" in pages.text(f"/shipments/{shipment['id']}")
     assert api.get(f"/shipments/{shipment['id']}").get_json()["status"] == "packed"
@@ -256,18 +286,27 @@ def test_a_backdated_dispatch_is_read_in_the_configured_zone(pages: WebClient, a
     three_days_ago = (records.utc_now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     shipment = api.move(shipment["id"], "packed", at=three_days_ago).get_json()
     day = (records.utc_now() - timedelta(days=2)).date()
-    pages.post(f"/shipments/{shipment['id']}/transition",
-               {"to": "dispatched", "version": shipment["version"], "at": f"{day}T10:30"})
+    pages.post(
+        f"/shipments/{shipment['id']}/transition",
+        {"to": "dispatched", "version": shipment["version"], "at": f"{day}T10:30"},
+    )
     moved = api.get(f"/shipments/{shipment['id']}").get_json()
     assert moved["status"] == "dispatched"
     assert moved["dispatched_at"] == f"{day}T10:30:00Z"  # the tests' zone is UTC
 
 
-def test_the_packing_list_carries_customs_data_for_international_partners(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
+def test_the_packing_list_carries_customs_data_for_international_partners(
+    pages: WebClient, api
+) -> None:  # type: ignore[no-untyped-def]
     abroad = add_partner(api)
-    shipment = add_shipment(api, abroad["id"], customs_hs_code="4901",
-                            customs_content_type="gift", customs_declared_value="20.00",
-                            customs_currency="EUR")
+    shipment = add_shipment(
+        api,
+        abroad["id"],
+        customs_hs_code="4901",
+        customs_content_type="gift",
+        customs_declared_value="20.00",
+        customs_currency="EUR",
+    )
     page = pages.text(f"/shipments/{shipment['id']}/packing-list")
     assert "Azərbaycan tarixi" in page and "4901" in page and "€20.00" in page
     assert "Customs declaration" in page
@@ -304,36 +343,59 @@ def test_the_dashboard_lists_what_waits(pages: WebClient, api) -> None:  # type:
 def test_an_agreement_is_added_and_changed_from_the_partner_page(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
     partner = add_partner(api)
     assert "Add an agreement" in pages.text(f"/partners/{partner['id']}")
-    refused = pages.post(f"/partners/{partner['id']}/agreements/new", {
-        "basis": "copy_for_copy", "start_date": "2026-01-01", "end_date": "2025-01-01",
-    })
+    refused = pages.post(
+        f"/partners/{partner['id']}/agreements/new",
+        {
+            "basis": "copy_for_copy",
+            "start_date": "2026-01-01",
+            "end_date": "2025-01-01",
+        },
+    )
     assert refused.status_code == 422
     assert 'value="2025-01-01"' in refused.get_data(as_text=True)
-    response = pages.post(f"/partners/{partner['id']}/agreements/new", {
-        "basis": "value_for_value", "start_date": "2025-01-01", "annual_quota": "40",
-    })
+    response = pages.post(
+        f"/partners/{partner['id']}/agreements/new",
+        {
+            "basis": "value_for_value",
+            "start_date": "2025-01-01",
+            "annual_quota": "40",
+        },
+    )
     assert response.status_code == 303
     (agreement,) = api.get(f"/agreements?partner_id={partner['id']}").get_json()["items"]
     assert (agreement["basis"], agreement["annual_quota"]) == ("value_for_value", 40)
     page = pages.text(f"/partners/{partner['id']}")
     assert "value for value" in page and "40" in page
-    pages.post(f"/agreements/{agreement['id']}/edit", {
-        "version": agreement["version"], "basis": "value_for_value", "start_date": "2025-01-01",
-        "annual_quota": "", "notes": "Renewed by letter",
-    })
+    pages.post(
+        f"/agreements/{agreement['id']}/edit",
+        {
+            "version": agreement["version"],
+            "basis": "value_for_value",
+            "start_date": "2025-01-01",
+            "annual_quota": "",
+            "notes": "Renewed by letter",
+        },
+    )
     changed = api.get(f"/agreements/{agreement['id']}").get_json()
     assert changed["annual_quota"] is None and changed["notes"] == "Renewed by letter"
 
 
-def test_partners_are_named_in_the_page_language_when_the_ledger_knows_it(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
-    partner = add_partner(api, name="Millî Kütüphane Başkanlığı",
-                          other_names={"az": "Türkiyə Milli Kitabxanası", "ru": "Национальная библиотека Турции"})
+def test_partners_are_named_in_the_page_language_when_the_ledger_knows_it(
+    pages: WebClient, api
+) -> None:  # type: ignore[no-untyped-def]
+    partner = add_partner(
+        api,
+        name="Millî Kütüphane Başkanlığı",
+        other_names={"az": "Türkiyə Milli Kitabxanası", "ru": "Национальная библиотека Турции"},
+    )
     add_shipment(api, partner["id"], reference="TR-7")
     assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")
     pages.post("/language", {"language": "az", "next": "/"})
     for path in ("/shipments", "/partners", f"/partners/{partner['id']}", "/"):
         assert "Türkiyə Milli Kitabxanası" in pages.text(path), path
-    assert "Millî Kütüphane Başkanlığı" in pages.text(f"/partners/{partner['id']}")  # its own name too
+    assert "Millî Kütüphane Başkanlığı" in pages.text(
+        f"/partners/{partner['id']}"
+    )  # its own name too
     pages.post("/language", {"language": "uz_Latn", "next": "/"})
     assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")  # no Uzbek name: its own
 
@@ -346,7 +408,9 @@ def test_pages_forbid_framing_and_foreign_scripts(pages: WebClient, api) -> None
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     for path in ("/sign-in", "/no-such-page"):
         assert "Content-Security-Policy" in pages.get(path).headers
-    assert "onclick=" not in pages.text(f"/shipments/{add_shipment(api, add_partner(api)['id'])['id']}/packing-list")
+    assert "onclick=" not in pages.text(
+        f"/shipments/{add_shipment(api, add_partner(api)['id'])['id']}/packing-list"
+    )
 
 
 def test_password_guessing_is_slowed_per_user_name(app, web_users) -> None:  # type: ignore[no-untyped-def]
@@ -364,8 +428,10 @@ def test_times_are_shown_in_the_configured_zone(config, db, api) -> None:  # typ
     from libfed.app import create_app
     from tests.conftest import signed_in_as
 
-    baku = create_app(config.model_copy(update={"web": config.web.model_copy(
-        update={"timezone": "Asia/Baku"})}), db)
+    baku = create_app(
+        config.model_copy(update={"web": config.web.model_copy(update={"timezone": "Asia/Baku"})}),
+        db,
+    )
     with db.write() as session:
         set_password(session, find_user(session, "coordinator-user"), PASSWORD)
     pages = signed_in_as(baku, "coordinator-user")

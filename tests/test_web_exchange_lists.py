@@ -29,18 +29,46 @@ def partner(harvested_partner: int) -> int:
 def records(db: Database, partner: int) -> dict[str, str]:
     shared = "URN:ISBN:978-9952-8123-4-3"
     return {
-        "ours_shared": put(db, "1", title="Azərbaycan kitabxanaları", language="aze",
-                           date="2015", identifier=shared),
-        "theirs_shared": put(db, "t1", source="tashkent", title="Azərbaycan kitabxanaları",
-                             language="aze", date="2015", identifier=shared),
-        "ours_new": put(db, "2", sets=("publications",), title="Şirvanşahlar dövləti",
-                        creator="Əliyev, Rauf", language="aze", date=str(THIS_YEAR),
-                        identifier="URN:ISBN:978-9952-1-0001-3"),
+        "ours_shared": put(
+            db,
+            "1",
+            title="Azərbaycan kitabxanaları",
+            language="aze",
+            date="2015",
+            identifier=shared,
+        ),
+        "theirs_shared": put(
+            db,
+            "t1",
+            source="tashkent",
+            title="Azərbaycan kitabxanaları",
+            language="aze",
+            date="2015",
+            identifier=shared,
+        ),
+        "ours_new": put(
+            db,
+            "2",
+            sets=("publications",),
+            title="Şirvanşahlar dövləti",
+            creator="Əliyev, Rauf",
+            language="aze",
+            date=str(THIS_YEAR),
+            identifier="URN:ISBN:978-9952-1-0001-3",
+        ),
         "ours_old": put(db, "3", title="Koroğlu", language="aze", date="1990"),
-        "theirs_new": put(db, "t2", source="tashkent", title="Yangi sheʼrlar",
-                          creator="Karimova, Dilnoza", language="uzb", date=str(THIS_YEAR - 1)),
-        "theirs_old": put(db, "t3", source="tashkent", title="Eski kitob", language="uzb",
-                          date="2001"),
+        "theirs_new": put(
+            db,
+            "t2",
+            source="tashkent",
+            title="Yangi sheʼrlar",
+            creator="Karimova, Dilnoza",
+            language="uzb",
+            date=str(THIS_YEAR - 1),
+        ),
+        "theirs_old": put(
+            db, "t3", source="tashkent", title="Eski kitob", language="uzb", date="2001"
+        ),
     }
 
 
@@ -149,22 +177,29 @@ def test_the_lists_of_an_unknown_partner_are_not_found(pages: WebClient) -> None
 def test_the_rows_ticked_start_a_shipment_of_those_editions(
     pages: WebClient, api: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    response = pages.post(f"/partners/{partner}/offer-list/shipment?year_from=1900",
-                          {"identifier": [records["ours_new"], records["ours_old"]]})
+    response = pages.post(
+        f"/partners/{partner}/offer-list/shipment?year_from=1900",
+        {"identifier": [records["ours_new"], records["ours_old"]]},
+    )
     shipment_id = _shipment_id(response)
     page = _flash(pages, f"/shipments/{shipment_id}")
     assert "Shipment started with 2 items." in page
     shipment = api.get(f"/shipments/{shipment_id}").get_json()
     assert (shipment["direction"], shipment["status"], shipment["partner_id"]) == (
-        "outgoing", "draft", partner)
+        "outgoing",
+        "draft",
+        partner,
+    )
     items = api.get(f"/shipments/{shipment_id}/items").get_json()["items"]
     assert sorted(i["record_identifier"] for i in items) == sorted(
-        [records["ours_new"], records["ours_old"]])
+        [records["ours_new"], records["ours_old"]]
+    )
     # Sent books leave the list.
     assert "No edition is on this list." in pages.text(f"/partners/{partner}/offer-list")
 
-    wanted = pages.post(f"/partners/{partner}/desiderata/shipment",
-                        {"identifier": [records["theirs_new"]]})
+    wanted = pages.post(
+        f"/partners/{partner}/desiderata/shipment", {"identifier": [records["theirs_new"]]}
+    )
     incoming = api.get(f"/shipments/{_shipment_id(wanted)}").get_json()
     assert (incoming["direction"], incoming["status"]) == ("incoming", "expected")
 
@@ -177,12 +212,14 @@ def test_starting_a_shipment_needs_a_tick_its_csrf_token_and_known_records(
     assert nothing.headers["Location"] == f"/partners/{partner}/offer-list?year_from=2000&page=1"
     assert "Tick at least one edition" in _flash(pages, nothing.headers["Location"])
 
-    forged = pages.client.post(f"/partners/{partner}/offer-list/shipment",
-                               data={"identifier": records["ours_new"]})
+    forged = pages.client.post(
+        f"/partners/{partner}/offer-list/shipment", data={"identifier": records["ours_new"]}
+    )
     assert forged.status_code == 400
 
-    unknown = pages.post(f"/partners/{partner}/offer-list/shipment",
-                         {"identifier": ["oai:nowhere:1"]})
+    unknown = pages.post(
+        f"/partners/{partner}/offer-list/shipment", {"identifier": ["oai:nowhere:1"]}
+    )
     assert unknown.status_code == 303
     assert "no record" in _flash(pages, unknown.headers["Location"])
     assert api.get("/shipments").get_json()["total"] == 0
@@ -194,8 +231,9 @@ def test_a_viewer_sees_the_lists_and_csv_but_cannot_start_a_shipment(
     page = _main(viewer_pages.text(f"/partners/{partner}/offer-list"))
     assert "Şirvanşahlar dövləti" in page and "Download CSV" in page
     assert 'type="checkbox"' not in page and "Start a shipment" not in page
-    refused = viewer_pages.post(f"/partners/{partner}/offer-list/shipment",
-                                {"identifier": [records["ours_new"]]})
+    refused = viewer_pages.post(
+        f"/partners/{partner}/offer-list/shipment", {"identifier": [records["ours_new"]]}
+    )
     assert refused.status_code == 403
     assert viewer_pages.get(f"/partners/{partner}/offer-list.csv").status_code == 200
     assert api.get("/shipments").get_json()["total"] == 0
@@ -212,7 +250,8 @@ def test_the_csv_is_the_apis(
     response = pages.get(link)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="offer-list-{partner}.csv"')
+        f'attachment; filename="offer-list-{partner}.csv"'
+    )
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
@@ -241,10 +280,17 @@ def test_a_list_longer_than_a_csv_takes_says_so_beside_the_download(
 
 
 def test_a_received_shipments_items_are_added_to_the_catalogue_from_its_page(
-    pages: WebClient, api: ApiCaller, client, partner: int, records: dict[str, str]  # type: ignore[no-untyped-def]
+    pages: WebClient,
+    api: ApiCaller,
+    client,
+    partner: int,
+    records: dict[str, str],  # type: ignore[no-untyped-def]
 ) -> None:
-    shipment_id = _shipment_id(pages.post(f"/partners/{partner}/desiderata/shipment",
-                                          {"identifier": [records["theirs_new"]]}))
+    shipment_id = _shipment_id(
+        pages.post(
+            f"/partners/{partner}/desiderata/shipment", {"identifier": [records["theirs_new"]]}
+        )
+    )
     path = f"/shipments/{shipment_id}"
     assert "Add the items to the catalogue" not in _main(pages.text(path))  # not received
     early = pages.post(f"{path}/accession")
@@ -262,10 +308,14 @@ def test_a_received_shipments_items_are_added_to_the_catalogue_from_its_page(
     made = item["record_identifier"]
     assert made != records["theirs_new"] and f"exchange-{shipment_id}-" in made
     # The item links its record as the provider serves it (GetRecord).
-    link = urlsplit(html.unescape(re.search(r'<a href="([^"]+)">in the catalogue</a>',
-                                            page).group(1)))
-    assert parse_qs(link.query) == {"verb": ["GetRecord"], "metadataPrefix": ["oai_dc"],
-                                    "identifier": [made]}
+    link = urlsplit(
+        html.unescape(re.search(r'<a href="([^"]+)">in the catalogue</a>', page).group(1))
+    )
+    assert parse_qs(link.query) == {
+        "verb": ["GetRecord"],
+        "metadataPrefix": ["oai_dc"],
+        "identifier": [made],
+    }
     served = client.get(link.path, query_string=link.query)
     assert served.status_code == 200 and "Yangi sheʼrlar" in served.get_data(as_text=True)
 
@@ -277,9 +327,14 @@ def test_a_received_shipments_items_are_added_to_the_catalogue_from_its_page(
 def test_a_viewer_cannot_add_items_to_the_catalogue(
     viewer_pages: WebClient, api: ApiCaller, partner: int, records: dict[str, str]
 ) -> None:
-    shipment = api.create("/shipments/from-records", {
-        "partner_id": partner, "direction": "incoming", "identifiers": [records["theirs_new"]],
-    })
+    shipment = api.create(
+        "/shipments/from-records",
+        {
+            "partner_id": partner,
+            "direction": "incoming",
+            "identifiers": [records["theirs_new"]],
+        },
+    )
     api.move(shipment["id"], "received")
     assert "Add the items" not in viewer_pages.text(f"/shipments/{shipment['id']}")
     assert viewer_pages.post(f"/shipments/{shipment['id']}/accession").status_code == 403
@@ -288,13 +343,23 @@ def test_a_viewer_cannot_add_items_to_the_catalogue(
 # ------------------------------------------------------------------ hostile data
 
 
-def test_hostile_titles_are_shown_as_text(
-    pages: WebClient, db: Database, partner: int
-) -> None:
-    put(db, "h1", title=html.escape(HOSTILE), creator=html.escape('"><img src=x>'),
-        language="aze", date=str(THIS_YEAR))
-    put(db, "h2", source="tashkent", title=html.escape(HOSTILE + " II"), language="uzb",
-        date=str(THIS_YEAR))
+def test_hostile_titles_are_shown_as_text(pages: WebClient, db: Database, partner: int) -> None:
+    put(
+        db,
+        "h1",
+        title=html.escape(HOSTILE),
+        creator=html.escape('"><img src=x>'),
+        language="aze",
+        date=str(THIS_YEAR),
+    )
+    put(
+        db,
+        "h2",
+        source="tashkent",
+        title=html.escape(HOSTILE + " II"),
+        language="uzb",
+        date=str(THIS_YEAR),
+    )
     for kind in ("offer-list", "desiderata"):
         page = _main(pages.text(f"/partners/{partner}/{kind}"))
         assert "<script>" not in page and "<img" not in page

@@ -13,11 +13,20 @@ from lxml import html
 SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
 
 
-def ship(api: ApiCaller, partner: dict, direction: str, copies: int,
-         moves: list[tuple[str, str]], currency: str = "EUR") -> dict:
-    shipment = add_shipment(api, partner["id"], direction, items=[
-        {"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}
-    ])
+def ship(
+    api: ApiCaller,
+    partner: dict,
+    direction: str,
+    copies: int,
+    moves: list[tuple[str, str]],
+    currency: str = "EUR",
+) -> dict:
+    shipment = add_shipment(
+        api,
+        partner["id"],
+        direction,
+        items=[{"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}],
+    )
     for to, at in moves:
         assert api.move(shipment["id"], to, at=at).status_code == 200
     return shipment
@@ -89,8 +98,13 @@ def test_the_balance_follows_the_ledger(
     pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
 ) -> None:
     assert table(document(pages, "/reports?year=2025"), "balance")["BAN"]["Copies sent"] == "0"
-    ship(api, ledger["RU"], "outgoing", 5,
-         [("packed", "2025-06-01T00:00:00Z"), ("dispatched", "2025-06-02T00:00:00Z")])
+    ship(
+        api,
+        ledger["RU"],
+        "outgoing",
+        5,
+        [("packed", "2025-06-01T00:00:00Z"), ("dispatched", "2025-06-02T00:00:00Z")],
+    )
     page = document(pages, "/reports?year=2025")
     assert table(page, "balance")["BAN"]["Copies sent"] == "5"
     assert table(page, "balance")["All partners"]["Copies sent"] == "7"
@@ -100,8 +114,10 @@ def test_the_balance_follows_the_ledger(
 def test_other_years_are_apart_and_the_current_year_is_the_default(
     pages: WebClient, ledger: dict[str, dict]
 ) -> None:
-    assert table(document(pages, "/reports?year=2024"), "balance")[
-        "Milli Kütüphane"]["Copies sent"] == "0"
+    assert (
+        table(document(pages, "/reports?year=2024"), "balance")["Milli Kütüphane"]["Copies sent"]
+        == "0"
+    )
     page = document(pages, "/reports")
     (year,) = page.xpath('//input[@name="year"]/@value')
     from libfed.records import utc_now
@@ -192,6 +208,10 @@ def test_anonymous_users_are_sent_to_sign_in(client) -> None:  # type: ignore[no
 def test_viewers_may_see_and_download_reports(
     viewer_pages: WebClient, ledger: dict[str, dict]
 ) -> None:
-    assert table(document(viewer_pages, "/reports?year=2025"), "balance")[
-        "Milli Kütüphane"]["Copies sent"] == "2"
+    assert (
+        table(document(viewer_pages, "/reports?year=2025"), "balance")["Milli Kütüphane"][
+            "Copies sent"
+        ]
+        == "2"
+    )
     assert viewer_pages.get("/reports/countries.csv?year=2025").status_code == 200

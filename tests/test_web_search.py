@@ -26,25 +26,60 @@ def catalogue(db: Database, config: Config) -> dict[str, str]:
     """Local records and two partners' (one with an institution), in several scripts."""
     with db.write() as session:
         institution = create_institution(
-            session, {"name": "Milli Kitabxana", "kind": "national_library", "country": "AZ"},
-            actor=SYSTEM, home_country="AZ",
+            session,
+            {"name": "Milli Kitabxana", "kind": "national_library", "country": "AZ"},
+            actor=SYSTEM,
+            home_country="AZ",
         )
         add_source(session, "baku", "http://baku.example/oai", institution_id=institution.id)
         add_source(session, "tashkent", "http://tashkent.example/oai")
     return {
-        "uz_cyrl": put(db, "1", title="Кутубхонашунослик асослари", creator="Каримов, Алишер",
-                       language="uzb", date="2019", subject="Кутубхоналар -- Ўзбекистон"),
-        "uz_latn": put(db, "2", source="tashkent", sets=("fond",),
-                       title="Oʻzbekiston kutubxonalari tarixi", creator="Rahimova, Gulnora",
-                       language="uzb", date="2021"),
-        "az_latn": put(db, "4", source="baku", title="Azərbaycan kitabxanaları",
-                       creator="Əliyeva, Səbinə", language="aze", date="2015",
-                       identifier="URN:ISBN:978-9952-8123-4-3"),
-        "ru": put(db, "5", title="Братья Карамазовы", creator="Достоевский, Фёдор Михайлович",
-                  language="rus", date="1880"),
-        "ru_romanised": put(db, "6", source="baku", title="Brat'ia Karamazovy",
-                            creator="Dostoevskiĭ, Fedor Mikhaĭlovich", language="rus",
-                            date="1880"),
+        "uz_cyrl": put(
+            db,
+            "1",
+            title="Кутубхонашунослик асослари",
+            creator="Каримов, Алишер",
+            language="uzb",
+            date="2019",
+            subject="Кутубхоналар -- Ўзбекистон",
+        ),
+        "uz_latn": put(
+            db,
+            "2",
+            source="tashkent",
+            sets=("fond",),
+            title="Oʻzbekiston kutubxonalari tarixi",
+            creator="Rahimova, Gulnora",
+            language="uzb",
+            date="2021",
+        ),
+        "az_latn": put(
+            db,
+            "4",
+            source="baku",
+            title="Azərbaycan kitabxanaları",
+            creator="Əliyeva, Səbinə",
+            language="aze",
+            date="2015",
+            identifier="URN:ISBN:978-9952-8123-4-3",
+        ),
+        "ru": put(
+            db,
+            "5",
+            title="Братья Карамазовы",
+            creator="Достоевский, Фёдор Михайлович",
+            language="rus",
+            date="1880",
+        ),
+        "ru_romanised": put(
+            db,
+            "6",
+            source="baku",
+            title="Brat'ia Karamazovy",
+            creator="Dostoevskiĭ, Fedor Mikhaĭlovich",
+            language="rus",
+            date="1880",
+        ),
     }
 
 
@@ -106,22 +141,32 @@ def test_an_edition_lists_its_holdings_with_holders_and_oai_links(
     page = search(viewer_pages, q="Dostoevsky Karamazovy")
     assert count(page) == "1 edition" and titles(page) == ["Братья Карамазовы"]
     (edition,) = page.xpath("//ol[@class='editions']/li")
-    facts = dict(zip([dt.text_content() for dt in edition.xpath(".//dt")],
-                     [dd.text_content().strip() for dd in edition.xpath("./dl/dd")], strict=True))
+    facts = dict(
+        zip(
+            [dt.text_content() for dt in edition.xpath(".//dt")],
+            [dd.text_content().strip() for dd in edition.xpath("./dl/dd")],
+            strict=True,
+        )
+    )
     assert facts["Year"] == "1880" and facts["Language"] == "Russian"
     assert facts["Author"] == "Достоевский, Фёдор Михайлович"
     assert edition.xpath("./h3")[0].get("lang") == "ru"
     holdings = edition.xpath(".//dd/ul/li")
     assert [h.text_content().split(":")[0].strip() for h in holdings] == [
-        f"{HOME} this library", "Milli Kitabxana"]
+        f"{HOME} this library",
+        "Milli Kitabxana",
+    ]
     assert holdings[0].xpath(".//strong")[0].text_content() == "this library"
     assert not holdings[1].xpath(".//strong")
     links = [h.xpath(".//a")[0] for h in holdings]
     assert [a.text_content() for a in links] == [catalogue["ru"], catalogue["ru_romanised"]]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(links[1].get("href")).query)
     assert links[1].get("href").startswith(config.oai.base_url)
-    assert query == {"verb": ["GetRecord"], "metadataPrefix": ["oai_dc"],
-                     "identifier": [catalogue["ru_romanised"]]}
+    assert query == {
+        "verb": ["GetRecord"],
+        "metadataPrefix": ["oai_dc"],
+        "identifier": [catalogue["ru_romanised"]],
+    }
     assert "Brat'ia Karamazovy" in holdings[1].text_content()  # its own title, as catalogued
 
 
@@ -140,13 +185,17 @@ def test_an_isbn_is_shown_and_found(viewer_pages: WebClient, catalogue: dict[str
         ({"year_to": "2020"}, {"Кутубхонашунослик асослари"}),
         ({"year_from": "2019", "year_to": "2019"}, {"Кутубхонашунослик асослари"}),
         ({"set": "fond"}, {"Oʻzbekiston kutubxonalari tarixi"}),
-        ({"language": "uzb", "source": ""}, {"Кутубхонашунослик асослари",
-                                             "Oʻzbekiston kutubxonalari tarixi"}),
+        (
+            {"language": "uzb", "source": ""},
+            {"Кутубхонашунослик асослари", "Oʻzbekiston kutubxonalari tarixi"},
+        ),
         ({"language": "AZE"}, {"Azərbaycan kitabxanaları"}),
     ],
 )
 def test_filters_choose_editions_and_stay_in_the_form(
-    viewer_pages: WebClient, catalogue: dict[str, str], filters: dict[str, str],
+    viewer_pages: WebClient,
+    catalogue: dict[str, str],
+    filters: dict[str, str],
     expected: set[str],
 ) -> None:
     words = "kitabxana" if filters.get("language") == "AZE" else "kutubxona"
@@ -161,14 +210,26 @@ def test_the_filters_offer_the_sources_by_holder_and_the_languages_present(
     viewer_pages: WebClient, catalogue: dict[str, str]
 ) -> None:
     page = search(viewer_pages, q="kitob")
-    options = [(o.get("value"), o.text_content()) for o in page.get_element_by_id("f-source")
-               .iter("option")]
-    assert options == [("", "All sources"), ("local", f"This library ({HOME})"),
-                       ("baku", "Milli Kitabxana (baku)"), ("tashkent", "tashkent")]
-    languages = [(o.get("value"), o.text_content()) for o in page.get_element_by_id("f-language")
-                 .iter("option")]
-    assert languages == [("", "All languages"), ("aze", "Azerbaijani"), ("rus", "Russian"),
-                         ("uzb", "Uzbek")]
+    options = [
+        (o.get("value"), o.text_content())
+        for o in page.get_element_by_id("f-source").iter("option")
+    ]
+    assert options == [
+        ("", "All sources"),
+        ("local", f"This library ({HOME})"),
+        ("baku", "Milli Kitabxana (baku)"),
+        ("tashkent", "tashkent"),
+    ]
+    languages = [
+        (o.get("value"), o.text_content())
+        for o in page.get_element_by_id("f-language").iter("option")
+    ]
+    assert languages == [
+        ("", "All languages"),
+        ("aze", "Azerbaijani"),
+        ("rus", "Russian"),
+        ("uzb", "Uzbek"),
+    ]
 
 
 def test_nothing_found_says_so(viewer_pages: WebClient, catalogue: dict[str, str]) -> None:
@@ -184,8 +245,14 @@ def test_nothing_found_says_so(viewer_pages: WebClient, catalogue: dict[str, str
 def many(db: Database) -> None:
     """25 editions of 'kitob' in Uzbek from 2001 on, and one in Russian."""
     for n in range(1, 26):
-        put(db, f"k{n}", title=f"Kitob {n}", creator="Karimov, A.", language="uzb",
-            date=str(2000 + n))
+        put(
+            db,
+            f"k{n}",
+            title=f"Kitob {n}",
+            creator="Karimov, A.",
+            language="uzb",
+            date=str(2000 + n),
+        )
     put(db, "k-ru", title="Kitob 99", creator="Karimov, A.", language="rus", date="2010")
 
 
@@ -198,13 +265,14 @@ def test_pages_link_to_each_other_and_keep_the_filters(viewer_pages: WebClient, 
     assert set(links) == {"1", "2", "Next"}
     assert pager.xpath(".//a[@aria-current='page']")[0].text_content() == "1"
     following = urllib.parse.parse_qs(links["Next"].lstrip("?"))
-    assert following == {"q": ["kitob"], "language": ["uzb"], "year_from": ["1990"],
-                         "page": ["2"]}
+    assert following == {"q": ["kitob"], "language": ["uzb"], "year_from": ["1990"], "page": ["2"]}
     assert links["2"] == links["Next"]
     second = tree(viewer_pages.get("/search" + links["Next"]))
     assert len(titles(second)) == 5
     assert second.xpath("//ol[@class='editions']")[0].get("start") == "21"
-    back = {a.text_content().strip(): a.get("href") for a in second.xpath("//nav[@class='pager']//a")}
+    back = {
+        a.text_content().strip(): a.get("href") for a in second.xpath("//nav[@class='pager']//a")
+    }
     assert urllib.parse.parse_qs(back["Previous"].lstrip("?"))["page"] == ["1"]
     assert set(titles(first)) | set(titles(second)) == {f"Kitob {n}" for n in range(1, 26)}
 
@@ -243,12 +311,19 @@ def test_page_numbers_skip_the_middle_of_long_lists() -> None:
         ({"q": "; !!! -- «»"}, "q", "Give at least one word"),
         ({"q": " ".join(["kitob"] * 13)}, "q", "at most 12 words"),
         ({"q": "kitob", "source": "nowhere"}, "source", "No harvest source is named nowhere"),
-        ({"q": "kitob", "language": "xyz"}, "language", "No record is catalogued in the language xyz"),
+        (
+            {"q": "kitob", "language": "xyz"},
+            "language",
+            "No record is catalogued in the language xyz",
+        ),
         ({"q": "kitob", "set": "s" * 256}, "set", "at most 255 characters"),
     ],
 )
 def test_bad_input_is_explained_beside_its_field_with_what_was_typed(
-    viewer_pages: WebClient, catalogue: dict[str, str], args: dict[str, str], field: str,
+    viewer_pages: WebClient,
+    catalogue: dict[str, str],
+    args: dict[str, str],
+    field: str,
     message: str,
 ) -> None:
     response = viewer_pages.get("/search?" + urllib.parse.urlencode(args))
@@ -264,8 +339,14 @@ def test_bad_input_is_explained_beside_its_field_with_what_was_typed(
 
 
 def test_hostile_text_is_shown_as_text(viewer_pages: WebClient, db: Database) -> None:
-    put(db, "x1", title="&lt;script&gt;alert(1)&lt;/script&gt; Kitob",
-        creator="&lt;img src=x onerror=alert(2)&gt;", language="uzb", date="2000")
+    put(
+        db,
+        "x1",
+        title="&lt;script&gt;alert(1)&lt;/script&gt; Kitob",
+        creator="&lt;img src=x onerror=alert(2)&gt;",
+        language="uzb",
+        date="2000",
+    )
     words = 'kitob "><script>'
     response = viewer_pages.get("/search?" + urllib.parse.urlencode({"q": words}))
     assert response.status_code == 200
@@ -275,8 +356,9 @@ def test_hostile_text_is_shown_as_text(viewer_pages: WebClient, db: Database) ->
     assert titles(page) == ["<script>alert(1)</script> Kitob"]
     assert page.get_element_by_id("f-q").get("value") == words
     assert not page.xpath("//script") and not page.xpath("//main//img")
-    refused = viewer_pages.get("/search?" + urllib.parse.urlencode(
-        {"q": "kitob", "source": "<b>x</b>", "language": "<i>"}))
+    refused = viewer_pages.get(
+        "/search?" + urllib.parse.urlencode({"q": "kitob", "source": "<b>x</b>", "language": "<i>"})
+    )
     assert refused.status_code == 400
     assert "<b>x</b>" not in refused.get_data(as_text=True)
     assert "<b>x</b>" in tree(refused).get_element_by_id("e-source").text_content()
@@ -293,14 +375,28 @@ def russian(pages: WebClient) -> WebClient:
 
 # Data, not words of the page: source names, the institution's name, a romanised
 # Russian title as catalogued, and what the user typed (in the title and the messages).
-_NAMES = {"baku", "tashkent", "Milli", "Kitabxana", "Brat", "ia", "Karamazovy", "kutubxona",
-          "nowhere"}
+_NAMES = {
+    "baku",
+    "tashkent",
+    "Milli",
+    "Kitabxana",
+    "Brat",
+    "ia",
+    "Karamazovy",
+    "kutubxona",
+    "nowhere",
+}
 
 
 @pytest.mark.parametrize(
     "args",
-    [{}, {"q": "Karamazovy"}, {"q": "kutubxona", "language": "uzb", "year_from": "2000"},
-     {"q": "kutubxona", "year_from": "abc", "source": "nowhere"}, {"q": ";;;"}],
+    [
+        {},
+        {"q": "Karamazovy"},
+        {"q": "kutubxona", "language": "uzb", "year_from": "2000"},
+        {"q": "kutubxona", "year_from": "abc", "source": "nowhere"},
+        {"q": ";;;"},
+    ],
 )
 def test_the_russian_page_shows_no_english(
     russian: WebClient, catalogue: dict[str, str], args: dict[str, str]

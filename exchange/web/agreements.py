@@ -20,10 +20,19 @@ from . import blueprint
 from .common import PageResult, database, submit, version_field
 
 
-def _form(values: dict, errors: dict, *, partner: Institution, agreement: dict | None = None,
-          status: int = 200) -> tuple[str, int]:
+def _form(
+    values: dict,
+    errors: dict,
+    *,
+    partner: Institution,
+    agreement: dict | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     return render_template(
-        "exchange/agreement_form.html", values=values, errors=errors, partner=partner,
+        "exchange/agreement_form.html",
+        values=values,
+        errors=errors,
+        partner=partner,
         agreement=agreement,
     ), status
 
@@ -58,9 +67,14 @@ def edit_agreement(caller: Caller, agreement_id: int) -> PageResult:
         values = form_values(AgreementIn, request.form, blank="clear")
         values.pop("partner_id", None)
         with database().write() as session:
-            update_agreement(session, agreement_id, values, actor=caller,
-                             expected_version=version_field())
+            update_agreement(
+                session, agreement_id, values, actor=caller, expected_version=version_field()
+            )
         return url_for("exchange_pages.partner", partner_id=partner.id) + "#agreements"
 
-    return submit(save, partial(_form, partner=partner, agreement=current),
-                  _("Changes saved."), current["version"])
+    return submit(
+        save,
+        partial(_form, partner=partner, agreement=current),
+        _("Changes saved."),
+        current["version"],
+    )

@@ -60,8 +60,10 @@ def partner_choices(session: Session) -> list[tuple[int, str]]:
         select(Institution.id, Institution.name, Institution.other_names, Institution.country)
     )
     return sorted(
-        ((ident, f"{display_name(name, others)} ({country})") for ident, name, others, country
-         in rows),
+        (
+            (ident, f"{display_name(name, others)} ({country})")
+            for ident, name, others, country in rows
+        ),
         key=lambda choice: choice[1].casefold(),
     )
 
@@ -117,8 +119,13 @@ def submit(
     except Invalid as error:
         return show_form(typed, field_errors(error), status=422)
     except Stale:
-        flash(_("Someone changed this while you were editing it. Check the values and save "
-                "again to keep yours."), "error")
+        flash(
+            _(
+                "Someone changed this while you were editing it. Check the values and save "
+                "again to keep yours."
+            ),
+            "error",
+        )
         return show_form({**typed, "version": current_version}, {}, status=409)
     flash(saved, "success")
     return redirect(target, code=303)

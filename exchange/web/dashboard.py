@@ -20,12 +20,16 @@ def dashboard(caller: Caller) -> str:
     now = records.utc_now()
     with database().engine.connect() as connection:
         groups = waiting(connection, now)
-        rendered = {
-            group.kind: with_totals(connection, group.oldest) for group in groups
-        }
+        rendered = {group.kind: with_totals(connection, group.oldest) for group in groups}
         partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows}
         names = partner_names(connection, partner_ids)
     return render_template(
-        "exchange/dashboard.html", groups=groups, rendered=rendered, names=names,
-        totals=report("balance", now.year)["totals"], year=now.year, overdue_days=OVERDUE_AFTER.days, caller=caller,
+        "exchange/dashboard.html",
+        groups=groups,
+        rendered=rendered,
+        names=names,
+        totals=report("balance", now.year)["totals"],
+        year=now.year,
+        overdue_days=OVERDUE_AFTER.days,
+        caller=caller,
     )

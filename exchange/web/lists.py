@@ -62,14 +62,23 @@ class ExchangeList:
 
 LISTS = {
     "offer-list": ExchangeList(
-        "offer-list", _l("Offer list"), "outgoing", OfferQuery, catalogue.offer_list,
+        "offer-list",
+        _l("Offer list"),
+        "outgoing",
+        OfferQuery,
+        catalogue.offer_list,
         lambda query: {"set_spec": query.set, "year_from": query.year_from},
         ("set", "year_from"),
     ),
     "desiderata": ExchangeList(
-        "desiderata", _l("Desiderata"), "incoming", DesiderataQuery, catalogue.desiderata,
+        "desiderata",
+        _l("Desiderata"),
+        "incoming",
+        DesiderataQuery,
+        catalogue.desiderata,
         lambda query: {"since_year": query.since},
-        ("since",), lambda: {"since": str(catalogue.desiderata_since())},
+        ("since",),
+        lambda: {"since": str(catalogue.desiderata_since())},
     ),
 }
 KINDS = "any('offer-list', 'desiderata')"  # the URL converter of the lists' routes
@@ -119,13 +128,24 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
         sources = catalogue.partner_sources(session, partner_id)
         if filters.query is not None:
             rows, total = the_list.listing(
-                session, partner_id, sources, page=filters.query.page,
-                per_page=filters.query.per_page, **the_list.filters(filters.query),
+                session,
+                partner_id,
+                sources,
+                page=filters.query.page,
+                per_page=filters.query.per_page,
+                **the_list.filters(filters.query),
             )
     return render_template(
-        "exchange/exchange_list.html", the_list=the_list, partner=partner, sources=sources,
-        filters=filters, rows=rows, total=total, caller=caller,
-        language_label=language_label, csv_rows=catalogue.CSV_ROWS,
+        "exchange/exchange_list.html",
+        the_list=the_list,
+        partner=partner,
+        sources=sources,
+        filters=filters,
+        rows=rows,
+        total=total,
+        caller=caller,
+        language_label=language_label,
+        csv_rows=catalogue.CSV_ROWS,
         page_args=lambda number: urlencode(filters.args(page=number)),
     ), (400 if filters.errors else 200)
 
@@ -148,8 +168,12 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
     """A shipment of the ticked editions, one linked item each (outgoing from the offer
     list, incoming from the desiderata); its page next. Nothing ticked starts nothing."""
     the_list = LISTS[kind]
-    back = url_for("exchange_pages.exchange_list", partner_id=partner_id, kind=kind,
-                   **read_filters(the_list, request.args).args(page=page_number(request.args)))
+    back = url_for(
+        "exchange_pages.exchange_list",
+        partner_id=partner_id,
+        kind=kind,
+        **read_filters(the_list, request.args).args(page=page_number(request.args)),
+    )
     identifiers = request.form.getlist("identifier")
     if not identifiers:
         flash(_("Tick at least one edition to start a shipment."), "error")
@@ -158,7 +182,11 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
         with database().write() as session:
             get(session, Institution, partner_id, "institution")  # else a 404, not a message
             shipment = catalogue.start_shipment(
-                session, partner_id, the_list.direction, identifiers, actor=caller,
+                session,
+                partner_id,
+                the_list.direction,
+                identifiers,
+                actor=caller,
                 home_country=home_country(),
             )
             shipment_id = shipment.id
@@ -166,8 +194,12 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
         flash(" ".join(field_errors(error).values()), "error")
         return redirect(back, code=303)
     count = len(set(identifiers))
-    flash(ngettext("Shipment started with %(num)s item.", "Shipment started with %(num)s items.",
-                   count), "success")
+    flash(
+        ngettext(
+            "Shipment started with %(num)s item.", "Shipment started with %(num)s items.", count
+        ),
+        "success",
+    )
     return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
 
 
@@ -184,7 +216,9 @@ def accession_shipment(caller: Caller, shipment_id: int) -> Response:
     try:
         with database().write() as session:
             done = catalogue.accession(
-                session, shipment_id, actor=caller,
+                session,
+                shipment_id,
+                actor=caller,
                 repository_identifier=current_app.config["LIBFED"].oai.repository_identifier,
             )
     except Conflict as error:
@@ -192,10 +226,20 @@ def accession_shipment(caller: Caller, shipment_id: int) -> Response:
         return redirect(target, code=303)
     created = sum(1 for record in done if record.created)
     kept = len(done) - created
-    sentences = [ngettext("%(num)s record was added to the catalogue.",
-                          "%(num)s records were added to the catalogue.", created)]
+    sentences = [
+        ngettext(
+            "%(num)s record was added to the catalogue.",
+            "%(num)s records were added to the catalogue.",
+            created,
+        )
+    ]
     if kept:
-        sentences.append(ngettext("%(num)s item was already in the catalogue.",
-                                  "%(num)s items were already in the catalogue.", kept))
+        sentences.append(
+            ngettext(
+                "%(num)s item was already in the catalogue.",
+                "%(num)s items were already in the catalogue.",
+                kept,
+            )
+        )
     flash(" ".join(sentences), "success")
     return redirect(target, code=303)

@@ -50,9 +50,14 @@ def partners(caller: Caller) -> str:
         rows, total = list_institutions(session, query)
     balance = {row["partner_id"]: row for row in report("balance", year)["rows"]}
     return render_template(
-        "exchange/partners.html", partners=rows, total=total, query=query, year=year,
+        "exchange/partners.html",
+        partners=rows,
+        total=total,
+        query=query,
+        year=year,
         flows={row.id: balance.get(row.id, NOTHING) for row in rows},
-        home=home_country(), caller=caller,
+        home=home_country(),
+        caller=caller,
         page_args=lambda number: f"page={number}",
     )
 
@@ -63,7 +68,8 @@ def partner(caller: Caller, partner_id: int) -> str:
     with database().session() as session:
         institution = get(session, Institution, partner_id, "institution")
         agreements = with_usage(
-            session, list_agreements(session, AgreementQuery(partner_id=partner_id, per_page=100))[0]
+            session,
+            list_agreements(session, AgreementQuery(partner_id=partner_id, per_page=100))[0],
         )
         by_year = dict(sorted(flows_by_year(session, partner_id).items(), reverse=True))
         rows, shipment_count = list_shipments(
@@ -77,10 +83,17 @@ def partner(caller: Caller, partner_id: int) -> str:
             for panel in current_app.extensions.get("libfed.partner_panels", [])
         ]
     return render_template(
-        "exchange/partner.html", partner=institution, agreements=agreements, by_year=by_year,
-        shipments=shipments, shipment_count=shipment_count, home=home_country(),
-        panels=[Markup(panel) for panel in panels if panel], caller=caller,
-        this_year=records.utc_now().year, sources=sources,
+        "exchange/partner.html",
+        partner=institution,
+        agreements=agreements,
+        by_year=by_year,
+        shipments=shipments,
+        shipment_count=shipment_count,
+        home=home_country(),
+        panels=[Markup(panel) for panel in panels if panel],
+        caller=caller,
+        this_year=records.utc_now().year,
+        sources=sources,
     )
 
 
@@ -96,11 +109,16 @@ def _institution_values(blank: str) -> dict:
     return values
 
 
-def _form(values: dict, errors: dict, *, partner: Institution | None = None,
-          status: int = 200) -> tuple[str, int]:
+def _form(
+    values: dict, errors: dict, *, partner: Institution | None = None, status: int = 200
+) -> tuple[str, int]:
     return render_template(
-        "exchange/partner_form.html", values=values, errors=errors, partner=partner,
-        kinds=KINDS, name_languages=NAME_LANGUAGES,
+        "exchange/partner_form.html",
+        values=values,
+        errors=errors,
+        partner=partner,
+        kinds=KINDS,
+        name_languages=NAME_LANGUAGES,
     ), status
 
 
@@ -140,10 +158,15 @@ def edit_partner(caller: Caller, partner_id: int) -> PageResult:
     def save() -> str:
         with database().write() as session:
             update_institution(
-                session, partner_id, _institution_values("clear"), actor=caller,
-                home_country=home_country(), expected_version=version_field(),
+                session,
+                partner_id,
+                _institution_values("clear"),
+                actor=caller,
+                home_country=home_country(),
+                expected_version=version_field(),
             )
         return url_for("exchange_pages.partner", partner_id=partner_id)
 
-    return submit(save, partial(_form, partner=institution), _("Changes saved."),
-                  current["version"])
+    return submit(
+        save, partial(_form, partner=institution), _("Changes saved."), current["version"]
+    )

@@ -23,6 +23,8 @@ from . import blueprint
 from .common import country_label, database, partner_names, report
 
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
+
+
 def _year(raw: str | None) -> int | None:
     """The chosen year; the current one when none was chosen; None when it is no year."""
     if raw is None or not raw.strip():
@@ -68,7 +70,10 @@ def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
     if year is None:
         error = _("Enter a year from %(first)s to %(last)s.", first=FIRST_YEAR, last=LAST_YEAR)
         return render_template(
-            "exchange/reports.html", year=None, values={"year": raw}, errors={"year": error},
+            "exchange/reports.html",
+            year=None,
+            values={"year": raw},
+            errors={"year": error},
         ), 400
     balance, countries, months = (report(kind, year) for kind in ("balance", "countries", "months"))
     wide = get_month_names("wide", "stand-alone", locale=get_locale())

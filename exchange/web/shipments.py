@@ -76,22 +76,37 @@ def shipments(caller: Caller) -> PageResult:
 
     return render_template(
         "exchange/shipments.html",
-        shipments=listed, total=total, query=query, filters=filters, errors=errors,
-        partner_names=names, partners=partners, directions=DIRECTIONS, states=STATES,
-        page_args=page_args, caller=caller,
+        shipments=listed,
+        total=total,
+        query=query,
+        filters=filters,
+        errors=errors,
+        partner_names=names,
+        partners=partners,
+        directions=DIRECTIONS,
+        states=STATES,
+        page_args=page_args,
+        caller=caller,
     ), (400 if errors else 200)
 
 
 # ------------------------------------------------------------------ create and edit
 
 
-def _form(values: dict, errors: dict, *, shipment: dict | None = None, status: int = 200) -> PageResult:
+def _form(
+    values: dict, errors: dict, *, shipment: dict | None = None, status: int = 200
+) -> PageResult:
     with database().session() as session:
         partners = partner_choices(session)
         agreements = agreement_choices(session)
     return render_template(
-        "exchange/shipment_form.html", values=values, errors=errors, shipment=shipment,
-        partners=partners, agreements=agreements, directions=DIRECTIONS,
+        "exchange/shipment_form.html",
+        values=values,
+        errors=errors,
+        shipment=shipment,
+        partners=partners,
+        agreements=agreements,
+        directions=DIRECTIONS,
     ), status
 
 
@@ -107,7 +122,9 @@ def new_shipment(caller: Caller) -> PageResult:
     def save() -> str:
         with database().write() as session:
             ident = create_shipment(
-                session, form_values(ShipmentCreate, request.form), actor=caller,
+                session,
+                form_values(ShipmentCreate, request.form),
+                actor=caller,
                 home_country=home_country(),
             ).id
         return url_for("exchange_pages.shipment", shipment_id=ident)
@@ -126,20 +143,26 @@ def edit_shipment(caller: Caller, shipment_id: int) -> PageResult:
     def save() -> str:
         with database().write() as session:
             update_shipment(
-                session, shipment_id, form_values(ShipmentIn, request.form, blank="clear"),
-                actor=caller, home_country=home_country(), expected_version=version_field(),
+                session,
+                shipment_id,
+                form_values(ShipmentIn, request.form, blank="clear"),
+                actor=caller,
+                home_country=home_country(),
+                expected_version=version_field(),
             )
         return url_for("exchange_pages.shipment", shipment_id=shipment_id)
 
-    return submit(save, partial(_form, shipment=current), _("Changes saved."),
-                  current["version"])
+    return submit(save, partial(_form, shipment=current), _("Changes saved."), current["version"])
 
 
 # ------------------------------------------------------------------ one shipment
 
 
 def _shipment_page(
-    shipment_id: int, *, item_values: dict | None = None, item_errors: dict | None = None,
+    shipment_id: int,
+    *,
+    item_values: dict | None = None,
+    item_errors: dict | None = None,
     status: int = 200,
 ) -> PageResult:
     with database().session() as session:
@@ -147,9 +170,7 @@ def _shipment_page(
         data = with_totals(session, [shipment])[0]
         machine = machine_of(shipment)
         partner = session.get(Institution, shipment.partner_id)
-        agreement = (
-            session.get(Agreement, shipment.agreement_id) if shipment.agreement_id else None
-        )
+        agreement = session.get(Agreement, shipment.agreement_id) if shipment.agreement_id else None
         items = [render_item(item) for item in list_items(session, shipment_id)]
         events = [render_event(event) for event in shipment_history(session, shipment_id)]
         query = request.args.get("q", "").strip()
@@ -157,13 +178,21 @@ def _shipment_page(
         accessionable = may_accession(shipment)
     return render_template(
         "exchange/shipment.html",
-        shipment=data, partner=partner, agreement=agreement, items=items, events=events,
+        shipment=data,
+        partner=partner,
+        agreement=agreement,
+        items=items,
+        events=events,
         editable=shipment.status in machine.editable,
         receipt_open=shipment.status in machine.receipt_open,
         international=partner is not None and partner.country != home_country(),
-        item_values=item_values or {"copies": 1}, item_errors=item_errors or {},
-        query=query, found=found, timed_states=TIMED_STATES,
-        accessionable=accessionable, accessions_set=ACCESSIONS_SET_SPEC,
+        item_values=item_values or {"copies": 1},
+        item_errors=item_errors or {},
+        query=query,
+        found=found,
+        timed_states=TIMED_STATES,
+        accessionable=accessionable,
+        accessions_set=ACCESSIONS_SET_SPEC,
     ), status
 
 
@@ -181,7 +210,9 @@ def _from_catalogue(values: dict[str, Any]) -> bool:
     if entry is None:
         return False
     found = {
-        "title": entry.title, "author": entry.author, "year": entry.year,
+        "title": entry.title,
+        "author": entry.author,
+        "year": entry.year,
         "record_identifier": entry.identifier,
     }
     values.update({key: value for key, value in found.items() if value and key not in values})
@@ -205,8 +236,9 @@ def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
             shipment_id, item_values=request.form.to_dict(), item_errors=errors, status=422
         )
     flash(_("Added “%(title)s”.", title=title), "success")
-    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
-                    code=303)
+    return redirect(
+        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
+    )
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/withdraw")
@@ -215,8 +247,9 @@ def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
     with database().write() as session:
         remove_item(session, shipment_id, item_id, actor=caller, expected_version=version_field())
     flash(_("The item was withdrawn; the history keeps it."), "success")
-    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
-                    code=303)
+    return redirect(
+        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
+    )
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/received")
@@ -226,13 +259,18 @@ def receive_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
     try:
         with database().write() as session:
             update_item(
-                session, shipment_id, item_id, {"received_copies": patch.get("received_copies")},
-                actor=caller, expected_version=version_field(),
+                session,
+                shipment_id,
+                item_id,
+                {"received_copies": patch.get("received_copies")},
+                actor=caller,
+                expected_version=version_field(),
             )
     except Invalid as error:
         flash(" ".join(field_errors(error).values()), "error")
-    return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items",
-                    code=303)
+    return redirect(
+        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
+    )
 
 
 def _moment_in_utc(text: str) -> str:
@@ -274,9 +312,11 @@ def packing_list(caller: Caller, shipment_id: int) -> str:
         items = [render_item(item) for item in list_items(session, shipment_id)]
     config = current_app.config["LIBFED"]
     return render_template(
-        "exchange/packing_list.html", shipment=data, partner=partner,
+        "exchange/packing_list.html",
+        shipment=data,
+        partner=partner,
         items=items,
-        sender=config.oai.repository_name, home=config.exchange.home_country,
+        sender=config.oai.repository_name,
+        home=config.exchange.home_country,
         international=partner is not None and partner.country != config.exchange.home_country,
     )
-

@@ -41,7 +41,9 @@ class SearchDocument:
 
 
 def _values(root: etree._Element, name: str) -> list[str]:
-    return [" ".join(e.text.split()) for e in root.iter(f"{_DC}{name}") if e.text and e.text.strip()]
+    return [
+        " ".join(e.text.split()) for e in root.iter(f"{_DC}{name}") if e.text and e.text.strip()
+    ]
 
 
 def _year(dates: list[str]) -> int | None:

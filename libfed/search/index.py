@@ -76,9 +76,11 @@ def rebuild(db: Database, progress: Callable[[int], None] | None = None) -> int:
             ).all()
             if not batch:
                 # Entries of records deleted before the search existed, if any.
-                connection.execute(delete(_ENTRIES).where(_ENTRIES.c.record_id.in_(
-                    select(Record.id).where(Record.deleted.is_(True))
-                )))
+                connection.execute(
+                    delete(_ENTRIES).where(
+                        _ENTRIES.c.record_id.in_(select(Record.id).where(Record.deleted.is_(True)))
+                    )
+                )
                 return made
             ids = [record_id for record_id, _ in batch]
             memberships: dict[int, list[str]] = {record_id: [] for record_id in ids}
@@ -107,10 +109,14 @@ def is_missing(db: Database) -> bool:
     with db.session() as session:
         if session.scalar(select(_ENTRIES.c.record_id).limit(1)) is not None:
             return False
-        return session.scalar(select(Record.id).where(Record.deleted.is_(False)).limit(1)) is not None
+        return (
+            session.scalar(select(Record.id).where(Record.deleted.is_(False)).limit(1)) is not None
+        )
 
 
-def engine_specific(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def engine_specific(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Alembic's include_object: False for the full-text parts the migrations make per
     engine and the models do not declare (SQLite's FTS5 tables, PostgreSQL's tsvector)."""
     if type_ == "table" and name and name.startswith("search_fts"):

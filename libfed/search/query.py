@@ -31,7 +31,11 @@ MAX_WORDS = 12
 MAX_PER_PAGE = 100
 RANKED = 5_000  # matching records ranked at most, the newest (see _ranked_editions)
 MAX_HOLDINGS = 100  # per edition shown; `holdings_total` says how many there are
-FIELDS = {"title": ("title_key", "A"), "author": ("author_key", "B"), "subject": ("subject_key", "C")}
+FIELDS = {
+    "title": ("title_key", "A"),
+    "author": ("author_key", "B"),
+    "subject": ("subject_key", "C"),
+}
 _PREFIX_FROM = 4  # letters: shorter words match whole, or "ab" would match half the catalogue
 _WEIGHTS = "10.0, 4.0, 2.0, 1.0"  # bm25 weights of title, authors, subjects, the rest
 NO_WORDS = "Give at least one word to search for."
@@ -174,10 +178,12 @@ def _tsquery(terms: list[_Term]) -> str:
         options = []
         for tokens in term.alternatives:
             last = len(tokens) - 1
-            options.append(" <-> ".join(
-                f"{t}:{'*' if term.prefix and i == last else ''}{label}".rstrip(":")
-                for i, t in enumerate(tokens)
-            ))
+            options.append(
+                " <-> ".join(
+                    f"{t}:{'*' if term.prefix and i == last else ''}{label}".rstrip(":")
+                    for i, t in enumerate(tokens)
+                )
+            )
         parts.append("(" + " | ".join(options) + ")")
     return " & ".join(parts)
 
@@ -217,8 +223,10 @@ def _ranked_editions(session: Session, query: SearchQuery, terms: list[_Term]) -
     """
     where, values = _filters(query, "e")
     values |= {
-        "limit": query.per_page, "offset": (query.page - 1) * query.per_page,
-        "ranked": RANKED, "cap": RANKED + 1,  # one more than ranked: are there more?
+        "limit": query.per_page,
+        "offset": (query.page - 1) * query.per_page,
+        "ranked": RANKED,
+        "cap": RANKED + 1,  # one more than ranked: are there more?
     }
     if session.get_bind().dialect.name == "postgresql":
         sql = (
@@ -276,17 +284,19 @@ def search(session: Session, query: SearchQuery) -> SearchResults:
     for key in keys:
         holdings = rows[key]
         first = holdings[0]  # this library's own copy first, if it has one
-        editions.append(Edition(
-            key=key,
-            title=first.title,
-            author=first.author,
-            year=first.year,
-            language=first.language,
-            isbn=next((h.isbn for h in holdings if h.isbn), None),
-            holdings=[
-                Holding(h.identifier, h.source, h.title, h.author, h.year, h.language)
-                for h in holdings[:MAX_HOLDINGS]
-            ],
-            holdings_total=len(holdings),
-        ))
+        editions.append(
+            Edition(
+                key=key,
+                title=first.title,
+                author=first.author,
+                year=first.year,
+                language=first.language,
+                isbn=next((h.isbn for h in holdings if h.isbn), None),
+                holdings=[
+                    Holding(h.identifier, h.source, h.title, h.author, h.year, h.language)
+                    for h in holdings[:MAX_HOLDINGS]
+                ],
+                holdings_total=len(holdings),
+            )
+        )
     return SearchResults(query, ranked[0].total, editions, more=ranked[0].matches > RANKED)

@@ -40,9 +40,12 @@ TAG = "search"
 
 class SearchParameters(PageQuery):
     q: str = Field(min_length=1, max_length=500, description="Words in any script.")
-    source: str | None = Field(default=None, max_length=64,
-                               description=f"A harvest source's name, or '{LOCAL}'.")
-    language: str | None = Field(default=None, max_length=16, description="As catalogued: uzb, rus.")
+    source: str | None = Field(
+        default=None, max_length=64, description=f"A harvest source's name, or '{LOCAL}'."
+    )
+    language: str | None = Field(
+        default=None, max_length=16, description="As catalogued: uzb, rus."
+    )
     year_from: int | None = Field(default=None, ge=0, le=9999)
     year_to: int | None = Field(default=None, ge=0, le=9999)
     set: str | None = Field(default=None, max_length=255, description="An OAI setSpec.")
@@ -82,8 +85,10 @@ class EditionOut(BaseModel):
 class SearchPage(BaseModel):
     q: str
     total: int = Field(description="Editions; when `more`, among the ranked matches")
-    more: bool = Field(description=f"More records match than the {RANKED:,} newest that are "
-                       "ranked: a broad query, to narrow with another word or a filter")
+    more: bool = Field(
+        description=f"More records match than the {RANKED:,} newest that are "
+        "ranked: a broad query, to narrow with another word or a filter"
+    )
     page: int
     per_page: int
     editions: list[EditionOut]
@@ -97,8 +102,9 @@ def run_search(session: Session, query: SearchQuery) -> SearchResults:
         raise Invalid({"q": str(error)}) from None
 
 
-def rendered(session: Session, results: SearchResults, holders: Holders, home: str,
-             base_url: str) -> dict:
+def rendered(
+    session: Session, results: SearchResults, holders: Holders, home: str, base_url: str
+) -> dict:
     """The JSON form of a page of results, shared by the API and `libfed search --json`."""
     sources = {h.source for e in results.editions for h in e.holdings if h.source}
     names = holders(session, sources) if sources else {}
@@ -110,14 +116,23 @@ def rendered(session: Session, results: SearchResults, holders: Holders, home: s
         "per_page": results.query.per_page,
         "editions": [
             {
-                "key": e.key, "title": e.title, "author": e.author, "year": e.year,
-                "language": e.language, "isbn": e.isbn, "holdings_total": e.holdings_total,
+                "key": e.key,
+                "title": e.title,
+                "author": e.author,
+                "year": e.year,
+                "language": e.language,
+                "isbn": e.isbn,
+                "holdings_total": e.holdings_total,
                 "holdings": [
                     {
-                        "identifier": h.identifier, "source": h.source,
+                        "identifier": h.identifier,
+                        "source": h.source,
                         "holder": names.get(h.source, h.source) if h.source else home,
-                        "title": h.title, "author": h.author, "year": h.year,
-                        "language": h.language, "oai_url": get_record_url(base_url, h.identifier),
+                        "title": h.title,
+                        "author": h.author,
+                        "year": h.year,
+                        "language": h.language,
+                        "oai_url": get_record_url(base_url, h.identifier),
                     }
                     for h in e.holdings
                 ],
@@ -127,8 +142,15 @@ def rendered(session: Session, results: SearchResults, holders: Holders, home: s
     }
 
 
-@api.route("GET", "/search", summary="Search the union catalogue", tag=TAG, role=None,
-           query=SearchParameters, response=SearchPage)
+@api.route(
+    "GET",
+    "/search",
+    summary="Search the union catalogue",
+    tag=TAG,
+    role=None,
+    query=SearchParameters,
+    response=SearchPage,
+)
 def search_catalogue(caller: Caller | None, query: SearchParameters) -> Response:
     """Editions of local and harvested records matching every word of `q`, whatever
     script it and the records are written in (Latin or Cyrillic Uzbek, Azerbaijani,
@@ -136,11 +158,23 @@ def search_catalogue(caller: Caller | None, query: SearchParameters) -> Response
     this library's and each partner's record of it."""
     config = current_app.config["LIBFED"]
     wanted = SearchQuery(
-        text=query.q, source=query.source, language=query.language,
-        year_from=query.year_from, year_to=query.year_to, set_spec=query.set,
-        page=query.page, per_page=query.per_page,
+        text=query.q,
+        source=query.source,
+        language=query.language,
+        year_from=query.year_from,
+        year_to=query.year_to,
+        set_spec=query.set,
+        page=query.page,
+        per_page=query.per_page,
     )
     with database().session() as session:
         results = run_search(session, wanted)
-        return reply(rendered(session, results, current_app.extensions[HOLDERS],
-                              config.oai.repository_name, config.oai.base_url))
+        return reply(
+            rendered(
+                session,
+                results,
+                current_app.extensions[HOLDERS],
+                config.oai.repository_name,
+                config.oai.base_url,
+            )
+        )

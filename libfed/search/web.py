@@ -119,8 +119,10 @@ def read_form(args: Mapping[str, str], sources: list[str], languages: list[str])
         errors["source"] = _("No harvest source is named %(name)s.", name=source)
     language = values["language"]
     if language and (len(language) > MAX_LANGUAGE or language not in languages):
-        errors["language"] = _("No record is catalogued in the language %(code)s.",
-                               code=values["language"][:MAX_LANGUAGE])
+        errors["language"] = _(
+            "No record is catalogued in the language %(code)s.",
+            code=values["language"][:MAX_LANGUAGE],
+        )
     year_from = _year(values["year_from"], errors, "year_from")
     year_to = _year(values["year_to"], errors, "year_to")
     if year_from is not None and year_to is not None and year_from > year_to:
@@ -129,9 +131,14 @@ def read_form(args: Mapping[str, str], sources: list[str], languages: list[str])
         errors["set"] = _("A set's name has at most %(num)s characters.", num=MAX_SET)
     if not errors:
         form.query = SearchQuery(
-            text=words, source=source or None, language=language or None,
-            year_from=year_from, year_to=year_to, set_spec=values["set"] or None,
-            page=page_number(args), per_page=PER_PAGE,
+            text=words,
+            source=source or None,
+            language=language or None,
+            year_from=year_from,
+            year_to=year_to,
+            set_spec=values["set"] or None,
+            page=page_number(args),
+            per_page=PER_PAGE,
         )
     return form
 
@@ -179,18 +186,27 @@ def search_page(caller: Caller) -> tuple[str, int]:
                 found = search(session, form.query)
                 if not found.editions and form.query.page > 1:
                     # Past the last page (an old link, a hand-made URL): the first one.
-                    notice = _("There is no page %(page)s of these results; here is the first.",
-                               page=form.query.page)
+                    notice = _(
+                        "There is no page %(page)s of these results; here is the first.",
+                        page=form.query.page,
+                    )
                     form.query = replace(form.query, page=1)
                     found = search(session, form.query)
             except QueryError:  # read_form checks what parse can refuse; this is a guard
                 form.errors["q"] = _("This query cannot be run. Change its words and try again.")
             else:
-                results = rendered(session, found, current_app.extensions[HOLDERS],
-                                   oai.repository_name, oai.base_url)
+                results = rendered(
+                    session,
+                    found,
+                    current_app.extensions[HOLDERS],
+                    oai.repository_name,
+                    oai.base_url,
+                )
         source_options = _source_options(session, sources, oai.repository_name)
-    language_options = sorted(((code, language_label(code)) for code in languages),
-                              key=lambda option: option[1].casefold())
+    language_options = sorted(
+        ((code, language_label(code)) for code in languages),
+        key=lambda option: option[1].casefold(),
+    )
     context: dict[str, Any] = {
         "form": form,
         "results": results,

@@ -34,6 +34,7 @@ _CODE_LABELS: dict[str, Any] = {
 def label_codes(labels: Mapping[str, Any]) -> None:
     _CODE_LABELS.update(labels)
 
+
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 

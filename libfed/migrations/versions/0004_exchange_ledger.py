@@ -181,9 +181,7 @@ def upgrade() -> None:
 
     op.create_table(
         "shipment_totals",
-        sa.Column(
-            "shipment_id", sa.Integer(), sa.ForeignKey("shipments.id"), primary_key=True
-        ),
+        sa.Column("shipment_id", sa.Integer(), sa.ForeignKey("shipments.id"), primary_key=True),
         sa.Column("currency", sa.String(3), primary_key=True),
         sa.Column("titles", sa.Integer(), nullable=False),
         sa.Column("copies", sa.Integer(), nullable=False),

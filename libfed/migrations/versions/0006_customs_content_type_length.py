@@ -18,13 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("shipments") as table:
-        table.alter_column(
-            "customs_content_type", type_=sa.String(32), existing_type=sa.String(16)
-        )
+        table.alter_column("customs_content_type", type_=sa.String(32), existing_type=sa.String(16))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("shipments") as table:
-        table.alter_column(
-            "customs_content_type", type_=sa.String(16), existing_type=sa.String(32)
-        )
+        table.alter_column("customs_content_type", type_=sa.String(16), existing_type=sa.String(32))
