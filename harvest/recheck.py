@@ -27,7 +27,7 @@ from libfed.models import Record, RecordFormat, RecordSet
 from libfed.records import Outcome, store, tombstone
 from libfed.stored_xml import metadata_of
 
-from .aggregate import NotAggregable, aggregated, source_sets
+from .aggregate import Aggregated, NotAggregable, aggregated, source_sets
 from .intake import VERSION, Refused, parse
 from .models import Source
 from .pages import HarvestedRecord, read_record
@@ -121,57 +121,70 @@ def _stamp(text: str | None) -> datetime:
     return datetime.fromisoformat((text or "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
 
 
+def _elements(batch: list[Stored]) -> tuple[list[etree._Element], list[tuple[str, str]]]:
+    """The batch's <record> elements as a page of them parses, and the records that no
+    parser reads even alone (identifier, why)."""
+    try:
+        return list(parse_response(_as_page(batch)).iter(f"{{{OAI_NS}}}record")), []
+    except NotOAIResponse:  # one record beyond repair spoils the page: one by one
+        elements, unreadable = [], []
+        for one in batch:
+            try:
+                elements += parse_response(_as_page([one])).iter(f"{{{OAI_NS}}}record")
+            except NotOAIResponse as error:
+                unreadable.append((one[0], str(error)))
+        return elements, unreadable
+
+
+def _made_again(element: etree._Element, repository: str, source: Source) -> Aggregated:
+    """A stored record aggregated again as its provenance says it was harvested;
+    ValueError or NotAggregable (naming the source's identifier) when it cannot be."""
+    origin = element.find(_ORIGIN)
+    if origin is None:
+        raise ValueError("no provenance: not a harvested record")
+    as_stored = read_record(element)
+    record = HarvestedRecord(
+        identifier=origin.findtext(f"{_PROVENANCE}identifier") or "",
+        datestamp=origin.findtext(f"{_PROVENANCE}datestamp") or "",
+        deleted=False,
+        sets=(),
+        metadata=as_stored.metadata,
+        namespace=origin.findtext(f"{_PROVENANCE}metadataNamespace") or as_stored.namespace,
+        repairs=as_stored.repairs,
+    )
+    try:
+        return aggregated(
+            record,
+            repository,
+            source.name,
+            origin.findtext(f"{_PROVENANCE}baseURL") or source.base_url,
+            _stamp(origin.get("harvestDate")),
+        )
+    except NotAggregable as error:
+        raise NotAggregable(str(error).removeprefix(f"{record.identifier}: ")) from None
+
+
 def recheck_source(
     db: Database, config: Config, source: Source, progress: Callable[[int], None] | None = None
 ) -> Rechecked:
     """Re-check every live record of `source`; see the module's docstring."""
     done = Rechecked()
-    repository = config.oai.repository_identifier
     for batch in _batches(db, source.name):
         stored = {identifier: formats for identifier, _h, _b, formats in batch}
-        try:
-            elements = list(parse_response(_as_page(batch)).iter(f"{{{OAI_NS}}}record"))
-        except NotOAIResponse as error:  # a batch beyond repair as a whole: one by one
-            elements = []
-            for one in batch:
-                try:
-                    elements += parse_response(_as_page([one])).iter(f"{{{OAI_NS}}}record")
-                except NotOAIResponse:
-                    done.withdrawn.append((one[0], str(error)))
-        entries, renamed, withdrawn = [], [], []
+        elements, withdrawn = _elements(batch)
+        entries, renamed = [], []
         for element in elements:
             ours = element.findtext(f"{{{OAI_NS}}}header/{{{OAI_NS}}}identifier") or ""
-            origin = element.find(_ORIGIN)
             try:
-                if origin is None:
-                    raise ValueError("no provenance: not a harvested record")
-                as_stored = read_record(element)
-                record = HarvestedRecord(
-                    identifier=origin.findtext(f"{_PROVENANCE}identifier") or "",
-                    datestamp=origin.findtext(f"{_PROVENANCE}datestamp") or "",
-                    deleted=False,
-                    sets=(),
-                    metadata=as_stored.metadata,
-                    namespace=origin.findtext(f"{_PROVENANCE}metadataNamespace")
-                    or as_stored.namespace,
-                    repairs=as_stored.repairs,
-                )
-                made = aggregated(
-                    record,
-                    repository,
-                    source.name,
-                    origin.findtext(f"{_PROVENANCE}baseURL") or source.base_url,
-                    _stamp(origin.get("harvestDate")),
-                )
-            except (ValueError, NotAggregable, etree.LxmlError) as error:
-                original = origin.findtext(f"{_PROVENANCE}identifier") if origin is not None else ""
-                withdrawn.append((ours, str(error).removeprefix(f"{original}: ")))
+                made = _made_again(element, config.oai.repository_identifier, source)
+            except (ValueError, NotAggregable) as error:
+                withdrawn.append((ours, str(error)))
                 continue
-            if made.entry.identifier == ours and _same(stored[ours], made.entry.formats):
-                continue  # written differently at most: not worth a new datestamp
-            entries.append(made.entry)
             if made.entry.identifier != ours:
                 renamed.append(ours)
+            elif _same(stored[ours], made.entry.formats):
+                continue  # written differently at most: not worth a new datestamp
+            entries.append(made.entry)
         with db.write() as session:
             for identifier in renamed + [i for i, _reason in withdrawn]:
                 tombstone(session, identifier)

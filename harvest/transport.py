@@ -2,7 +2,7 @@
 
 Every request has a connect and a read timeout (Sickle and pyoai have none, and a
 harvest then hangs forever) and, because a body dripping a byte at a time resets
-every read timeout, a deadline for the whole answer (`limits.Deadline`). 5xx, 429,
+every read timeout, a deadline for the whole answer (`harvest.bounded.Deadline`). 5xx, 429,
 read timeouts, broken connections and truncated bodies are retried with exponential
 backoff and jitter, honouring Retry-After in seconds or as an HTTP-date; a provider
 that asks for longer than we are willing to wait is reported as ComeBackLater, so
@@ -64,7 +64,8 @@ class Moved(TransportError):
 
     def __init__(self, url: str, location: str) -> None:
         self.location = location
-        self.base_url = location.split("?", 1)[0]
+        parts = urlsplit(location)  # the repository's address: no query, no fragment
+        self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         super().__init__(
             url,
             f"the provider redirects to another host, {self.base_url}; if the repository "

@@ -79,8 +79,8 @@ def _seconds(run: Run) -> float | None:
 
 def records_per_second(run: Run) -> float | None:
     """Records added, updated or deleted per second; None for a run shorter than a
-    second, too short to measure: the harvester's clock keeps whole seconds, so such a
-    run may read as lasting 0 s, and its rate as millions per second."""
+    second, too short for a rate to mean anything (a run of a few milliseconds would read
+    as millions per second)."""
     seconds = _seconds(run)
     if seconds is None or seconds < 1:
         return None
@@ -287,13 +287,10 @@ def move(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
         found = _source(session, name)
         if not wanted or wanted != moved_to(session, found.id):
             flash(_("The provider no longer redirects there: harvest again to see where."), "error")
-        else:
-            move_source(session, name, wanted)
-            log.info("%s confirmed %s as the new base URL of %s", caller.name, wanted, name)
-            flash(
-                _("From now on %(name)s is harvested from %(url)s.", name=name, url=wanted),
-                "success",
-            )
+            return redirect(url_for(".source", name=name), code=303)
+        move_source(session, name, wanted)
+    log.info("%s confirmed %s as the new base URL of %s", caller.name, wanted, name)
+    flash(_("From now on %(name)s is harvested from %(url)s.", name=name, url=wanted), "success")
     return redirect(url_for(".source", name=name), code=303)
 
 

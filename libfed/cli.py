@@ -128,9 +128,9 @@ def db_upgrade(context: Context) -> None:
     if search_index.is_missing(context.db):
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
-    if sources_to_recheck(context.db):
+    if outdated := sources_to_recheck(context.db):
         click.echo("checking the harvested records stored before the current intake rules ...")
-        _recheck(context, sources_to_recheck(context.db))
+        _recheck(context, outdated)
 
 
 @db.command("recheck")

@@ -50,6 +50,8 @@ LEGACY = {
     "oai:x:sound": ("oai_dc", DC.format("\n  <dc:title>Kitabi-Dədə Qorqud</dc:title>\n")),
     "oai:x:marc": ("marc21", MARC),
     "oai:x:a b": ("oai_dc", DC.format("<dc:title>Boşluq</dc:title>")),
+    # Not even well-formed: no parser reads it, alone or in a page.
+    "oai:x:broken": ("oai_dc", DC.format("<dc:title>Yarım</dc:titl>")),
     "oai:x:wrong": (
         "oai_dc",
         '<oai_dc:other xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"/>',
@@ -124,7 +126,7 @@ def test_db_upgrade_rechecks_what_older_versions_stored(legacy, oai_schema) -> N
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
     assert "checking the harvested records stored before the current intake rules" in result.output
-    assert "p: 7 records checked, 4 repaired, 1 renamed, 1 withdrawn" in result.output, (
+    assert "p: 8 records checked, 4 repaired, 1 renamed, 2 withdrawn" in result.output, (
         result.output[-400:]
     )
     assert "withdrawn oai:aggregator.libfed.org:p:oai:x:wrong: not oai_dc" in result.output
@@ -146,7 +148,7 @@ def test_db_upgrade_rechecks_what_older_versions_stored(legacy, oai_schema) -> N
     client = create_app(config, db).test_client()
     listed = etree.fromstring(client.get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").data)
     gone = {h.findtext("{*}identifier") for h in listed.iter("{*}header") if h.get("status")}
-    assert gone == {f"oai:{AGGREGATOR}:p:oai:x:a b", f"oai:{AGGREGATOR}:p:oai:x:wrong"}
+    assert gone == {f"oai:{AGGREGATOR}:p:oai:x:{i}" for i in ("a b", "wrong", "broken")}
     assert b"urn:x" not in body["marc21"] and "Xəmsə" in body["marc21"].decode()
     assert datestamps(config, db) | {"oai:x:sound": before["oai:x:sound"]} == datestamps(config, db)
     changed = {k for k, v in datestamps(config, db).items() if before.get(k) != v}
@@ -158,6 +160,7 @@ def test_db_upgrade_rechecks_what_older_versions_stored(legacy, oai_schema) -> N
         "oai:x:a%20b",
         "oai:x:a b",
         "oai:x:wrong",
+        "oai:x:broken",
     }  # repaired, renamed (both ids), withdrawn
     # Once checked, an upgrade has nothing more to do.
     again = cli("db", "upgrade")
