@@ -18,8 +18,8 @@ from oaipmh import common
 from oaipmh.metadata import MetadataRegistry
 from oaipmh.server import BatchingServer, oai_dc_writer
 
-from libfed.crosswalk import DC_ELEMENTS
-from libfed.stored_xml import metadata_of
+from libfed.records.crosswalk import DC_ELEMENTS
+from libfed.records.stored_xml import metadata_of
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
 

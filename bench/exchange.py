@@ -54,13 +54,13 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from exchange.items import TOTAL_COLUMNS, refresh_totals, summed_items
-from exchange.models import Agreement, Shipment, ShipmentItem, ShipmentTotal
-from exchange.schemas import BASES
-from libfed.db import Database
-from libfed.migrate import upgrade
-from libfed.models import Institution
-from libfed.users import add_user
+from libfed.accounts.models import Institution
+from libfed.accounts.users import add_user
+from libfed.exchange.items import TOTAL_COLUMNS, refresh_totals, summed_items
+from libfed.exchange.models import Agreement, Shipment, ShipmentItem, ShipmentTotal
+from libfed.exchange.schemas import BASES
+from libfed.kernel.db import Database
+from libfed.root.migrate import upgrade
 
 from .run import BIN, DATA, Server, config_file, free_port
 
@@ -847,8 +847,8 @@ def load(
 
 
 def _app_client(config: Path):  # type: ignore[no-untyped-def]
-    from libfed.app import create_app
-    from libfed.config import load_config
+    from libfed.kernel.config import load_config
+    from libfed.root.app import create_app
 
     return create_app(load_config(config)).test_client()
 
@@ -899,11 +899,11 @@ def stages(config: Path, token: str, paths: dict[str, list[str]], n: int = 200) 
     """Each endpoint's CPU time split into the application's own steps, called directly."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from exchange import reports
-    from exchange.schemas import ShipmentQuery
-    from exchange.shipments import list_shipments, render_shipment, with_totals
-    from libfed.config import load_config
-    from libfed.users import caller_for_token
+    from libfed.accounts.users import caller_for_token
+    from libfed.exchange import reports
+    from libfed.exchange.schemas import ShipmentQuery
+    from libfed.exchange.shipments import list_shipments, render_shipment, with_totals
+    from libfed.kernel.config import load_config
 
     client = _app_client(config)
     headers = {"Authorization": f"Bearer {token}"}
@@ -1055,7 +1055,7 @@ def _config() -> Path:
 
 
 def server_options(variant: str) -> dict:
-    from libfed.server import gunicorn_options
+    from libfed.root.server import gunicorn_options
 
     options = gunicorn_options("127.0.0.1", 0, WORKERS)
     for item in filter(None, variant.split(",")):
@@ -1065,10 +1065,10 @@ def server_options(variant: str) -> dict:
 
 
 def serve_variant(config: Path, port: int, variant: str) -> None:
-    """libfed.server.run with the variant's settings (the scheduler is off in this config)."""
-    from libfed.app import create_app
-    from libfed.config import load_config
-    from libfed.server import WSGIServer
+    """libfed.root.server.run with the variant's settings (the scheduler is off in this config)."""
+    from libfed.kernel.config import load_config
+    from libfed.root.app import create_app
+    from libfed.root.server import WSGIServer
 
     loaded = load_config(config)
     options = server_options(variant) | {"bind": f"127.0.0.1:{port}"}

@@ -42,19 +42,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from exchange import attention, reports, shipments
-from exchange.items import TOTAL_COLUMNS, summed_items
-from exchange.models import Agreement, Shipment, ShipmentItem, ShipmentTotal
-from exchange.schemas import ShipmentQuery
-from libfed import audit, catalogue, records
-from libfed.cli import DEMO_SETS
-from libfed.db import Database, normalised_url
-from libfed.importer import import_files
-from libfed.migrate import upgrade
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.exchange import attention, reports, shipments
+from libfed.exchange import lookup as catalogue
+from libfed.exchange.items import TOTAL_COLUMNS, summed_items
+from libfed.exchange.models import Agreement, Shipment, ShipmentItem, ShipmentTotal
+from libfed.exchange.schemas import ShipmentQuery
+from libfed.kernel import audit, clock
+from libfed.kernel.db import Database, normalised_url
+from libfed.oai import queries
+from libfed.oai.tokens import ListState
+from libfed.records.importer import import_files
+from libfed.root.cli import DEMO_SETS
+from libfed.root.migrate import upgrade
 from libfed.search.query import LOCAL, SearchQuery, search
-from oai import queries
-from oai.tokens import ListState
 
 from . import exchange as ledger
 from .run import DATA
@@ -113,7 +114,7 @@ def _recreate(url: str) -> bool:
 
 
 def _import_demo(db: Database) -> None:
-    data = resources.files("libfed.demo") / "data"
+    data = resources.files("libfed.root.demo") / "data"
     for name, (spec, set_name, _description) in DEMO_SETS.items():
         with resources.as_file(data / name) as path:
             import_files(db, REPOSITORY, [path], sets={spec: set_name})
@@ -399,7 +400,7 @@ def _key_at(db: Database, fraction: float, set_spec: str | None) -> tuple[dateti
 
 def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
     """Each hot request's calls, with values as a harvester or a coordinator sends them."""
-    now = records.utc_now()  # the provider's `until`, frozen at a list's first request
+    now = clock.utc_now()  # the provider's `until`, frozen at a list's first request
     deep, deep_in_set = _key_at(db, 0.9, None), _key_at(db, 0.9, SET)
     with db.engine.connect() as connection:
         identifier = connection.scalar(

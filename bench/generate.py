@@ -19,7 +19,7 @@ _NAMESPACED = re.compile(r"<(/?)marc:")
 
 
 def templates() -> list[str]:
-    data = resources.files("libfed.demo") / "data"
+    data = resources.files("libfed.root.demo") / "data"
     found = []
     for name in ("libfed_demo.xml", "marc2bibframe2_gwu.xml", "marc2bibframe2_princeton.xml"):
         text = _NAMESPACED.sub(r"<\1", (data / name).read_text("utf-8"))

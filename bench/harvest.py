@@ -34,10 +34,10 @@ print(len(records))
 
 _LIBFED = """
 import sys
-from harvest.pages import Limits
-from harvest.run import harvest
-from libfed.config import load_config
-from libfed.db import Database
+from libfed.harvest.listing import Limits
+from libfed.harvest.run import harvest
+from libfed.kernel.config import load_config
+from libfed.kernel.db import Database
 config = load_config(sys.argv[1])
 limits = Limits(max_requests=int(sys.argv[2])) if len(sys.argv) > 2 else Limits()
 run = harvest(Database(config.database.url), config, "bench", limits=limits)
@@ -129,10 +129,10 @@ def slow_providers(folder: Path) -> dict:
         _slow_provider(urls)
     while len(urls) < 5:
         time.sleep(0.05)
-    from harvest.run import harvest_concurrently
-    from harvest.sources import add_source
-    from libfed.config import load_config
-    from libfed.db import Database
+    from libfed.harvest.run import harvest_concurrently
+    from libfed.harvest.sources import add_source
+    from libfed.kernel.config import load_config
+    from libfed.kernel.db import Database
 
     config_path = _aggregator(folder, urls[0])
     config = load_config(config_path)

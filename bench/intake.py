@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _HARVEST = """
 import sys
-from harvest.run import harvest
-from libfed.config import load_config
-from libfed.db import Database
+from libfed.harvest.run import harvest
+from libfed.kernel.config import load_config
+from libfed.kernel.db import Database
 config = load_config(sys.argv[1])
 run = harvest(Database(config.database.url), config, "bench")
 print(run.added, run.status)

@@ -17,7 +17,7 @@ ratio of two figures taken side by side, not an absolute time.
    (templates, labels, session, the page's extra reads) costs on top of the data.
    The reports page also on a cache miss: the ledger's change counter is bumped before
    each request (outside the timing), as any ledger write would.
-3. libfed.catalogue.by_isbn and search at both catalogue sizes: they LIKE-scan the stored
+3. libfed.exchange.lookup.by_isbn and search at both catalogue sizes: they LIKE-scan the stored
    oai_dc of every record until they have enough hits, so what is absent (and, in a real
    catalogue, what occurs once) costs a scan of everything.
 4. cProfile of any page over ~50 ms CPU or ~3x its API, figures to bench/data/pages.json.
@@ -47,14 +47,14 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import func, select
 
-from harvest.aggregate import source_sets
-from harvest.sources import add_source
-from libfed import catalogue
-from libfed.config import load_config
-from libfed.db import Database
-from libfed.importer import import_files
-from libfed.models import Record
-from libfed.users import add_user, set_password
+from libfed.accounts.users import add_user, set_password
+from libfed.exchange import lookup as catalogue
+from libfed.harvest.aggregate import source_sets
+from libfed.harvest.sources import add_source
+from libfed.kernel.config import load_config
+from libfed.kernel.db import Database
+from libfed.records.importer import import_files
+from libfed.records.models import Record
 
 from . import exchange
 from .exchange import API, REPORT_YEAR, percentile
@@ -70,7 +70,7 @@ CPU_FINDING_MS, RATIO_FINDING = 50.0, 3.0
 DATABASE = DATA / "pages.sqlite3"
 SMALL = DATA / "pages-small.sqlite3"
 RESULTS = DATA / "pages.json"
-DEMO = Path(__file__).resolve().parent.parent / "libfed" / "demo" / "data"
+DEMO = Path(__file__).resolve().parent.parent / "libfed" / "root" / "demo" / "data"
 COORDINATOR, PASSWORD = "bench-coordinator", "bench pages password"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _ISBN = re.compile(rb"URN:ISBN:([0-9Xx-]+)")
@@ -228,12 +228,12 @@ def _choices(db: Database) -> dict:
 
 def pages(config: Path, token: str) -> tuple[dict, dict]:
     """Each page and, where /api/v1 reads the same data, the API beside it."""
-    from libfed.app import create_app
+    from libfed.root.app import create_app
 
     app = create_app(load_config(config))
     web, api = signed_in(app), app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
-    chosen = _choices(app.extensions["libfed.db"])
+    chosen = _choices(app.extensions["libfed.kernel.db"])
     s, p = chosen["shipment"], chosen["partner"]
 
     def rest(*paths: str) -> Callable[[], object]:

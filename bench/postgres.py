@@ -39,9 +39,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from libfed.db import Database
-from libfed.migrate import upgrade
-from libfed.users import add_user
+from libfed.accounts.users import add_user
+from libfed.kernel.db import Database
+from libfed.root.migrate import upgrade
 
 from . import exchange as ex
 from .client import harvest

@@ -64,16 +64,16 @@ from sqlalchemy import text
 from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 
-from libfed.crosswalk import dc_elements
-from libfed.db import Database
-from libfed.migrate import upgrade
+from libfed.kernel.db import Database
+from libfed.records.crosswalk import dc_elements
+from libfed.records.stored_xml import metadata_of, record_body, render_header
+from libfed.records.xmltext import escape_text
+from libfed.root.migrate import upgrade
 from libfed.search import index as search_index
 from libfed.search.documents import document_from_oai_dc
 from libfed.search.index import entry_row
 from libfed.search.keys import record_key
 from libfed.search.query import SearchQuery, search
-from libfed.stored_xml import metadata_of, record_body, render_header
-from libfed.xmltext import escape_text
 
 from .explain import _recreate
 from .generate import templates
@@ -889,7 +889,7 @@ def _drop(url: str) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from libfed.db import normalised_url
+    from libfed.kernel.db import normalised_url
 
     admin = create_engine(
         make_url(normalised_url(url)).set(database="test"), isolation_level="AUTOCOMMIT"

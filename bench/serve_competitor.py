@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 import sys
 
-from libfed.server import WSGIServer, gunicorn_options
+from libfed.root.server import WSGIServer, gunicorn_options
 
 from .competitors import batching_server_app, static_app
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from libfed import editing
-from libfed.callers import Caller
-from libfed.errors import Invalid, Message
-from libfed.models import Institution
-from libfed.paging import paginate
+from libfed.accounts.models import Institution
+from libfed.kernel import editing
+from libfed.kernel.callers import Caller
+from libfed.kernel.errors import Invalid, Message
+from libfed.kernel.paging import paginate
 
 from .models import Agreement, Shipment, ShipmentTotal
 from .schemas import AgreementIn, AgreementQuery

@@ -29,16 +29,19 @@ from pymarc import Record as MarcRecord
 from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from libfed.callers import Caller
-from libfed.catalogue import CatalogueEntry
-from libfed.editing import get
-from libfed.errors import Codes, Conflict, Invalid, Message
-from libfed.fields import language_code
-from libfed.importer import render
-from libfed.marc_checks import RecordRejected, checked
-from libfed.marcxml import record_from_element
-from libfed.models import Institution, Record, RecordSet, SearchEntry
-from libfed.records import ensure_sets, store, stored_metadata, utc_now
+from libfed.accounts.models import Institution
+from libfed.exchange.lookup import CatalogueEntry
+from libfed.kernel.callers import Caller
+from libfed.kernel.clock import utc_now
+from libfed.kernel.editing import get
+from libfed.kernel.errors import Codes, Conflict, Invalid, Message
+from libfed.kernel.fields import language_code
+from libfed.records.importer import render
+from libfed.records.marc_checks import RecordRejected, checked
+from libfed.records.marcxml import record_from_element
+from libfed.records.models import Record, RecordSet
+from libfed.records.repository import ensure_sets, store, stored_metadata
+from libfed.search.models import SearchEntry
 
 from .items import add_item, link_record, list_items
 from .models import Shipment, ShipmentItem

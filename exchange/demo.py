@@ -33,10 +33,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from stdnum import ean, isbn
 
-from libfed.callers import SYSTEM
-from libfed.db import Database
-from libfed.institutions import create_institution
-from libfed.models import Institution
+from libfed.accounts.institutions import create_institution
+from libfed.accounts.models import Institution
+from libfed.kernel.callers import SYSTEM
+from libfed.kernel.db import Database
 
 from .agreements import create_agreement
 from .items import add_item, update_item

@@ -9,11 +9,11 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Select, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from libfed import editing
-from libfed.callers import Caller
-from libfed.errors import Codes, Conflict, Invalid, Message, NotFound
-from libfed.fields import from_minor, to_minor
-from libfed.models import Record
+from libfed.kernel import editing
+from libfed.kernel.callers import Caller
+from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
+from libfed.kernel.fields import from_minor, to_minor
+from libfed.records.models import Record
 
 from .models import Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ItemIn

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from libfed.db import Base
-from libfed.models import IDENTIFIER_LENGTH, Versioned
+from libfed.kernel.db import Base
+from libfed.kernel.models import Versioned
+from libfed.records.models import IDENTIFIER_LENGTH
 
 
 class Agreement(Versioned, Base):

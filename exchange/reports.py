@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, extract, func, select
 from sqlalchemy.orm import Session
 
-from libfed.fields import country_name, from_minor
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel.fields import country_name, from_minor
 
 from .models import Agreement, Shipment, ShipmentTotal
 from .shipments import COUNTED
@@ -245,7 +245,7 @@ class ReportCache:
 
     A report reads every counted shipment of a year; the ledger changes a few times a
     day and is read all day. Keyed by what the report depends on and checked against
-    the ledger's change counter (libfed.audit), an entry can never be served stale.
+    the ledger's change counter (libfed.kernel.audit), an entry can never be served stale.
     """
 
     def __init__(self, size: int = 64) -> None:

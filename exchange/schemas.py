@@ -16,8 +16,8 @@ from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 from stdnum.exceptions import ValidationError as NumberError
 
-from libfed.errors import Codes, Message
-from libfed.fields import (
+from libfed.kernel.errors import Codes, Message
+from libfed.kernel.fields import (
     Count,
     Currency,
     Id,
@@ -28,7 +28,7 @@ from libfed.fields import (
     line,
     paragraphs,
 )
-from libfed.paging import PageQuery
+from libfed.kernel.paging import PageQuery
 
 from .states import DIRECTIONS, STATES
 

@@ -14,11 +14,11 @@ from decimal import Decimal
 from sqlalchemy import Connection, Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from libfed import editing, records
-from libfed.callers import Caller
-from libfed.errors import Codes, Conflict, Invalid, Message, NotFound
-from libfed.fields import from_minor, to_minor
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel import clock, editing
+from libfed.kernel.callers import Caller
+from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
+from libfed.kernel.fields import from_minor, to_minor
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
@@ -161,7 +161,7 @@ def create_shipment(session: Session, data: dict, *, actor: Caller, home_country
     shipment = Shipment(
         direction=values.direction,
         status=machine.initial,
-        year=records.utc_now().year,
+        year=clock.utc_now().year,
         **_columns(values),
     )
     return editing.create(
@@ -311,7 +311,7 @@ def transition(
 def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
     """When the move happened: now, or the earlier moment the coordinator gives (a parcel
     logged a week after it left), but never in the future or before the state it leaves."""
-    now = records.utc_now()
+    now = clock.utc_now()
     if request.at is None:
         return now
     at = request.at

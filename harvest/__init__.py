@@ -1,0 +1,1 @@
+"""The OAI-PMH harvester: partner sources, scheduled runs, intake checks, provenance."""

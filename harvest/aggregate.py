@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from libfed.formats import MARC21, OAI_DC
-from libfed.identifiers import harvested_identifier
-from libfed.models import IDENTIFIER_LENGTH
-from libfed.records import NewRecord
-from libfed.stored_xml import format_datestamp
-from libfed.xmltext import escape_attribute, escape_text
+from libfed.harvest.listing import HarvestedRecord
+from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.identifiers import harvested_identifier
+from libfed.records.models import IDENTIFIER_LENGTH
+from libfed.records.repository import NewRecord
+from libfed.records.stored_xml import format_datestamp
+from libfed.records.xmltext import escape_attribute, escape_text
 
 from .intake import Refused, checked_marcxml, checked_oai_dc, parse, restored_oai_dc
-from .pages import HarvestedRecord
 
 _PROVENANCE = (
     '<about><provenance xmlns="http://www.openarchives.org/OAI/2.0/provenance" '

@@ -16,8 +16,8 @@ import signal
 import subprocess
 import sys
 
-from libfed.config import Config
-from libfed.db import Database
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
 
 from .leases import release_leases_of_process
 from .run import fail_unfinished, harvest_unattended, source_and_last_run
@@ -42,7 +42,7 @@ def harvest_detached(db: Database, config: Config, name: str, origin: str) -> in
     """
     source_id, after = source_and_last_run(db, name)
     child = subprocess.Popen(
-        [sys.executable, "-m", "harvest.detached", name, origin],
+        [sys.executable, "-m", "libfed.harvest.detached", name, origin],
         stdin=subprocess.PIPE,
         text=True,
     )

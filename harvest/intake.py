@@ -10,7 +10,7 @@ is listed so that the record's provenance says `altered`:
   that is no language tag is dropped;
 - MARCXML is validated as received, then written again from the fields it holds
   (foreign elements and attributes cannot survive that), with the repairs
-  `libfed.marc_checks` makes; its oai_dc comes from the crosswalk local records use.
+  `libfed.records.marc_checks` makes; its oai_dc comes from the crosswalk local records use.
 Anything still invalid after that is refused, to be quarantined with the reason.
 Parsing never resolves entities (`harvest.parsing` has replaced them already).
 """
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from lxml import etree
 from pymarc import Record
 
-from libfed import crosswalk
-from libfed.formats import MARC21, OAI_DC
-from libfed.marc_checks import RecordRejected, checked
-from libfed.marcxml import record_from_element, record_to_marcxml
-from libfed.xml_schemas import schema_problem
+from libfed.records import crosswalk
+from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.marc_checks import RecordRejected, checked
+from libfed.records.marcxml import record_from_element, record_to_marcxml
+from libfed.records.xml_schemas import schema_problem
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
 # The fifteen elements as lxml names them: a set lookup per child, no QName made.

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from libfed import records
-from libfed.db import Database, insert_or_ignore
+from libfed.kernel import clock
+from libfed.kernel.db import Database, insert_or_ignore
 
 from .models import SchedulerLease
 
@@ -102,14 +102,14 @@ def holding(db: Database, name: str, seconds: int = LEASE_SECONDS) -> Iterator[b
     """Hold `name` for the block, renewed in the background every third of its term;
     yields False (and holds nothing) when another holder has it."""
     holder = new_holder()
-    if not take_lease(db, name, holder, records.utc_now(), seconds):
+    if not take_lease(db, name, holder, clock.utc_now(), seconds):
         yield False
         return
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(seconds / 3):
-            take_lease(db, name, holder, records.utc_now(), seconds)
+            take_lease(db, name, holder, clock.utc_now(), seconds)
 
     renewer = threading.Thread(target=renew, name=f"lease:{name}", daemon=True)
     renewer.start()

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from libfed.db import Base
+from libfed.kernel.db import Base
 
 NAME_PATTERN = r"[A-Za-z0-9_.\-]+"
 

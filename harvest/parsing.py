@@ -29,7 +29,7 @@ from html.entities import html5
 
 from lxml import etree
 
-from libfed.xmltext import ILLEGAL
+from libfed.records.xmltext import ILLEGAL
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 _OAI = f"{{{OAI_NS}}}"

@@ -20,17 +20,17 @@ from datetime import datetime
 from lxml import etree
 from sqlalchemy import func, select
 
-from libfed.config import Config
-from libfed.db import Database
-from libfed.formats import MARC21
-from libfed.models import Record, RecordFormat, RecordSet
-from libfed.records import Outcome, store, tombstone
-from libfed.stored_xml import metadata_of
+from libfed.harvest.listing import HarvestedRecord, read_record
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.records.formats import MARC21
+from libfed.records.models import Record, RecordFormat, RecordSet
+from libfed.records.repository import Outcome, store, tombstone
+from libfed.records.stored_xml import metadata_of
 
 from .aggregate import Aggregated, NotAggregable, aggregated, source_sets
 from .intake import VERSION, Refused, parse
 from .models import Source
-from .pages import HarvestedRecord, read_record
 from .parsing import OAI_NS, NotOAIResponse, parse_response
 
 _BATCH = 200

@@ -23,17 +23,17 @@ from oaipmh import error as oai_errors
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from libfed import records
-from libfed.config import Config
-from libfed.db import Database
-from libfed.identifiers import harvested_identifier
-from libfed.records import Outcome, store, tombstone
+from libfed.harvest.listing import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
+from libfed.kernel import clock
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.records.identifiers import harvested_identifier
+from libfed.records.repository import Outcome, store, tombstone
 
 from .aggregate import NotAggregable, aggregated
 from .client import HarvestClient
 from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
-from .pages import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
 from .parsing import NotOAIResponse
 from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def _moment() -> datetime:
     """Now, naive UTC to the microsecond: a run's start and end, from which its length and
-    rate are read (datestamps, from `records.utc_now`, keep whole seconds)."""
+    rate are read (datestamps, from `clock.utc_now`, keep whole seconds)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -279,7 +279,7 @@ def harvest_one_per_host(
     # An unknown name reaches harvest(), which says so (LookupError).
     with host_lock(base_url or ""), holding(db, f"source:{name}") as mine:
         if not mine:
-            raise SourceBusy(name, lease_holder(db, f"source:{name}", records.utc_now()))
+            raise SourceBusy(name, lease_holder(db, f"source:{name}", clock.utc_now()))
         _close_interrupted(db, name)
         return harvest(db, config, name, full=full, on_page=on_page)
 
@@ -297,7 +297,7 @@ def _close_interrupted(db: Database, name: str) -> None:
             )
             .values(
                 status="failed",
-                finished_at=records.utc_now(),
+                finished_at=clock.utc_now(),
                 errors=[{"url": "", "message": "interrupted: the process harvesting it stopped"}],
             )
             .execution_options(synchronize_session=False)
@@ -322,7 +322,7 @@ def fail_unfinished(db: Database, source_id: int | None, after: int, message: st
             .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
             .values(
                 status="failed",
-                finished_at=records.utc_now(),
+                finished_at=clock.utc_now(),
                 errors=[{"url": "", "message": message}],
             )
         )
@@ -404,5 +404,5 @@ def harvest(
     if source is None:
         raise LookupError(f"no source is named {name!r}")
     client = HarvestClient(source.base_url, transport or HTTPTransport(config.harvest))
-    clock = now or (lambda: records.utc_now())  # looked up per call: one clock for all writers
-    return _Harvest(db, config, source, client, limits, clock, on_page).run(full)
+    moment = now or (lambda: clock.utc_now())  # looked up per call: one clock for all writers
+    return _Harvest(db, config, source, client, limits, moment, on_page).run(full)

@@ -23,9 +23,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from libfed import records
-from libfed.config import Config
-from libfed.db import Database
+from libfed.kernel import clock
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
 
 from .detached import harvest_detached
 from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
@@ -102,7 +102,7 @@ class Schedule:
         self.holder = holder or new_holder()
         # Renewed every tick, valid for several: a busy process does not lose it.
         self.tick_seconds, self.lease_seconds = tick_seconds, lease_seconds
-        self._now = now or (lambda: records.utc_now())
+        self._now = now or (lambda: clock.utc_now())
         self._stop = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
         self._thread: threading.Thread | None = None

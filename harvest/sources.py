@@ -11,7 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from libfed.models import Institution, Record, RecordSet
+from libfed.accounts.models import Institution
+from libfed.records.models import Record, RecordSet
 
 from .aggregate import source_sets
 from .intake import VERSION as INTAKE_VERSION

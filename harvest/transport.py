@@ -30,7 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import HTTPError as URLLib3Error
 
-from libfed.config import HarvestConfig
+from libfed.kernel.config import HarvestConfig
 
 from .bounded import Deadline, DeadlineAdapter, TooLarge, read_body
 

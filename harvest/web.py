@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from libfed import records
-from libfed.config import Config
-from libfed.db import Database
-from libfed.errors import Message, NotFound
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel import clock
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.kernel.errors import Message, NotFound
 from libfed.web.auth import page
 from libfed.web.pages import MenuEntry
 
@@ -115,7 +115,7 @@ def _helpers() -> dict[str, object]:
 
 
 def _database() -> Database:
-    return current_app.extensions["libfed.db"]
+    return current_app.extensions["libfed.kernel.db"]
 
 
 def _page_number() -> int:
@@ -197,7 +197,7 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
         upcoming=upcoming,
         institution=institution.get(found.institution_id or 0),
         caller=caller,
-        parked=parked if parked and parked > records.utc_now() else None,
+        parked=parked if parked and parked > clock.utc_now() else None,
         moved=moved,
     )
 
@@ -257,7 +257,7 @@ def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
     with db.session() as session:
         _source(session, name)
     # Held by whichever process harvests the source now; expired when that one died.
-    busy = lease_holder(db, f"source:{name}", records.utc_now()) is not None
+    busy = lease_holder(db, f"source:{name}", clock.utc_now()) is not None
     with _started_lock:
         busy = busy or name in _started
         if not busy:

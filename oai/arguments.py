@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from libfed.xmltext import strip_illegal
+from libfed.records.xmltext import strip_illegal
 
 from .errors import BAD_ARGUMENT, BAD_VERB, OAIError
 

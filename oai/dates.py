@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from libfed.records import utc_now as now_utc
-from libfed.stored_xml import format_datestamp as format_utc
+from libfed.kernel.clock import utc_now as now_utc
+from libfed.records.stored_xml import format_datestamp as format_utc
 
 __all__ = ["DAY", "SECONDS", "format_utc", "now_utc", "parse_utc", "until_bound"]
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from libfed.config import OAIConfig
-from libfed.formats import FORMATS
-from libfed.records import earliest_datestamp
-from libfed.stored_xml import record_element
+from libfed.kernel.config import OAIConfig
+from libfed.records.formats import FORMATS
+from libfed.records.repository import earliest_datestamp
+from libfed.records.stored_xml import record_element
 
 from . import queries
 from . import xml as oxml

@@ -13,7 +13,7 @@ from functools import cache
 from sqlalchemy import DateTime, Row, Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from libfed.models import OAISet, Record, RecordFormat, RecordSet
+from libfed.records.models import OAISet, Record, RecordFormat, RecordSet
 
 from .tokens import ListState
 
@@ -80,7 +80,7 @@ def count(session: Session, state: ListState) -> int:
 
 def page(session: Session, state: ListState, size: int, with_metadata: bool) -> Sequence[Row]:
     """Up to `size` rows after `state.after`: (identifier, header) and, when
-    `with_metadata`, the format's stored body (see libfed.stored_xml).
+    `with_metadata`, the format's stored body (see libfed.records.stored_xml).
 
     Ask for one more than you show to know whether more follow. Run as a Core
     statement: the ORM's per-row bookkeeping cost more than the read itself.

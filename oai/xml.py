@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
-from libfed.formats import MetadataFormat
-from libfed.xmltext import escape_text, safe_attribute, safe_text
+from libfed.records.formats import MetadataFormat
+from libfed.records.xmltext import escape_text, safe_attribute, safe_text
 
 from .dates import format_utc
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from libfed.db import Database, normalised_url
+from libfed.kernel.db import Database, normalised_url
 
 BACKEND = os.environ.get("LIBFED_TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get(
@@ -90,7 +90,7 @@ class Databases:
 
     def migrated(self, label: str = "template") -> str:
         """An empty database brought to the current schema."""
-        from libfed.migrate import upgrade
+        from libfed.root.migrate import upgrade
 
         url = self.empty(label)
         database = Database(url)

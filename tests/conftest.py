@@ -20,11 +20,11 @@ from hypothesis import settings  # noqa: E402
 from lxml import etree  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from harvest.sources import add_source  # noqa: E402
-from libfed.app import create_app  # noqa: E402
-from libfed.config import Config, parse_config  # noqa: E402
-from libfed.db import Database  # noqa: E402
-from libfed.importer import ImportSummary, import_files  # noqa: E402
+from libfed.harvest.sources import add_source  # noqa: E402
+from libfed.kernel.config import Config, parse_config  # noqa: E402
+from libfed.kernel.db import Database  # noqa: E402
+from libfed.records.importer import ImportSummary, import_files  # noqa: E402
+from libfed.root.app import create_app  # noqa: E402
 from tests.backends import Databases  # noqa: E402
 
 # No per-example deadline: CI machines are shared, and a pause there is not a bug here.
@@ -72,10 +72,10 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Frozen time for datestamps (libfed.records) and responseDate (oai.views) alike."""
+    """Frozen time for every writer (libfed.kernel.clock) and responseDate (libfed.oai.endpoint) alike."""
     frozen = Clock(CLOCK_START)
-    monkeypatch.setattr("libfed.records.utc_now", frozen)
-    monkeypatch.setattr("oai.views.now_utc", frozen)
+    monkeypatch.setattr("libfed.kernel.clock.utc_now", frozen)
+    monkeypatch.setattr("libfed.oai.endpoint.now_utc", frozen)
     return frozen
 
 
@@ -245,8 +245,8 @@ class ApiCaller:
 @pytest.fixture
 def tokens(db: Database) -> dict[str, str]:
     """A user per role: role -> bearer token."""
-    from libfed.callers import ROLES
-    from libfed.users import add_user
+    from libfed.accounts.users import add_user
+    from libfed.kernel.callers import ROLES
 
     issued = {}
     with db.write() as session:
@@ -344,7 +344,7 @@ class WebClient:
 @pytest.fixture
 def web_users(db: Database, tokens: dict[str, str]) -> dict[str, str]:
     """The users of `tokens`, with the password PASSWORD: role -> user name."""
-    from libfed.users import find_user, set_password
+    from libfed.accounts.users import find_user, set_password
 
     names = {role: f"{role}-user" for role in tokens}
     with db.write() as session:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import REPOSITORY_ID
 
-from libfed.db import Database
-from libfed.records import NewRecord, store
+from libfed.kernel.db import Database
+from libfed.records.repository import NewRecord, store
 
 DC = (
     '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '

@@ -50,20 +50,20 @@ from playwright.sync_api import (
 )
 from sqlalchemy import select
 
-from exchange.demo import load_exchange_demo
-from exchange.models import Shipment, ShipmentItem
-from harvest.models import Run, Source
-from libfed import catalogue
-from libfed.db import Database
-from libfed.identifiers import get_record_url, harvested_identifier
-from libfed.importer import import_files
-from libfed.models import Institution
-from libfed.records import NewRecord, store
+from libfed.accounts.models import Institution
+from libfed.exchange import lookup as catalogue
+from libfed.exchange.demo import load_exchange_demo
+from libfed.exchange.models import Shipment, ShipmentItem
+from libfed.harvest.models import Run, Source
+from libfed.kernel.db import Database
+from libfed.records.identifiers import get_record_url, harvested_identifier
+from libfed.records.importer import import_files
+from libfed.records.repository import NewRecord, store
 from tests.backends import Databases
 
 pytestmark = pytest.mark.slow
 
-DEMO_RECORDS = ROOT / "libfed" / "demo" / "data" / "libfed_demo.xml"
+DEMO_RECORDS = ROOT / "libfed" / "root" / "demo" / "data" / "libfed_demo.xml"
 HOME = config_dict("unused")["exchange"]["home_country"]
 # Two books of the demo catalogue, by the ISBN on their records (field 020).
 ISBNS = ("9789952205312", "9789952264180")

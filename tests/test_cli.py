@@ -20,12 +20,12 @@ from conftest import FIXTURES, OAI_NS, parse_valid
 from lxml import etree
 from sqlalchemy import func, inspect, select, text
 
-from exchange.models import Shipment
-from libfed.cli import main
-from libfed.config import CONFIG_ENV, DATABASE_URL_ENV
-from libfed.db import Database
-from libfed.models import OAISet, Record, RecordSet
-from libfed.records import stored_metadata
+from libfed.exchange.models import Shipment
+from libfed.kernel.config import CONFIG_ENV, DATABASE_URL_ENV
+from libfed.kernel.db import Database
+from libfed.records.models import OAISet, Record, RecordSet
+from libfed.records.repository import stored_metadata
+from libfed.root.cli import main
 from tests.backends import Databases
 
 REPOSITORY = "cli.libfed.org"
@@ -665,8 +665,8 @@ def test_serve_runs_gunicorn_and_answers_identify(
 def test_users_add_prints_a_working_token_once(
     run: Invoke, database: Database, config_file: Path
 ) -> None:
-    from libfed.app import create_app
-    from libfed.config import load_config
+    from libfed.kernel.config import load_config
+    from libfed.root.app import create_app
 
     result = run("users", "add", "leyla", "--role", "coordinator")
     assert result.exit_code == 0, result.output
@@ -739,7 +739,7 @@ def test_institutions_add_checks_and_lists(run: Invoke, database: Database) -> N
 def test_users_add_with_password_asks_twice_and_stores_only_a_slow_hash(
     run: Invoke, database: Database, config_file: Path
 ) -> None:
-    from libfed.users import caller_for_password
+    from libfed.accounts.users import caller_for_password
 
     runner = CliRunner()
     result = runner.invoke(
@@ -792,7 +792,7 @@ def test_users_add_with_password_asks_twice_and_stores_only_a_slow_hash(
 def test_a_mistyped_confirmation_is_asked_again(
     run: Invoke, database: Database, config_file: Path
 ) -> None:
-    from libfed.users import caller_for_password
+    from libfed.accounts.users import caller_for_password
 
     result = CliRunner().invoke(
         main,
@@ -847,7 +847,7 @@ def test_db_reindex_shows_its_progress(
     run: Invoke, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run("demo").exit_code == 0
-    monkeypatch.setattr("libfed.cli.REPORT_EVERY", 100)
+    monkeypatch.setattr("libfed.root.cli.REPORT_EVERY", 100)
     monkeypatch.setattr("libfed.search.index._REBUILD_BATCH", 100)
     result = run("db", "reindex")
     assert result.exit_code == 0, result.output

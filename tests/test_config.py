@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, config_dict
 
-from libfed.config import (
+from libfed.kernel.config import (
     CONFIG_ENV,
     DATABASE_URL_ENV,
     ConfigError,

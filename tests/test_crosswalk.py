@@ -15,7 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 from lxml import etree  # noqa: E402
 from pymarc import Field, Indicators, Record, Subfield  # noqa: E402
 
-from libfed.crosswalk import dc_elements, render_oai_dc  # noqa: E402
+from libfed.records.crosswalk import dc_elements, render_oai_dc  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "marcxml"
 OAI_DC_XSD = ROOT / "schemas" / "openarchives.org" / "OAI" / "2.0" / "oai_dc.xsd"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libfed.db import masked_url, normalised_url
+from libfed.kernel.db import masked_url, normalised_url
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,11 @@ from conftest import load, write_config
 from flask import Flask
 from sqlalchemy import select
 
-from harvest.models import Run
-from harvest.sources import add_source
-from libfed.config import CONFIG_ENV, DATABASE_URL_ENV, Config
-from libfed.db import Database
-from libfed.serving_worker import REQUEST_DEADLINE
+from libfed.harvest.models import Run
+from libfed.harvest.sources import add_source
+from libfed.kernel.config import CONFIG_ENV, DATABASE_URL_ENV, Config
+from libfed.kernel.db import Database
+from libfed.serving.worker import REQUEST_DEADLINE
 from tests.test_cli import free_port
 
 pytestmark = pytest.mark.slow

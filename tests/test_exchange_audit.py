@@ -7,7 +7,7 @@ from conftest import ApiCaller, add_partner, add_shipment
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from libfed.db import Database
+from libfed.kernel.db import Database
 
 # Not recorded: the version and last-change time, and what a shipment derives from its
 # state and its items.

@@ -11,8 +11,8 @@ from conftest import REPOSITORY_ID, ApiCaller, add_partner
 from flask.testing import FlaskClient
 from lxml import etree
 
-from libfed.db import Database
-from libfed.records import utc_now
+from libfed.kernel.clock import utc_now
+from libfed.kernel.db import Database
 from libfed.search.query import SearchQuery, search
 from tests.records_helpers import put
 

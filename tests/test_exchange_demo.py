@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from stdnum import isbn
 
-from exchange.demo import PARTNERS, SHIPMENTS, load_exchange_demo
-from exchange.models import Agreement, Shipment, ShipmentItem
-from exchange.states import MACHINES, TIMED_STATES
-from libfed.config import Config
-from libfed.db import Database
-from libfed.models import AuditEvent, Institution
+from libfed.accounts.models import Institution
+from libfed.exchange.demo import PARTNERS, SHIPMENTS, load_exchange_demo
+from libfed.exchange.models import Agreement, Shipment, ShipmentItem
+from libfed.exchange.states import MACHINES, TIMED_STATES
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.kernel.models import AuditEvent
 from tests.backends import Databases
 
 SUMMARY = "9 partners, 8 agreements, 40 shipments, 133 items"

@@ -11,7 +11,7 @@ from conftest import ApiCaller, add_partner, add_shipment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from libfed.db import Database
+from libfed.kernel.db import Database
 
 HOSTILE = [
     "Robert'); DROP TABLE shipments;--",

@@ -12,8 +12,8 @@ from conftest import ApiCaller, add_partner, add_shipment
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import missing_required_header, positive_data_acceptance
 
-from libfed.api import openapi_document
-from libfed.app import APIS
+from libfed.kernel.api import openapi_document
+from libfed.root.app import APIS
 
 schema = schemathesis.openapi.from_dict(openapi_document(APIS))
 

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import CLOCK_START, Clock, load
 
-from harvest.leases import take_lease
-from libfed import records
-from libfed.cli import main
-from libfed.config import load_config
-from libfed.db import Database
+from libfed.harvest.leases import take_lease
+from libfed.kernel import clock
+from libfed.kernel.config import load_config
+from libfed.kernel.db import Database
+from libfed.root.cli import main
 from tests.backends import Databases
 
 
@@ -73,7 +73,7 @@ def test_a_source_another_process_harvests_makes_the_exit_status_1(cli, tmp_path
     assert cli("sources", "add", "az-nl", "http://127.0.0.1:9/oai").exit_code == 0
     database = Database(load_config(tmp_path / "aggregator.toml").database.url)
     try:
-        assert take_lease(database, "source:az-nl", "elsewhere:42:cron", records.utc_now())
+        assert take_lease(database, "source:az-nl", "elsewhere:42:cron", clock.utc_now())
     finally:
         database.dispose()
     for arguments in (["az-nl"], []):  # named, and among all enabled sources
@@ -103,7 +103,7 @@ def test_a_run_that_lasted_seconds_shows_its_rate(  # type: ignore[no-untyped-de
     load(db, "marcxml/pymarc_batch.xml")
     assert cli("sources", "add", "az-nl", live_server).exit_code == 0
     ticking = Clock(CLOCK_START)
-    monkeypatch.setattr("harvest.run._moment", lambda: ticking.advance(1.5))
+    monkeypatch.setattr("libfed.harvest.run._moment", lambda: ticking.advance(1.5))
     result = cli("harvest", "az-nl")
     assert result.exit_code == 0, result.output
     assert re.fullmatch(

@@ -18,10 +18,10 @@ from pymarc import Record as MarcRecord
 from sickle import Sickle
 from sqlalchemy import select
 
-from libfed.db import Database
-from libfed.importer import render
-from libfed.models import Record
-from libfed.records import store, tombstone
+from libfed.kernel.db import Database
+from libfed.records.importer import render
+from libfed.records.models import Record
+from libfed.records.repository import store, tombstone
 
 
 @pytest.fixture

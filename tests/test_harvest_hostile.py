@@ -23,14 +23,14 @@ from conftest import AGGREGATOR, FIXTURES, parse_valid, write_config
 from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from sqlalchemy import select
-from test_harvest_pages import page, record
+from test_harvest_listing import page, record
 from test_harvest_transport import zeros_gzip
 
-from harvest.models import QuarantinedRecord, Run, Source
-from harvest.run import harvest
-from libfed.app import create_app
-from libfed.config import Config
-from libfed.db import Database
+from libfed.harvest.models import QuarantinedRecord, Run, Source
+from libfed.harvest.run import harvest
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.root.app import create_app
 
 IDENTIFY = (FIXTURES / "oai-pmh" / "sickle_Identify.xml").read_bytes()
 SOUND = record("oai:x:sound", title="Kitabi-Dədə Qorqud")
@@ -461,7 +461,7 @@ _WITH_PEAK = """
 import atexit, sys
 atexit.register(lambda: sys.stderr.write(open("/proc/self/status").read()))
 sys.argv[0] = "libfed"
-from libfed.cli import main
+from libfed.root.cli import main
 main()
 """
 

@@ -20,10 +20,10 @@ from lxml import etree
 from pymarc import Record
 from test_crosswalk import CONTROLFIELDS, DATAFIELDS
 
-from harvest.intake import Refused, checked_marcxml, checked_oai_dc, parse
-from libfed.formats import MARC21, OAI_DC
-from libfed.marcxml import record_to_marcxml
-from libfed.xml_schemas import schema_problem
+from libfed.harvest.intake import Refused, checked_marcxml, checked_oai_dc, parse
+from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.marcxml import record_to_marcxml
+from libfed.records.xml_schemas import schema_problem
 
 
 @settings(deadline=None, max_examples=300)

@@ -14,13 +14,13 @@ from conftest import CLOCK_START, load, write_config
 from flask import Flask
 from sqlalchemy import func, select
 
-from harvest.leases import holding, lease_holder, release_lease, take_lease
-from harvest.models import Run
-from harvest.run import SourceBusy, harvest_one_per_host
-from harvest.sources import add_source
-from libfed import records
-from libfed.config import Config
-from libfed.db import Database
+from libfed.harvest.leases import holding, lease_holder, release_lease, take_lease
+from libfed.harvest.models import Run
+from libfed.harvest.run import SourceBusy, harvest_one_per_host
+from libfed.harvest.sources import add_source
+from libfed.kernel import clock
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
 
 
 def test_one_holder_at_a_time_until_it_stops_renewing(db: Database) -> None:
@@ -62,10 +62,10 @@ def test_a_held_lease_is_renewed_while_its_block_runs(db: Database) -> None:
     with holding(db, "long", seconds=2) as mine:  # times are kept to the second
         assert mine
         time.sleep(2.6)  # longer than the term: only the renewals keep it
-        assert not take_lease(db, "long", "intruder", records.utc_now(), 2)
+        assert not take_lease(db, "long", "intruder", clock.utc_now(), 2)
         with holding(db, "long", seconds=2) as second:
             assert not second
-    assert take_lease(db, "long", "next", records.utc_now(), 2)  # released at the end
+    assert take_lease(db, "long", "next", clock.utc_now(), 2)  # released at the end
 
 
 def test_a_source_another_process_harvests_is_left_to_it(
@@ -74,7 +74,7 @@ def test_a_source_another_process_harvests_is_left_to_it(
     load(db, "marcxml/pymarc_batch.xml")
     with db.write() as session:
         add_source(session, "partner", live_server)
-    assert take_lease(db, "source:partner", "other-machine:4242:abcd", records.utc_now())
+    assert take_lease(db, "source:partner", "other-machine:4242:abcd", clock.utc_now())
     try:
         harvest_one_per_host(db, config, "partner")
     except SourceBusy as busy:

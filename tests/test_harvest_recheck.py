@@ -16,14 +16,14 @@ from conftest import AGGREGATOR, Clock, parse_valid, write_config
 from lxml import etree
 from sqlalchemy import select
 
-from harvest.aggregate import provenance, source_sets
-from harvest.models import Source
-from harvest.pages import HarvestedRecord
-from libfed.app import create_app
-from libfed.cli import main
-from libfed.config import Config
-from libfed.db import Database
-from libfed.records import NewRecord, store
+from libfed.harvest.aggregate import provenance, source_sets
+from libfed.harvest.listing import HarvestedRecord
+from libfed.harvest.models import Source
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.records.repository import NewRecord, store
+from libfed.root.app import create_app
+from libfed.root.cli import main
 
 DC = (
     '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '

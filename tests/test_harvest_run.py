@@ -22,17 +22,17 @@ from conftest import AGGREGATOR, FIXTURES, Clock, load, parse_valid
 from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from sqlalchemy import select
-from test_harvest_pages import page, record
+from test_harvest_listing import page, record
 from werkzeug.serving import make_server
 
-from harvest.models import QuarantinedRecord, Source, SourceState
-from harvest.pages import Limits
-from harvest.run import harvest, harvest_concurrently
-from harvest.transport import HTTPTransport
-from libfed.app import create_app
-from libfed.db import Database
-from libfed.models import Record
-from libfed.records import stored_metadata, tombstone
+from libfed.harvest.listing import Limits
+from libfed.harvest.models import QuarantinedRecord, Source, SourceState
+from libfed.harvest.run import harvest, harvest_concurrently
+from libfed.harvest.transport import HTTPTransport
+from libfed.kernel.db import Database
+from libfed.records.models import Record
+from libfed.records.repository import stored_metadata, tombstone
+from libfed.root.app import create_app
 
 
 def add_source(

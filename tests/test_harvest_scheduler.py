@@ -11,11 +11,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from conftest import load
 from sqlalchemy import select
 
-from harvest import scheduler as schedule_module
-from harvest.models import Run, Source
-from harvest.scheduler import Schedule, run_source, sync_jobs
-from harvest.sources import add_source
-from libfed.db import Database
+from libfed.harvest import scheduler as schedule_module
+from libfed.harvest.models import Run, Source
+from libfed.harvest.scheduler import Schedule, run_source, sync_jobs
+from libfed.harvest.sources import add_source
+from libfed.kernel.db import Database
 
 
 @pytest.fixture

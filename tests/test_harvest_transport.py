@@ -15,10 +15,16 @@ from faulty_provider import Reply, faulty_provider
 from lxml import etree
 from oaipmh import error as oai_errors
 
-from harvest.client import HarvestClient
-from harvest.parsing import OAI_NS, NotOAIResponse, parse_response
-from harvest.transport import ComeBackLater, HTTPTransport, Moved, TransportError, retry_after
-from libfed.config import HarvestConfig
+from libfed.harvest.client import HarvestClient
+from libfed.harvest.parsing import OAI_NS, NotOAIResponse, parse_response
+from libfed.harvest.transport import (
+    ComeBackLater,
+    HTTPTransport,
+    Moved,
+    TransportError,
+    retry_after,
+)
+from libfed.kernel.config import HarvestConfig
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 IDENTIFY = (

@@ -15,14 +15,15 @@ from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from libfed import importer, records
-from libfed.db import Database
-from libfed.importer import ImportSummary, import_files
-from libfed.marc_reader import NotMarc
-from libfed.models import OAISet, RecordFormat, RecordSet
-from libfed.models import Record as RecordRow
-from libfed.records import stored_metadata, tombstone
-from libfed.stored_xml import metadata_of
+from libfed.kernel.db import Database
+from libfed.records import importer
+from libfed.records import repository as records
+from libfed.records.importer import ImportSummary, import_files
+from libfed.records.marc_reader import NotMarc
+from libfed.records.models import OAISet, RecordFormat, RecordSet
+from libfed.records.models import Record as RecordRow
+from libfed.records.repository import stored_metadata, tombstone
+from libfed.records.stored_xml import metadata_of
 from tests.backends import Databases
 
 MARC21_SLIM = ROOT / "schemas" / "loc.gov" / "standards" / "marcxml" / "schema" / "MARC21slim.xsd"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from libfed.marc_reader import Entry, file_kind, read_marc
+from libfed.records.marc_reader import Entry, file_kind, read_marc
 
 MARC = FIXTURES / "marc"
 MARCXML = FIXTURES / "marcxml"
@@ -20,7 +20,7 @@ CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 # (readable records, unreadable entries) per fixture, from tests/fixtures/README.md.
 # Records the reader can parse but the importer rejects (no leader, a 17-character
-# leader) still count as read here: judging them is libfed.marc_checks' job.
+# leader) still count as read here: judging them is libfed.records.marc_checks' job.
 EXPECTED_COUNTS = {
     "marc/pymarc_1251_russian_cp1251.mrc": (6, 0),
     "marc/pymarc_bad_records.mrc": (2, 6),

@@ -12,13 +12,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
-import harvest.models  # noqa: F401  (registers every table on Base.metadata)
-from libfed import models  # noqa: F401
-from libfed.db import Base, Database
-from libfed.migrate import _alembic_config, is_current, upgrade
-from libfed.models import Record, Setting
+from libfed.kernel.db import Database
+from libfed.kernel.models import Setting
+from libfed.records.models import Record
+from libfed.records.stored_xml import record_element
+from libfed.root.migrate import _alembic_config, is_current, upgrade
+from libfed.root.tables import METADATA
 from libfed.search.index import engine_specific
-from libfed.stored_xml import record_element
 from tests.backends import Databases
 
 
@@ -97,7 +97,7 @@ def test_upgrade_twice_is_a_no_op(fresh: Database) -> None:
 def test_upgrade_creates_every_table_of_the_models(fresh: Database) -> None:
     upgrade(fresh)
     tables = set(inspect(fresh.engine).get_table_names())
-    assert set(Base.metadata.tables) <= tables
+    assert set(METADATA.tables) <= tables
     assert "alembic_version" in tables
 
 
@@ -114,16 +114,16 @@ def test_migrations_match_the_models(fresh: Database) -> None:
                 "include_object": engine_specific,
             },
         )
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, METADATA)
     assert differences == []
 
 
 def test_migrations_match_the_models_from_an_empty_database_too(fresh: Database) -> None:
     # The comparison itself must see the models: against an empty database it has work to do.
     with fresh.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), METADATA)
     added = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert added == set(Base.metadata.tables)
+    assert added == set(METADATA.tables)
 
 
 def test_the_keyset_index_serves_the_list_counts(fresh: Database) -> None:

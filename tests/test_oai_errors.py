@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.datastructures import MultiDict
 
-from libfed.app import create_app
-from libfed.config import parse_config
-from libfed.db import Database
-from libfed.records import NewRecord, store
-from libfed.xmltext import strip_illegal
-from oai.arguments import RESUMABLE
-from oai.arguments import VERBS as ARGUMENTS_OF
-from oai.errors import UNPARSED
+from libfed.kernel.config import parse_config
+from libfed.kernel.db import Database
+from libfed.oai.arguments import RESUMABLE
+from libfed.oai.arguments import VERBS as ARGUMENTS_OF
+from libfed.oai.errors import UNPARSED
+from libfed.records.repository import NewRecord, store
+from libfed.records.xmltext import strip_illegal
+from libfed.root.app import create_app
 from tests.backends import Databases
 
 GWU = "marcxml/marc2bibframe2_gwu.xml"

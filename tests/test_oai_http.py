@@ -24,9 +24,9 @@ from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from libfed.importer import import_files
-from libfed.models import Record as RecordRow
-from libfed.records import NewRecord, store, tombstone
+from libfed.records.importer import import_files
+from libfed.records.models import Record as RecordRow
+from libfed.records.repository import NewRecord, store, tombstone
 
 START = CLOCK_START
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"

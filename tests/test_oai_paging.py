@@ -2,7 +2,7 @@
 
 Time is frozen and moved by hand (datestamps are whole seconds): the records'
 datestamps come from libfed.records.utc_now, a request's "now" (responseDate and
-the frozen upper bound of a harvest) from oai.views.now_utc.
+the frozen upper bound of a harvest) from libfed.oai.endpoint.now_utc.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from conftest import CLOCK_START, OAI_NS, REPOSITORY_ID, config_dict, parse_vali
 from lxml import etree
 from pymarc import Field, Indicators, Record, Subfield
 
-from libfed.app import create_app
-from libfed.config import parse_config
-from libfed.db import Database
-from libfed.importer import render
-from libfed.marc_checks import checked
-from libfed.records import NewRecord, store, tombstone
+from libfed.kernel.config import parse_config
+from libfed.kernel.db import Database
+from libfed.records.importer import render
+from libfed.records.marc_checks import checked
+from libfed.records.repository import NewRecord, store, tombstone
+from libfed.root.app import create_app
 
 START = CLOCK_START
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"

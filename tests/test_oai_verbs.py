@@ -14,8 +14,8 @@ from conftest import OAI_NS, REPOSITORY_ID, load, parse_valid
 from lxml import etree
 from sqlalchemy import select
 
-from libfed.models import OAISet, Record
-from libfed.records import NewRecord, ensure_sets, store, tombstone
+from libfed.records.models import OAISet, Record
+from libfed.records.repository import NewRecord, ensure_sets, store, tombstone
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"

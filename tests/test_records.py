@@ -9,9 +9,9 @@ import pytest
 from conftest import REPOSITORY_ID
 from sqlalchemy import select
 
-from libfed.db import Database
-from libfed.models import Record, RecordSet
-from libfed.records import NewRecord, store
+from libfed.kernel.db import Database
+from libfed.records.models import Record, RecordSet
+from libfed.records.repository import NewRecord, store
 
 START = datetime(2030, 5, 1, 12, 0, 0)
 DC = (
@@ -49,12 +49,12 @@ def test_a_write_that_crosses_into_a_new_second_is_stamped_with_the_later_second
     db: Database, monkeypatch: pytest.MonkeyPatch, existing: bool
 ) -> None:
     if existing:
-        monkeypatch.setattr("libfed.records.utc_now", lambda: START - timedelta(days=1))
+        monkeypatch.setattr("libfed.kernel.clock.utc_now", lambda: START - timedelta(days=1))
         with db.write() as session:
             store(session, records("first", "second"))
     later = START + timedelta(seconds=1)
     clock = ticking(START, later)
-    monkeypatch.setattr("libfed.records.utc_now", lambda: next(clock))
+    monkeypatch.setattr("libfed.kernel.clock.utc_now", lambda: next(clock))
 
     with db.write() as session:
         store(session, records("one", "two"))
@@ -65,7 +65,7 @@ def test_a_write_that_crosses_into_a_new_second_is_stamped_with_the_later_second
 def test_a_write_within_one_second_keeps_its_stamp(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("libfed.records.utc_now", lambda: START)
+    monkeypatch.setattr("libfed.kernel.clock.utc_now", lambda: START)
     with db.write() as session:
         store(session, records("one", "two"))
     assert datestamps_seen(db) == {"2030-05-01 12:00:00", "2030-05-01T12:00:00Z"}
@@ -78,7 +78,9 @@ def test_a_write_on_a_clock_it_cannot_keep_up_with_still_ends_stamped_at_its_las
     rewriting whole records once took on PostgreSQL): the write ends, after a few moves,
     with one datestamp everywhere, not chasing the clock forever."""
     seconds = iter(range(1_000))
-    monkeypatch.setattr("libfed.records.utc_now", lambda: START + timedelta(seconds=next(seconds)))
+    monkeypatch.setattr(
+        "libfed.kernel.clock.utc_now", lambda: START + timedelta(seconds=next(seconds))
+    )
     with db.write() as session:
         store(session, records("one", "two"))
     moves = next(seconds) - 1

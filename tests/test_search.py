@@ -11,14 +11,14 @@ from conftest import REPOSITORY_ID
 from flask import Flask
 from sqlalchemy import delete, func, select
 
-from harvest.sources import add_source
-from libfed.callers import SYSTEM
-from libfed.config import Config
-from libfed.db import Database
-from libfed.institutions import create_institution
-from libfed.models import SearchEntry
-from libfed.records import tombstone
+from libfed.accounts.institutions import create_institution
+from libfed.harvest.sources import add_source
+from libfed.kernel.callers import SYSTEM
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.records.repository import tombstone
 from libfed.search.index import rebuild
+from libfed.search.models import SearchEntry
 from libfed.search.query import LOCAL, QueryError, SearchQuery, search
 from tests.records_helpers import put
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from oai.dates import DAY, SECONDS, format_utc, parse_utc, until_bound
-from oai.errors import OAIError
-from oai.tokens import ListState, TokenSigner
+from libfed.oai.dates import DAY, SECONDS, format_utc, parse_utc, until_bound
+from libfed.oai.errors import OAIError
+from libfed.oai.tokens import ListState, TokenSigner
 
 SECRET = "s" * 48
 TTL = 3600

@@ -18,9 +18,9 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from lxml import html
 
-from harvest.models import QuarantinedRecord, Run, Source
-from libfed.importer import import_files
-from libfed.records import utc_now
+from libfed.harvest.models import QuarantinedRecord, Run, Source
+from libfed.kernel.clock import utc_now
+from libfed.records.importer import import_files
 from libfed.web.i18n import LANGUAGES, TRANSLATIONS
 from tests.conftest import REPOSITORY_ID, ROOT, WebClient, add_partner, add_shipment
 
@@ -164,7 +164,9 @@ def russian(pages: WebClient) -> WebClient:
 @pytest.fixture
 def ledger(db, api) -> dict:  # type: ignore[no-untyped-def]
     """A ledger whose own values are in Cyrillic, so that any Latin word is the page's."""
-    import_files(db, REPOSITORY_ID, [ROOT / "libfed" / "demo" / "data" / "libfed_demo.xml"])
+    import_files(
+        db, REPOSITORY_ID, [ROOT / "libfed" / "root" / "demo" / "data" / "libfed_demo.xml"]
+    )
     abroad = add_partner(
         api, name="Российская национальная библиотека", country="RU", city="Санкт-Петербург"
     )

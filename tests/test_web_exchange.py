@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from libfed import records
-from libfed.importer import import_files
-from libfed.users import find_user, set_password, update_user
+from libfed.accounts.users import find_user, set_password, update_user
+from libfed.kernel import clock
+from libfed.records.importer import import_files
 from tests.conftest import PASSWORD, REPOSITORY_ID, ROOT, WebClient, add_partner, add_shipment
 
-DEMO = ROOT / "libfed" / "demo" / "data" / "libfed_demo.xml"
+DEMO = ROOT / "libfed" / "root" / "demo" / "data" / "libfed_demo.xml"
 
 
 def _location(response) -> str:  # type: ignore[no-untyped-def]
@@ -283,9 +283,9 @@ def test_a_transition_from_a_stale_page_is_refused_and_explained(pages: WebClien
 def test_a_backdated_dispatch_is_read_in_the_configured_zone(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
     partner = add_partner(api)
     shipment = add_shipment(api, partner["id"])
-    three_days_ago = (records.utc_now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    three_days_ago = (clock.utc_now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     shipment = api.move(shipment["id"], "packed", at=three_days_ago).get_json()
-    day = (records.utc_now() - timedelta(days=2)).date()
+    day = (clock.utc_now() - timedelta(days=2)).date()
     pages.post(
         f"/shipments/{shipment['id']}/transition",
         {"to": "dispatched", "version": shipment["version"], "at": f"{day}T10:30"},
@@ -330,7 +330,7 @@ def test_the_dashboard_lists_what_waits(pages: WebClient, api) -> None:  # type:
     partner = add_partner(api)
     draft = add_shipment(api, partner["id"], reference="DRAFT-1")
     late = add_shipment(api, partner["id"], reference="LATE-1")
-    now = records.utc_now()
+    now = clock.utc_now()
     api.move(late["id"], "packed", at=(now - timedelta(days=46)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     api.move(late["id"], "dispatched", at=(now - timedelta(days=45)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     page = pages.text("/")
@@ -425,7 +425,7 @@ def test_password_guessing_is_slowed_per_user_name(app, web_users) -> None:  # t
 
 
 def test_times_are_shown_in_the_configured_zone(config, db, api) -> None:  # type: ignore[no-untyped-def]
-    from libfed.app import create_app
+    from libfed.root.app import create_app
     from tests.conftest import signed_in_as
 
     baku = create_app(

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import ApiCaller, WebClient, add_partner
 
-from libfed.db import Database
-from libfed.records import utc_now
+from libfed.kernel.clock import utc_now
+from libfed.kernel.db import Database
 from tests.records_helpers import put
 
 THIS_YEAR = utc_now().year
@@ -268,7 +268,7 @@ def test_a_list_longer_than_a_csv_takes_says_so_beside_the_download(
     pages: WebClient, partner: int, records: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert "the first" not in _main(pages.text(f"/partners/{partner}/offer-list"))
-    monkeypatch.setattr("exchange.catalogue.CSV_ROWS", 1)
+    monkeypatch.setattr("libfed.exchange.catalogue.CSV_ROWS", 1)
     page = _main(pages.text(f"/partners/{partner}/offer-list"))
     assert "(the first 1 editions: narrow the filters for the rest)" in page
     csv_link = html.unescape(re.search(r'href="([^"]+\.csv[^"]*)"', page).group(1))

@@ -23,14 +23,14 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from harvest.leases import lease_holder, take_lease
-from harvest.models import QuarantinedRecord, Run, Source
-from harvest.web import background_harvests, source_panel
-from libfed import records
-from libfed.app import create_app
-from libfed.config import parse_config
-from libfed.db import Database
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.harvest.leases import lease_holder, take_lease
+from libfed.harvest.models import QuarantinedRecord, Run, Source
+from libfed.harvest.web import background_harvests, source_panel
+from libfed.kernel import clock
+from libfed.kernel.config import parse_config
+from libfed.kernel.db import Database
+from libfed.root.app import create_app
 from tests.backends import Databases
 
 STARTED = datetime(2024, 5, 1, 10, 0, 0)
@@ -278,7 +278,7 @@ def _harvesting_children() -> list[int]:
             command = (status.parent / "cmdline").read_bytes()
             if (
                 fields.get("PPid", "").strip() == str(os.getpid())
-                and b"harvest.detached" in command
+                and b"libfed.harvest.detached" in command
             ):
                 found.append(int(status.parent.name))
     return found
@@ -311,7 +311,7 @@ def test_a_harvest_runs_in_a_process_of_its_own_whose_death_harms_no_page(
     assert "the harvesting process was stopped by signal SIGKILL" in pages.text(run_link.group(1))
     assert "the process harvesting partner (from the web) was stopped" in caplog.text
     # The pages go on, and the dead harvester's lease does not keep the source locked.
-    assert lease_holder(db, "source:partner", records.utc_now()) is None
+    assert lease_holder(db, "source:partner", clock.utc_now()) is None
     assert pages.post("/harvesting/partner/harvest-now").status_code == 303
     assert "Harvest started" in flashes(pages, "/harvesting/partner")
     for thread in background_harvests():  # while the partner still answers
@@ -324,7 +324,7 @@ def test_harvest_now_is_refused_while_another_process_harvests_the_source(
     pages: WebClient, db: Database
 ) -> None:
     add_source(db)
-    assert take_lease(db, "source:az-nl", "scheduler-on-another-machine", records.utc_now())
+    assert take_lease(db, "source:az-nl", "scheduler-on-another-machine", clock.utc_now())
     response = pages.post("/harvesting/az-nl/harvest-now")
     assert response.status_code == 303
     assert flashes(pages, "/harvesting/az-nl") == ["A harvest of az-nl is already running."]

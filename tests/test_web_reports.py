@@ -120,7 +120,7 @@ def test_other_years_are_apart_and_the_current_year_is_the_default(
     )
     page = document(pages, "/reports")
     (year,) = page.xpath('//input[@name="year"]/@value')
-    from libfed.records import utc_now
+    from libfed.kernel.clock import utc_now
 
     assert year == str(utc_now().year)
     assert page.xpath('//label[@for="f-year"]')[0].text_content().strip().startswith("Year")

@@ -9,11 +9,11 @@ import pytest
 from conftest import WebClient
 from lxml import html
 
-from harvest.sources import add_source
-from libfed.callers import SYSTEM
-from libfed.config import Config
-from libfed.db import Database
-from libfed.institutions import create_institution
+from libfed.accounts.institutions import create_institution
+from libfed.harvest.sources import add_source
+from libfed.kernel.callers import SYSTEM
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
 from libfed.search.web import page_numbers
 from tests.records_helpers import put
 from tests.test_translations import _english_words

@@ -7,9 +7,9 @@ from functools import partial
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
-from libfed.callers import Caller
-from libfed.editing import get
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel.callers import Caller
+from libfed.kernel.editing import get
 from libfed.web.auth import page
 from libfed.web.forms import form_values
 

@@ -12,12 +12,12 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from libfed.audit import ledger_changes
-from libfed.db import Database
-from libfed.errors import Invalid, Stale
-from libfed.fields import country_name
-from libfed.identifiers import get_record_url
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel.audit import ledger_changes
+from libfed.kernel.db import Database
+from libfed.kernel.errors import Invalid, Stale
+from libfed.kernel.fields import country_name
+from libfed.records.identifiers import get_record_url
 from libfed.web.forms import field_errors
 from libfed.web.i18n import current_language, html_lang
 
@@ -29,7 +29,7 @@ PageResult = str | tuple[str, int] | Response
 
 
 def database() -> Database:
-    return current_app.extensions["libfed.db"]
+    return current_app.extensions["libfed.kernel.db"]
 
 
 def home_country() -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import render_template
 
-from libfed import records
-from libfed.callers import Caller
+from libfed.kernel import clock
+from libfed.kernel.callers import Caller
 from libfed.web.auth import page
 
 from ..attention import OVERDUE_AFTER, waiting
@@ -17,7 +17,7 @@ from .common import database, partner_names, report
 @blueprint.get("/")
 @page("viewer")
 def dashboard(caller: Caller) -> str:
-    now = records.utc_now()
+    now = clock.utc_now()
     with database().engine.connect() as connection:
         groups = waiting(connection, now)
         rendered = {group.kind: with_totals(connection, group.oldest) for group in groups}

@@ -5,7 +5,7 @@ lacks of the partner's recent books) each get a filter form, a page of editions,
 whole list as CSV, and, for coordinators, a shipment started from the rows ticked.
 A received incoming shipment's items become records of this library from its page.
 
-Everything is `exchange.catalogue`'s, called as the API (`exchange.views`) calls it:
+Everything is `exchange.catalogue`'s, called as the API (`libfed.exchange.api`) calls it:
 the same filter models (so a page refuses what the API refuses, in the same words),
 the same harvest sources (`PARTNER_SOURCES`), the same desiderata default, CSV
 columns, writer and row limit, so a page and a script never see different lists.
@@ -25,12 +25,13 @@ from flask_babel import ngettext
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
-from libfed.callers import Caller
-from libfed.catalogue import CatalogueEntry
-from libfed.editing import get
-from libfed.errors import Conflict, Invalid
-from libfed.models import Institution
-from libfed.paging import PageQuery
+from libfed.accounts.models import Institution
+from libfed.exchange.api import list_csv
+from libfed.exchange.lookup import CatalogueEntry
+from libfed.kernel.callers import Caller
+from libfed.kernel.editing import get
+from libfed.kernel.errors import Conflict, Invalid
+from libfed.kernel.paging import PageQuery
 from libfed.search.web import language_label
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, page_number
@@ -38,7 +39,6 @@ from libfed.web.i18n import translate
 
 from .. import catalogue
 from ..schemas import DesiderataQuery, OfferQuery
-from ..views import list_csv
 from . import blueprint
 from .common import PageResult, database, home_country
 

@@ -12,10 +12,7 @@ from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from libfed import records
-from libfed.callers import Caller
-from libfed.editing import get
-from libfed.institutions import (
+from libfed.accounts.institutions import (
     KINDS,
     InstitutionIn,
     InstitutionQuery,
@@ -23,7 +20,10 @@ from libfed.institutions import (
     list_institutions,
     update_institution,
 )
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.kernel import clock
+from libfed.kernel.callers import Caller
+from libfed.kernel.editing import get
 from libfed.web.auth import page
 from libfed.web.forms import form_values
 
@@ -44,7 +44,7 @@ NAME_LANGUAGES = ("az", "ru", "uz", "en")
 @blueprint.get("/partners")
 @page("viewer")
 def partners(caller: Caller) -> str:
-    year = records.utc_now().year
+    year = clock.utc_now().year
     query = InstitutionQuery(per_page=100, page=max(1, request.args.get("page", 1, type=int)))
     with database().session() as session:
         rows, total = list_institutions(session, query)
@@ -92,7 +92,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         home=home_country(),
         panels=[Markup(panel) for panel in panels if panel],
         caller=caller,
-        this_year=records.utc_now().year,
+        this_year=clock.utc_now().year,
         sources=sources,
     )
 

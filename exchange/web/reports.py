@@ -14,8 +14,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from libfed import records
-from libfed.api import csv_reply
+from libfed.kernel import clock
+from libfed.kernel.api import csv_reply
 from libfed.web.auth import page
 
 from .. import reports as ledger_reports
@@ -28,7 +28,7 @@ FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
 def _year(raw: str | None) -> int | None:
     """The chosen year; the current one when none was chosen; None when it is no year."""
     if raw is None or not raw.strip():
-        return records.utc_now().year
+        return clock.utc_now().year
     try:
         year = int(raw.strip())
     except ValueError:

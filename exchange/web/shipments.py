@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
-from libfed import catalogue
-from libfed.audit import render_event, shipment_history
-from libfed.callers import Caller
-from libfed.errors import Invalid
-from libfed.models import Institution
+from libfed.accounts.models import Institution
+from libfed.exchange import lookup as catalogue
+from libfed.kernel.audit import render_event, shipment_history
+from libfed.kernel.callers import Caller
+from libfed.kernel.errors import Invalid
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_values
 

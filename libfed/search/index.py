@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
-from libfed.db import Database
-from libfed.models import Record, RecordFormat, RecordSet, SearchEntry
-from libfed.stored_xml import metadata_of
+from libfed.kernel.db import Database
+from libfed.records.models import Record, RecordFormat, RecordSet
+from libfed.records.stored_xml import metadata_of
+from libfed.search.models import SearchEntry
 
 from .documents import SearchDocument, document_from_oai_dc
 

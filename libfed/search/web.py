@@ -25,15 +25,15 @@ from flask_babel import lazy_gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from libfed.api import database
-from libfed.callers import Caller
+from libfed.kernel.api import database
+from libfed.kernel.callers import Caller
+from libfed.search.api import HOLDERS, rendered
 from libfed.web.auth import page
 from libfed.web.formatting import lang_tag, language_name
 from libfed.web.forms import page_number
 from libfed.web.pages import MenuEntry
 
 from .query import LOCAL, MAX_WORDS, RANKED, QueryError, SearchQuery, parse, search
-from .views import HOLDERS, rendered
 
 Sources = Callable[[Session], list[str]]  # the harvest sources' names
 SOURCES = "libfed.search.sources"  # app.extensions key

@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 from werkzeug.datastructures import MultiDict
 
-from libfed.errors import Invalid
-from libfed.paging import LAST_PAGE
+from libfed.kernel.errors import Invalid
+from libfed.kernel.paging import LAST_PAGE
 
 from .i18n import translate
 

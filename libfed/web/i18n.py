@@ -14,7 +14,7 @@ from flask import Flask, current_app, g, session
 from flask import request as flask_request
 from flask_babel import Babel, gettext, lazy_gettext
 
-from libfed.errors import Codes, Message
+from libfed.kernel.errors import Codes, Message
 
 # Locale id (as Babel and the catalogue directories name it) -> the language's own name.
 LANGUAGES = {

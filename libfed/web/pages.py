@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from libfed.errors import Conflict, NotFound, ServiceError, Stale
+from libfed.kernel.errors import Conflict, NotFound, ServiceError, Stale
 
 from .auth import install_auth
 from .i18n import install_i18n, translate
@@ -92,7 +92,7 @@ _PAGE = {
     ),
 }
 # Anything else (JSON, CSV, plain text, scripts, styles, images), should a browser
-# open it as a document: it may load and run nothing. /oai sets its own (oai.views).
+# open it as a document: it may load and run nothing. /oai sets its own (libfed.oai.endpoint).
 _DATA = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 
 

@@ -1,0 +1,1 @@
+"""Who: institutions, users, their roles and API tokens."""

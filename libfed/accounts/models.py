@@ -1,0 +1,64 @@
+"""Who: institutions (libraries and other bodies), users and their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from libfed.kernel.db import Base
+from libfed.kernel.models import Versioned
+
+
+class Institution(Versioned, Base):
+    """A library or other body: a harvest source's owner and an exchange partner alike."""
+
+    __tablename__ = "institutions"
+    __table_args__ = (Index("ix_institutions_country", "country"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    other_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language -> name
+    kind: Mapped[str] = mapped_column(String(32), default="other")
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    city: Mapped[str | None] = mapped_column(String(128))
+    isil: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    oai_base_url: Mapped[str | None] = mapped_column(String(1024))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Versioned, Base):
+    """Someone who uses the API and the web pages with one of the ROLES."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The language of their web pages (libfed.web.i18n.LANGUAGES); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(16))
+
+
+class ApiToken(Base):
+    """A bearer token, kept only as its SHA-256 digest (tokens are random, 256 bits)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,82 @@
+"""The kernel's tables: shared settings, counters, the audit trail, and the version guard
+that every table edited by people uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from libfed.kernel.db import Base
+
+
+class Setting(Base):
+    """Values the application creates once and every worker must share (the secret key)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Counter(Base):
+    """A number that only grows; `ledger` counts audited changes (see libfed.audit)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Versioned:
+    """A row edited by people: its version guards against lost updates (HTTP ETag/If-Match).
+
+    SQLAlchemy adds `WHERE version = <the version read>` to every UPDATE, so of two
+    writers that read the same version only the first one's change lands, on SQLite
+    and PostgreSQL alike.
+    """
+
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.version}
+
+
+class AuditEvent(Base):
+    """One create, change or transition of a ledger object: append-only.
+
+    `changes` maps each changed field to [before, after] (before is null on create);
+    the migration adds triggers that refuse UPDATE and DELETE on this table.
+    `shipment_id` groups a shipment's item events with the shipment's own.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity", "entity_id", "id"),
+        Index("ix_audit_events_shipment", "shipment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    shipment_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    changes: Mapped[dict] = mapped_column(JSON)

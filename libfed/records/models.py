@@ -1,0 +1,99 @@
+"""The record repository's tables: records with their pre-rendered formats, and sets.
+
+Records are written once per change with every format already rendered, so that
+serving a page is one indexed range read; record_sets repeats each member's
+(datestamp, identifier) so that a selective harvest of a small set walks its own
+index instead of filtering the whole repository.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from libfed.kernel.db import Base
+
+IDENTIFIER_LENGTH = 512
+SET_SPEC_LENGTH = 255
+
+
+class Record(Base):
+    """One OAI item: its identifier, the datestamp of its last change and whether it is deleted."""
+
+    __tablename__ = "records"
+    # INCLUDE (id): a list count joins record_formats on the id, which PostgreSQL can then
+    # read from the index alone (SQLite's indexes end with the rowid anyway).
+    __table_args__ = (
+        Index(
+            "ix_records_datestamp_identifier",
+            "datestamp",
+            "identifier",
+            postgresql_include=["id"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH), unique=True)
+    datestamp: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Digest of every format and set membership: an identical re-import is a no-op.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # The OAI <header>, rendered at every write (see libfed.stored_xml).
+    header_xml: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RecordFormat(Base):
+    """A record in one format: what its OAI <record> holds after the record's header,
+    rendered when written (see libfed.stored_xml).
+
+    A deleted record keeps its rows (an empty body), so that it is still listed,
+    as a tombstone, in exactly the formats it used to be disseminated in.
+    """
+
+    __tablename__ = "record_formats"
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_xml: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OAISet(Base):
+    """A set; `a:b` is a child of `a`, and a member of `a:b` is stored as a member of `a` too."""
+
+    __tablename__ = "sets"
+
+    spec: Mapped[str] = mapped_column(String(SET_SPEC_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class RecordSet(Base):
+    """Membership, with the member's keyset position copied in for per-set paging."""
+
+    __tablename__ = "record_sets"
+    __table_args__ = (
+        Index("ix_record_sets_position", "set_spec", "datestamp", "identifier"),
+        Index("ix_record_sets_record", "record_id"),
+    )
+
+    set_spec: Mapped[str] = mapped_column(
+        ForeignKey("sets.spec", ondelete="CASCADE"), primary_key=True
+    )
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    datestamp: Mapped[datetime] = mapped_column(DateTime)
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))

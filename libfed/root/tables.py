@@ -1,0 +1,17 @@
+"""Every package's tables, registered on one metadata: what the migrations describe.
+
+Each package declares its own tables; only the composition root knows all of them.
+"""
+
+from __future__ import annotations
+
+import libfed.accounts.models
+import libfed.exchange.models
+import libfed.harvest.models
+import libfed.kernel.models
+import libfed.records.models
+import libfed.search.models
+import libfed.web.models  # noqa: F401
+from libfed.kernel.db import Base
+
+METADATA = Base.metadata

@@ -1,0 +1,1 @@
+"""Serving HTTP with gunicorn: a worker that bounds slow clients, and request framing."""

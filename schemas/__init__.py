@@ -1,0 +1,1 @@
+"""The official XML Schemas (OAI-PMH, Dublin Core, MARC21, MODS) and their catalog, for offline validation."""
