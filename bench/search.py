@@ -11,14 +11,14 @@
    seven partners, as `source:NAME` set members); a second holding of a Cyrillic
    Uzbek, Azerbaijani or Russian work is written in Latin half the time (ICU's
    uz_Cyrl-uz_Latn, az_Cyrl-az/BGN, Russian-Latin/BGN), so editions group records
-   across scripts. Every search entry is what libfed.search.documents makes of the
+   across scripts. Every search entry is what libfed.records.search_documents makes of the
    record's oai_dc (document_from_oai_dc in a process pool, checked again on a sample
    at the end); records, formats and memberships are bulk-inserted beside them.
 2. Index build, per engine: the entries are loaded into a staging table, then
    `INSERT INTO search_entries SELECT ...` is timed (the engine's part: rows, FTS5 by
    its triggers, or the generated tsvector and its GIN index), then VACUUM ANALYZE on
    PostgreSQL (ANALYZE on SQLite). The document making (the Python part of
-   libfed.search.index.rebuild) is timed in the pool, per process. With
+   libfed.records.search_index.rebuild) is timed in the pool, per process. With
    BENCH_SEARCH_REBUILD=1, rebuild(db) itself is also timed on both engines at the end
    (about 1 ms a record on one core: twenty minutes per engine at a million) and
    checked to give the same entries.
@@ -65,14 +65,14 @@ from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 
 from libfed.kernel.db import Database
+from libfed.records import search_index
 from libfed.records.crosswalk import dc_elements
+from libfed.records.search_documents import document_from_oai_dc
+from libfed.records.search_index import entry_row
+from libfed.records.search_keys import record_key
 from libfed.records.stored_xml import metadata_of, record_body, render_header
 from libfed.records.xmltext import escape_text
 from libfed.root.migrate import upgrade
-from libfed.search import index as search_index
-from libfed.search.documents import document_from_oai_dc
-from libfed.search.index import entry_row
-from libfed.search.keys import record_key
 from libfed.search.query import SearchQuery, search
 
 from .explain import _recreate
@@ -734,7 +734,7 @@ def _entries(url: str, ids: list[int]) -> dict[int, tuple]:
 
 
 def check_sample(count: int = 300) -> int:
-    """The stored entries are what libfed.search.documents makes of the stored oai_dc."""
+    """The stored entries are what libfed.records.search_documents makes of the stored oai_dc."""
     ids = sorted(random.Random(SEED).sample(range(1, RECORDS + 1), min(count, RECORDS)))
     with sqlite3.connect(SQLITE) as lite:
         stored = lite.execute(
@@ -766,7 +766,7 @@ def _digest(url: str) -> str:
 
 
 def timed_rebuild() -> dict:
-    """libfed.search.index.rebuild over every record, per engine; same entries after."""
+    """libfed.records.search_index.rebuild over every record, per engine; same entries after."""
     out = {}
     for engine, url in (("sqlite", f"sqlite:///{SQLITE}"), ("postgresql", PG_URL)):
         before = _digest(url)
@@ -876,7 +876,7 @@ def main() -> None:
         results["http"] = over_http(mix)
         write(results)
     if REBUILD:
-        print("libfed.search.index.rebuild on both engines ...", flush=True)
+        print("libfed.records.search_index.rebuild on both engines ...", flush=True)
         results["rebuild"] = timed_rebuild()
         write(results)
     if os.environ.get("BENCH_SEARCH_KEEP_PG") != "1":

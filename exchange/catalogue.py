@@ -39,9 +39,8 @@ from libfed.kernel.fields import language_code
 from libfed.records.importer import render
 from libfed.records.marc_checks import RecordRejected, checked
 from libfed.records.marcxml import record_from_element
-from libfed.records.models import Record, RecordSet
+from libfed.records.models import Record, RecordSet, SearchEntry
 from libfed.records.repository import ensure_sets, store, stored_metadata
-from libfed.search.models import SearchEntry
 
 from .items import add_item, link_record, list_items
 from .models import Shipment, ShipmentItem

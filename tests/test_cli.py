@@ -848,7 +848,7 @@ def test_db_reindex_shows_its_progress(
 ) -> None:
     assert run("demo").exit_code == 0
     monkeypatch.setattr("libfed.root.cli.REPORT_EVERY", 100)
-    monkeypatch.setattr("libfed.search.index._REBUILD_BATCH", 100)
+    monkeypatch.setattr("libfed.records.search_index._REBUILD_BATCH", 100)
     result = run("db", "reindex")
     assert result.exit_code == 0, result.output
     live = count(database, Record)

@@ -15,10 +15,10 @@ from sqlalchemy import inspect, select, text
 from libfed.kernel.db import Database
 from libfed.kernel.models import Setting
 from libfed.records.models import Record
+from libfed.records.search_index import engine_specific
 from libfed.records.stored_xml import record_element
 from libfed.root.migrate import _alembic_config, is_current, upgrade
 from libfed.root.tables import METADATA
-from libfed.search.index import engine_specific
 from tests.backends import Databases
 
 

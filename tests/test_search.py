@@ -16,9 +16,9 @@ from libfed.harvest.sources import add_source
 from libfed.kernel.callers import SYSTEM
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
+from libfed.records.models import SearchEntry
 from libfed.records.repository import tombstone
-from libfed.search.index import rebuild
-from libfed.search.models import SearchEntry
+from libfed.records.search_index import rebuild
 from libfed.search.query import LOCAL, QueryError, SearchQuery, search
 from tests.records_helpers import put
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from libfed.search import keys
-from libfed.search.keys import LANGUAGES, orthography, query_keys, record_key
+from libfed.records import search_keys as keys
+from libfed.records.search_keys import LANGUAGES, orthography, query_keys, record_key
 
 
 def matches(query_word: str, record_word: str, language: str | None) -> bool:

@@ -1,2 +1,2 @@
-"""The record repository: records with every metadata format rendered, sets, MARC reading
-and checking, crosswalks, the format registry, and import."""
+"""The record repository: records with every metadata format rendered, sets, their search
+index entries, MARC reading and checking, crosswalks, the format registry, and import."""

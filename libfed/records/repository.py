@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from libfed.kernel import clock
 from libfed.kernel.db import insert_or_ignore
-from libfed.search.documents import SearchDocument, document_from_oai_dc
-from libfed.search.index import entry_row, replace_entries
+from libfed.records.search_documents import SearchDocument, document_from_oai_dc
+from libfed.records.search_index import entry_row, replace_entries
 
 from .formats import OAI_DC
 from .models import OAISet, Record, RecordFormat, RecordSet

@@ -47,12 +47,12 @@ from libfed.kernel.callers import ROLES, SYSTEM
 from libfed.kernel.config import Config, ConfigError, load_config
 from libfed.kernel.db import Database, DatabaseUnavailable, masked_url
 from libfed.kernel.errors import Invalid, ServiceError
+from libfed.records import search_index
 from libfed.records.identifiers import is_set_spec
 from libfed.records.importer import ImportSummary, import_files
 from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
 from libfed.records.models import Record
 from libfed.records.repository import describe_set, tombstone
-from libfed.search import index as search_index
 from libfed.search.api import rendered, run_search
 from libfed.search.query import LOCAL, RANKED, SearchQuery
 

@@ -10,7 +10,6 @@ import libfed.exchange.models
 import libfed.harvest.models
 import libfed.kernel.models
 import libfed.records.models
-import libfed.search.models
 import libfed.web.models  # noqa: F401
 from libfed.kernel.db import Base
 

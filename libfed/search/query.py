@@ -2,12 +2,12 @@
 
 A query is words, each optionally limited to a field (`title:`, `author:`,
 `subject:`); every word must match (in any field unless limited), by any of its
-keys (a Cyrillic word has one per orthography, libfed.search.keys). Words of four
+keys (a Cyrillic word has one per orthography, libfed.records.search_keys). Words of four
 or more letters also match as a prefix, because the region's languages add suffixes
 (`kutubxona` finds `kutubxonalar`, `kitob` finds `kitobi`). A valid ISBN or ISSN is
 matched as that number however it is hyphenated.
 
-Results are editions (libfed.search.documents.edition_key), ranked by their
+Results are editions (libfed.records.search_documents.edition_key), ranked by their
 best-matching record: a title hit weighs most, then authors, subjects, the rest
 (SQLite: FTS5's bm25; PostgreSQL: ts_rank over the weighted tsvector). Each edition
 lists every record of it, local and harvested: the holdings.
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-from .keys import query_keys
+from libfed.records.search_keys import query_keys
 
 LOCAL = "local"  # the source filter's name for this library's own records
 MAX_WORDS = 12

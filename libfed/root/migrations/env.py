@@ -6,8 +6,8 @@ every domain's tables, through libfed.root.tables.
 
 from alembic import context
 
+from libfed.records.search_index import engine_specific
 from libfed.root.tables import METADATA
-from libfed.search.index import engine_specific
 
 connection = context.config.attributes["connection"]
 context.configure(

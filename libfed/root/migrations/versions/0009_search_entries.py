@@ -3,7 +3,7 @@
 SQLite: an FTS5 table over the key columns, with search_entries as its external
 content, kept current by triggers. PostgreSQL: a generated tsvector column (title
 weighted A, authors B, subjects C, the rest D) with a GIN index. `libfed db upgrade`
-fills the entries of existing records afterwards (libfed.search.index.rebuild).
+fills the entries of existing records afterwards (libfed.records.search_index.rebuild).
 
 Revision ID: 0009
 Revises: 0008

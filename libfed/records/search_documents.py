@@ -4,7 +4,7 @@ Every record this server serves has oai_dc (local ones by the MARC crosswalk, wh
 maps 880 fields too, so a romanised record brings its original-script title along;
 harvested ones as received or derived), so one reading serves local and harvested
 records alike. Each text is kept twice: as written, for display, and as search keys
-(libfed.search.keys), for matching across scripts.
+(libfed.records.search_keys), for matching across scripts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from lxml import etree
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-from .keys import record_key
+from libfed.records.search_keys import record_key
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)

@@ -12,11 +12,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from libfed.kernel.db import Database
-from libfed.records.models import Record, RecordFormat, RecordSet
+from libfed.records.models import Record, RecordFormat, RecordSet, SearchEntry
+from libfed.records.search_documents import SearchDocument, document_from_oai_dc
 from libfed.records.stored_xml import metadata_of
-from libfed.search.models import SearchEntry
-
-from .documents import SearchDocument, document_from_oai_dc
 
 _ENTRIES = SearchEntry.__table__
 SOURCE_SET = "source:"  # harvested records are members of source:NAME (harvest.aggregate)
