@@ -40,6 +40,7 @@ POSTGRES_UP = $(BIN)/python -c "import psycopg; psycopg.connect('$(POSTGRES_URL)
 
 test: install browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 -q
 	@if [ -n "$$LIBFED_TEST_POSTGRES_URL" ] || $(POSTGRES_UP) 2>/dev/null; then \
 		echo "--- the suite again, on PostgreSQL ($(POSTGRES_URL))"; \
@@ -51,6 +52,7 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -13,9 +13,9 @@ from conftest import PASSWORD, Clock
 from flask import Flask
 from sqlalchemy import func, select
 
+from libfed.accounts.models import WebSession
 from libfed.accounts.users import find_user, set_password, update_user
 from libfed.kernel.db import Database
-from libfed.web.models import WebSession
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COORDINATOR = "coordinator-user"

@@ -1,1 +1,1 @@
-"""Who: institutions, users, their roles and API tokens."""
+"""Who: institutions, users, their roles, API tokens and signed-in browsers."""

@@ -1,4 +1,4 @@
-"""Who: institutions (libraries and other bodies), users and their API tokens."""
+"""Who: institutions (libraries and other bodies), users, their API tokens and signed-in browsers."""
 
 from __future__ import annotations
 
@@ -62,3 +62,17 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser (libfed.accounts.sessions): the cookie carries a random id, this row
+    only its SHA-256 digest, so that signing out ends this session and every copy of its
+    cookie, and a copy of the database signs nobody in."""
+
+    __tablename__ = "web_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from libfed.accounts import sessions as web_sessions
 from libfed.kernel import clock, editing
 from libfed.kernel.callers import ROLES, SYSTEM, Caller
 from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
-from libfed.web import sessions as web_sessions
 
 from .models import ApiToken, User
 

@@ -9,8 +9,7 @@ import libfed.accounts.models
 import libfed.exchange.models
 import libfed.harvest.models
 import libfed.kernel.models
-import libfed.records.models
-import libfed.web.models  # noqa: F401
+import libfed.records.models  # noqa: F401  (each registers its tables)
 from libfed.kernel.db import Base
 
 METADATA = Base.metadata

@@ -1,7 +1,7 @@
 """Who is signed in: the session cookie, sign-in and sign-out, and the role a page needs.
 
 The signed session cookie holds a random session id (and the language); the session
-itself is a row on the server (libfed.web.sessions), read with the user on every
+itself is a row on the server (libfed.accounts.sessions), read with the user on every
 request. Signing out deletes that row, so a copy of the cookie taken before is refused
 after it, while the user's sessions in other browsers go on; a password change or
 disabling the user deletes all of them, for every worker at once.
@@ -32,11 +32,11 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter
 from werkzeug.wrappers import Response
 
+from libfed.accounts import sessions as web_sessions
 from libfed.accounts.models import User
 from libfed.accounts.users import caller_for_password
 from libfed.kernel.callers import Caller
 from libfed.kernel.db import Database
-from libfed.web import sessions as web_sessions
 
 from .i18n import LANGUAGES
 

@@ -16,10 +16,9 @@ from datetime import timedelta
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from libfed.accounts.models import User
+from libfed.accounts.models import User, WebSession
 from libfed.kernel import clock
 from libfed.kernel.callers import Caller
-from libfed.web.models import WebSession
 
 # How stale last_seen_at may grow before a request writes it again: a page view costs
 # no write, and a session lasts between its lifetime less this and its full lifetime
