@@ -197,9 +197,9 @@ def _grow(db: Database, wanted: int) -> None:
 # The audit trail the ledger would have: a create per shipment and item, a transition
 # per state a shipment reached (what exchange.shipments and exchange.items record).
 _AUDIT = """
-INSERT INTO audit_events (at, actor, entity, entity_id, shipment_id, action, to_status, changes)
-SELECT at, 'bench', entity, entity_id, shipment_id, action, to_status, '{}' FROM (
-    SELECT created_at AS at, 'shipment' AS entity, id AS entity_id, id AS shipment_id,
+INSERT INTO audit_events (at, actor, entity, entity_id, group_id, action, to_status, changes)
+SELECT at, 'bench', entity, entity_id, group_id, action, to_status, '{}' FROM (
+    SELECT created_at AS at, 'shipment' AS entity, id AS entity_id, id AS group_id,
            'create' AS action, NULL AS to_status FROM shipments
     UNION ALL
     SELECT created_at, 'item', id, shipment_id, 'create', NULL FROM shipment_items
@@ -455,7 +455,7 @@ def hot_cases(db: Database) -> dict[str, Callable[[Session], object]]:
             s, shipments.list_shipments(s, ShipmentQuery(**filters))[0]
         )
     cases["dashboard: waiting"] = lambda s: attention.waiting(s.connection(), end)
-    cases["audit: shipment history"] = lambda s: audit.shipment_history(s, shipment)
+    cases["audit: shipment history"] = lambda s: shipments.shipment_history(s, shipment)
     cases["audit: shipment's own events"] = lambda s: audit.history(s, "shipment", shipment)
     cases["search: word in no record"] = lambda s: catalogue.search(s, "Zyzzyvaquux")
     cases["search: ISBN in no record"] = lambda s: catalogue.by_isbn(s, "9780306406157")

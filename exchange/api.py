@@ -20,7 +20,7 @@ from libfed.kernel.api import (
     reply,
     wants_csv,
 )
-from libfed.kernel.audit import History, history, ledger_changes, render_event, shipment_history
+from libfed.kernel.audit import History, history, ledger_changes, render_event
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
 from libfed.kernel.paging import PageQuery
@@ -57,6 +57,7 @@ from .shipments import (
     create_shipment,
     get_shipment,
     list_shipments,
+    shipment_history,
     transition,
     update_shipment,
     with_totals,

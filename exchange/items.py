@@ -121,7 +121,7 @@ def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -
         render_item,
         actor=actor,
         entity="item",
-        shipment_id=lambda i: i.shipment_id,
+        group_id=lambda i: i.shipment_id,
     )
     refresh_totals(session, shipment.id)
     return item
@@ -161,7 +161,7 @@ def _change_item(
         actor=actor,
         entity="item",
         action=action,
-        shipment_id=shipment.id,
+        group_id=shipment.id,
     )
     refresh_totals(session, shipment.id)
 

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
 from libfed.kernel import clock, editing
+from libfed.kernel.audit import group_history
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
 from libfed.kernel.fields import from_minor, to_minor
+from libfed.kernel.models import AuditEvent
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
@@ -170,7 +172,7 @@ def create_shipment(session: Session, data: dict, *, actor: Caller, home_country
         render_shipment,
         actor=actor,
         entity="shipment",
-        shipment_id=lambda s: s.id,
+        group_id=lambda s: s.id,
     )
 
 
@@ -229,8 +231,14 @@ def update_shipment(
         render_shipment,
         actor=actor,
         entity="shipment",
-        shipment_id=shipment.id,
+        group_id=shipment.id,
     )
+
+
+def shipment_history(session: Session, shipment_id: int) -> list[AuditEvent]:
+    """A shipment's own events and its items', oldest first: every write here and in
+    .items records them under the shipment's id as their audit group."""
+    return group_history(session, shipment_id)
 
 
 def live_item_count(session: Session, shipment_id: int) -> int:
@@ -301,7 +309,7 @@ def transition(
         entity="shipment",
         action="transition",
         record_unchanged=True,
-        shipment_id=shipment.id,
+        group_id=shipment.id,
         from_status=shipment.status,
         to_status=request.to,
         note=request.note,

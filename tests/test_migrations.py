@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DatabaseError
 
 from libfed.kernel.db import Database
 from libfed.kernel.models import Setting
@@ -211,3 +212,71 @@ def test_0008_keeps_each_format_body_and_serves_the_same_record(fresh: Database)
         config.attributes["connection"] = connection
         command.downgrade(config, "0007")
     assert _stored_formats(fresh, "record_xml") == {1: _OLD_RECORD, 2: _OLD_DELETED}
+
+
+def _downgrade(db: Database, revision: str) -> None:
+    config = _alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def _audit_rows(db: Database, group: str) -> list[tuple]:
+    with db.engine.connect() as connection:
+        return connection.execute(
+            text(f"SELECT id, entity, entity_id, {group}, action FROM audit_events ORDER BY id")
+        ).all()
+
+
+def _refuses_rewrites(db: Database) -> None:
+    for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
+        with pytest.raises(DatabaseError, match="append-only"), db.engine.begin() as connection:
+            connection.execute(text(statement))
+
+
+def _index_columns(db: Database, name: str) -> list[str] | None:
+    found = {i["name"]: i["column_names"] for i in inspect(db.engine).get_indexes("audit_events")}
+    return found.get(name)
+
+
+def test_0012_renames_the_audit_group_keeping_every_event_and_the_append_only_rule(
+    fresh: Database,
+) -> None:
+    """`shipment_id` becomes `group_id` and back, every row kept, and on both engines the
+    trail still refuses UPDATE and DELETE after either step (SQLite copies the table)."""
+    upgrade(fresh, "0011")
+    with fresh.engine.begin() as connection:
+        for ident, entity, entity_id, group in (
+            (1, "shipment", 7, 7),
+            (2, "item", 31, 7),
+            (3, "institution", 2, None),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (id, at, actor, entity, entity_id, shipment_id, "
+                    "action, changes) VALUES (:id, :at, 'ayla', :entity, :entity_id, :group, "
+                    "'create', '{}')"
+                ),
+                {
+                    "id": ident,
+                    "at": datetime(2026, 1, 2),
+                    "entity": entity,
+                    "entity_id": entity_id,
+                    "group": group,
+                },
+            )
+    before = _audit_rows(fresh, "shipment_id")
+    assert len(before) == 3
+
+    upgrade(fresh)
+    assert _audit_rows(fresh, "group_id") == before
+    assert _index_columns(fresh, "ix_audit_events_group") == ["group_id", "id"]
+    assert _index_columns(fresh, "ix_audit_events_shipment") is None
+    assert _index_columns(fresh, "ix_audit_events_entity") == ["entity", "entity_id", "id"]
+    _refuses_rewrites(fresh)
+
+    _downgrade(fresh, "0011")
+    assert _audit_rows(fresh, "shipment_id") == before
+    assert _index_columns(fresh, "ix_audit_events_shipment") == ["shipment_id", "id"]
+    assert _index_columns(fresh, "ix_audit_events_group") is None
+    _refuses_rewrites(fresh)

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
 from libfed.exchange import lookup as catalogue
-from libfed.kernel.audit import render_event, shipment_history
+from libfed.kernel.audit import render_event
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid
 from libfed.web.auth import page
@@ -30,6 +30,7 @@ from ..shipments import (
     get_shipment,
     list_shipments,
     machine_of,
+    shipment_history,
     transition,
     update_shipment,
     with_totals,

@@ -58,7 +58,7 @@ def record_event(
     entity_id: int,
     action: str,
     changes: dict[str, list],
-    shipment_id: int | None = None,
+    group_id: int | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
@@ -68,7 +68,7 @@ def record_event(
         actor=actor,
         entity=entity,
         entity_id=entity_id,
-        shipment_id=shipment_id,
+        group_id=group_id,
         action=action,
         from_status=from_status,
         to_status=to_status,
@@ -96,11 +96,11 @@ def history(session: Session, entity: str, entity_id: int) -> list[AuditEvent]:
     )
 
 
-def shipment_history(session: Session, shipment_id: int) -> list[AuditEvent]:
-    """A shipment's own events and its items', oldest first."""
+def group_history(session: Session, group_id: int) -> list[AuditEvent]:
+    """The events recorded under `group_id` (an object's own and its parts'), oldest first."""
     return list(
         session.scalars(
-            select(AuditEvent).where(AuditEvent.shipment_id == shipment_id).order_by(AuditEvent.id)
+            select(AuditEvent).where(AuditEvent.group_id == group_id).order_by(AuditEvent.id)
         )
     )
 

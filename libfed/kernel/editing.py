@@ -66,7 +66,7 @@ def create(
     *,
     actor: Caller,
     entity: str,
-    shipment_id: Callable[[V], int | None] = lambda _obj: None,
+    group_id: Callable[[V], int | None] = lambda _obj: None,
 ) -> V:
     now = clock.utc_now()
     obj.created_at = obj.updated_at = now
@@ -79,7 +79,7 @@ def create(
         entity=entity,
         entity_id=obj.id,
         action="create",
-        shipment_id=shipment_id(obj),
+        group_id=group_id(obj),
         changes=changes_between({}, _audited(render(obj))),
     )
     return obj
@@ -94,7 +94,7 @@ def change(
     actor: Caller,
     entity: str,
     action: str = "update",
-    shipment_id: int | None = None,
+    group_id: int | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
@@ -120,7 +120,7 @@ def change(
         entity=entity,
         entity_id=obj.id,
         action=action,
-        shipment_id=shipment_id,
+        group_id=group_id,
         from_status=from_status,
         to_status=to_status,
         note=note,

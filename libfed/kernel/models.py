@@ -30,7 +30,7 @@ class Setting(Base):
 
 
 class Counter(Base):
-    """A number that only grows; `ledger` counts audited changes (see libfed.audit)."""
+    """A number that only grows; `ledger` counts audited changes (see libfed.kernel.audit)."""
 
     __tablename__ = "counters"
 
@@ -60,13 +60,15 @@ class AuditEvent(Base):
 
     `changes` maps each changed field to [before, after] (before is null on create);
     the migration adds triggers that refuse UPDATE and DELETE on this table.
-    `shipment_id` groups a shipment's item events with the shipment's own.
+    `group_id` gathers an object's events with those of the objects it holds, so that one
+    indexed query reads them together; the owning domain decides what a group is (the
+    exchange groups a shipment's item events with the shipment's own, under its id).
     """
 
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_entity", "entity", "entity_id", "id"),
-        Index("ix_audit_events_shipment", "shipment_id", "id"),
+        Index("ix_audit_events_group", "group_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,7 +76,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int] = mapped_column(Integer)
-    shipment_id: Mapped[int | None] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(16))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
