@@ -56,12 +56,15 @@ _DATE_OTHER_264 = len(DC_ELEMENTS)
 _DATE_008 = _DATE_OTHER_264 + 1
 _SLOTS = _DATE_008 + 1
 
+# oai_dc, as the format registry (libfed.records.formats.oai_dc) serves it.
+OAI_DC_NAMESPACE = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
+DC_NAMESPACE = "http://purl.org/dc/elements/1.1/"
 _NAMESPACES = (
-    'xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
-    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    f'xmlns:oai_dc="{OAI_DC_NAMESPACE}" '
+    f'xmlns:dc="{DC_NAMESPACE}" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-    'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
-    'http://www.openarchives.org/OAI/2.0/oai_dc.xsd"'
+    f'xsi:schemaLocation="{OAI_DC_NAMESPACE} {OAI_DC_SCHEMA}"'
 )
 _OPEN_ROOT = f"<oai_dc:dc {_NAMESPACES}>"
 _CLOSE_ROOT = "</oai_dc:dc>"

@@ -8,6 +8,8 @@ from urllib.parse import quote, urlencode
 
 from pymarc import Record
 
+from .formats import OAI_DC
+
 # The local-identifier characters of the oai-identifier scheme, less ':' (anything
 # else is percent-encoded as UTF-8, so a control number with spaces or Cyrillic stays
 # a URI). A local record's identifier has no ':' after the repository's: the
@@ -57,5 +59,5 @@ def is_set_spec(value: str) -> bool:
 def get_record_url(base_url: str, identifier: str) -> str:
     """Where a record is read over OAI-PMH (GetRecord, oai_dc): the data provider serves
     this library's records and the harvested ones alike, so any record has one."""
-    query = {"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": identifier}
+    query = {"verb": "GetRecord", "metadataPrefix": OAI_DC.prefix, "identifier": identifier}
     return f"{base_url}?{urlencode(query)}"

@@ -1,8 +1,8 @@
 """Importing MARC files into the repository.
 
-Each record is checked, rendered in every format and written in batches; each
-batch is one transaction, so an interrupted import leaves whole records only, and
-a rejected record is reported with its position instead of stopping the file.
+Each record is checked, rendered in every format of the registry and written in
+batches; each batch is one transaction, so an interrupted import leaves whole records
+only, and a rejected record is reported with its position instead of stopping the file.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from pymarc import Record
 from libfed.kernel.db import Database
 from libfed.records.repository import NewRecord, Outcome, ensure_sets, store
 
-from .crosswalk import render_oai_dc
+from .formats import rendered
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
 from .marc_reader import RawEntry, Undecodable, decode, read_raw, require_marc
-from .marcxml import record_to_marcxml
 
 BATCH_SIZE = 2000  # records per write transaction
 # Below this much input, starting worker processes costs more than it saves.
@@ -57,12 +56,11 @@ class ImportSummary:
 
 
 def render(record: Record, repository_identifier: str, sets: tuple[str, ...]) -> NewRecord:
-    """The stored form of a checked record: its identifier and every format it has."""
-    return NewRecord.of(
-        oai_identifier(repository_identifier, record),
-        {"marc21": record_to_marcxml(record), "oai_dc": render_oai_dc(record)},
-        sets,
-    )
+    """The stored form of a checked record: its identifier and every registered format.
+
+    Accession of received books stores its records through here too.
+    """
+    return NewRecord.of(oai_identifier(repository_identifier, record), rendered(record), sets)
 
 
 def prepare(

@@ -10,15 +10,16 @@ from __future__ import annotations
 from lxml import etree
 from pymarc import Field, Indicators, Record, Subfield
 
-from .formats import MARC21
 from .xmltext import escape_attribute, escape_text
 
-MARC_NS = MARC21.namespace
+# MARC21slim, as the format registry (libfed.records.formats.marc21) serves it.
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+MARC_SCHEMA = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
 _NS = "{" + MARC_NS + "}"
 _ESCAPED_CODES = frozenset('&<>"')
 _ROOT = (
     f'<record xmlns="{MARC_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-    f'xsi:schemaLocation="{MARC_NS} {MARC21.schema}">'
+    f'xsi:schemaLocation="{MARC_NS} {MARC_SCHEMA}">'
 )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from libfed.kernel.db import Database
+from libfed.records.formats import OAI_DC
 from libfed.records.models import Record, RecordFormat, RecordSet, SearchEntry
 from libfed.records.search_documents import SearchDocument, document_from_oai_dc
 from libfed.records.stored_xml import metadata_of
@@ -68,7 +69,7 @@ def rebuild(db: Database, progress: Callable[[int], None] | None = None) -> int:
             batch = connection.execute(
                 select(Record.id, RecordFormat.body_xml)
                 .join(RecordFormat, RecordFormat.record_id == Record.id)
-                .where(Record.id > after, RecordFormat.prefix == "oai_dc")
+                .where(Record.id > after, RecordFormat.prefix == OAI_DC.prefix)
                 .where(Record.deleted.is_(False))
                 .order_by(Record.id)
                 .limit(_REBUILD_BATCH)

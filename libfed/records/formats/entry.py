@@ -1,0 +1,24 @@
+"""What the registry knows of a metadata format: its OAI-PMH names and its renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pymarc import Record
+
+
+@dataclass(frozen=True)
+class MetadataFormat:
+    """A format as ListMetadataFormats announces it, and how a MARC record is written in it.
+
+    `render` takes a record that `libfed.records.marc_checks.checked` accepted and returns
+    the metadata element as text (no XML declaration: it is stored inside OAI's
+    <metadata>), valid against `schema`; the XML Schema's local copy must be in the
+    project's `schemas/` folder, where intake and the tests validate against it.
+    """
+
+    prefix: str
+    schema: str
+    namespace: str
+    render: Callable[[Record], str]
