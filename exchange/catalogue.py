@@ -36,6 +36,7 @@ from libfed.kernel.clock import utc_now
 from libfed.kernel.editing import get
 from libfed.kernel.errors import Codes, Conflict, Invalid, Message
 from libfed.kernel.fields import language_code
+from libfed.records.formats import MARC21
 from libfed.records.importer import render
 from libfed.records.marc_checks import RecordRejected, checked
 from libfed.records.marcxml import record_from_element
@@ -275,7 +276,7 @@ def _brief_marc(item: ShipmentItem, control: str) -> MarcRecord:
 
 def _copied_marc(session: Session, identifier: str, control: str) -> MarcRecord | None:
     """The partner's MARC record of the book, renumbered as ours, its number kept in 035."""
-    xml = stored_metadata(session, identifier).get("marc21")
+    xml = stored_metadata(session, identifier).get(MARC21.prefix)
     if not xml:
         return None
     try:

@@ -1,10 +1,11 @@
 """A harvested record in the form this server serves it again, with its provenance.
 
-Every format that can be derived is offered: oai_dc always (as received, or made
-from MARCXML by the same crosswalk as local records), marc21 when the source sent
-MARCXML, each checked and repaired by `harvest.intake` first. Each format carries an
-OAI `about` container with the record's origin, `altered` telling whether that format
-is the one received exactly, or was repaired or derived from it.
+Every format that can be derived is offered: a record the source sent as MARCXML in
+every format of the registry (libfed.records.formats), rendered from it as local
+records are; one sent as oai_dc only in oai_dc, as received. Each is checked and
+repaired by `harvest.intake` first. Each format carries an OAI `about` container with
+the record's origin, `altered` telling whether that format is the one received
+exactly, or was repaired or derived from it.
 """
 
 from __future__ import annotations
@@ -75,11 +76,17 @@ def aggregated(
         root = parse(record.metadata)
         if record.namespace == MARC21.namespace:
             marc = checked_marcxml(root)
-            formats = {MARC21.prefix: marc.marc21.xml, OAI_DC.prefix: marc.oai_dc}
-            repairs = record.repairs + marc.marc21.repairs
+            formats = marc.formats
+            repairs = record.repairs + marc.repairs
+            # MARC21 is the format received; the others are derived from it.
             about = {
-                MARC21.prefix: provenance(record, base_url, harvested, altered=bool(repairs)),
-                OAI_DC.prefix: provenance(record, base_url, harvested, altered=True),
+                prefix: provenance(
+                    record,
+                    base_url,
+                    harvested,
+                    altered=bool(repairs) if prefix == MARC21.prefix else True,
+                )
+                for prefix in formats
             }
         elif record.namespace == OAI_DC.namespace or (
             record.namespace is None and (root := restored_oai_dc(root)) is not None

@@ -10,7 +10,8 @@ is listed so that the record's provenance says `altered`:
   that is no language tag is dropped;
 - MARCXML is validated as received, then written again from the fields it holds
   (foreign elements and attributes cannot survive that), with the repairs
-  `libfed.records.marc_checks` makes; its oai_dc comes from the crosswalk local records use.
+  `libfed.records.marc_checks` makes; it is rendered in every format of the registry
+  (libfed.records.formats), oai_dc by the crosswalk, as local records are.
 Anything still invalid after that is refused, to be quarantined with the reason.
 Parsing never resolves entities (`harvest.parsing` has replaced them already).
 """
@@ -21,15 +22,14 @@ import re
 from dataclasses import dataclass
 
 from lxml import etree
-from pymarc import Record
 
 from libfed.records import crosswalk
-from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.formats import MARC21, OAI_DC, rendered
 from libfed.records.marc_checks import RecordRejected, checked
-from libfed.records.marcxml import record_from_element, record_to_marcxml
+from libfed.records.marcxml import record_from_element
 from libfed.records.xml_schemas import schema_problem
 
-DC_NS = "http://purl.org/dc/elements/1.1/"
+DC_NS = crosswalk.DC_NAMESPACE
 # The fifteen elements as lxml names them: a set lookup per child, no QName made.
 DC_TAGS = frozenset(f"{{{DC_NS}}}{name}" for name in crosswalk.DC_ELEMENTS)
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -134,11 +134,11 @@ def restored_oai_dc(root: etree._Element) -> etree._Element | None:
 
 @dataclass(frozen=True)
 class CheckedMARC:
-    """A MARCXML record as it may be stored, with its oai_dc made by our crosswalk."""
+    """A MARCXML record as it may be stored: in every registered format, made by our
+    renderers from the record, and what had to be repaired in the MARC."""
 
-    marc21: Checked
-    oai_dc: str
-    record: Record
+    formats: dict[str, str]  # prefix -> metadata
+    repairs: tuple[str, ...]
 
 
 def checked_marcxml(root: etree._Element) -> CheckedMARC:
@@ -155,7 +155,5 @@ def checked_marcxml(root: etree._Element) -> CheckedMARC:
     if str(marc.leader) != leader:
         repairs.append("leader repaired")
     # Written by our own renderers, as local records are: a record `checked` accepts
-    # renders valid MARC21slim and oai_dc (tests/test_harvest_intake.py tries any record).
-    return CheckedMARC(
-        Checked(record_to_marcxml(marc), tuple(repairs)), crosswalk.render_oai_dc(marc), marc
-    )
+    # renders valid in every format (tests/test_harvest_intake.py tries any record).
+    return CheckedMARC(rendered(marc), tuple(repairs))

@@ -13,23 +13,22 @@ made valid is withdrawn (a deletion, which downstream harvesters see) and named.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from libfed.harvest.listing import HarvestedRecord, read_record
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.records.formats import MARC21
-from libfed.records.models import Record, RecordFormat, RecordSet
 from libfed.records.repository import Outcome, store, tombstone
-from libfed.records.stored_xml import metadata_of
+from libfed.records.rewriting import StoredRecord, same_formats, stored_batches
 
 from .aggregate import Aggregated, NotAggregable, aggregated, source_sets
-from .intake import VERSION, Refused, parse
+from .intake import VERSION
 from .models import Source
 from .parsing import OAI_NS, NotOAIResponse, parse_response
 
@@ -48,49 +47,13 @@ class Rechecked:
     withdrawn: list[tuple[str, str]] = field(default_factory=list)  # identifier, reason
 
 
-Stored = tuple[str, bytes, bytes, dict[str, bytes]]
+def _received(record: StoredRecord) -> bytes:
+    """The body of the format received: MARCXML wherever there is a marc21 rendering."""
+    return record.bodies.get(MARC21.prefix) or next(iter(record.bodies.values()), b"")
 
 
-def _batches(db: Database, source: str) -> Iterator[list[Stored]]:
-    """(identifier, header, body of the format received, metadata per format) of the
-    source's live records."""
-    after = 0
-    with db.session() as session:
-        # Records stored by this re-check itself (a renamed one) are not read again.
-        last = session.scalar(select(func.max(Record.id))) or 0
-    while True:
-        with db.session() as session:
-            records = session.execute(
-                select(Record.id, Record.identifier, Record.header_xml)
-                .join(RecordSet, RecordSet.record_id == Record.id)
-                .where(
-                    RecordSet.set_spec == source_sets(source)[1],
-                    Record.deleted.is_(False),
-                    Record.id > after,
-                    Record.id <= last,
-                )
-                .order_by(Record.id)
-                .limit(_BATCH)
-            ).all()
-            if not records:
-                return
-            bodies: dict[int, bytes] = {}
-            formats: dict[int, dict[str, bytes]] = {r.id: {} for r in records}
-            for record_id, prefix, body in session.execute(
-                select(RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml).where(
-                    RecordFormat.record_id.in_([r.id for r in records])
-                )
-            ):
-                # The format received is MARCXML wherever there is a marc21 rendering.
-                if record_id not in bodies or prefix == MARC21.prefix:
-                    bodies[record_id] = body
-                formats[record_id][prefix] = (metadata_of(body) or "").encode()
-        yield [(r.identifier, r.header_xml, bodies.get(r.id, b""), formats[r.id]) for r in records]
-        after = records[-1].id
-
-
-def _as_page(batch: list[Stored]) -> bytes:
-    records = b"".join(b"<record>" + header + body + b"</record>" for _i, header, body, _f in batch)
+def _as_page(batch: list[StoredRecord]) -> bytes:
+    records = b"".join(b"<record>" + r.header + _received(r) + b"</record>" for r in batch)
     return (
         (
             f'<OAI-PMH xmlns="{OAI_NS}"><responseDate>1970-01-01T00:00:00Z</responseDate>'
@@ -101,27 +64,11 @@ def _as_page(batch: list[Stored]) -> bytes:
     )
 
 
-def _canonical(xml: bytes) -> bytes:
-    """Exclusive C14N: namespace declarations no element uses do not count (a provider's
-    envelope leaks its default namespace into the records an older version stored)."""
-    return etree.tostring(parse(xml), method="c14n", exclusive=True)
-
-
-def _same(stored: dict[str, bytes], formats: Mapping[str, bytes]) -> bool:
-    """Whether a record as stored and as intake makes it now are one record."""
-    try:
-        return stored.keys() == formats.keys() and all(
-            _canonical(stored[prefix]) == _canonical(xml) for prefix, xml in formats.items()
-        )
-    except Refused:  # stored as no parser reads it: an entity an older version let in
-        return False
-
-
 def _stamp(text: str | None) -> datetime:
     return datetime.fromisoformat((text or "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
 
 
-def _elements(batch: list[Stored]) -> tuple[list[etree._Element], list[tuple[str, str]]]:
+def _elements(batch: list[StoredRecord]) -> tuple[list[etree._Element], list[tuple[str, str]]]:
     """The batch's <record> elements as a page of them parses, and the records that no
     parser reads even alone (identifier, why)."""
     try:
@@ -132,7 +79,7 @@ def _elements(batch: list[Stored]) -> tuple[list[etree._Element], list[tuple[str
             try:
                 elements += parse_response(_as_page([one])).iter(f"{{{OAI_NS}}}record")
             except NotOAIResponse as error:
-                unreadable.append((one[0], str(error)))
+                unreadable.append((one.identifier, str(error)))
         return elements, unreadable
 
 
@@ -169,8 +116,8 @@ def recheck_source(
 ) -> Rechecked:
     """Re-check every live record of `source`; see the module's docstring."""
     done = Rechecked()
-    for batch in _batches(db, source.name):
-        stored = {identifier: formats for identifier, _h, _b, formats in batch}
+    for batch in stored_batches(db, _BATCH, member_of=source_sets(source.name)[1]):
+        stored = {record.identifier: record for record in batch}
         elements, withdrawn = _elements(batch)
         entries, renamed = [], []
         for element in elements:
@@ -182,7 +129,7 @@ def recheck_source(
                 continue
             if made.entry.identifier != ours:
                 renamed.append(ours)
-            elif _same(stored[ours], made.entry.formats):
+            elif same_formats(stored[ours], made.entry.formats):
                 continue  # written differently at most: not worth a new datestamp
             entries.append(made.entry)
         with db.write() as session:

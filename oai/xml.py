@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
-from libfed.records.formats import MetadataFormat
+from libfed.records.crosswalk import DC_NAMESPACE
+from libfed.records.formats import OAI_DC, MetadataFormat
 from libfed.records.xmltext import escape_text, safe_attribute, safe_text
 
 from .dates import format_utc
@@ -120,10 +121,9 @@ def set_entry(spec: str, name: str, description: str | None) -> str:
     described = ""
     if description:
         described = (
-            '<setDescription><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
-            f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xsi="{_XSI}" '
-            'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
-            'http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
+            f'<setDescription><oai_dc:dc xmlns:oai_dc="{OAI_DC.namespace}" '
+            f'xmlns:dc="{DC_NAMESPACE}" xmlns:xsi="{_XSI}" '
+            f'xsi:schemaLocation="{OAI_DC.namespace} {OAI_DC.schema}">'
             f"<dc:description>{safe_text(description)}</dc:description>"
             "</oai_dc:dc></setDescription>"
         )

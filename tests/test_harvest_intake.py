@@ -2,7 +2,7 @@
 
 MARCXML that intake accepts is served in forms written by our own renderers (as local
 records are), not validated again one by one; so any record, however odd its fields,
-must come out valid MARC21slim and oai_dc, or be refused with a reason.
+must come out valid in every format of the registry, or be refused with a reason.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pymarc import Record
 from test_crosswalk import CONTROLFIELDS, DATAFIELDS
 
 from libfed.harvest.intake import Refused, checked_marcxml, checked_oai_dc, parse
-from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.formats import FORMATS, MARC21, OAI_DC
 from libfed.records.marcxml import record_to_marcxml
 from libfed.records.xml_schemas import schema_problem
 
@@ -45,11 +45,13 @@ def test_any_marcxml_intake_accepts_is_served_valid(leader: str, fields: list) -
     except Refused as refusal:
         assert str(refusal)  # refused with a reason
         return
-    assert schema_problem(MARC21, etree.fromstring(made.marc21.xml.encode())) is None
-    assert schema_problem(OAI_DC, etree.fromstring(made.oai_dc.encode())) is None
+    # Every format of the registry, marc21 and oai_dc among them.
+    assert {MARC21.prefix, OAI_DC.prefix} <= made.formats.keys() == FORMATS.keys()
+    for prefix, xml in made.formats.items():
+        assert schema_problem(FORMATS[prefix], etree.fromstring(xml.encode())) is None
     # What intake writes, read again, is accepted unchanged: a re-check moves nothing.
-    again = checked_marcxml(parse(made.marc21.xml.encode()))
-    assert again.marc21.xml == made.marc21.xml and not again.marc21.repairs
+    again = checked_marcxml(parse(made.formats[MARC21.prefix].encode()))
+    assert again.formats == made.formats and not again.repairs
 
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Cn")), max_size=20)
