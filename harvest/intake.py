@@ -35,6 +35,9 @@ DC_TAGS = frozenset(f"{{{DC_NS}}}{name}" for name in crosswalk.DC_ELEMENTS)
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _SCHEMA_LOCATION = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
 _OAI_DC_LOCATION = f"{OAI_DC.namespace} {OAI_DC.schema}"
+# What XML counts as whitespace: str.strip() also removes NBSP and the like, which XML
+# Schema takes for text where oai_dc allows none.
+_XML_SPACE = " \t\r\n"
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _XHTML = "http://www.w3.org/1999/xhtml"
 # Elements whose text is code, not catalogue data: dropped with it.
@@ -95,11 +98,11 @@ def checked_oai_dc(root: etree._Element) -> Checked:
         root.set(_SCHEMA_LOCATION, _OAI_DC_LOCATION)
     # Whitespace between elements stays: a sound record is stored as it came, so that
     # checking it again (harvest.recheck) finds nothing to change.
-    if root.text and root.text.strip():
+    if root.text and root.text.strip(_XML_SPACE):
         repairs.append("text outside the Dublin Core elements removed")
         root.text = None
     for child in list(root):
-        if child.tail and child.tail.strip():
+        if child.tail and child.tail.strip(_XML_SPACE):
             repairs.append("text outside the Dublin Core elements removed")
             child.tail = None
         if not isinstance(child.tag, str):

@@ -81,3 +81,16 @@ def test_any_oai_dc_is_repaired_into_a_valid_one_or_refused(parts: list) -> None
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_text_that_python_strips_but_xml_keeps_is_removed_between_elements() -> None:
+    """An NBSP or a line separator between elements: str.strip() calls it whitespace,
+    XML Schema calls it text where oai_dc allows none."""
+    xml = (
+        '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">\xa0<dc:title>Kitab</dc:title>\u2028'
+        "</oai_dc:dc>"
+    )
+    made = checked_oai_dc(parse(xml.encode()))
+    assert schema_problem(OAI_DC, etree.fromstring(made.xml.encode())) is None
+    assert made.repairs == ("text outside the Dublin Core elements removed",)
