@@ -228,12 +228,13 @@ def _choices(db: Database) -> dict:
 
 def pages(config: Path, token: str) -> tuple[dict, dict]:
     """Each page and, where /api/v1 reads the same data, the API beside it."""
+    from libfed.kernel.services import services
     from libfed.root.app import create_app
 
     app = create_app(load_config(config))
     web, api = signed_in(app), app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
-    chosen = _choices(app.extensions["libfed.kernel.db"])
+    chosen = _choices(services(app).db)
     s, p = chosen["shipment"], chosen["partner"]
 
     def rest(*paths: str) -> Callable[[], object]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-from flask import Response, current_app, request
-from sqlalchemy import Connection
+from flask import Response, request
 
 from libfed.exchange.lookup import CatalogueEntry
 from libfed.kernel.api import (
     PREFIX,
     Api,
     csv_reply,
-    database,
     expected_version,
     page_reply,
     partial,
@@ -24,6 +22,7 @@ from libfed.kernel.audit import History, history, ledger_changes, render_event
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
 from libfed.kernel.paging import PageQuery
+from libfed.kernel.services import services
 
 from . import catalogue, reports
 from .agreements import create_agreement, list_agreements, update_agreement, with_usage
@@ -52,6 +51,7 @@ from .schemas import (
     TransitionIn,
     YearQuery,
 )
+from .served_reports import served_report
 from .shipments import (
     FIXED,
     create_shipment,
@@ -64,10 +64,6 @@ from .shipments import (
 )
 
 api = Api("exchange")
-
-
-def _home() -> str:
-    return current_app.config["LIBFED"].exchange.home_country
 
 
 # ------------------------------------------------------------------ agreements
@@ -83,7 +79,7 @@ def _home() -> str:
     response=AgreementPage,
 )
 def agreements_list(caller: Caller, query: AgreementQuery) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         rows, total = list_agreements(session, query)
         return page_reply(with_usage(session, rows), total, query)
 
@@ -99,7 +95,7 @@ def agreements_list(caller: Caller, query: AgreementQuery) -> Response:
     status=201,
 )
 def agreements_create(caller: Caller, body: dict) -> Response:
-    with database().write() as session:
+    with services().db.write() as session:
         data = with_usage(session, [create_agreement(session, body, actor=caller)])[0]
     return reply(data, 201, version=data["version"], location=f"{PREFIX}/agreements/{data['id']}")
 
@@ -113,7 +109,7 @@ def agreements_create(caller: Caller, body: dict) -> Response:
     response=AgreementOut,
 )
 def agreements_read(caller: Caller, agreement_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         data = with_usage(session, [get(session, Agreement, agreement_id, "agreement")])[0]
     return reply(data, version=data["version"])
 
@@ -130,7 +126,7 @@ def agreements_read(caller: Caller, agreement_id: int) -> Response:
 )
 def agreements_update(caller: Caller, agreement_id: int, body: dict) -> Response:
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         agreement = update_agreement(
             session, agreement_id, body, actor=caller, expected_version=expected
         )
@@ -147,7 +143,7 @@ def agreements_update(caller: Caller, agreement_id: int, body: dict) -> Response
     response=History,
 )
 def agreements_history(caller: Caller, agreement_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         get(session, Agreement, agreement_id, "agreement")
         events = history(session, "agreement", agreement_id)
         return reply({"events": [render_event(e) for e in events]})
@@ -168,7 +164,7 @@ def agreements_history(caller: Caller, agreement_id: int) -> Response:
 def shipments_list(caller: Caller, query: ShipmentQuery) -> Response:
     """`year` is the year a shipment counts in: of its dispatch (outgoing) or receipt
     (incoming), else of its creation."""
-    with database().engine.connect() as connection:
+    with services().db.engine.connect() as connection:
         rows, total = list_shipments(connection, query)
         return page_reply(with_totals(connection, rows), total, query)
 
@@ -184,8 +180,10 @@ def shipments_list(caller: Caller, query: ShipmentQuery) -> Response:
     status=201,
 )
 def shipments_create(caller: Caller, body: dict) -> Response:
-    with database().write() as session:
-        shipment = create_shipment(session, body, actor=caller, home_country=_home())
+    with services().db.write() as session:
+        shipment = create_shipment(
+            session, body, actor=caller, home_country=services().home_country
+        )
         data = with_totals(session, [shipment])[0]
     return reply(data, 201, version=data["version"], location=f"{PREFIX}/shipments/{data['id']}")
 
@@ -199,7 +197,7 @@ def shipments_create(caller: Caller, body: dict) -> Response:
     response=ShipmentOut,
 )
 def shipments_read(caller: Caller, shipment_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         data = with_totals(session, [get_shipment(session, shipment_id)])[0]
     return reply(data, version=data["version"])
 
@@ -217,13 +215,13 @@ def shipments_read(caller: Caller, shipment_id: int) -> Response:
 )
 def shipments_update(caller: Caller, shipment_id: int, body: dict) -> Response:
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         shipment = update_shipment(
             session,
             shipment_id,
             body,
             actor=caller,
-            home_country=_home(),
+            home_country=services().home_country,
             expected_version=expected,
         )
         data = with_totals(session, [shipment])[0]
@@ -243,7 +241,7 @@ def shipments_update(caller: Caller, shipment_id: int, body: dict) -> Response:
 def shipments_transition(caller: Caller, shipment_id: int, body: dict) -> Response:
     """409 names the states allowed from the present one (`allowed`)."""
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         shipment = transition(session, shipment_id, body, actor=caller, expected_version=expected)
         data = with_totals(session, [shipment])[0]
     return reply(data, version=data["version"])
@@ -258,7 +256,7 @@ def shipments_transition(caller: Caller, shipment_id: int, body: dict) -> Respon
     response=History,
 )
 def shipments_history(caller: Caller, shipment_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         get_shipment(session, shipment_id)
         events = shipment_history(session, shipment_id)
         return reply({"events": [render_event(e) for e in events]})
@@ -276,7 +274,7 @@ def shipments_history(caller: Caller, shipment_id: int) -> Response:
     response=ItemList,
 )
 def items_list(caller: Caller, shipment_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         return reply({"items": [render_item(i) for i in list_items(session, shipment_id)]})
 
 
@@ -291,7 +289,7 @@ def items_list(caller: Caller, shipment_id: int) -> Response:
     status=201,
 )
 def items_create(caller: Caller, shipment_id: int, body: dict) -> Response:
-    with database().write() as session:
+    with services().db.write() as session:
         data = render_item(add_item(session, shipment_id, body, actor=caller))
     return reply(
         data,
@@ -310,7 +308,7 @@ def items_create(caller: Caller, shipment_id: int, body: dict) -> Response:
     response=ItemOut,
 )
 def items_read(caller: Caller, shipment_id: int, item_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         data = render_item(get_item(session, shipment_id, item_id))
     return reply(data, version=data["version"])
 
@@ -328,7 +326,7 @@ def items_read(caller: Caller, shipment_id: int, item_id: int) -> Response:
 def items_update(caller: Caller, shipment_id: int, item_id: int, body: dict) -> Response:
     """On an incoming shipment, `received_copies` may still be set once it is received."""
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         item = update_item(
             session, shipment_id, item_id, body, actor=caller, expected_version=expected
         )
@@ -347,7 +345,7 @@ def items_update(caller: Caller, shipment_id: int, item_id: int, body: dict) -> 
 )
 def items_remove(caller: Caller, shipment_id: int, item_id: int) -> Response:
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         remove_item(session, shipment_id, item_id, actor=caller, expected_version=expected)
     return Response(status=204)
 
@@ -360,7 +358,7 @@ Listing = Callable[..., tuple[list[CatalogueEntry], int]]
 def list_csv(kind: str, institution_id: int, listing: Listing, **filters: object) -> Response:
     """A whole exchange list (up to CSV_ROWS editions) as a spreadsheet: the API's and
     the pages' download alike."""
-    with database().session() as session:
+    with services().db.session() as session:
         rows, _total = listing(
             session,
             institution_id,
@@ -383,7 +381,7 @@ def _candidates(
 ) -> Response:
     if wants_csv():
         return list_csv(kind, institution_id, listing, **filters)
-    with database().session() as session:
+    with services().db.session() as session:
         sources = catalogue.partner_sources(session, institution_id)
         rows, total = listing(
             session, institution_id, sources, page=query.page, per_page=query.per_page, **filters
@@ -458,14 +456,14 @@ def shipments_from_records(caller: Caller, body: dict) -> Response:
     """An outgoing shipment (draft) from offer-list records, or an incoming one
     (expected) from desiderata: one item per record, linked to it, one copy each."""
     values = FromRecords.model_validate(body)
-    with database().write() as session:
+    with services().db.write() as session:
         shipment = catalogue.start_shipment(
             session,
             values.partner_id,
             values.direction,
             values.identifiers,
             actor=caller,
-            home_country=_home(),
+            home_country=services().home_country,
         )
         data = with_totals(session, [shipment])[0]
     return reply(data, 201, version=data["version"], location=f"{PREFIX}/shipments/{data['id']}")
@@ -485,12 +483,12 @@ def shipments_accession(caller: Caller, shipment_id: int) -> Response:
     in the OAI set exchange:received, served like any other; the item then names it.
     Items already naming a record of this library are left as they are, so repeating
     this is safe."""
-    with database().write() as session:
+    with services().db.write() as session:
         done = catalogue.accession(
             session,
             shipment_id,
             actor=caller,
-            repository_identifier=current_app.config["LIBFED"].oai.repository_identifier,
+            repository_identifier=services().config.oai.repository_identifier,
         )
     return reply({"records": [asdict(a) for a in done]})
 
@@ -498,21 +496,16 @@ def shipments_accession(caller: Caller, shipment_id: int) -> Response:
 # ------------------------------------------------------------------ reports
 
 
-def _report(
-    kind: str,
-    year: int,
-    compute: Callable[[Connection, int, str], dict],
-) -> Response:
-    """A report as JSON or CSV, from the per-process cache, with an ETag that changes
+def _report(kind: str, year: int) -> Response:
+    """A report as JSON or CSV, from the application's cache, with an ETag that changes
     with the ledger (If-None-Match gets a 304 when nothing changed)."""
-    cache = current_app.extensions.setdefault("libfed.reports", reports.ReportCache())
     as_csv = wants_csv()
-    with database().engine.connect() as connection:
+    with services().db.engine.connect() as connection:
         changes = ledger_changes(connection)
         tag = f"{kind}-{year}-{changes}-{'csv' if as_csv else 'json'}"
         if request.if_none_match.contains(tag):
             return Response(status=304, headers={"ETag": f'"{tag}"'})
-        data = cache.get((kind, year, _home()), changes, lambda: compute(connection, year, _home()))
+        data = served_report(connection, kind, year, changes)
     if as_csv:
         columns, rows = reports.csv_table(kind, data["rows"])
         response = csv_reply(columns, rows, f"{kind}-{year}.csv")
@@ -536,7 +529,7 @@ def report_balance(caller: Caller, query: YearQuery) -> Response:
     """Sent: outgoing shipments dispatched in the year and not lost or returned.
     Received: incoming shipments received (or accessioned), counting the copies that
     arrived. Values per currency, never converted. `Accept: text/csv` for a spreadsheet."""
-    return _report("balance", query.year, reports.balance)
+    return _report("balance", query.year)
 
 
 @api.route(
@@ -551,4 +544,4 @@ def report_balance(caller: Caller, query: YearQuery) -> Response:
 )
 def report_countries(caller: Caller, query: YearQuery) -> Response:
     """Per country, with domestic, international and overall totals."""
-    return _report("countries", query.year, reports.countries)
+    return _report("countries", query.year)

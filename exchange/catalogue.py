@@ -12,17 +12,16 @@ of a received shipment are accessioned: each becomes a record of this library, w
 the data provider then serves like any other.
 
 Which harvest sources hold a partner's catalogue is the harvest domain's knowledge; the
-app factory hands it in as a PartnerSources function under PARTNER_SOURCES.
+root hands it in as the `institution_sources` hook of libfed.kernel.services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import current_app
 from lxml import etree
 from pymarc import Field, Leader, Subfield
 from pymarc import Record as MarcRecord
@@ -36,6 +35,7 @@ from libfed.kernel.clock import utc_now
 from libfed.kernel.editing import get
 from libfed.kernel.errors import Codes, Conflict, Invalid, Message
 from libfed.kernel.fields import language_code
+from libfed.kernel.services import services
 from libfed.records.formats import MARC21
 from libfed.records.importer import render
 from libfed.records.marc_checks import RecordRejected, checked
@@ -47,8 +47,6 @@ from .items import add_item, link_record, list_items
 from .models import Shipment, ShipmentItem
 from .shipments import create_shipment, get_shipment, machine_of
 
-PARTNER_SOURCES = "exchange.partner_sources"  # app.extensions key
-PartnerSources = Callable[[Session, int], list[str]]
 DESIDERATA_YEARS = 2  # by default, the partner's books of this year and the two before
 CSV_ROWS = 10_000  # a list as CSV is the whole list, up to this many editions
 # A sent book the partner holds unless the parcel never reached them.
@@ -66,8 +64,8 @@ def desiderata_since() -> int:
 
 
 def partner_sources(session: Session, partner_id: int) -> list[str]:
-    """The harvest sources holding the partner's catalogue, as the app factory tells."""
-    return current_app.extensions[PARTNER_SOURCES](session, partner_id)
+    """The harvest sources holding the partner's catalogue, as the root's hook tells."""
+    return services().institution_sources(session, partner_id)
 
 
 def _listed(

@@ -13,7 +13,7 @@ import logging
 import threading
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -26,8 +26,10 @@ from libfed.kernel import clock
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.kernel.errors import Message, NotFound
+from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.pages import MenuEntry
+from libfed.web.forms import page_number
+from libfed.web.menu import MenuEntry
 
 from .detached import harvest_detached
 from .leases import lease_holder
@@ -114,14 +116,6 @@ def _helpers() -> dict[str, object]:
     }
 
 
-def _database() -> Database:
-    return current_app.extensions["libfed.kernel.db"]
-
-
-def _page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
-
-
 def _page_args(number: int) -> str:
     return urlencode({"page": number})
 
@@ -146,7 +140,7 @@ def _institutions(session: Session, ids: set[int]) -> dict[int, str]:
 @blueprint.get("/harvesting")
 @page("viewer")
 def sources(caller) -> str:  # type: ignore[no-untyped-def]
-    with _database().session() as session:
+    with services().db.session() as session:
         summaries = list_sources(session)
         names = [s.source.name for s in summaries]
         held = records_held(session, names)
@@ -167,8 +161,8 @@ def sources(caller) -> str:  # type: ignore[no-untyped-def]
 @blueprint.get("/harvesting/<name>")
 @page("viewer")
 def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
-    number = _page_number()
-    with _database().session() as session:
+    number = page_number(request.args)
+    with services().db.session() as session:
         found = _source(session, name)
         total = session.scalar(select(func.count()).where(Run.source_id == found.id)) or 0
         runs = session.scalars(
@@ -205,8 +199,8 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
 @blueprint.get("/harvesting/runs/<int:run_id>")
 @page("viewer")
 def run(run_id: int, caller) -> str:  # type: ignore[no-untyped-def]
-    number = _page_number()
-    with _database().session() as session:
+    number = page_number(request.args)
+    with services().db.session() as session:
         found = session.get(Run, run_id)
         if found is None:
             raise NotFound(Message("no harvest run {run_id}", run_id=run_id))
@@ -253,7 +247,7 @@ def _harvest_in_background(db: Database, config: Config, name: str) -> None:
 @blueprint.post("/harvesting/<name>/harvest-now")
 @page("coordinator")
 def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
-    db = _database()
+    db = services().db
     with db.session() as session:
         _source(session, name)
     # Held by whichever process harvests the source now; expired when that one died.
@@ -263,7 +257,7 @@ def harvest_now(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
         if not busy:
             thread = threading.Thread(
                 target=_harvest_in_background,
-                args=(db, current_app.config["LIBFED"], name),
+                args=(db, services().config, name),
                 name=f"harvest-now:{name}",
                 daemon=True,  # a harvest cut short resumes from its last page
             )
@@ -283,7 +277,7 @@ def move(name: str, caller) -> Response:  # type: ignore[no-untyped-def]
     """Confirm the address the provider redirected the last run to (and only that one:
     a base URL is otherwise set where the source is added)."""
     wanted = request.form.get("base_url", "")
-    with _database().write() as session:
+    with services().db.write() as session:
         found = _source(session, name)
         if not wanted or wanted != moved_to(session, found.id):
             flash(_("The provider no longer redirects there: harvest again to see where."), "error")

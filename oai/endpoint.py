@@ -3,6 +3,9 @@
 Protocol errors are HTTP 200 (a 4xx stops validators and many harvesters); a
 database that is busy or gone is 503 with Retry-After, which harvesters retry.
 
+An HTTP error (an unknown path under /oai, a method it does not take) is answered as
+plain HTTP, never as the web pages' error page: harvesters are not browsers.
+
 A browser is shown each response through oai2.xsl, named in an xml-stylesheet
 processing instruction that harvesters ignore. Records hold what partners sent, so
 the response forbids every script: an XHTML <script> or onerror in a record must not
@@ -16,10 +19,11 @@ import zlib
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, current_app, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, request, send_from_directory, url_for
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
 
-from libfed.kernel.db import Database
+from libfed.kernel.services import services
 
 from . import xml as oxml
 from .arguments import parse
@@ -46,6 +50,14 @@ POLICY = (
 )
 _STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {"oai2.xsl": "application/xslt+xml", "oai2.css": "text/css"}
+
+
+def as_http(error: HTTPException) -> HTTPException:
+    """An HTTP error under /oai as werkzeug says it: status, headers (Allow) and all."""
+    return error
+
+
+blueprint.register_error_handler(HTTPException, as_http)
 
 
 def _negotiate() -> str | None:
@@ -80,8 +92,8 @@ def static(name: str) -> Response:
 @blueprint.route("/oai", methods=["GET", "POST"])
 @blueprint.route("/oai/", methods=["GET", "POST"])
 def endpoint() -> Response:
-    provider: Provider = current_app.extensions["libfed.oai"]
-    db: Database = current_app.extensions["libfed.kernel.db"]
+    provider = services().part(Provider)
+    db = services().db
     now = now_utc()
     echoed: dict[str, str] | None = None
     try:

@@ -8,14 +8,26 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from conftest import ApiCaller, add_partner, add_shipment
+from conftest import ApiCaller, add_partner, add_shipment, config_dict
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import missing_required_header, positive_data_acceptance
 
-from libfed.kernel.api import openapi_document
-from libfed.root.app import APIS
+from libfed.kernel.config import parse_config
+from libfed.kernel.db import Database
+from libfed.root.app import create_app
 
-schema = schemathesis.openapi.from_dict(openapi_document(APIS))
+
+def _served_document() -> dict:
+    """The document as the application serves it, every package's operations in it;
+    made before any test runs, so from an application that never opens its database
+    (a configured secret key, and nothing else is read before a request)."""
+    configured = config_dict("sqlite:////nonexistent/never-opened.db")
+    configured["server"] = {"secret_key": "s" * 32}
+    app = create_app(parse_config(configured), Database(configured["database"]["url"]))
+    return app.test_client().get("/api/v1/openapi.json").get_json()
+
+
+schema = schemathesis.openapi.from_dict(_served_document())
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from libfed.oai.provider import Provider
 from libfed.records.importer import import_files
 from libfed.records.models import Record as RecordRow
 from libfed.records.repository import NewRecord, store, tombstone
@@ -484,13 +485,11 @@ def test_characters_illegal_in_xml_never_reach_a_response(
 # --- Overload ----------------------------------------------------------------------------------
 
 
-def test_a_database_failure_is_503_with_retry_after(loaded, app, client, monkeypatch) -> None:
-    provider = app.extensions["libfed.oai"]
-
+def test_a_database_failure_is_503_with_retry_after(loaded, client, monkeypatch) -> None:
     def failing(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("SELECT 1", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(type(provider), "respond", failing)
+    monkeypatch.setattr(Provider, "respond", failing)
     for query in (
         "verb=Identify",
         # Raw non-UTF-8 bytes in a request that parses (the failure is logged with it).

@@ -9,7 +9,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from libfed.web.i18n import label_codes
-from libfed.web.pages import MenuEntry
+from libfed.web.menu import MenuEntry
 
 from .common import country_label, display_name, record_url
 from .labels import (

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from libfed.accounts.models import Institution
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
+from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.forms import form_values
 
@@ -17,7 +18,7 @@ from ..agreements import create_agreement, render_agreement, update_agreement
 from ..models import Agreement
 from ..schemas import AgreementIn
 from . import blueprint
-from .common import PageResult, database, submit, version_field
+from .common import PageResult, submit, version_field
 
 
 def _form(
@@ -40,14 +41,14 @@ def _form(
 @blueprint.route("/partners/<int:partner_id>/agreements/new", methods=["GET", "POST"])
 @page("coordinator")
 def new_agreement(caller: Caller, partner_id: int) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         partner = get(session, Institution, partner_id, "institution")
     if request.method == "GET":
         return _form({"basis": "copy_for_copy"}, {}, partner=partner)
 
     def save() -> str:
         values = {**form_values(AgreementIn, request.form), "partner_id": partner_id}
-        with database().write() as session:
+        with services().db.write() as session:
             create_agreement(session, values, actor=caller)
         return url_for("exchange_pages.partner", partner_id=partner_id) + "#agreements"
 
@@ -57,7 +58,7 @@ def new_agreement(caller: Caller, partner_id: int) -> PageResult:
 @blueprint.route("/agreements/<int:agreement_id>/edit", methods=["GET", "POST"])
 @page("coordinator")
 def edit_agreement(caller: Caller, agreement_id: int) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         current = render_agreement(get(session, Agreement, agreement_id, "agreement"))
         partner = get(session, Institution, current["partner_id"], "institution")
     if request.method == "GET":
@@ -66,7 +67,7 @@ def edit_agreement(caller: Caller, agreement_id: int) -> PageResult:
     def save() -> str:
         values = form_values(AgreementIn, request.form, blank="clear")
         values.pop("partner_id", None)
-        with database().write() as session:
+        with services().db.write() as session:
             update_agreement(
                 session, agreement_id, values, actor=caller, expected_version=version_field()
             )

@@ -1,11 +1,11 @@
-"""What every exchange page needs: the database, the home country, the partner choices."""
+"""What every exchange page needs: partners' names and choices, forms, the reports."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import current_app, flash, redirect, request
+from flask import flash, redirect, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Connection, select
@@ -14,26 +14,18 @@ from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
 from libfed.kernel.audit import ledger_changes
-from libfed.kernel.db import Database
 from libfed.kernel.errors import Invalid, Stale
 from libfed.kernel.fields import country_name
+from libfed.kernel.services import services
 from libfed.records.identifiers import get_record_url
 from libfed.web.forms import field_errors
 from libfed.web.i18n import current_language, html_lang
 
-from .. import reports
 from ..models import Agreement
+from ..served_reports import served_report
 
 # What a page view returns: a page, a page with its status, or a redirect.
 PageResult = str | tuple[str, int] | Response
-
-
-def database() -> Database:
-    return current_app.extensions["libfed.kernel.db"]
-
-
-def home_country() -> str:
-    return current_app.config["LIBFED"].exchange.home_country
 
 
 def display_name(name: str, other_names: dict[str, str] | None) -> str:
@@ -84,7 +76,7 @@ def agreement_choices(session: Session, partner_id: int | None = None) -> list[t
 
 def record_url(identifier: str) -> str:
     """A record's OAI-PMH GetRecord address, as the search page links a holding."""
-    return get_record_url(current_app.config["LIBFED"].oai.base_url, identifier)
+    return get_record_url(services().config.oai.base_url, identifier)
 
 
 def version_field() -> int:
@@ -131,21 +123,7 @@ def submit(
     return redirect(target, code=303)
 
 
-_REPORTS: dict[str, Callable[[Connection, int, str], dict]] = {
-    "balance": reports.balance,
-    "countries": reports.countries,
-    "months": lambda connection, year, _home: reports.months(connection, year),
-}
-
-
 def report(kind: str, year: int) -> dict:
-    """A report for the year from the per-process cache the API fills (same keys), as
-    fresh as the ledger's change counter."""
-    cache = current_app.extensions.setdefault("libfed.reports", reports.ReportCache())
-    home = home_country()
-    with database().engine.connect() as connection:
-        return cache.get(
-            (kind, year, home),
-            ledger_changes(connection),
-            lambda: _REPORTS[kind](connection, year, home),
-        )
+    """A report for the year, from the cache the API reads too, as fresh as the ledger."""
+    with services().db.engine.connect() as connection:
+        return served_report(connection, kind, year, ledger_changes(connection))

@@ -6,19 +6,20 @@ from flask import render_template
 
 from libfed.kernel import clock
 from libfed.kernel.callers import Caller
+from libfed.kernel.services import services
 from libfed.web.auth import page
 
 from ..attention import OVERDUE_AFTER, waiting
 from ..shipments import with_totals
 from . import blueprint
-from .common import database, partner_names, report
+from .common import partner_names, report
 
 
 @blueprint.get("/")
 @page("viewer")
 def dashboard(caller: Caller) -> str:
     now = clock.utc_now()
-    with database().engine.connect() as connection:
+    with services().db.engine.connect() as connection:
         groups = waiting(connection, now)
         rendered = {group.kind: with_totals(connection, group.oldest) for group in groups}
         partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows}

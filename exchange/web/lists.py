@@ -7,7 +7,7 @@ A received incoming shipment's items become records of this library from its pag
 
 Everything is `exchange.catalogue`'s, called as the API (`libfed.exchange.api`) calls it:
 the same filter models (so a page refuses what the API refuses, in the same words),
-the same harvest sources (`PARTNER_SOURCES`), the same desiderata default, CSV
+the same harvest sources (`catalogue.partner_sources`), the same desiderata default, CSV
 columns, writer and row limit, so a page and a script never see different lists.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -32,6 +32,7 @@ from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
 from libfed.kernel.errors import Conflict, Invalid
 from libfed.kernel.paging import PageQuery
+from libfed.kernel.services import services
 from libfed.search.web import language_label
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, page_number
@@ -40,7 +41,7 @@ from libfed.web.i18n import translate
 from .. import catalogue
 from ..schemas import DesiderataQuery, OfferQuery
 from . import blueprint
-from .common import PageResult, database, home_country
+from .common import PageResult
 
 ACCESSIONS_SET_SPEC = catalogue.ACCESSIONS_SET[0]  # the set accessioned records join
 
@@ -123,7 +124,7 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
     filters = read_filters(the_list, request.args)
     rows: list[CatalogueEntry] = []
     total = 0
-    with database().session() as session:
+    with services().db.session() as session:
         partner = get(session, Institution, partner_id, "institution")
         sources = catalogue.partner_sources(session, partner_id)
         if filters.query is not None:
@@ -179,7 +180,7 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
         flash(_("Tick at least one edition to start a shipment."), "error")
         return redirect(back, code=303)
     try:
-        with database().write() as session:
+        with services().db.write() as session:
             get(session, Institution, partner_id, "institution")  # else a 404, not a message
             shipment = catalogue.start_shipment(
                 session,
@@ -187,7 +188,7 @@ def start_from_list(caller: Caller, partner_id: int, kind: str) -> Response:
                 the_list.direction,
                 identifiers,
                 actor=caller,
-                home_country=home_country(),
+                home_country=services().home_country,
             )
             shipment_id = shipment.id
     except Invalid as error:
@@ -214,12 +215,12 @@ def accession_shipment(caller: Caller, shipment_id: int) -> Response:
     the service's reason, and repeating it creates nothing twice."""
     target = url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items"
     try:
-        with database().write() as session:
+        with services().db.write() as session:
             done = catalogue.accession(
                 session,
                 shipment_id,
                 actor=caller,
-                repository_identifier=current_app.config["LIBFED"].oai.repository_identifier,
+                repository_identifier=services().config.oai.repository_identifier,
             )
     except Conflict as error:
         flash(translate(error.args[0] if error.args else error), "error")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -24,8 +24,9 @@ from libfed.accounts.models import Institution
 from libfed.kernel import clock
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
+from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.forms import form_values
+from libfed.web.forms import form_values, page_number
 
 from .. import catalogue
 from ..agreements import list_agreements, with_usage
@@ -33,7 +34,7 @@ from ..reports import Flow, flows_by_year
 from ..schemas import AgreementQuery, ShipmentQuery
 from ..shipments import list_shipments, with_totals
 from . import blueprint
-from .common import PageResult, database, home_country, report, submit, version_field
+from .common import PageResult, report, submit, version_field
 
 # A partner with neither agreement nor shipment: not in the balance, nothing moved.
 NOTHING = Flow().render()
@@ -45,8 +46,8 @@ NAME_LANGUAGES = ("az", "ru", "uz", "en")
 @page("viewer")
 def partners(caller: Caller) -> str:
     year = clock.utc_now().year
-    query = InstitutionQuery(per_page=100, page=max(1, request.args.get("page", 1, type=int)))
-    with database().session() as session:
+    query = InstitutionQuery(per_page=100, page=page_number(request.args))
+    with services().db.session() as session:
         rows, total = list_institutions(session, query)
     balance = {row["partner_id"]: row for row in report("balance", year)["rows"]}
     return render_template(
@@ -56,7 +57,7 @@ def partners(caller: Caller) -> str:
         query=query,
         year=year,
         flows={row.id: balance.get(row.id, NOTHING) for row in rows},
-        home=home_country(),
+        home=services().home_country,
         caller=caller,
         page_args=lambda number: f"page={number}",
     )
@@ -65,7 +66,7 @@ def partners(caller: Caller) -> str:
 @blueprint.get("/partners/<int:partner_id>")
 @page("viewer")
 def partner(caller: Caller, partner_id: int) -> str:
-    with database().session() as session:
+    with services().db.session() as session:
         institution = get(session, Institution, partner_id, "institution")
         agreements = with_usage(
             session,
@@ -78,10 +79,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         shipments = with_totals(session, rows)
         # The harvest sources the exchange lists compare with (the harvest domain knows).
         sources = catalogue.partner_sources(session, partner_id)
-        panels = [
-            panel(session, partner_id)
-            for panel in current_app.extensions.get("libfed.partner_panels", [])
-        ]
+        panels = [panel(session, partner_id) for panel in services().institution_panels]
     return render_template(
         "exchange/partner.html",
         partner=institution,
@@ -89,7 +87,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         by_year=by_year,
         shipments=shipments,
         shipment_count=shipment_count,
-        home=home_country(),
+        home=services().home_country,
         panels=[Markup(panel) for panel in panels if panel],
         caller=caller,
         this_year=clock.utc_now().year,
@@ -137,9 +135,12 @@ def new_partner(caller: Caller) -> PageResult:
         return _form({"kind": "national_library"}, {})
 
     def save() -> str:
-        with database().write() as session:
+        with services().db.write() as session:
             ident = create_institution(
-                session, _institution_values("omit"), actor=caller, home_country=home_country()
+                session,
+                _institution_values("omit"),
+                actor=caller,
+                home_country=services().home_country,
             ).id
         return url_for("exchange_pages.partner", partner_id=ident)
 
@@ -149,20 +150,20 @@ def new_partner(caller: Caller) -> PageResult:
 @blueprint.route("/partners/<int:partner_id>/edit", methods=["GET", "POST"])
 @page("coordinator")
 def edit_partner(caller: Caller, partner_id: int) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         institution = get(session, Institution, partner_id, "institution")
         current = _as_form(institution)
     if request.method == "GET":
         return _form(current, {}, partner=institution)
 
     def save() -> str:
-        with database().write() as session:
+        with services().db.write() as session:
             update_institution(
                 session,
                 partner_id,
                 _institution_values("clear"),
                 actor=caller,
-                home_country=home_country(),
+                home_country=services().home_country,
                 expected_version=version_field(),
             )
         return url_for("exchange_pages.partner", partner_id=partner_id)

@@ -16,11 +16,12 @@ from werkzeug.wrappers import Response
 
 from libfed.kernel import clock
 from libfed.kernel.api import csv_reply
+from libfed.kernel.services import services
 from libfed.web.auth import page
 
 from .. import reports as ledger_reports
 from . import blueprint
-from .common import country_label, database, partner_names, report
+from .common import country_label, partner_names, report
 
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
 
@@ -58,7 +59,7 @@ def _charts(countries: dict, months: dict) -> dict:
 
 def _names(balance: dict) -> dict[int, str]:
     """The partners' names in the page's language (the report holds their own names)."""
-    with database().engine.connect() as connection:
+    with services().db.engine.connect() as connection:
         return partner_names(connection, (row["partner_id"] for row in balance["rows"]))
 
 

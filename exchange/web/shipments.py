@@ -8,19 +8,20 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
-from libfed.exchange import lookup as catalogue
 from libfed.kernel.audit import render_event
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid
+from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_values
 
+from .. import lookup
 from ..catalogue import may_accession
 from ..items import add_item, list_items, remove_item, render_item, update_item
 from ..models import Agreement
@@ -40,8 +41,6 @@ from . import blueprint
 from .common import (
     PageResult,
     agreement_choices,
-    database,
-    home_country,
     partner_choices,
     partner_names,
     submit,
@@ -65,11 +64,11 @@ def shipments(caller: Caller) -> PageResult:
     except ValidationError as error:
         errors = field_errors(Invalid.of(error))
         query = ShipmentQuery()
-    with database().engine.connect() as connection:
+    with services().db.engine.connect() as connection:
         rows, total = list_shipments(connection, query)
         listed = with_totals(connection, rows)
         names = partner_names(connection, (row["partner_id"] for row in listed))
-    with database().session() as session:
+    with services().db.session() as session:
         partners = partner_choices(session)
 
     def page_args(number: int) -> str:
@@ -97,7 +96,7 @@ def shipments(caller: Caller) -> PageResult:
 def _form(
     values: dict, errors: dict, *, shipment: dict | None = None, status: int = 200
 ) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         partners = partner_choices(session)
         agreements = agreement_choices(session)
     return render_template(
@@ -121,12 +120,12 @@ def new_shipment(caller: Caller) -> PageResult:
         return _form(values, {})
 
     def save() -> str:
-        with database().write() as session:
+        with services().db.write() as session:
             ident = create_shipment(
                 session,
                 form_values(ShipmentCreate, request.form),
                 actor=caller,
-                home_country=home_country(),
+                home_country=services().home_country,
             ).id
         return url_for("exchange_pages.shipment", shipment_id=ident)
 
@@ -136,19 +135,19 @@ def new_shipment(caller: Caller) -> PageResult:
 @blueprint.route("/shipments/<int:shipment_id>/edit", methods=["GET", "POST"])
 @page("coordinator")
 def edit_shipment(caller: Caller, shipment_id: int) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         current = with_totals(session, [get_shipment(session, shipment_id)])[0]
     if request.method == "GET":
         return _form(current, {}, shipment=current)
 
     def save() -> str:
-        with database().write() as session:
+        with services().db.write() as session:
             update_shipment(
                 session,
                 shipment_id,
                 form_values(ShipmentIn, request.form, blank="clear"),
                 actor=caller,
-                home_country=home_country(),
+                home_country=services().home_country,
                 expected_version=version_field(),
             )
         return url_for("exchange_pages.shipment", shipment_id=shipment_id)
@@ -166,7 +165,7 @@ def _shipment_page(
     item_errors: dict | None = None,
     status: int = 200,
 ) -> PageResult:
-    with database().session() as session:
+    with services().db.session() as session:
         shipment = get_shipment(session, shipment_id)
         data = with_totals(session, [shipment])[0]
         machine = machine_of(shipment)
@@ -175,7 +174,7 @@ def _shipment_page(
         items = [render_item(item) for item in list_items(session, shipment_id)]
         events = [render_event(event) for event in shipment_history(session, shipment_id)]
         query = request.args.get("q", "").strip()
-        found = catalogue.search(session, query) if query else []
+        found = lookup.search(session, query) if query else []
         accessionable = may_accession(shipment)
     return render_template(
         "exchange/shipment.html",
@@ -186,7 +185,7 @@ def _shipment_page(
         events=events,
         editable=shipment.status in machine.editable,
         receipt_open=shipment.status in machine.receipt_open,
-        international=partner is not None and partner.country != home_country(),
+        international=partner is not None and partner.country != services().home_country,
         item_values=item_values or {"copies": 1},
         item_errors=item_errors or {},
         query=query,
@@ -206,8 +205,8 @@ def shipment(caller: Caller, shipment_id: int) -> PageResult:
 def _from_catalogue(values: dict[str, Any]) -> bool:
     """An ISBN typed alone takes the title (and the rest) from this server's catalogue.
     False when the ISBN is in no record."""
-    with database().session() as session:
-        entry = catalogue.by_isbn(session, values["isbn"])
+    with services().db.session() as session:
+        entry = lookup.by_isbn(session, values["isbn"])
     if entry is None:
         return False
     found = {
@@ -226,7 +225,7 @@ def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
     values = form_values(ItemIn, request.form)
     looked_up = "isbn" in values and "title" not in values and _from_catalogue(values)
     try:
-        with database().write() as session:
+        with services().db.write() as session:
             item = add_item(session, shipment_id, values, actor=caller)
             title = item.title
     except Invalid as error:
@@ -245,7 +244,7 @@ def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/withdraw")
 @page("coordinator")
 def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
-    with database().write() as session:
+    with services().db.write() as session:
         remove_item(session, shipment_id, item_id, actor=caller, expected_version=version_field())
     flash(_("The item was withdrawn; the history keeps it."), "success")
     return redirect(
@@ -258,7 +257,7 @@ def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
 def receive_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
     patch = form_values(ItemIn, request.form, blank="clear")
     try:
-        with database().write() as session:
+        with services().db.write() as session:
             update_item(
                 session,
                 shipment_id,
@@ -280,7 +279,7 @@ def _moment_in_utc(text: str) -> str:
         local = datetime.fromisoformat(text)
     except ValueError:
         return text  # the service names the field and says what it expects
-    zone = ZoneInfo(current_app.config["LIBFED"].web.timezone)
+    zone = ZoneInfo(services().config.web.timezone)
     return local.replace(tzinfo=local.tzinfo or zone).isoformat()
 
 
@@ -291,7 +290,7 @@ def move_shipment(caller: Caller, shipment_id: int) -> Response:
     if "at" in data:
         data["at"] = _moment_in_utc(data["at"])
     try:
-        with database().write() as session:
+        with services().db.write() as session:
             moved = transition(
                 session, shipment_id, data, actor=caller, expected_version=version_field()
             )
@@ -306,18 +305,18 @@ def move_shipment(caller: Caller, shipment_id: int) -> Response:
 @blueprint.get("/shipments/<int:shipment_id>/packing-list")
 @page("viewer")
 def packing_list(caller: Caller, shipment_id: int) -> str:
-    with database().session() as session:
+    with services().db.session() as session:
         shipment = get_shipment(session, shipment_id)
         data = with_totals(session, [shipment])[0]
         partner = session.get(Institution, shipment.partner_id)
         items = [render_item(item) for item in list_items(session, shipment_id)]
-    config = current_app.config["LIBFED"]
+    home = services().home_country
     return render_template(
         "exchange/packing_list.html",
         shipment=data,
         partner=partner,
         items=items,
-        sender=config.oai.repository_name,
-        home=config.exchange.home_country,
-        international=partner is not None and partner.country != config.exchange.home_country,
+        sender=services().config.oai.repository_name,
+        home=home,
+        international=partner is not None and partner.country != home,
     )

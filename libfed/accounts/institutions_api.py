@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 from pydantic import BaseModel
 
-from libfed.kernel.api import PREFIX, Api, database, expected_version, page_reply, partial, reply
+from libfed.kernel.api import PREFIX, Api, expected_version, page_reply, partial, reply
 from libfed.kernel.audit import History, history, render_event
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
+from libfed.kernel.services import services
 
 from .institutions import (
     InstitutionIn,
@@ -32,10 +33,6 @@ class InstitutionPage(BaseModel):
     per_page: int
 
 
-def _home() -> str:
-    return current_app.config["LIBFED"].exchange.home_country
-
-
 @api.route(
     "GET",
     "/institutions",
@@ -46,8 +43,8 @@ def _home() -> str:
     response=InstitutionPage,
 )
 def institutions_list(caller: Caller, query: InstitutionQuery) -> Response:
-    render = renderer(_home())
-    with database().session() as session:
+    render = renderer(services().home_country)
+    with services().db.session() as session:
         rows, total = list_institutions(session, query)
         return page_reply([render(row) for row in rows], total, query)
 
@@ -63,9 +60,11 @@ def institutions_list(caller: Caller, query: InstitutionQuery) -> Response:
     status=201,
 )
 def institutions_create(caller: Caller, body: dict) -> Response:
-    with database().write() as session:
-        institution = create_institution(session, body, actor=caller, home_country=_home())
-        data = renderer(_home())(institution)
+    with services().db.write() as session:
+        institution = create_institution(
+            session, body, actor=caller, home_country=services().home_country
+        )
+        data = renderer(services().home_country)(institution)
     return reply(data, 201, version=data["version"], location=f"{PREFIX}/institutions/{data['id']}")
 
 
@@ -78,8 +77,10 @@ def institutions_create(caller: Caller, body: dict) -> Response:
     response=InstitutionOut,
 )
 def institutions_read(caller: Caller, institution_id: int) -> Response:
-    with database().session() as session:
-        data = renderer(_home())(get(session, Institution, institution_id, "institution"))
+    with services().db.session() as session:
+        data = renderer(services().home_country)(
+            get(session, Institution, institution_id, "institution")
+        )
     return reply(data, version=data["version"])
 
 
@@ -95,16 +96,16 @@ def institutions_read(caller: Caller, institution_id: int) -> Response:
 )
 def institutions_update(caller: Caller, institution_id: int, body: dict) -> Response:
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         institution = update_institution(
             session,
             institution_id,
             body,
             actor=caller,
-            home_country=_home(),
+            home_country=services().home_country,
             expected_version=expected,
         )
-        data = renderer(_home())(institution)
+        data = renderer(services().home_country)(institution)
     return reply(data, version=data["version"])
 
 
@@ -117,7 +118,7 @@ def institutions_update(caller: Caller, institution_id: int, body: dict) -> Resp
     response=History,
 )
 def institutions_history(caller: Caller, institution_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         get(session, Institution, institution_id, "institution")
         return reply(
             {"events": [render_event(e) for e in history(session, "institution", institution_id)]}

@@ -7,9 +7,10 @@ from typing import Literal
 from flask import Response
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from libfed.kernel.api import PREFIX, Api, database, expected_version, reply
+from libfed.kernel.api import PREFIX, Api, expected_version, reply
 from libfed.kernel.callers import ROLES, Caller
 from libfed.kernel.editing import check_version, validated
+from libfed.kernel.services import services
 
 from .users import add_user, find_user, issue_token, list_users, render_user, update_user
 
@@ -53,7 +54,7 @@ class Token(BaseModel):
 
 @api.route("GET", "/users", summary="List users", tag=TAG, role="admin", response=UserList)
 def users_list(caller: Caller) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         return reply({"items": [render_user(u) for u in list_users(session)]})
 
 
@@ -69,7 +70,7 @@ def users_list(caller: Caller) -> Response:
 )
 def users_create(caller: Caller, body: dict) -> Response:
     values = validated(UserIn, body)
-    with database().write() as session:
+    with services().db.write() as session:
         user, token = add_user(session, values.name, values.role, actor=caller)
         data = render_user(user)
     return reply(
@@ -84,7 +85,7 @@ def users_create(caller: Caller, body: dict) -> Response:
     "GET", "/users/{user_id}", summary="Read a user", tag=TAG, role="admin", response=UserOut
 )
 def users_read(caller: Caller, user_id: int) -> Response:
-    with database().session() as session:
+    with services().db.session() as session:
         data = render_user(find_user(session, user_id))
     return reply(data, version=data["version"])
 
@@ -102,7 +103,7 @@ def users_read(caller: Caller, user_id: int) -> Response:
 def users_update(caller: Caller, user_id: int, body: dict) -> Response:
     values = validated(UserChange, body)
     expected = expected_version()
-    with database().write() as session:
+    with services().db.write() as session:
         user = find_user(session, user_id)
         check_version(user, expected)
         update_user(session, user, actor=caller, role=values.role, active=values.active)
@@ -120,7 +121,7 @@ def users_update(caller: Caller, user_id: int, body: dict) -> Response:
     status=201,
 )
 def users_token(caller: Caller, user_id: int) -> Response:
-    with database().write() as session:
+    with services().db.write() as session:
         user = find_user(session, user_id)
         token = issue_token(session, user)
         data = render_user(user)

@@ -15,24 +15,22 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
+from sqlalchemy import Connection
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from libfed.accounts.users import caller_for_token
-
 from .callers import ROLES, Caller
-from .db import Database
 from .errors import Conflict, Invalid, Message, NotFound, ServiceError, Stale
 from .fields import MAX_INT
 from .paging import PageQuery
+from .services import Services, services
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1 << 20
@@ -110,6 +108,7 @@ class Api:
 
     def __init__(self, name: str) -> None:
         self.blueprint = Blueprint(f"api_{name}", __name__, url_prefix=PREFIX)
+        self.blueprint.register_error_handler(Exception, render_error)
         self.operations: list[Operation] = []
 
     def route(
@@ -172,10 +171,6 @@ class Api:
 # ---------------------------------------------------------------- request side
 
 
-def database() -> Database:
-    return current_app.extensions["libfed.kernel.db"]
-
-
 def authenticate(role: str | None) -> Caller | None:
     if role is None:
         return None
@@ -186,8 +181,8 @@ def authenticate(role: str | None) -> Caller | None:
         raise ApiError(
             401, "unauthenticated", "send 'Authorization: Bearer TOKEN'", headers=challenge
         )
-    with database().engine.connect() as connection:
-        caller = caller_for_token(connection, token.strip())
+    with services().db.engine.connect() as connection:
+        caller = services().part(Apis).token_caller(connection, token.strip())
     if caller is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or revoked", headers=challenge)
     if not caller.may(role):
@@ -365,70 +360,28 @@ def _error(status: int, code: str, message: str, **detail: Any) -> Response:
     return reply({"error": body}, status)
 
 
-def _service_error(error: ServiceError) -> Response:
+def render_error(error: Exception) -> Response:
+    """Any error of a request to /api/v1 as `{"error": {...}}`, whatever raised it: the
+    API's blueprints render their own, and unmatched URLs under PREFIX come here too."""
+    if isinstance(error, ApiError):
+        response = _error(error.status, error.code, str(error), fields=error.fields, **error.extra)
+        response.headers.update(error.headers)
+        return response
     if isinstance(error, Invalid):
         return _error(422, "invalid", str(error), fields=error.fields)
     if isinstance(error, NotFound):
         return _error(404, "not_found", str(error))
     if isinstance(error, Conflict):
         return _error(409, "conflict", str(error), allowed=error.allowed)
-    if isinstance(error, Stale):
-        return _stale()
-    return _error(400, "refused", str(error))
-
-
-def _stale() -> Response:
-    return _error(
-        412,
-        "precondition_failed",
-        "it changed since you read it (the If-Match ETag is not current): read it again",
-    )
-
-
-# ---------------------------------------------------------------- wiring into the app
-
-
-def install(
-    app: Flask, apis: list[Api], page_error: Callable[[Exception], ResponseReturnValue]
-) -> None:
-    """Register the domains' operations, the OpenAPI document and JSON errors; errors
-    outside /api/v1 (the web pages) are shown by `page_error`."""
-    app.url_map.converters["id"] = IdConverter
-    if app.config.get("MAX_CONTENT_LENGTH") is None:
-        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    document = json.dumps(openapi_document(apis), ensure_ascii=False)
-
-    docs = Blueprint("api_docs", __name__, url_prefix=PREFIX)
-
-    @docs.get("/openapi.json")
-    def openapi() -> Response:
-        return Response(document, mimetype="application/json")
-
-    for api in apis:
-        app.register_blueprint(api.blueprint)
-    app.register_blueprint(docs)
-
-    def in_api() -> bool:
-        return request.path == PREFIX or request.path.startswith(PREFIX + "/")
-
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        response = _error(error.status, error.code, str(error), fields=error.fields, **error.extra)
-        response.headers.update(error.headers)
-        return response
-
-    @app.errorhandler(ServiceError)
-    def service_error(error: ServiceError) -> ResponseReturnValue:
-        return _service_error(error) if in_api() else page_error(error)
-
-    @app.errorhandler(StaleDataError)
-    def stale(error: StaleDataError) -> ResponseReturnValue:
-        return _stale() if in_api() else page_error(error)
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> ResponseReturnValue:
-        if not in_api():
-            return error if request.path.startswith("/oai") else page_error(error)
+    if isinstance(error, Stale | StaleDataError):
+        return _error(
+            412,
+            "precondition_failed",
+            "it changed since you read it (the If-Match ETag is not current): read it again",
+        )
+    if isinstance(error, ServiceError):
+        return _error(400, "refused", str(error))
+    if isinstance(error, HTTPException):
         response = _error(
             error.code or 500,
             re.sub(r"\W+", "_", (error.name or "error").lower()),
@@ -437,13 +390,68 @@ def install(
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return _error(500, "internal", "an unexpected error happened; it has been logged")
 
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> ResponseReturnValue:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        if not in_api():
-            return page_error(error)
-        return _error(500, "internal", "an unexpected error happened; it has been logged")
+
+# ---------------------------------------------------------------- wiring into the app
+
+
+# A bearer token -> the active user it stands for, or None (unknown, revoked).
+TokenCaller = Callable[[Connection, str], Caller | None]
+
+
+@dataclass(eq=False)
+class Apis:
+    """The operations one application serves, in the order the OpenAPI document lists
+    them (the order the packages serve them in). Who a token stands for and the pages'
+    CSRF check are other packages' (accounts, the web shell), handed in by the root:
+    callers send a bearer token, and no cookie is read, so no CSRF token either."""
+
+    token_caller: TokenCaller
+    cookie_free: Callable[[Blueprint], None]
+    served: list[Api] = field(default_factory=list)
+    _document: str | None = None
+
+    def document(self) -> str:
+        """Made at the first request for it, when every package has served its `Api`."""
+        if self._document is None:
+            self._document = json.dumps(openapi_document(self.served), ensure_ascii=False)
+        return self._document
+
+
+def install_api(
+    app: Flask,
+    services: Services,
+    *,
+    token_caller: TokenCaller,
+    cookie_free: Callable[[Blueprint], None],
+) -> None:
+    """The framework under PREFIX: path ids, the body limit, the OpenAPI document and
+    JSON errors at URLs no operation matched; each package then `serve`s its `Api`."""
+    app.url_map.converters["id"] = IdConverter
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    apis = Apis(token_caller, cookie_free)
+    services.add_part(apis)
+    services.errors.own(PREFIX, Exception, render_error)
+
+    docs = Blueprint("api_docs", __name__, url_prefix=PREFIX)
+    docs.register_error_handler(Exception, render_error)
+
+    @docs.get("/openapi.json")
+    def openapi() -> Response:
+        return Response(apis.document(), mimetype="application/json")
+
+    app.register_blueprint(docs)
+
+
+def serve(app: Flask, api: Api) -> None:
+    """Serve a package's operations, listed in the OpenAPI document after those before."""
+    apis = services(app).part(Apis)
+    apis.cookie_free(api.blueprint)
+    app.register_blueprint(api.blueprint)
+    apis.served.append(api)
 
 
 def openapi_document(apis: list[Api]) -> dict:

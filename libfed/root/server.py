@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from libfed.harvest.scheduler import Schedule
 from libfed.kernel.config import Config
+from libfed.kernel.services import services
 from libfed.serving.worker import SlowClientWorker
 
 
@@ -79,7 +80,7 @@ def _scheduler_hooks(config: Config) -> dict:
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         _freeze_startup_objects(worker)
-        schedule = Schedule(config, worker.wsgi.extensions["libfed.kernel.db"])
+        schedule = Schedule(config, services(worker.wsgi).db)
         schedule.start()
         schedules[worker.pid] = schedule
 

@@ -1,22 +1,21 @@
 """GET /api/v1/search: the union catalogue, public like the OAI interface it summarises.
 
 Which institution holds a harvested record is the harvest domain's knowledge: the app
-factory hands in a `Holders` function (source names -> institution names) rather than
-this core module reaching into harvest's tables.
+factory hands in a `Holders` hook (libfed.kernel.services: source names -> institution
+names) rather than this core module reaching into harvest's tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from flask import Response, current_app
+from flask import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
-from libfed.kernel.api import Api, database, reply
+from libfed.kernel.api import Api, reply
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid
 from libfed.kernel.paging import PageQuery
+from libfed.kernel.services import Holders, services
 from libfed.records.identifiers import get_record_url
 
 from .query import (
@@ -30,9 +29,6 @@ from .query import (
     parse,
     search,
 )
-
-Holders = Callable[[Session, Iterable[str]], dict[str, str]]
-HOLDERS = "libfed.search.holders"  # app.extensions key
 
 api = Api("search")
 TAG = "search"
@@ -156,7 +152,7 @@ def search_catalogue(caller: Caller | None, query: SearchParameters) -> Response
     script it and the records are written in (Latin or Cyrillic Uzbek, Azerbaijani,
     Karakalpak; Russian and its transliterations). Each edition lists its holdings:
     this library's and each partner's record of it."""
-    config = current_app.config["LIBFED"]
+    config = services().config
     wanted = SearchQuery(
         text=query.q,
         source=query.source,
@@ -167,13 +163,13 @@ def search_catalogue(caller: Caller | None, query: SearchParameters) -> Response
         page=query.page,
         per_page=query.per_page,
     )
-    with database().session() as session:
+    with services().db.session() as session:
         results = run_search(session, wanted)
         return reply(
             rendered(
                 session,
                 results,
-                current_app.extensions[HOLDERS],
+                services().holders,
                 config.oai.repository_name,
                 config.oai.base_url,
             )

@@ -7,7 +7,7 @@ cannot take is explained beside its field (400) instead of a server error, and t
 page links keep every filter.
 
 Which harvest sources exist is the harvest domain's knowledge: the app factory hands
-in a `Sources` function (app.extensions[SOURCES]), as it does the `Holders` one,
+in a `SourceNames` hook (libfed.kernel.services), as it does the `Holders` one,
 rather than this core module importing harvest.
 """
 
@@ -19,24 +19,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from libfed.kernel.api import database
 from libfed.kernel.callers import Caller
-from libfed.search.api import HOLDERS, rendered
+from libfed.kernel.services import services
+from libfed.search.api import rendered
 from libfed.web.auth import page
 from libfed.web.formatting import lang_tag, language_name
 from libfed.web.forms import page_number
-from libfed.web.pages import MenuEntry
+from libfed.web.menu import MenuEntry
 
 from .query import LOCAL, MAX_WORDS, RANKED, QueryError, SearchQuery, parse, search
-
-Sources = Callable[[Session], list[str]]  # the harvest sources' names
-SOURCES = "libfed.search.sources"  # app.extensions key
 
 blueprint = Blueprint("search_pages", __name__, template_folder="templates")
 MENU = [MenuEntry("search", "search_pages.search_page", lazy_gettext("Catalogue search"))]
@@ -163,7 +160,7 @@ def page_numbers(current: int, last: int) -> list[int | None]:
 
 def _source_options(session: Session, names: list[str], home: str) -> list[tuple[str, str]]:
     """(value, label) of the source filter: this library, then each source by its holder."""
-    holders = current_app.extensions[HOLDERS](session, names) if names else {}
+    holders = services().holders(session, names) if names else {}
     options = [("", _("All sources")), (LOCAL, _("This library (%(name)s)", name=home))]
     for name in names:
         holder = holders.get(name, name)
@@ -175,9 +172,9 @@ def _source_options(session: Session, names: list[str], home: str) -> list[tuple
 @page("viewer")
 def search_page(caller: Caller) -> tuple[str, int]:
     """The form; with words, one page of editions and their holdings."""
-    oai = current_app.config["LIBFED"].oai
-    with database().session() as session:
-        sources: list[str] = current_app.extensions[SOURCES](session)
+    oai = services().config.oai
+    with services().db.session() as session:
+        sources = services().source_names(session)
         languages = languages_present(session)
         form = read_form(request.args, sources, languages)
         results, notice = None, None
@@ -198,7 +195,7 @@ def search_page(caller: Caller) -> tuple[str, int]:
                 results = rendered(
                     session,
                     found,
-                    current_app.extensions[HOLDERS],
+                    services().holders,
                     oai.repository_name,
                     oai.base_url,
                 )

@@ -36,9 +36,11 @@ from libfed.accounts import sessions as web_sessions
 from libfed.accounts.models import User
 from libfed.accounts.users import caller_for_password
 from libfed.kernel.callers import Caller
-from libfed.kernel.db import Database
+from libfed.kernel.config import WebConfig
+from libfed.kernel.services import services
 
 from .i18n import LANGUAGES
+from .menu import Menu
 
 blueprint = Blueprint("auth", __name__)
 
@@ -53,10 +55,6 @@ limiter = Limiter(
 )
 
 
-def _database() -> Database:
-    return current_app.extensions["libfed.kernel.db"]
-
-
 def signed_in() -> Caller | None:
     """The caller of this request, from its session; None when nobody is signed in."""
     if "caller" in g:
@@ -64,12 +62,12 @@ def signed_in() -> Caller | None:
     caller = None
     token = session.get("session_id")
     if isinstance(token, str):
-        with _database().engine.connect() as connection:
+        with services().db.engine.connect() as connection:
             found = web_sessions.caller_for_session(connection, token)
         if found is not None:
             caller, stale = found
             if stale:
-                with _database().write() as db_session:
+                with services().db.write() as db_session:
                     web_sessions.touch(db_session, token, current_app.permanent_session_lifetime)
     if caller is None and token is not None:
         del session["session_id"]
@@ -97,7 +95,7 @@ def page(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def _local(target: str | None) -> str:
     """Only a path of this site: `next` must not send anyone elsewhere."""
-    home = url_for(current_app.config["LIBFED_HOME"])
+    home = url_for(services().part(Menu).home)
     if not target:
         return home
     parts = urlsplit(target)
@@ -116,13 +114,13 @@ def sign_in() -> str | Response:
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
-        with _database().session() as db_session:
+        with services().db.session() as db_session:
             # The slow hash is checked outside the write transaction: on SQLite the
             # write lock would otherwise be held for its 0.16 s.
             caller = caller_for_password(db_session, name, password) if name else None
             user = db_session.get(User, caller.id) if caller else None
         if user is not None:
-            with _database().write() as db_session:
+            with services().db.write() as db_session:
                 token = web_sessions.start(
                     db_session, user.id, current_app.permanent_session_lifetime
                 )
@@ -141,7 +139,7 @@ def sign_in() -> str | Response:
 def sign_out() -> Response:
     token = session.get("session_id")
     if isinstance(token, str):
-        with _database().write() as db_session:
+        with services().db.write() as db_session:
             web_sessions.end(db_session, token)
     language = session.get("language")
     session.clear()
@@ -160,15 +158,14 @@ def choose_language() -> Response:
     session["language"] = language
     caller = signed_in()
     if caller is not None:
-        with _database().write() as db_session:
+        with services().db.write() as db_session:
             user = db_session.get(User, caller.id)
             if user is not None:
                 user.language = language
     return redirect(_local(request.form.get("next")))
 
 
-def install_auth(app: Flask) -> None:
-    config = app.config["LIBFED"].web
+def install_auth(app: Flask, config: WebConfig) -> None:
     app.config.update(
         SESSION_COOKIE_NAME="libfed_session",
         SESSION_COOKIE_HTTPONLY=True,

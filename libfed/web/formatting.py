@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pycountry
 from babel import dates, numbers
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import get_locale, lazy_gettext
+
+from libfed.kernel.services import services
 
 from .i18n import label_codes
 
@@ -63,7 +65,7 @@ def money(amount: str | Decimal | None, currency: str | None) -> str:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIBFED"].web.timezone)
+    return ZoneInfo(services().config.web.timezone)
 
 
 def day(value: date | datetime | str | None) -> str:

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, session
+from flask import Flask, g, session
 from flask import request as flask_request
 from flask_babel import Babel, gettext, lazy_gettext
 
+from libfed.kernel.config import WebConfig
 from libfed.kernel.errors import Codes, Message
+from libfed.kernel.services import services
 
 # Locale id (as Babel and the catalogue directories name it) -> the language's own name.
 LANGUAGES = {
@@ -55,7 +57,7 @@ def _chosen() -> str:
         return "uz_Latn"
     if best:
         return best.replace("-", "_")
-    return current_app.config["LIBFED"].web.default_language
+    return services().config.web.default_language
 
 
 def current_language() -> str:
@@ -80,8 +82,7 @@ def translate(message: Any) -> str:
     return str(message)
 
 
-def install_i18n(app: Flask) -> None:
-    config = app.config["LIBFED"].web
+def install_i18n(app: Flask, config: WebConfig) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = config.timezone
     Babel(app, locale_selector=current_language)

@@ -1,29 +1,28 @@
-"""The shell's own pages and hooks: CSRF, error pages, and the panels other domains add.
+"""The shell's own pages and hooks: sessions, languages, CSRF, the menu and error pages.
 
-A domain that wants to show something on another domain's page (the harvester on a
-partner's page) registers a panel here; the app factory wires them, so no domain
-imports another.
+Each package with pages installs them itself (its blueprint, its menu entries); the
+shell renders every error that no other part of the application claims
+(libfed.kernel.rendering), so a page's refusal is shown as a page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import logging
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from markupsafe import Markup
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from libfed.kernel.errors import Conflict, NotFound, ServiceError, Stale
+from libfed.kernel.services import Services
 
 from .auth import install_auth
+from .formatting import install_formatting
 from .i18n import install_i18n, translate
+from .menu import Menu
 
 blueprint = Blueprint(
     "web",
@@ -33,18 +32,7 @@ blueprint = Blueprint(
     static_url_path="/static",
 )
 csrf = CSRFProtect()
-
-# (session, institution id) -> HTML for the partner page, or None when there is nothing.
-PartnerPanel = Callable[[Session, int], Markup | None]
-
-
-@dataclass(frozen=True)
-class MenuEntry:
-    """A section of the pages in the main menu; the first one is the home page."""
-
-    key: str  # a page sets `section` to it to be marked as the current one
-    endpoint: str
-    label: Any  # a lazy translation
+log = logging.getLogger(__name__)
 
 
 def _back() -> Response:
@@ -72,6 +60,7 @@ def page_error(error: Exception) -> Response | tuple[str, int]:
         ), 400
     if isinstance(error, HTTPException):
         return render_template("web/error.html", code=error.code, message=None), error.code or 500
+    log.exception("unhandled error in %s %s", request.method, request.path)
     return render_template("web/error.html", code=500, message=None), 500
 
 
@@ -104,17 +93,22 @@ def _protect(response: Response) -> Response:
     return response
 
 
-def install_shell(app: Flask, exempt: list[Blueprint], menu: list[MenuEntry]) -> None:
-    """Sessions, languages and CSRF for the pages; `exempt` blueprints (the API, OAI)
-    authenticate otherwise and take no cookies, so no CSRF token. The domains' pages
-    are reached through `menu`, which the app factory puts together."""
-    install_i18n(app)
-    install_auth(app)
+def exempt_from_csrf(blueprint: Blueprint) -> None:
+    """No CSRF token for `blueprint`: its callers authenticate otherwise (the API's
+    bearer tokens) or not at all (/oai), and it reads no cookie."""
+    csrf.exempt(blueprint)
+
+
+def install_shell(app: Flask, services: Services) -> None:
+    """Sessions, languages, CSRF, locale formatting and the menu for the pages, and the
+    HTML error page for every error no other part of the application claims."""
+    install_i18n(app, services.config.web)
+    install_auth(app, services.config.web)
+    install_formatting(app)
     csrf.init_app(app)
-    for other in exempt:
-        csrf.exempt(other)
     app.register_blueprint(blueprint)
     app.after_request(_protect)
-    app.config["LIBFED_HOME"] = menu[0].endpoint
-    app.jinja_env.globals.update(menu=menu, home_endpoint=menu[0].endpoint)
-    app.extensions.setdefault("libfed.partner_panels", [])
+    menu = Menu()
+    services.add_part(menu)
+    app.jinja_env.globals["menu"] = menu
+    services.errors.default = page_error

@@ -1,0 +1,21 @@
+"""The harvester joins an application: its pages and their menu entry.
+
+What it knows that other domains show (who holds a source, an institution's sources
+and their panel, the repositories it harvests) the root hands them as hooks of
+`Services`; its commands are the CLI's (libfed.harvest.cli), not the application's.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from libfed.kernel.services import Services
+from libfed.web.menu import add_menu
+
+from .web import MENU, blueprint
+
+
+def install_harvest(app: Flask, services: Services) -> None:
+    """Its pages' errors are the pages' shell's."""
+    app.register_blueprint(blueprint)
+    add_menu(app, MENU)

@@ -1,0 +1,25 @@
+"""The OAI-PMH data provider joins an application: /oai and its provider."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from libfed.kernel.services import Services
+from libfed.web.pages import exempt_from_csrf
+
+from .endpoint import as_http, blueprint
+from .provider import Provider
+from .tokens import TokenSigner
+
+
+def install_oai(app: Flask, services: Services) -> None:
+    """The provider (its resumption tokens signed with the application's secret) is a
+    part of `services`, for the endpoint to find; harvesters post without a CSRF token;
+    an unknown URL under /oai is answered as HTTP, as the endpoint's own errors are."""
+    config = services.config.oai
+    signer = TokenSigner(services.secret_key, config.token_ttl_seconds)
+    services.add_part(Provider(config, signer, friends=services.friends))
+    exempt_from_csrf(blueprint)
+    app.register_blueprint(blueprint)
+    services.errors.own("/oai", HTTPException, as_http)
