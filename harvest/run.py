@@ -35,6 +35,7 @@ from .client import HarvestClient
 from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
 from .parsing import NotOAIResponse
+from .states import RunStatus
 from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
 
 DAY = "YYYY-MM-DD"
@@ -72,7 +73,9 @@ class _Harvest:
         self.limits, self.now = limits, now
         self.on_page = on_page
         with db.write() as session:
-            run = Run(source_id=source.id, started_at=_moment(), status="running", errors=[])
+            run = Run(
+                source_id=source.id, started_at=_moment(), status=RunStatus.RUNNING, errors=[]
+            )
             session.add(run)
             session.flush()
             self.run_id = run.id
@@ -182,7 +185,7 @@ class _Harvest:
             state.run_response_date = state.checkpoint_token = state.checkpoint_datestamp = None
 
     def run(self, full: bool) -> Run:
-        status, errors = "succeeded", []
+        status, errors = RunStatus.SUCCEEDED, []
         parked = self.source.parked_until
         # No request of the run may outlive the run's own deadline.
         self.client.transport.run_deadline = time.monotonic() + self.limits.deadline_seconds
@@ -195,7 +198,7 @@ class _Harvest:
             for set_spec in self.source.sets or [""]:
                 self._list(set_spec, full, granularity)
         except ComeBackLater as error:
-            status = "parked"
+            status = RunStatus.PARKED
             errors.append({"url": error.url, "message": str(error)})
             with self.db.write() as session:
                 session.get_one(Source, self.source.id).parked_until = error.until.replace(
@@ -208,7 +211,7 @@ class _Harvest:
             oai_errors.ErrorBase,
             oai_errors.ClientError,
         ) as error:
-            status = "partial" if self.pages_written else "failed"
+            status = RunStatus.PARTIAL if self.pages_written else RunStatus.FAILED
             url = self.client.last.url if self.client.last else self.source.base_url
             errors.append(
                 {"url": getattr(error, "url", url), "message": str(error) or type(error).__name__}
@@ -218,7 +221,7 @@ class _Harvest:
             # A fault of ours, or a provider's answer we did not foresee: the run still ends,
             # with a reason for its viewers and the traceback for the operator's log only.
             log.exception("harvest of %s stopped on an unexpected fault", self.source.name)
-            status = "partial" if self.pages_written else "failed"
+            status = RunStatus.PARTIAL if self.pages_written else RunStatus.FAILED
             errors.append(
                 {
                     "url": self.client.last.url if self.client.last else self.source.base_url,
@@ -240,6 +243,23 @@ class _Harvest:
             run.finished_at = _moment()
         with self.db.session() as session:
             return session.get_one(Run, self.run_id)
+
+
+def run_seconds(run: Run) -> float | None:
+    """How long a finished run took (None while it goes)."""
+    if run.finished_at is None:
+        return None
+    return max((run.finished_at - run.started_at).total_seconds(), 0.0)
+
+
+def records_per_second(run: Run) -> float | None:
+    """Records added, updated or deleted per second; None for a run shorter than a
+    second, too short for a rate to mean anything (a run of a few milliseconds would read
+    as millions per second)."""
+    seconds = run_seconds(run)
+    if seconds is None or seconds < 1:
+        return None
+    return (run.added + run.updated + run.deleted) / seconds
 
 
 def _shortened(entry: dict[str, str]) -> dict[str, str]:
@@ -293,10 +313,10 @@ def _close_interrupted(db: Database, name: str) -> None:
             update(Run)
             .where(
                 Run.source_id.in_(select(Source.id).where(Source.name == name)),
-                Run.status == "running",
+                Run.status == RunStatus.RUNNING,
             )
             .values(
-                status="failed",
+                status=RunStatus.FAILED,
                 finished_at=clock.utc_now(),
                 errors=[{"url": "", "message": "interrupted: the process harvesting it stopped"}],
             )
@@ -319,9 +339,9 @@ def fail_unfinished(db: Database, source_id: int | None, after: int, message: st
     with db.write() as session:
         session.execute(
             update(Run)
-            .where(Run.source_id == source_id, Run.id > after, Run.status == "running")
+            .where(Run.source_id == source_id, Run.id > after, Run.status == RunStatus.RUNNING)
             .values(
-                status="failed",
+                status=RunStatus.FAILED,
                 finished_at=clock.utc_now(),
                 errors=[{"url": "", "message": message}],
             )

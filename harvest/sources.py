@@ -1,86 +1,58 @@
-"""Managing harvest sources: the service behind `libfed sources ...` (and, later, the web)."""
+"""Managing harvest sources: the service behind `libfed sources ...` and the pages.
+
+What a source may be is `harvest.schemas`' to say; what it may not do here (take a
+name in use, belong to an institution that does not exist, be found by a name no
+source has) is refused in the services' terms (`libfed.kernel.errors`).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
+from libfed.kernel.editing import validated
+from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
 from libfed.records.models import Record, RecordSet
 
-from .aggregate import source_sets
-from .intake import VERSION as INTAKE_VERSION
-from .models import NAME_PATTERN, Run, ScheduledJob, Source
-
-_NAME = re.compile(NAME_PATTERN)
-_INTERVAL = re.compile(r"([0-9]+)([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class SourceError(ValueError):
-    """A source cannot be saved as asked; the message says why."""
-
-
-def interval_seconds(text: str) -> int:
-    """'6h' -> 21600; units s, m, h, d."""
-    match = _INTERVAL.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise SourceError(f"{text!r} is not an interval such as 30m, 6h or 1d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+from .models import Run, ScheduledJob, Source
+from .schemas import UNIT_SECONDS, SourceIn, SourceMove
+from .states import RunStatus
 
 
 def interval_text(seconds: int) -> str:
     """21600 -> '6h': the largest unit that divides the interval, as it was typed."""
     for unit in ("d", "h", "m"):
-        if seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+        if seconds % UNIT_SECONDS[unit] == 0:
+            return f"{seconds // UNIT_SECONDS[unit]}{unit}"
     return f"{seconds}s"
 
 
-def _check_base_url(base_url: str) -> None:
-    if not re.fullmatch(r"https?://[^\s?#]+", base_url):
-        raise SourceError(f"{base_url!r} is not an http(s) base URL without query")
+def _no_source(name: str) -> NotFound:
+    return NotFound(Message("no source is named {name!r}", name=name))
 
 
-def add_source(
-    session: Session,
-    name: str,
-    base_url: str,
-    prefix: str = "oai_dc",
-    sets: list[str] | None = None,
-    every_seconds: int | None = None,
-    cron: str | None = None,
-    institution_id: int | None = None,
-) -> Source:
-    if not _NAME.fullmatch(name):
-        raise SourceError(f"{name!r} is not a source name (letters, digits, '_', '.', '-')")
-    _check_base_url(base_url)
-    if every_seconds and cron:
-        raise SourceError("a source has an interval or a cron schedule, not both")
-    if cron is not None:
-        try:
-            CronTrigger.from_crontab(cron)
-        except ValueError as error:
-            raise SourceError(f"{cron!r} is not a cron expression: {error}") from None
+def add_source(session: Session, name: str, base_url: str, **fields: object) -> Source:
+    """Add the source `name`, harvested from `base_url`; `fields` are SourceIn's others
+    (prefix, sets, every_seconds, cron, institution_id). Invalid or Conflict when it
+    cannot be added as asked."""
+    from .intake import VERSION as INTAKE_VERSION  # here: parsers are not needed to list
+
+    values = validated(SourceIn, {"name": name, "base_url": base_url, **fields})
     if session.scalar(select(Source.id).where(Source.name == name)) is not None:
-        raise SourceError(f"a source named {name!r} exists already")
+        raise Conflict(Message("a source named {name!r} exists already", name=name))
+    institution_id = values.institution_id
     if institution_id is not None and session.get(Institution, institution_id) is None:
-        raise SourceError(f"no institution has the id {institution_id}")
+        raise Invalid(
+            {"institution_id": Message("no institution has the id {id}", id=institution_id)}
+        )
     source = Source(
-        name=name,
-        base_url=base_url,
-        prefix=prefix,
-        sets=sets or [],
-        every_seconds=every_seconds,
-        cron=cron,
+        **values.model_dump(),
         enabled=True,
-        institution_id=institution_id,
         intake_version=INTAKE_VERSION,  # nothing stored yet that older rules let in
     )
     session.add(source)
@@ -92,11 +64,11 @@ def move_source(session: Session, name: str, base_url: str) -> None:
     """Harvest `name` from `base_url` from now on: an operator's answer to a provider that
     redirected us to another host, which the harvester never follows by itself. The
     source keeps its records, its state and its schedule."""
-    _check_base_url(base_url)
+    moved = validated(SourceMove, {"base_url": base_url})
     source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if source is None:
-        raise SourceError(f"no source is named {name!r}")
-    source.base_url, source.parked_until = base_url, None
+        raise _no_source(name)
+    source.base_url, source.parked_until = moved.base_url, None
 
 
 def moved_to(session: Session, source_id: int) -> str | None:
@@ -112,7 +84,7 @@ def remove_source(session: Session, name: str) -> None:
     """Remove a source and its state and runs; its harvested records stay served."""
     removed = session.execute(delete(Source).where(Source.name == name)).rowcount
     if not removed:
-        raise SourceError(f"no source is named {name!r}")
+        raise _no_source(name)
 
 
 @dataclass(frozen=True)
@@ -144,7 +116,7 @@ def base_urls(session: Session) -> list[str]:
     source that fails, redirects elsewhere or was never harvested is no friend to offer."""
     finished = (
         select(func.max(Run.id))
-        .where(Run.status != "running")
+        .where(Run.status != RunStatus.RUNNING)
         .group_by(Run.source_id)
         .scalar_subquery()
     )
@@ -152,7 +124,7 @@ def base_urls(session: Session) -> list[str]:
         session.scalars(
             select(Source.base_url)
             .join(Run, Run.source_id == Source.id)
-            .where(Run.id.in_(finished), Run.status == "succeeded")
+            .where(Run.id.in_(finished), Run.status == RunStatus.SUCCEEDED)
             .distinct()
             .order_by(Source.base_url)
         )
@@ -162,6 +134,8 @@ def base_urls(session: Session) -> list[str]:
 def records_held(session: Session, names: list[str]) -> dict[str, int]:
     """Live (not deleted) records harvested from each named source, by its `source:<name>`
     set: one grouped read of the set-membership index, cheap enough for a list page."""
+    from .aggregate import source_sets  # here: the renderers are not needed to list
+
     specs = {source_sets(name)[1]: name for name in names}
     if not specs:
         return {}

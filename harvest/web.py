@@ -34,7 +34,9 @@ from libfed.web.menu import MenuEntry
 from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
+from .run import records_per_second, run_seconds
 from .sources import list_sources, move_source, moved_to, next_runs, records_held
+from .states import LABELS
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +46,10 @@ MENU = [MenuEntry("harvesting", "harvest_pages.sources", lazy_gettext("Harvestin
 RUNS_PER_PAGE = 20
 QUARANTINE_PER_PAGE = 50
 
-STATUS_LABELS = {
-    "running": lazy_gettext("running"),
-    "succeeded": lazy_gettext("succeeded"),
-    "partial": lazy_gettext("partial"),
-    "failed": lazy_gettext("failed"),
-    "parked": lazy_gettext("parked"),
-}
-
 
 def status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
+    """A run's status in the page's language (one unknown here shown as stored)."""
+    return _(LABELS[status]) if status in LABELS else status
 
 
 def schedule_text(source: Source) -> str:
@@ -73,24 +68,8 @@ def schedule_text(source: Source) -> str:
     return ngettext("every %(num)s second", "every %(num)s seconds", seconds)
 
 
-def _seconds(run: Run) -> float | None:
-    if run.finished_at is None:
-        return None
-    return max((run.finished_at - run.started_at).total_seconds(), 0.0)
-
-
-def records_per_second(run: Run) -> float | None:
-    """Records added, updated or deleted per second; None for a run shorter than a
-    second, too short for a rate to mean anything (a run of a few milliseconds would read
-    as millions per second)."""
-    seconds = _seconds(run)
-    if seconds is None or seconds < 1:
-        return None
-    return (run.added + run.updated + run.deleted) / seconds
-
-
 def duration(run: Run) -> str:
-    seconds = _seconds(run)
+    seconds = run_seconds(run)
     if seconds is None:
         return ""
     if seconds < 1:

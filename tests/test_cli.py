@@ -26,6 +26,7 @@ from libfed.kernel.db import Database
 from libfed.records.models import OAISet, Record, RecordSet
 from libfed.records.repository import stored_metadata
 from libfed.root.cli import main
+from libfed.search.query import LOCAL
 from tests.backends import Databases
 
 REPOSITORY = "cli.libfed.org"
@@ -412,6 +413,26 @@ def test_help_works_without_a_configuration(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "none.toml"), "--help"])
     assert result.exit_code == 0
     assert "import" in result.output
+
+
+def test_help_imports_no_database_and_no_domain() -> None:
+    """`libfed --help` costs Python and click: commands import what they use when they run."""
+    code = (
+        "import sys; from click.testing import CliRunner; from libfed.root.cli import main; "
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0; print(*sorted(sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    heavy = {"sqlalchemy", "pydantic", "alembic", "flask", "lxml", "pymarc", "apscheduler"}
+    assert [m for m in loaded if m.split(".")[0] in heavy] == []
+    domains = ("libfed.oai", "libfed.exchange", "libfed.records", "libfed.search")
+    assert [m for m in loaded if m.startswith(domains)] == []
+
+
+def test_search_help_names_the_local_records_as_the_search_does() -> None:
+    result = CliRunner().invoke(main, ["search", "--help"])
+    assert f"'{LOCAL}': this library's" in " ".join(result.output.split())
 
 
 # --- an unusable database ---------------------------------------------------------------
@@ -847,7 +868,7 @@ def test_db_reindex_shows_its_progress(
     run: Invoke, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run("demo").exit_code == 0
-    monkeypatch.setattr("libfed.root.cli.REPORT_EVERY", 100)
+    monkeypatch.setattr("libfed.kernel.cli.REPORT_EVERY", 100)
     monkeypatch.setattr("libfed.records.search_index._REBUILD_BATCH", 100)
     result = run("db", "reindex")
     assert result.exit_code == 0, result.output

@@ -114,17 +114,42 @@ def test_a_run_that_lasted_seconds_shows_its_rate(  # type: ignore[no-untyped-de
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["bad name", "http://x/oai"], "is not a source name"),
-        (["ok", "ftp://x/oai"], "is not an http(s) base URL"),
-        (["ok", "http://x/oai", "--every", "6 hours"], "is not an interval"),
-        (["ok", "http://x/oai", "--cron", "every day"], "is not a cron expression"),
-        (["ok", "http://x/oai", "--every", "1h", "--cron", "0 3 * * *"], "not both"),
+        (
+            ["bad name", "http://x/oai"],
+            "'bad name' is not a source name (letters, digits, '_', '.', '-')",
+        ),
+        (["ok", "ftp://x/oai"], "'ftp://x/oai' is not an http(s) base URL without query"),
+        (
+            ["ok", "http://x/oai", "--every", "6 hours"],
+            "'6 hours' is not an interval such as 30m, 6h or 1d",
+        ),
+        (["ok", "http://x/oai", "--every", "0h"], "'0h' is not an interval such as 30m, 6h or 1d"),
+        (
+            ["ok", "http://x/oai", "--cron", "every day"],
+            "'every day' is not a cron expression: ...",  # ...: the scheduler's own reason
+        ),
+        (
+            ["ok", "http://x/oai", "--every", "1h", "--cron", "0 3 * * *"],
+            "a source has an interval or a cron schedule, not both",
+        ),
         (["ok", "http://x/oai", "--institution", "42"], "no institution has the id 42"),
     ],
 )
 def test_bad_sources_are_refused_with_the_reason(cli, arguments: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     result = cli("sources", "add", *arguments)
-    assert result.exit_code != 0 and message in result.output
+    assert result.exit_code == 1, result.output
+    expected = re.escape(f"Error: {message}").replace(re.escape("..."), ".+")
+    assert re.fullmatch(expected + "\n", result.output), result.output
+
+
+def test_every_reason_a_source_is_refused_for_is_named(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("sources", "add", "bad name", "ftp://x/oai", "--every", "1x")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: 'bad name' is not a source name (letters, digits, '_', '.', '-'); "
+        "'ftp://x/oai' is not an http(s) base URL without query; "
+        "'1x' is not an interval such as 30m, 6h or 1d\n"
+    )
 
 
 def test_harvest_without_sources_says_what_to_do(cli) -> None:  # type: ignore[no-untyped-def]
@@ -135,9 +160,12 @@ def test_harvest_without_sources_says_what_to_do(cli) -> None:  # type: ignore[n
 
 def test_duplicates_and_unknown_names(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("sources", "add", "a", "http://x/oai").exit_code == 0
-    assert "exists already" in cli("sources", "add", "a", "http://y/oai").output
+    assert cli("sources", "add", "a", "http://y/oai").output == (
+        "Error: a source named 'a' exists already\n"
+    )
     assert "no source named 'b'" in cli("harvest", "b").output
-    assert "no source is named 'b'" in cli("sources", "remove", "b").output
+    assert cli("sources", "remove", "b").output == "Error: no source is named 'b'\n"
+    assert cli("sources", "move", "b", "http://y/oai").output == "Error: no source is named 'b'\n"
 
 
 def test_the_scheduler_runs_in_the_foreground_and_stops_on_sigterm(

@@ -1,111 +1,81 @@
-"""The `libfed` command: the same services as the web application, from a shell."""
+"""The `libfed` command: the same services as the web application, from a shell.
+
+The root's own commands are here; a domain's come from its package (`libfed.harvest.cli`),
+registered by where they live and imported only when asked for. Every command imports
+what it uses when it runs, so that `libfed --help` costs Python and click, and a
+command no more than what it does.
+"""
 
 from __future__ import annotations
 
-import json
-import signal
+import importlib
 import sys
-import threading
-from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import func, select
 
-from libfed.accounts.institutions import (
-    KINDS,
-    InstitutionQuery,
-    create_institution,
-    list_institutions,
+from libfed.kernel.callers import ROLES
+from libfed.kernel.cli import Context, pass_context, progress, refusal
+
+if TYPE_CHECKING:
+    from libfed.kernel.db import Database
+    from libfed.records.importer import ImportSummary
+
+
+def _imported(where: str) -> Any:
+    """The object named 'package.module:attribute'."""
+    module, _, attribute = where.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class LazyGroup(click.Group):
+    """A group some of whose commands are named by where they live ('module:attribute')
+    and imported when first asked for (click's documented LazyGroup pattern): the root
+    registers a domain's commands without importing the domain."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            self.add_command(_imported(self.lazy_commands[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class LazyChoice(click.Choice):
+    """A Choice whose values are named by where they live ('module:attribute') and
+    imported when the option is used or its command's help shown, not when the
+    command is declared."""
+
+    def __init__(self, where: str) -> None:
+        # Not Choice.__init__, which would read the choices now.
+        self.where = where
+        self.case_sensitive = True
+
+    @cached_property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(_imported(self.where))
+
+
+def _is_current(db: Database) -> bool:
+    from .migrate import is_current
+
+    return is_current(db)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "sources": "libfed.harvest.cli:sources",
+        "harvest": "libfed.harvest.cli:harvest_command",
+        "scheduler": "libfed.harvest.cli:scheduler_command",
+    },
 )
-from libfed.accounts.users import (
-    add_user,
-    find_user,
-    issue_token,
-    list_users,
-    set_password,
-    update_user,
-)
-from libfed.exchange.demo import load_exchange_demo
-from libfed.harvest.models import Run, Source
-from libfed.harvest.recheck import recheck_source, sources_to_recheck
-from libfed.harvest.run import SourceBusy, harvest_concurrently
-from libfed.harvest.scheduler import Schedule
-from libfed.harvest.sources import (
-    SourceError,
-    add_source,
-    holders,
-    interval_seconds,
-    interval_text,
-    list_sources,
-    move_source,
-    remove_source,
-)
-from libfed.harvest.web import records_per_second
-from libfed.kernel.callers import ROLES, SYSTEM
-from libfed.kernel.config import Config, ConfigError, load_config
-from libfed.kernel.db import Database, DatabaseUnavailable, masked_url
-from libfed.kernel.errors import Invalid, ServiceError
-from libfed.records import search_index
-from libfed.records.identifiers import is_set_spec
-from libfed.records.importer import ImportSummary, import_files
-from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
-from libfed.records.models import Record
-from libfed.records.repository import describe_set, tombstone
-from libfed.search.api import rendered, run_search
-from libfed.search.query import LOCAL, RANKED, SearchQuery
-
-from .migrate import is_current, upgrade
-
-
-class DatabaseRefused(click.ClickException):
-    """The configured database cannot be used: exit status 2, as for other unusable
-    settings, so that scripts tell it from a command that ran and failed (status 1)."""
-
-    exit_code = 2
-
-
-class Context:
-    """What every command needs, built lazily so that `--help` works without a config."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self._config_path = config_path
-        self._config: Config | None = None
-        self._db: Database | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            try:
-                self._config = load_config(self._config_path)
-            except ConfigError as error:
-                raise click.ClickException(f"configuration error: {error}") from None
-        return self._config
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            try:
-                database = Database(self.config.database.url)
-                database.check()
-            except DatabaseUnavailable as error:
-                raise DatabaseRefused(str(error)) from None
-            self._db = database
-        return self._db
-
-    def migrated_db(self) -> Database:
-        if not is_current(self.db):
-            raise click.ClickException(
-                "the database is not at the current schema: run `libfed db upgrade` first"
-            )
-        return self.db
-
-
-pass_context = click.make_pass_decorator(Context)
-
-
-@click.group()
 @click.option(
     "--config",
     "config_path",
@@ -116,10 +86,10 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """libfed: OAI-PMH federation and book exchange server."""
-    ctx.obj = Context(config_path)
+    ctx.obj = Context(config_path, _is_current)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy_commands={"recheck": "libfed.harvest.cli:db_recheck"})
 def db() -> None:
     """Database schema."""
 
@@ -128,37 +98,18 @@ def db() -> None:
 @pass_context
 def db_upgrade(context: Context) -> None:
     """Bring the database to the newest schema (safe to run at every start)."""
+    from libfed.harvest.cli import recheck_outdated
+    from libfed.kernel.db import masked_url
+    from libfed.records import search_index
+
+    from .migrate import upgrade
+
     upgrade(context.db)
     click.echo(f"database is at the current schema ({masked_url(context.config.database.url)})")
     if search_index.is_missing(context.db):
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
-    if outdated := sources_to_recheck(context.db):
-        click.echo("checking the harvested records stored before the current intake rules ...")
-        _recheck(context, outdated)
-
-
-@db.command("recheck")
-@pass_context
-def db_recheck(context: Context) -> None:
-    """Check every harvested record stored here against the intake rules of today:
-    repair what can be (stored again, provenance altered), withdraw what cannot."""
-    database = context.migrated_db()
-    with database.session() as session:
-        every = list(session.scalars(select(Source).order_by(Source.name)))
-    _recheck(context, every)
-
-
-def _recheck(context: Context, chosen: list[Source]) -> None:
-    for source in chosen:
-        progress = _progress(lambda checked, name=source.name: f"  {name}: {checked:,} checked")
-        done = recheck_source(context.db, context.config, source, progress)
-        click.echo(
-            f"{source.name}: {done.checked:,} records checked, {done.repaired:,} repaired, "
-            f"{done.renamed:,} renamed, {len(done.withdrawn):,} withdrawn"
-        )
-        for identifier, reason in done.withdrawn:
-            click.echo(f"  withdrawn {identifier}: {reason}")
+    recheck_outdated(context)
 
 
 @db.command("reindex")
@@ -166,21 +117,6 @@ def _recheck(context: Context, chosen: list[Source]) -> None:
 def db_reindex(context: Context) -> None:
     """Make every record's search entry again (after the search rules change)."""
     _reindex(context.migrated_db())
-
-
-REPORT_EVERY = 50_000  # records: a line every half minute or so
-
-
-def _progress(describe: Callable[[int], str]) -> Callable[[int], None]:
-    """A progress callback that prints `describe(done)` every REPORT_EVERY records."""
-    shown = [0]
-
-    def progress(done: int) -> None:
-        if done - shown[0] >= REPORT_EVERY:
-            shown[0] = done
-            click.echo(describe(done))
-
-    return progress
 
 
 @db.command("rerender")
@@ -214,13 +150,20 @@ def db_rerender(context: Context, prefix: str | None) -> None:
 
 
 def _reindex(database: Database) -> None:
+    from sqlalchemy import func, select
+
+    from libfed.records import search_index
+    from libfed.records.models import Record
+
     with database.session() as session:
         total = session.scalar(select(func.count()).where(Record.deleted.is_(False))) or 0
-    progress = _progress(lambda read: f"  {read:,} of {total:,} records")
-    click.echo(f"search index: {search_index.rebuild(database, progress):,} records")
+    counted = progress(lambda read: f"  {read:,} of {total:,} records")
+    click.echo(f"search index: {search_index.rebuild(database, counted):,} records")
 
 
 def _check_set_spec(spec: str) -> None:
+    from libfed.records.identifiers import is_set_spec
+
     if not is_set_spec(spec):
         raise click.BadParameter(
             f"{spec!r} is not a setSpec (letters, digits, -_.!~*'() and ':' between levels)"
@@ -264,6 +207,11 @@ def import_command(
     context: Context, sets: dict[str, str | None], encoding: str | None, files: tuple[str, ...]
 ) -> None:
     """Import MARC 21 (ISO 2709) and MARCXML files; the format is detected from the content."""
+    from pathlib import Path
+
+    from libfed.records.importer import import_files
+    from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
+
     if encoding and not is_known_encoding(encoding):
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
     paths = [Path(f) for f in files]
@@ -298,6 +246,8 @@ def records() -> None:
 @pass_context
 def records_delete(context: Context, identifier: str) -> None:
     """Delete a record; it stays visible to harvesters as a deletion (tombstone)."""
+    from libfed.records.repository import tombstone
+
     with context.migrated_db().write() as session:
         done = tombstone(session, identifier)
     if not done:
@@ -317,6 +267,8 @@ def sets() -> None:
 @pass_context
 def sets_add(context: Context, spec: str, name: str, description: str | None) -> None:
     """Create or rename a set (and its missing parents), with an optional description."""
+    from libfed.records.repository import describe_set
+
     # SPEC is a bare setSpec here (the name is its own argument): no SPEC=NAME parsing,
     # or "a=b" would pass as "a" and be stored as an invalid spec.
     _check_set_spec(spec)
@@ -356,6 +308,11 @@ def demo(context: Context, if_empty: bool) -> None:
 
     The exchange programme loads only into a ledger without shipments.
     """
+    from sqlalchemy import select
+
+    from libfed.exchange.demo import load_exchange_demo
+    from libfed.records.models import Record
+
     database = context.migrated_db()
     with database.session() as session:
         has_records = session.scalar(select(Record.id).limit(1)) is not None
@@ -371,6 +328,11 @@ def demo(context: Context, if_empty: bool) -> None:
 
 
 def _load_demo_catalogue(context: Context, database: Database) -> None:
+    from importlib import resources
+
+    from libfed.records.importer import import_files
+    from libfed.records.repository import describe_set
+
     with database.write() as session:
         describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
         for spec, set_name, description in DEMO_SETS.values():
@@ -383,181 +345,6 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)
-
-
-@main.group()
-def sources() -> None:
-    """Partner catalogues harvested over OAI-PMH."""
-
-
-@sources.command("add")
-@click.argument("name")
-@click.argument("base_url")
-@click.option("--prefix", default="oai_dc", show_default=True, help="metadataPrefix to harvest.")
-@click.option(
-    "--set", "sets", multiple=True, metavar="SPEC", help="Harvest only this set (repeatable)."
-)
-@click.option("--every", metavar="INTERVAL", help="Harvest every INTERVAL (30m, 6h, 1d).")
-@click.option("--cron", metavar="EXPR", help="Harvest on a cron schedule ('0 3 * * *').")
-@click.option(
-    "--institution", type=int, metavar="ID", help="The partner institution it belongs to."
-)
-@pass_context
-def sources_add(
-    context: Context,
-    name: str,
-    base_url: str,
-    prefix: str,
-    sets: tuple[str, ...],
-    every: str | None,
-    cron: str | None,
-    institution: int | None,
-) -> None:
-    """Add a source: NAME (letters, digits, _ . -) and its OAI-PMH BASE_URL."""
-    try:
-        with context.migrated_db().write() as session:
-            add_source(
-                session,
-                name,
-                base_url,
-                prefix=prefix,
-                sets=list(sets),
-                every_seconds=interval_seconds(every) if every else None,
-                cron=cron,
-                institution_id=institution,
-            )
-    except SourceError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"source {name} added")
-
-
-@sources.command("list")
-@pass_context
-def sources_list(context: Context) -> None:
-    """Sources with their schedule and last run."""
-    with context.migrated_db().session() as session:
-        summaries = list_sources(session)
-    if not summaries:
-        click.echo("no sources: add one with `libfed sources add NAME BASE_URL`")
-    for item in summaries:
-        source, run = item.source, item.last_run
-        schedule = source.cron or (
-            f"every {interval_text(source.every_seconds)}" if source.every_seconds else "manual"
-        )
-        last = (
-            "never harvested"
-            if run is None
-            else f"last run {run.started_at:%Y-%m-%d %H:%M} {run.status}"
-        )
-        click.echo(f"{source.name}\t{source.base_url}\t{source.prefix}\t{schedule}\t{last}")
-
-
-@sources.command("remove")
-@click.argument("name")
-@pass_context
-def sources_remove(context: Context, name: str) -> None:
-    """Remove a source (its harvested records stay served)."""
-    try:
-        with context.migrated_db().write() as session:
-            remove_source(session, name)
-    except SourceError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"source {name} removed")
-
-
-@sources.command("move")
-@click.argument("name")
-@click.argument("base_url")
-@pass_context
-def sources_move(context: Context, name: str, base_url: str) -> None:
-    """Harvest NAME from BASE_URL from now on: confirm where its provider moved (a
-    redirect to another host stops a run until an operator confirms it)."""
-    try:
-        with context.migrated_db().write() as session:
-            move_source(session, name, base_url)
-    except SourceError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"source {name} is harvested from {base_url} from now on")
-
-
-@main.command("harvest")
-@click.argument("names", nargs=-1)
-@click.option("--full", is_flag=True, help="Harvest everything again, not only what changed.")
-@pass_context
-def harvest_command(context: Context, names: tuple[str, ...], full: bool) -> None:
-    """Harvest the named sources now (all enabled ones when none is named).
-
-    Exits non-zero when any source did not complete (failed, partial or parked).
-    """
-    database = context.migrated_db()
-    with database.session() as session:
-        known = {s.source.name: s.source.enabled for s in list_sources(session)}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise click.ClickException(f"no source named {', '.join(map(repr, unknown))}")
-
-    def progress(name: str, pages: int, records: int) -> None:
-        click.echo(f"{name}: {pages} pages, {records} records", err=True)
-
-    def report(name: str, run: Run) -> None:
-        rate = records_per_second(run)
-        click.echo(
-            f"{name}: {run.status}, {run.pages} pages, {run.requests} requests, "
-            f"added {run.added}, updated {run.updated}, deleted {run.deleted}, "
-            f"quarantined {run.quarantined}" + ("" if rate is None else f", {rate:.0f} records/s")
-        )
-        for error in run.errors:
-            where = "" if error["url"] in error["message"] else f" ({error['url']})"
-            click.echo(f"  {error['message']}{where}")
-
-    chosen = list(names) or [n for n, enabled in known.items() if enabled]
-    if not chosen:
-        click.echo("no enabled sources to harvest: add one with `libfed sources add NAME BASE_URL`")
-        return
-
-    def busy(refusal: SourceBusy) -> None:
-        click.echo(f"{refusal.name}: not harvested here: {refusal}")
-
-    runs = harvest_concurrently(
-        database,
-        context.config,
-        chosen,
-        full=full,
-        on_done=report,
-        on_page=progress,
-        on_busy=busy,
-    )
-    # A source left to the process harvesting it did not complete here either.
-    if any(name not in runs or runs[name].status != "succeeded" for name in chosen):
-        sys.exit(1)
-
-
-@main.command("scheduler")
-@pass_context
-def scheduler_command(context: Context) -> None:
-    """Run the harvest schedule in the foreground (Ctrl-C or SIGTERM stops it).
-
-    Only one scheduler runs jobs at a time per database: a second one waits.
-    """
-    schedule = Schedule(context.config, context.migrated_db())
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    schedule.start()
-    click.echo(f"harvest scheduler running as {schedule.holder}; Ctrl-C stops it")
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        schedule.stop()
-        click.echo("harvest scheduler stopped")
-
-
-def _refusal(error: ServiceError) -> click.ClickException:
-    if isinstance(error, Invalid):
-        details = "; ".join(f"{field}: {message}" for field, message in error.fields.items())
-        return click.ClickException(details)
-    return click.ClickException(str(error))
 
 
 @main.group()
@@ -587,13 +374,16 @@ def _ask_password(_ctx: click.Context, _param: click.Parameter, wanted: bool) ->
 @pass_context
 def users_add(context: Context, name: str, role: str, password: str | None) -> None:
     """Add a user and print their API token (shown this once only)."""
+    from libfed.accounts.users import add_user, set_password
+    from libfed.kernel.errors import ServiceError
+
     try:
         with context.migrated_db().write() as session:
             user, token = add_user(session, name, role)
             if password is not None:
                 set_password(session, user, password)
     except ServiceError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     click.echo(f"user {name} added as {role}; API token (shown once, keep it safe):")
     click.echo(token)
 
@@ -603,11 +393,14 @@ def users_add(context: Context, name: str, role: str, password: str | None) -> N
 @pass_context
 def users_token(context: Context, name: str) -> None:
     """Issue another API token for a user (their other tokens stay valid)."""
+    from libfed.accounts.users import find_user, issue_token
+    from libfed.kernel.errors import ServiceError
+
     try:
         with context.migrated_db().write() as session:
             token = issue_token(session, find_user(session, name))
     except ServiceError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     click.echo(token)
 
 
@@ -616,12 +409,15 @@ def users_token(context: Context, name: str) -> None:
 @pass_context
 def users_password(context: Context, name: str) -> None:
     """Set or change a user's password for the web pages (asked, not echoed)."""
+    from libfed.accounts.users import find_user, set_password
+    from libfed.kernel.errors import ServiceError
+
     password = _prompt_password()
     try:
         with context.migrated_db().write() as session:
             set_password(session, find_user(session, name), password)
     except ServiceError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     click.echo(f"password of {name} set")
 
 
@@ -630,11 +426,14 @@ def users_password(context: Context, name: str) -> None:
 @pass_context
 def users_disable(context: Context, name: str) -> None:
     """Switch a user off and revoke every token they hold."""
+    from libfed.accounts.users import find_user, update_user
+    from libfed.kernel.errors import ServiceError
+
     try:
         with context.migrated_db().write() as session:
             update_user(session, find_user(session, name), active=False)
     except ServiceError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     click.echo(f"user {name} disabled; their tokens are revoked")
 
 
@@ -642,6 +441,8 @@ def users_disable(context: Context, name: str) -> None:
 @pass_context
 def users_list(context: Context) -> None:
     """Users with their role and whether they are active."""
+    from libfed.accounts.users import list_users
+
     with context.migrated_db().session() as session:
         for user in list_users(session):
             click.echo(f"{user.name}\t{user.role}\t{'active' if user.active else 'disabled'}")
@@ -655,7 +456,12 @@ def institutions() -> None:
 @institutions.command("add")
 @click.argument("name")
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2 code, e.g. TR.")
-@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True)
+@click.option(
+    "--kind",
+    type=LazyChoice("libfed.accounts.institutions:KINDS"),
+    default="other",
+    show_default=True,
+)
 @click.option("--city")
 @click.option("--isil", help="ISO 15511 identifier, e.g. DE-1.")
 @click.option("--email")
@@ -663,6 +469,10 @@ def institutions() -> None:
 @pass_context
 def institutions_add(context: Context, name: str, **fields: str | None) -> None:
     """Add an institution; prints its id (for `sources add --institution ID`)."""
+    from libfed.accounts.institutions import create_institution
+    from libfed.kernel.callers import SYSTEM
+    from libfed.kernel.errors import ServiceError
+
     data = {"name": name, **{k: v for k, v in fields.items() if v is not None}}
     try:
         with context.migrated_db().write() as session:
@@ -671,7 +481,7 @@ def institutions_add(context: Context, name: str, **fields: str | None) -> None:
             )
             ident = institution.id
     except ServiceError as error:
-        raise _refusal(error) from None
+        raise refusal(error) from None
     click.echo(f"institution {ident} added: {name}")
 
 
@@ -679,6 +489,8 @@ def institutions_add(context: Context, name: str, **fields: str | None) -> None:
 @pass_context
 def institutions_list(context: Context) -> None:
     """Institutions with their id, country and kind."""
+    from libfed.accounts.institutions import InstitutionQuery, list_institutions
+
     with context.migrated_db().session() as session:
         page = 1
         while True:
@@ -705,7 +517,9 @@ def serve(context: Context, host: str, port: int, workers: int) -> None:
 
 @main.command("search")
 @click.argument("words", nargs=-1, required=True)
-@click.option("--source", help=f"Only this harvest source's records ('{LOCAL}': this library's).")
+# 'local' is libfed.search.query.LOCAL, named here without importing the search
+# (tests/test_cli.py holds the two together).
+@click.option("--source", help="Only this harvest source's records ('local': this library's).")
 @click.option("--language", help="Only records in this language, as catalogued (uzb, rus).")
 @click.option("--from-year", "year_from", type=click.IntRange(0, 9999))
 @click.option("--to-year", "year_to", type=click.IntRange(0, 9999))
@@ -727,6 +541,13 @@ def search_command(
     as_json: bool,
 ) -> None:
     """Search the union catalogue (local and harvested records) in any script."""
+    import json
+
+    from libfed.harvest.sources import holders
+    from libfed.kernel.errors import Invalid
+    from libfed.search.api import rendered, run_search
+    from libfed.search.query import RANKED, SearchQuery
+
     db = context.migrated_db()
     oai = context.config.oai
     query = SearchQuery(
