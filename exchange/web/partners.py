@@ -12,15 +12,9 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from libfed.accounts.institutions import (
-    KINDS,
-    InstitutionIn,
-    InstitutionQuery,
-    create_institution,
-    list_institutions,
-    update_institution,
-)
+from libfed.accounts.institutions import create_institution, list_institutions, update_institution
 from libfed.accounts.models import Institution
+from libfed.accounts.schemas import KINDS, InstitutionIn, InstitutionQuery
 from libfed.kernel import clock
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get

@@ -1,96 +1,22 @@
-"""Institutions: partners in exchange and owners of harvest sources, checked on the way in.
+"""Institutions: partners in exchange and owners of harvest sources, checked on the way in
+(by the models of .schemas), and an ISIL held by one institution only.
 
-Country codes come from ISO 3166 (pycountry), ISILs are checked with python-stdnum
-(ISO 15511: a registered country or agency prefix), e-mail addresses with
-email-validator. Whether a partner is domestic is not stored: it follows from the
-configured home country, so moving the home country never leaves stale flags.
+Whether a partner is domestic is not stored: it follows from the configured home
+country, so moving the home country never leaves stale flags.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from stdnum import isil as stdnum_isil
-from stdnum.exceptions import ValidationError as NumberError
 
 from libfed.kernel import editing
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid, Message
-from libfed.kernel.fields import Country, HttpUrl, line, paragraphs
-from libfed.kernel.paging import PageQuery, paginate
+from libfed.kernel.paging import paginate
 
 from .models import Institution
-
-KINDS = (
-    "national_library",
-    "academic_library",
-    "university",
-    "school",
-    "public_library",
-    "other",
-)
-_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?")
-
-
-def _isil(value: str) -> str:
-    try:
-        return stdnum_isil.format(stdnum_isil.validate(value))
-    except NumberError as error:
-        raise ValueError(
-            Message(
-                "{value!r} is not a valid ISIL (ISO 15511, e.g. 'DE-101')",
-                value=value,
-                detail=str(error),
-            )
-        ) from None
-
-
-def _names(value: dict[str, str]) -> dict[str, str]:
-    for tag in value:
-        if not _LANGUAGE_TAG.fullmatch(tag):
-            raise ValueError(
-                Message("{tag!r} is not a language tag such as 'ru', 'az' or 'uz-Cyrl'", tag=tag)
-            )
-    return value
-
-
-class InstitutionIn(BaseModel):
-    """An institution as a coordinator describes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: line(255)
-    other_names: Annotated[
-        dict[Annotated[str, Field(max_length=16)], line(255)],
-        Field(max_length=20),
-        AfterValidator(_names),
-    ] = Field(default_factory=dict, description="Language tag -> name, e.g. {'ru': '...'}")
-    kind: Literal[KINDS] = "other"  # type: ignore[valid-type]
-    country: Country
-    city: line(128) | None = None
-    isil: Annotated[str, Field(max_length=32), AfterValidator(_isil)] | None = None
-    email: Annotated[EmailStr, Field(max_length=254)] | None = None
-    oai_base_url: HttpUrl | None = None
-    notes: paragraphs() | None = None
-
-
-class InstitutionOut(InstitutionIn):
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    version: int
-    domestic: bool
-    created_at: str
-    updated_at: str
-
-
-class InstitutionQuery(PageQuery):
-    country: Country | None = None
-    kind: Literal[KINDS] | None = None  # type: ignore[valid-type]
+from .schemas import InstitutionIn, InstitutionQuery
 
 
 def renderer(home_country: str) -> editing.Render:

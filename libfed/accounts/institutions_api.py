@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Response
-from pydantic import BaseModel
 
 from libfed.kernel.api import PREFIX, Api, expected_version, page_reply, partial, reply
 from libfed.kernel.audit import History, history, render_event
@@ -11,26 +10,12 @@ from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
 from libfed.kernel.services import services
 
-from .institutions import (
-    InstitutionIn,
-    InstitutionOut,
-    InstitutionQuery,
-    create_institution,
-    list_institutions,
-    renderer,
-    update_institution,
-)
+from .institutions import create_institution, list_institutions, renderer, update_institution
 from .models import Institution
+from .schemas import InstitutionIn, InstitutionOut, InstitutionPage, InstitutionQuery
 
 api = Api("institutions")
 TAG = "institutions"
-
-
-class InstitutionPage(BaseModel):
-    items: list[InstitutionOut]
-    total: int
-    page: int
-    per_page: int
 
 
 @api.route(

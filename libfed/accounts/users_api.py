@@ -2,54 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import Response
-from pydantic import BaseModel, ConfigDict, StrictBool
 
 from libfed.kernel.api import PREFIX, Api, expected_version, reply
-from libfed.kernel.callers import ROLES, Caller
+from libfed.kernel.callers import Caller
 from libfed.kernel.editing import check_version, validated
 from libfed.kernel.services import services
 
+from .schemas import Token, UserChange, UserIn, UserList, UserOut
 from .users import add_user, find_user, issue_token, list_users, render_user, update_user
 
 api = Api("users")
 TAG = "users"
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    role: Literal[ROLES]  # type: ignore[valid-type]
-
-
-class UserChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal[ROLES] | None = None  # type: ignore[valid-type]
-    active: StrictBool | None = None
-
-
-class UserOut(BaseModel):
-    id: int
-    version: int
-    name: str
-    role: str
-    active: bool
-    created_at: str
-
-
-class UserList(BaseModel):
-    items: list[UserOut]
-
-
-class Token(BaseModel):
-    """A bearer token: shown once, only its digest is kept."""
-
-    user: UserOut
-    token: str
 
 
 @api.route("GET", "/users", summary="List users", tag=TAG, role="admin", response=UserList)

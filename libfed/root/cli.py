@@ -458,7 +458,7 @@ def institutions() -> None:
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2 code, e.g. TR.")
 @click.option(
     "--kind",
-    type=LazyChoice("libfed.accounts.institutions:KINDS"),
+    type=LazyChoice("libfed.accounts.schemas:KINDS"),
     default="other",
     show_default=True,
 )
@@ -489,7 +489,8 @@ def institutions_add(context: Context, name: str, **fields: str | None) -> None:
 @pass_context
 def institutions_list(context: Context) -> None:
     """Institutions with their id, country and kind."""
-    from libfed.accounts.institutions import InstitutionQuery, list_institutions
+    from libfed.accounts.institutions import list_institutions
+    from libfed.accounts.schemas import InstitutionQuery
 
     with context.migrated_db().session() as session:
         page = 1

@@ -8,86 +8,19 @@ names) rather than this core module reaching into harvest's tables.
 from __future__ import annotations
 
 from flask import Response
-from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from libfed.kernel.api import Api, reply
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid
-from libfed.kernel.paging import PageQuery
 from libfed.kernel.services import Holders, services
 from libfed.records.identifiers import get_record_url
 
-from .query import (
-    LOCAL,
-    MAX_PER_PAGE,
-    NO_WORDS,
-    RANKED,
-    QueryError,
-    SearchQuery,
-    SearchResults,
-    parse,
-    search,
-)
+from .query import QueryError, SearchQuery, SearchResults, search
+from .schemas import SearchPage, SearchParameters
 
 api = Api("search")
 TAG = "search"
-
-
-class SearchParameters(PageQuery):
-    q: str = Field(min_length=1, max_length=500, description="Words in any script.")
-    source: str | None = Field(
-        default=None, max_length=64, description=f"A harvest source's name, or '{LOCAL}'."
-    )
-    language: str | None = Field(
-        default=None, max_length=16, description="As catalogued: uzb, rus."
-    )
-    year_from: int | None = Field(default=None, ge=0, le=9999)
-    year_to: int | None = Field(default=None, ge=0, le=9999)
-    set: str | None = Field(default=None, max_length=255, description="An OAI setSpec.")
-    per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
-
-    @field_validator("q")
-    @classmethod
-    def _searchable(cls, value: str) -> str:
-        """A query that cannot run is a bad parameter (400), like any other."""
-        if not parse(value):
-            raise ValueError(NO_WORDS)
-        return value
-
-
-class HoldingOut(BaseModel):
-    identifier: str
-    source: str | None
-    holder: str
-    title: str
-    author: str | None
-    year: int | None
-    language: str | None
-    oai_url: str
-
-
-class EditionOut(BaseModel):
-    key: str
-    title: str
-    author: str | None
-    year: int | None
-    language: str | None
-    isbn: str | None
-    holdings_total: int
-    holdings: list[HoldingOut]
-
-
-class SearchPage(BaseModel):
-    q: str
-    total: int = Field(description="Editions; when `more`, among the ranked matches")
-    more: bool = Field(
-        description=f"More records match than the {RANKED:,} newest that are "
-        "ranked: a broad query, to narrow with another word or a filter"
-    )
-    page: int
-    per_page: int
-    editions: list[EditionOut]
 
 
 def run_search(session: Session, query: SearchQuery) -> SearchResults:

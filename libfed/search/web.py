@@ -34,16 +34,12 @@ from libfed.web.forms import page_number
 from libfed.web.menu import MenuEntry
 
 from .query import LOCAL, MAX_WORDS, RANKED, QueryError, SearchQuery, parse, search
+from .schemas import LAST_YEAR, MAX_LANGUAGE, MAX_QUERY, MAX_SET
 
 blueprint = Blueprint("search_pages", __name__, template_folder="templates")
 MENU = [MenuEntry("search", "search_pages.search_page", lazy_gettext("Catalogue search"))]
 
 PER_PAGE = 20
-# The API's limits (views.SearchParameters), so that the page refuses what it refuses.
-MAX_QUERY = 500
-MAX_SET = 255
-MAX_LANGUAGE = 16
-LAST_YEAR = 9999
 FIELDS = ("q", "source", "language", "year_from", "year_to", "set")
 _YEAR = re.compile(r"[0-9]{1,4}")
 
