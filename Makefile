@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.explain
+	$(BIN)/python -m bench.startup
 
 # After changing visible text: refresh the catalogue and each language's file, then
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run
