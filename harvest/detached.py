@@ -4,7 +4,7 @@
 server decides what a harvest meets, and whatever it manages to provoke (memory
 exhausted in spite of the limits, a crash in a library, a process killed by the
 kernel) must not take a worker that serves pages and /oai with it. So the harvest
-runs in a child process (`python -m harvest.detached`, the configuration on its
+runs in a child process (`python -m libfed.harvest.detached`, the configuration on its
 standard input), and the worker only waits for it. A child that dies leaves no run
 "running" and no lease held: its parent ends both, saying how the child ended.
 """

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from libfed.kernel.db import Base
 
+from .states import RunStatus
+
 NAME_PATTERN = r"[A-Za-z0-9_.\-]+"
 
 
@@ -73,8 +75,7 @@ class Run(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("harvest_sources.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # running, succeeded, partial, failed, parked
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     added: Mapped[int] = mapped_column(Integer, default=0)
