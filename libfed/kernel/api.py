@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from .callers import ROLES, Caller
+from .callers import Caller
 from .errors import Conflict, Invalid, Message, NotFound, ServiceError, Stale
 from .fields import MAX_INT
 from .paging import PageQuery
@@ -88,7 +88,7 @@ class ErrorResponse(BaseModel):
 @dataclass(frozen=True)
 class Operation:
     method: str
-    path: str  # OpenAPI form: /shipments/{shipment_id}
+    path: str  # OpenAPI form: /things/{thing_id}
     summary: str
     tag: str
     role: str | None  # None: public
@@ -410,13 +410,16 @@ class Apis:
 
     token_caller: TokenCaller
     cookie_free: Callable[[Blueprint], None]
+    info: dict[str, str]
     served: list[Api] = field(default_factory=list)
     _document: str | None = None
 
     def document(self) -> str:
         """Made at the first request for it, when every package has served its `Api`."""
         if self._document is None:
-            self._document = json.dumps(openapi_document(self.served), ensure_ascii=False)
+            self._document = json.dumps(
+                openapi_document(self.served, self.info), ensure_ascii=False
+            )
         return self._document
 
 
@@ -426,13 +429,16 @@ def install_api(
     *,
     token_caller: TokenCaller,
     cookie_free: Callable[[Blueprint], None],
+    info: dict[str, str],
 ) -> None:
     """The framework under PREFIX: path ids, the body limit, the OpenAPI document and
-    JSON errors at URLs no operation matched; each package then `serve`s its `Api`."""
+    JSON errors at URLs no operation matched; each package then `serve`s its `Api`.
+    What the API is for (`info`: OpenAPI's title, version, description) is the
+    application's to say."""
     app.url_map.converters["id"] = IdConverter
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    apis = Apis(token_caller, cookie_free)
+    apis = Apis(token_caller, cookie_free, info)
     services.add_part(apis)
     services.errors.own(PREFIX, Exception, render_error)
 
@@ -454,7 +460,7 @@ def serve(app: Flask, api: Api) -> None:
     apis.served.append(api)
 
 
-def openapi_document(apis: list[Api]) -> dict:
+def openapi_document(apis: list[Api], info: dict[str, str]) -> dict:
     operations = [op for api in apis for op in api.operations]
     models: set[type[BaseModel]] = {ErrorResponse}
     for op in operations:
@@ -552,16 +558,7 @@ def openapi_document(apis: list[Api]) -> dict:
         paths.setdefault(PREFIX + op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "libfed exchange API",
-            "version": "1",
-            "description": (
-                "Partners, agreements, shipments and the exchange balance. Roles: "
-                + ", ".join(ROLES)
-                + " (each may do what the ones before it may). Changes need If-Match "
-                "with the ETag of the last read."
-            ),
-        },
+        "info": info,
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {

@@ -11,6 +11,7 @@ from libfed.harvest import sources
 from libfed.harvest.install import install_harvest
 from libfed.harvest.web import source_panel
 from libfed.kernel.api import install_api
+from libfed.kernel.callers import ROLES
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.kernel.secret import secret_key
@@ -18,6 +19,18 @@ from libfed.kernel.services import App, Services
 from libfed.oai.install import install_oai
 from libfed.search.install import install_search
 from libfed.web.pages import exempt_from_csrf, install_shell
+
+# What /api/v1/openapi.json says the API is for.
+API_INFO = {
+    "title": "libfed exchange API",
+    "version": "1",
+    "description": (
+        "Partners, agreements, shipments and the exchange balance. Roles: "
+        + ", ".join(ROLES)
+        + " (each may do what the ones before it may). Changes need If-Match "
+        "with the ETag of the last read."
+    ),
+}
 
 
 def create_app(config: Config, db: Database | None = None) -> Flask:
@@ -40,7 +53,13 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
     )
     app = App("libfed", services, static_folder=None)
     install_shell(app, services)
-    install_api(app, services, token_caller=caller_for_token, cookie_free=exempt_from_csrf)
+    install_api(
+        app,
+        services,
+        token_caller=caller_for_token,
+        cookie_free=exempt_from_csrf,
+        info=API_INFO,
+    )
     install_accounts(app, services)
     install_exchange(app, services)
     install_search(app, services)
