@@ -355,9 +355,9 @@ def items_remove(caller: Caller, shipment_id: int, item_id: int) -> Response:
 Listing = Callable[..., tuple[list[CatalogueEntry], int]]
 
 
-def list_csv(kind: str, institution_id: int, listing: Listing, **filters: object) -> Response:
-    """A whole exchange list (up to CSV_ROWS editions) as a spreadsheet: the API's and
-    the pages' download alike."""
+def whole_list(institution_id: int, listing: Listing, **filters: object) -> list[CatalogueEntry]:
+    """A whole exchange list, up to CSV_ROWS editions: what the API's CSV and the pages'
+    download (in the page's language, `exchange.web.downloads`) both hold."""
     with services().db.session() as session:
         rows, _total = listing(
             session,
@@ -367,6 +367,12 @@ def list_csv(kind: str, institution_id: int, listing: Listing, **filters: object
             per_page=catalogue.CSV_ROWS,
             **filters,
         )
+    return rows
+
+
+def list_csv(kind: str, institution_id: int, listing: Listing, **filters: object) -> Response:
+    """A whole exchange list as a spreadsheet for scripts: the API's column names."""
+    rows = whole_list(institution_id, listing, **filters)
     return csv_reply(
         catalogue.CSV_COLUMNS, [asdict(row) for row in rows], f"{kind}-{institution_id}.csv"
     )

@@ -7,8 +7,9 @@ A received incoming shipment's items become records of this library from its pag
 
 Everything is `exchange.catalogue`'s, called as the API (`libfed.exchange.api`) calls it:
 the same filter models (so a page refuses what the API refuses, in the same words),
-the same harvest sources (`catalogue.partner_sources`), the same desiderata default, CSV
-columns, writer and row limit, so a page and a script never see different lists.
+the same harvest sources (`catalogue.partner_sources`), the same desiderata default and
+CSV row limit (`api.whole_list`), so a page and a script never see different lists. The
+page's download is written in the page's language, in its table's columns (`downloads`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
-from libfed.exchange.api import list_csv
 from libfed.exchange.lookup import CatalogueEntry
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
@@ -40,7 +40,7 @@ from libfed.web.i18n import translate
 
 from .. import catalogue
 from ..schemas import DesiderataQuery, OfferQuery
-from . import blueprint
+from . import blueprint, downloads
 from .common import PageResult
 
 ACCESSIONS_SET_SPEC = catalogue.ACCESSIONS_SET[0]  # the set accessioned records join
@@ -154,13 +154,15 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
 @blueprint.get(f"/partners/<int:partner_id>/<{KINDS}:kind>.csv")
 @page("viewer")
 def exchange_list_csv(caller: Caller, partner_id: int, kind: str) -> PageResult:
-    """The whole list (up to the API's CSV limit) as the API's CSV: the same columns,
-    file name and writer (a byte-order mark, no spreadsheet formulas)."""
+    """The whole list (up to the API's CSV limit, the same editions as the API's CSV)
+    in the columns of the page's table and the page's language (`downloads`)."""
     the_list = LISTS[kind]
     filters = read_filters(the_list, request.args)
     if filters.query is None:
         return exchange_list(partner_id=partner_id, kind=kind)  # the form with its refusals
-    return list_csv(kind, partner_id, the_list.listing, **the_list.filters(filters.query))
+    return downloads.exchange_list_csv(
+        kind, partner_id, the_list.listing, **the_list.filters(filters.query)
+    )
 
 
 @blueprint.post(f"/partners/<int:partner_id>/<{KINDS}:kind>/shipment")

@@ -15,13 +15,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from libfed.kernel import clock
-from libfed.kernel.api import csv_reply
-from libfed.kernel.services import services
 from libfed.web.auth import page
 
-from .. import reports as ledger_reports
 from . import blueprint
-from .common import country_label, partner_names, report
+from .common import country_label, report
+from .downloads import partner_names_of, report_csv
 
 FIRST_YEAR, LAST_YEAR = 1000, 9999  # as the API's YearQuery accepts
 
@@ -57,12 +55,6 @@ def _charts(countries: dict, months: dict) -> dict:
     }
 
 
-def _names(balance: dict) -> dict[int, str]:
-    """The partners' names in the page's language (the report holds their own names)."""
-    with services().db.engine.connect() as connection:
-        return partner_names(connection, (row["partner_id"] for row in balance["rows"]))
-
-
 @blueprint.get("/reports")
 @page("viewer")
 def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
@@ -88,16 +80,16 @@ def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
         months=[(wide[n], months["sent"][n - 1], months["received"][n - 1]) for n in range(1, 13)],
         month_totals=(sum(months["sent"]), sum(months["received"])),
         charts=_charts(countries, months),
-        names=_names(balance),
+        names=partner_names_of(balance["rows"]),
     ), 200
 
 
 @blueprint.get("/reports/<any(balance, countries):kind>.csv")
 @page("viewer")
 def reports_csv(caller, kind: str) -> Response:  # type: ignore[no-untyped-def]
-    """The CSV the API gives for the same report and year, for a signed-in browser."""
+    """The report's table as a CSV file in the page's language (`downloads`); scripts
+    have the API's, with its column names."""
     year = _year(request.args.get("year"))
     if year is None:
         abort(400)
-    columns, rows = ledger_reports.csv_table(kind, report(kind, year)["rows"])
-    return csv_reply(columns, rows, f"{kind}-{year}.csv")
+    return report_csv(kind, year)

@@ -332,19 +332,26 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _cell(value: Any) -> Any:
     """Text a spreadsheet would run as a formula is quoted with a leading apostrophe
-    (OWASP's advice on CSV injection); numbers, negative ones included, stay numbers."""
+    (OWASP's advice on CSV injection); numbers, negative ones included, stay numbers,
+    whether their decimal mark is a point or, as a page in Russian writes it, a comma."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         try:
-            float(value)
+            float(value.replace(",", ".", 1))
         except ValueError:
             return "'" + value
     return value
 
 
-def csv_reply(columns: list[str], rows: Iterable[dict], filename: str) -> Response:
-    """UTF-8 with a byte-order mark: spreadsheets then read Cyrillic and Turkish right."""
+def csv_reply(
+    columns: list[str], rows: Iterable[dict], filename: str, delimiter: str = ","
+) -> Response:
+    """UTF-8 with a byte-order mark: spreadsheets then read Cyrillic and Turkish right.
+    A page's download in a language whose decimal mark is a comma separates its cells
+    with a semicolon, as spreadsheets set to that language expect."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
+    writer = csv.DictWriter(
+        out, columns, extrasaction="ignore", lineterminator="\r\n", delimiter=delimiter
+    )
     writer.writeheader()
     writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     return Response(
