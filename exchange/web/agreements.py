@@ -12,7 +12,7 @@ from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
 from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.forms import form_values
+from libfed.web.forms import form_text, form_values
 
 from ..agreements import create_agreement, render_agreement, update_agreement
 from ..models import Agreement
@@ -62,7 +62,7 @@ def edit_agreement(caller: Caller, agreement_id: int) -> PageResult:
         current = render_agreement(get(session, Agreement, agreement_id, "agreement"))
         partner = get(session, Institution, current["partner_id"], "institution")
     if request.method == "GET":
-        return _form(current, {}, partner=partner, agreement=current)
+        return _form(form_text(AgreementIn, current), {}, partner=partner, agreement=current)
 
     def save() -> str:
         values = form_values(AgreementIn, request.form, blank="clear")

@@ -19,7 +19,7 @@ from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid
 from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.forms import field_errors, form_values
+from libfed.web.forms import field_errors, form_text, form_values
 
 from .. import lookup
 from ..catalogue import may_accession
@@ -138,7 +138,7 @@ def edit_shipment(caller: Caller, shipment_id: int) -> PageResult:
     with services().db.session() as session:
         current = with_totals(session, [get_shipment(session, shipment_id)])[0]
     if request.method == "GET":
-        return _form(current, {}, shipment=current)
+        return _form(form_text(ShipmentIn, current), {}, shipment=current)
 
     def save() -> str:
         with services().db.write() as session:

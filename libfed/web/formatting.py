@@ -53,8 +53,12 @@ def _locale() -> str:
     return str(get_locale())
 
 
-def number(value: int | Decimal | None) -> str:
-    return "" if value is None else _decimal(_locale(), value)
+def number(value: int | Decimal | str | None) -> str:
+    """A count or a measure as the page's language writes it ("3,5" for a weight the
+    ledger renders as "3.500" on a Russian page); decimal text is read as a Decimal."""
+    if value is None or value == "":
+        return ""
+    return _decimal(_locale(), Decimal(value) if isinstance(value, str) else value)
 
 
 def money(amount: str | Decimal | None, currency: str | None) -> str:
