@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ScalarSelect, delete, func, select
 from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
@@ -110,21 +110,26 @@ def source_names(session: Session) -> list[str]:
     return list(session.scalars(select(Source.name).order_by(Source.name)))
 
 
-def base_urls(session: Session) -> list[str]:
-    """The base URLs of the sources whose last finished run went through the whole list,
-    for the friends description of Identify: harvesters follow these addresses, and a
-    source that fails, redirects elsewhere or was never harvested is no friend to offer."""
-    finished = (
+def _last_finished_runs() -> ScalarSelect[int]:
+    """The id of each source's last finished run: what its state is judged by (a run
+    still going says nothing yet)."""
+    return (
         select(func.max(Run.id))
         .where(Run.status != RunStatus.RUNNING)
         .group_by(Run.source_id)
         .scalar_subquery()
     )
+
+
+def base_urls(session: Session) -> list[str]:
+    """The base URLs of the sources whose last finished run went through the whole list,
+    for the friends description of Identify: harvesters follow these addresses, and a
+    source that fails, redirects elsewhere or was never harvested is no friend to offer."""
     return list(
         session.scalars(
             select(Source.base_url)
             .join(Run, Run.source_id == Source.id)
-            .where(Run.id.in_(finished), Run.status == RunStatus.SUCCEEDED)
+            .where(Run.id.in_(_last_finished_runs()), Run.status == RunStatus.SUCCEEDED)
             .distinct()
             .order_by(Source.base_url)
         )
@@ -180,5 +185,23 @@ def sources_of(session: Session, institution_id: int) -> list[str]:
     return list(
         session.scalars(
             select(Source.name).where(Source.institution_id == institution_id).order_by(Source.name)
+        )
+    )
+
+
+def failed_sources(session: Session) -> list[str]:
+    """The enabled sources whose last finished run failed, for the dashboard to flag: a
+    source that failed once and then succeeded needs nothing, and one switched off is
+    not expected to be harvested. A partial run is not counted: the next run resumes it."""
+    return list(
+        session.scalars(
+            select(Source.name)
+            .join(Run, Run.source_id == Source.id)
+            .where(
+                Run.id.in_(_last_finished_runs()),
+                Run.status == RunStatus.FAILED,
+                Source.enabled.is_(True),
+            )
+            .order_by(Source.name)
         )
     )

@@ -311,12 +311,17 @@ def packing_list(caller: Caller, shipment_id: int) -> str:
         partner = session.get(Institution, shipment.partner_id)
         items = [render_item(item) for item in list_items(session, shipment_id)]
     home = services().home_country
+    # An incoming parcel travels the other way: the partner sent it, from its country.
+    incoming = data["direction"] == "incoming"
     return render_template(
         "exchange/packing_list.html",
         shipment=data,
         partner=partner,
         items=items,
-        sender=services().config.oai.repository_name,
+        library=services().config.oai.repository_name,
         home=home,
+        incoming=incoming,
+        origin=partner.country if incoming and partner is not None else home,
+        dated=data["received_at" if incoming else "dispatched_at"] or data["created_at"],
         international=partner is not None and partner.country != home,
     )

@@ -41,6 +41,8 @@ InstitutionSources = Callable[[Session, int], list[str]]
 InstitutionPanel = Callable[[Session, int], Markup | None]
 # The base URLs of the repositories this one harvests (OAI-PMH Identify's friends).
 Friends = Callable[[Session], list[str]]
+# The names of the harvest sources whose last harvest failed: what the dashboard flags.
+FailedHarvestSources = Callable[[Session], list[str]]
 
 T = TypeVar("T")
 
@@ -65,6 +67,7 @@ class Services:
     institution_sources: InstitutionSources = _none
     institution_panels: list[InstitutionPanel] = field(default_factory=list)
     friends: Friends = _none
+    failed_harvest_sources: FailedHarvestSources = _none
     errors: ErrorRendering = field(default_factory=ErrorRendering)
     _parts: dict[type, object] = field(default_factory=dict, repr=False)
 

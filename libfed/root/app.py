@@ -50,6 +50,7 @@ def create_app(config: Config, db: Database | None = None) -> Flask:
         institution_sources=sources.sources_of,
         institution_panels=[source_panel],
         friends=sources.base_urls,
+        failed_harvest_sources=sources.failed_sources,
     )
     app = App("libfed", services, static_folder=None)
     install_shell(app, services)
