@@ -123,7 +123,7 @@ class AgreementIn(_In):
     @model_validator(mode="after")
     def _period(self) -> AgreementIn:
         if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError(Message("end_date is before start_date", field="end_date"))
+            raise ValueError(Message("is before the start date", field="end_date"))
         return self
 
 

@@ -8,7 +8,7 @@ of the same shipment cannot interleave.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Row, and_, func, or_, select
@@ -330,9 +330,9 @@ def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:
         raise Invalid(
             {
                 "at": Message(
-                    "is before the shipment became {state} ({time}Z)",
+                    "is before the shipment became {state} ({time})",
                     state=Codes(shipment.status),
-                    time=previous,
+                    time=previous.replace(tzinfo=UTC),
                 )
             }
         )

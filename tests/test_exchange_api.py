@@ -480,7 +480,7 @@ def test_a_patch_is_checked_as_a_whole(api: ApiCaller) -> None:
     path = f"/agreements/{agreement['id']}"
     refused = api.patch(path, {"start_date": "2026-01-01"}, etag='"1"')
     assert refused.status_code == 422
-    assert "before start_date" in refused.get_json()["error"]["fields"]["end_date"]
+    assert "is before the start date" in refused.get_json()["error"]["fields"]["end_date"]
     cleared = api.patch(path, {"end_date": None, "annual_quota": 50}, etag='"1"')
     assert cleared.status_code == 200
     assert cleared.get_json()["end_date"] is None and cleared.get_json()["annual_quota"] == 50

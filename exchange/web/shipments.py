@@ -16,10 +16,11 @@ from werkzeug.wrappers import Response
 from libfed.accounts.models import Institution
 from libfed.kernel.audit import render_event
 from libfed.kernel.callers import Caller
-from libfed.kernel.errors import Invalid
+from libfed.kernel.errors import Invalid, Stale
 from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_text, form_values
+from libfed.web.i18n import named_refusals
 
 from .. import lookup
 from ..catalogue import may_accession
@@ -46,6 +47,7 @@ from .common import (
     submit,
     version_field,
 )
+from .history import change_words, history_names
 from .labels import STATE_LABELS
 from .lists import ACCESSIONS_SET_SPEC
 
@@ -163,6 +165,8 @@ def _shipment_page(
     *,
     item_values: dict | None = None,
     item_errors: dict | None = None,
+    move_values: dict | None = None,
+    move_errors: dict | None = None,
     status: int = 200,
 ) -> PageResult:
     with services().db.session() as session:
@@ -173,6 +177,7 @@ def _shipment_page(
         agreement = session.get(Agreement, shipment.agreement_id) if shipment.agreement_id else None
         items = [render_item(item) for item in list_items(session, shipment_id)]
         events = [render_event(event) for event in shipment_history(session, shipment_id)]
+        named = history_names(session, events)
         query = request.args.get("q", "").strip()
         found = lookup.search(session, query) if query else []
         accessionable = may_accession(shipment)
@@ -188,9 +193,13 @@ def _shipment_page(
         international=partner is not None and partner.country != services().home_country,
         item_values=item_values or {"copies": 1},
         item_errors=item_errors or {},
+        move_values=move_values or {},
+        move_errors=move_errors or {},
+        change_words=partial(change_words, named),
         query=query,
         found=found,
         timed_states=TIMED_STATES,
+        confirmed_states=CONFIRMED_STATES,
         accessionable=accessionable,
         accessions_set=ACCESSIONS_SET_SPEC,
     ), status
@@ -267,7 +276,7 @@ def receive_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
                 expected_version=version_field(),
             )
     except Invalid as error:
-        flash(" ".join(field_errors(error).values()), "error")
+        flash(named_refusals(field_errors(error)), "error")
     return redirect(
         url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
     )
@@ -283,10 +292,36 @@ def _moment_in_utc(text: str) -> str:
     return local.replace(tzinfo=local.tzinfo or zone).isoformat()
 
 
+# Steps hard to undo (the machine has no way back from them, or only a long one): the
+# page asks before taking them, and the buttons for them look dangerous.
+CONFIRMED_STATES = frozenset({"cancelled", "lost", "returned"})
+
+
+def _confirm_step(shipment_id: int, target: str) -> PageResult:
+    """The question a step that is hard to undo asks first, as a page of its own (no
+    script needed): the same form again, sent on only with `confirmed=yes`. A page
+    made stale by someone else's change is refused as stale before anything is asked."""
+    expected = version_field()
+    with services().db.session() as session:
+        shipment = get_shipment(session, shipment_id)
+        if shipment.version != expected:
+            raise Stale()
+        partner = session.get(Institution, shipment.partner_id)
+    return render_template(
+        "exchange/confirm_step.html",
+        shipment=shipment,
+        partner=partner,
+        target=target,
+        sent=request.form.to_dict(),
+    )
+
+
 @blueprint.post("/shipments/<int:shipment_id>/transition")
 @page("coordinator")
-def move_shipment(caller: Caller, shipment_id: int) -> Response:
+def move_shipment(caller: Caller, shipment_id: int) -> PageResult:
     data = form_values(TransitionIn, request.form)
+    if data.get("to") in CONFIRMED_STATES and request.form.get("confirmed") != "yes":
+        return _confirm_step(shipment_id, data["to"])
     if "at" in data:
         data["at"] = _moment_in_utc(data["at"])
     try:
@@ -296,9 +331,14 @@ def move_shipment(caller: Caller, shipment_id: int) -> Response:
             )
             status = moved.status
     except Invalid as error:
-        flash(" ".join(field_errors(error).values()), "error")
-    else:
-        flash(_("The shipment is now %(state)s.", state=STATE_LABELS[status]), "success")
+        # Shown beside its field, with what was typed, as any form's refusal is.
+        return _shipment_page(
+            shipment_id,
+            move_values=request.form.to_dict(),
+            move_errors=field_errors(error),
+            status=422,
+        )
+    flash(_("The shipment is now %(state)s.", state=STATE_LABELS[status]), "success")
     return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
 
 

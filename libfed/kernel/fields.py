@@ -111,7 +111,10 @@ def language_code(value: str) -> str:
 def http_url(value: str) -> str:
     if not re.fullmatch(r"https?://[^\s?#]+", value):
         raise ValueError(
-            Message("{value!r} is not an http(s) URL without query or fragment", value=value)
+            Message(
+                "{value!r} is not a web address starting with http:// or https:// (without ? or #)",
+                value=value,
+            )
         )
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -94,10 +95,28 @@ def moment(value: datetime | str | None) -> str:
 
 
 def language_name(tag: str) -> str:
-    """A language tag ('ru', 'uz-Cyrl') named in the page's language (CLDR)."""
+    """A language tag ('ru', 'uz-Cyrl') named in the page's language (CLDR). A code CLDR
+    does not name (a family such as 'myn', catalogued in MARC) is named by ISO 639 in
+    the page's language where its translators did, else in English: never as the code."""
     locale = get_locale()
     language = tag.split("-")[0]
-    return (locale.languages.get(language) if locale else None) or tag
+    named = locale.languages.get(language) if locale else None
+    return named or _iso_language_name(language, str(locale or "en")) or tag
+
+
+@lru_cache(maxsize=512)
+def _iso_language_name(code: str, locale: str) -> str | None:
+    for database, domain in (
+        (pycountry.languages, "iso639-3"),
+        (pycountry.language_families, "iso639-5"),
+    ):
+        found = database.get(alpha_3=code.lower()) if len(code) == 3 else None
+        if found is not None:
+            words = gettext.translation(
+                domain, pycountry.LOCALES_DIR, languages=[locale.split("_")[0]], fallback=True
+            )
+            return words.gettext(found.name)
+    return None
 
 
 def lang_tag(code: str | None) -> str | None:

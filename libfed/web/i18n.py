@@ -7,12 +7,13 @@ source language; Azerbaijani, Russian and Uzbek (Latin) are translated.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, session
 from flask import request as flask_request
-from flask_babel import Babel, gettext, lazy_gettext
+from flask_babel import Babel, format_date, format_datetime, gettext, lazy_gettext
 
 from libfed.kernel.config import WebConfig
 from libfed.kernel.errors import Codes, Message
@@ -35,6 +36,28 @@ _CODE_LABELS: dict[str, Any] = {
 
 def label_codes(labels: Mapping[str, Any]) -> None:
     _CODE_LABELS.update(labels)
+
+
+def field_label(name: str) -> str | None:
+    """A field's name as the pages say it ('end_date' -> 'End date'), for a refusal shown
+    away from its field (the list above a form, a message at the top of the page), where
+    the message alone ("required") would not say which field; None for a name no domain
+    labels, so that a code word never reaches the page."""
+    label = _CODE_LABELS.get(name.rsplit(".", 1)[-1])
+    if label is None:
+        return None
+    text = str(label)
+    return text[:1].upper() + text[1:]
+
+
+def named_refusals(errors: Mapping[str, str], labels: Mapping[str, str] | None = None) -> str:
+    """Refusals as one message: each after its field's name (the form's own label when the
+    caller gives it, else the field's registered label)."""
+    named = []
+    for name, message in errors.items():
+        label = (labels or {}).get(name) or field_label(name)
+        named.append(f"{label}: {message}" if label else str(message))
+    return " ".join(named)
 
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -69,6 +92,10 @@ def current_language() -> str:
 def _value(value: Any) -> Any:
     if isinstance(value, Message):
         return translate(value)
+    if isinstance(value, datetime):  # stored in UTC: shown in the configured zone
+        return format_datetime(value, "medium")
+    if isinstance(value, date):
+        return format_date(value, "medium")
     if isinstance(value, Codes):
         return ", ".join(str(_CODE_LABELS.get(code, code)) for code in value.codes)
     return value
@@ -89,6 +116,7 @@ def install_i18n(app: Flask, config: WebConfig) -> None:
     app.jinja_env.globals.update(
         LANGUAGES=LANGUAGES,
         current_language=current_language,
+        field_label=field_label,
         html_lang=html_lang,
         translate=translate,
     )
