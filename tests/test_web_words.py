@@ -208,6 +208,7 @@ def test_a_language_family_is_named_in_the_language_menu_not_coded(
 def test_statuses_that_mean_different_things_look_different(pages: WebClient, api) -> None:  # type: ignore[no-untyped-def]
     shipment = add_shipment(api, add_partner(api)["id"])
     assert 'class="status status-draft"' in pages.text(f"/shipments/{shipment['id']}")
+    assert 'class="status status-draft"' in pages.text("/shipments")
     css = pages.get("/static/libfed.css").get_data(as_text=True)
     rules = {
         status: re.search(rf"\.status-{status}\b[^{{]*\{{([^}}]*)\}}", css)
