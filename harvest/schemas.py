@@ -81,6 +81,7 @@ class SourceIn(_In):
     every_seconds: Interval | None = None
     cron: Cron | None = None
     institution_id: int | None = None
+    enabled: bool = True  # a source switched off keeps its records but is not harvested
 
     @model_validator(mode="after")
     def _one_schedule(self) -> SourceIn:

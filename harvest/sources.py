@@ -45,17 +45,36 @@ def add_source(session: Session, name: str, base_url: str, **fields: object) -> 
     values = validated(SourceIn, {"name": name, "base_url": base_url, **fields})
     if session.scalar(select(Source.id).where(Source.name == name)) is not None:
         raise Conflict(Message("a source named {name!r} exists already", name=name))
-    institution_id = values.institution_id
+    _check_institution(session, values.institution_id)
+    source = Source(
+        **values.model_dump(),
+        intake_version=INTAKE_VERSION,  # nothing stored yet that older rules let in
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def _check_institution(session: Session, institution_id: int | None) -> None:
     if institution_id is not None and session.get(Institution, institution_id) is None:
         raise Invalid(
             {"institution_id": Message("no institution has the id {id}", id=institution_id)}
         )
-    source = Source(
-        **values.model_dump(),
-        enabled=True,
-        intake_version=INTAKE_VERSION,  # nothing stored yet that older rules let in
-    )
-    session.add(source)
+
+
+def edit_source(session: Session, name: str, **fields: object) -> Source:
+    """Change the source `name`: `fields` (SourceIn's, but its name) replace its values
+    and the result is checked as a new source is, so an edit cannot make a source the
+    CLI would refuse (an interval and a cron at once). The name stays: the records'
+    `source:<name>` set and the scheduler's job are named after it."""
+    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise _no_source(name)
+    current = {field: getattr(source, field) for field in SourceIn.model_fields}
+    values = validated(SourceIn, {**current, **fields, "name": name})
+    _check_institution(session, values.institution_id)
+    for field, value in values.model_dump().items():
+        setattr(source, field, value)
     session.flush()
     return source
 

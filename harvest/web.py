@@ -1,5 +1,6 @@
 """The harvesting pages: each source with its last run, a source's runs, a run's log,
-"harvest now", and the panel on a partner's page.
+"harvest now", the forms an administrator adds and edits a source with, and the panel on
+a partner's page.
 
 They read the harvester's own tables and start harvests through the same entry point
 as the scheduler (`harvest_detached`: in a process of its own, never in the one that
@@ -10,7 +11,9 @@ other.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -25,17 +28,27 @@ from libfed.accounts.models import Institution
 from libfed.kernel import clock
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
-from libfed.kernel.errors import Message, NotFound
+from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
 from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.forms import page_number
+from libfed.web.forms import field_errors, page_number
+from libfed.web.i18n import translate
 from libfed.web.menu import MenuEntry
 
 from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
 from .run import records_per_second, run_seconds
-from .sources import list_sources, move_source, moved_to, next_runs, records_held
+from .sources import (
+    add_source,
+    edit_source,
+    interval_text,
+    list_sources,
+    move_source,
+    moved_to,
+    next_runs,
+    records_held,
+)
 from .states import LABELS
 
 log = logging.getLogger(__name__)
@@ -116,9 +129,87 @@ def _institutions(session: Session, ids: set[int]) -> dict[int, str]:
     )
 
 
+# ------------------------------------------------------------------ source forms
+
+# Set specs as typed in one field: separated by commas or spaces (a spec has neither).
+_SET_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def source_labels() -> dict[str, str]:
+    """The source form's labels, in the page's language: beside each field and before
+    each refusal in the list above the form, so both name a field the same way."""
+    return {
+        "name": _("Name"),
+        "base_url": _("Base URL"),
+        "prefix": _("Metadata format"),
+        "sets": _("Sets"),
+        "every_seconds": _("Interval"),
+        "cron": _("Cron schedule"),
+        "institution_id": _("Institution"),
+        "enabled": _("Enabled"),
+    }
+
+
+def _typed_source(form: Any) -> dict[str, object]:
+    """What the form says of a source, as the service takes it (the same values the CLI
+    passes: the interval as typed, '6h'); the service's checks are the only ones. A blank
+    interval, cron or institution is none; a blank format keeps the default."""
+    values: dict[str, object] = {
+        field: form.get(field, "").strip() for field in ("name", "base_url", "prefix")
+    }
+    if not values["prefix"]:
+        del values["prefix"]
+    values["sets"] = [spec for spec in _SET_SEPARATORS.split(form.get("sets", "")) if spec]
+    for field in ("every_seconds", "cron", "institution_id"):
+        values[field] = form.get(field, "").strip() or None
+    values["enabled"] = "enabled" in form
+    return values
+
+
+def _form_of(found: Source) -> dict[str, object]:
+    """A source's values as its edit form shows them (the interval in its unit: 6h)."""
+    return {
+        "name": found.name,
+        "base_url": found.base_url,
+        "prefix": found.prefix,
+        "sets": ", ".join(found.sets or []),
+        "every_seconds": interval_text(found.every_seconds) if found.every_seconds else "",
+        "cron": found.cron or "",
+        "institution_id": found.institution_id,
+        "enabled": found.enabled,
+    }
+
+
+def _institution_choices(session: Session) -> list[tuple[int, str]]:
+    """The institutions a source may belong to, by name (an id is not what people know)."""
+    rows = session.execute(select(Institution.id, Institution.name)).all()
+    return sorted(((ident, name) for ident, name in rows), key=lambda row: row[1].casefold())
+
+
+def _refusals(save: Any) -> dict[str, str]:
+    """Run `save`; the service's refusals, each by the field it is about (a name in use
+    is the name's), in the page's language. Empty when it was saved."""
+    try:
+        save()
+    except Invalid as error:
+        return field_errors(error)
+    except Conflict as error:
+        return {"name": translate(error.args[0])}
+    return {}
+
+
+NEW_SOURCE = {"prefix": "oai_dc", "enabled": True}
+
+
 @blueprint.get("/harvesting")
 @page("viewer")
 def sources(caller) -> str:  # type: ignore[no-untyped-def]
+    return _sources_page(caller, NEW_SOURCE, {})[0]
+
+
+def _sources_page(  # type: ignore[no-untyped-def]
+    caller, values: dict[str, object], errors: dict[str, str], status: int = 200
+) -> tuple[str, int]:
     with services().db.session() as session:
         summaries = list_sources(session)
         names = [s.source.name for s in summaries]
@@ -127,6 +218,7 @@ def sources(caller) -> str:  # type: ignore[no-untyped-def]
         institutions = _institutions(
             session, {s.source.institution_id for s in summaries if s.source.institution_id}
         )
+        choices = _institution_choices(session) if caller.may("admin") else []
     return render_template(
         "harvest/sources.html",
         summaries=summaries,
@@ -134,12 +226,48 @@ def sources(caller) -> str:  # type: ignore[no-untyped-def]
         upcoming=upcoming,
         institutions=institutions,
         caller=caller,
-    )
+        values=values,
+        errors=errors,
+        labels=source_labels(),
+        institution_choices=choices,
+    ), status
+
+
+@blueprint.post("/harvesting")
+@page("admin")
+def new_source(caller) -> Response | tuple[str, int]:  # type: ignore[no-untyped-def]
+    """Add a source as `libfed sources add` does, or show the form again with what was
+    typed and each refusal beside its field (nothing stored)."""
+    typed = _typed_source(request.form)
+
+    def save() -> None:
+        with services().db.write() as session:
+            add_source(session, **typed)  # type: ignore[arg-type]
+
+    errors = _refusals(save)
+    if errors:
+        return _sources_page(caller, {**request.form.to_dict(), **_ticked(typed)}, errors, 422)
+    log.info("%s added the harvest source %s from the web", caller.name, typed["name"])
+    flash(_("Source %(name)s added.", name=typed["name"]), "success")
+    return redirect(url_for(".source", name=typed["name"]), code=303)
+
+
+def _ticked(typed: dict[str, object]) -> dict[str, object]:
+    """The checkbox as typed: a form leaves an unticked box out altogether."""
+    return {"enabled": typed["enabled"]}
 
 
 @blueprint.get("/harvesting/<name>")
 @page("viewer")
 def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
+    return _source_page(name, caller, None, {})[0]
+
+
+def _source_page(  # type: ignore[no-untyped-def]
+    name: str, caller, values: dict[str, object] | None, errors: dict[str, str], status: int = 200
+) -> tuple[str, int]:
+    """A source's page; for an administrator with its edit form (`values`: as typed, or
+    none for the source's own)."""
     number = page_number(request.args)
     with services().db.session() as session:
         found = _source(session, name)
@@ -157,6 +285,7 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
         held = records_held(session, [name]).get(name, 0)
         upcoming = next_runs(session).get(name) if found.enabled else None
         moved = moved_to(session, found.id)
+        choices = _institution_choices(session) if caller.may("admin") else []
     parked = found.parked_until
     return render_template(
         "harvest/source.html",
@@ -172,7 +301,33 @@ def source(name: str, caller) -> str:  # type: ignore[no-untyped-def]
         caller=caller,
         parked=parked if parked and parked > clock.utc_now() else None,
         moved=moved,
-    )
+        values=_form_of(found) if values is None else values,
+        errors=errors,
+        labels=source_labels(),
+        institution_choices=choices,
+    ), status
+
+
+@blueprint.post("/harvesting/<name>/edit")
+@page("admin")
+def edit(name: str, caller) -> Response | tuple[str, int]:  # type: ignore[no-untyped-def]
+    """Change a source with the checks a new one gets; its name stays (see `edit_source`)."""
+    with services().db.session() as session:
+        _source(session, name)  # an unknown name is the page's 404, not a form error
+    typed = _typed_source(request.form)
+    typed.pop("name")
+
+    def save() -> None:
+        with services().db.write() as session:
+            edit_source(session, name, **typed)
+
+    errors = _refusals(save)
+    if errors:
+        values = {**request.form.to_dict(), **_ticked(typed), "name": name}
+        return _source_page(name, caller, values, errors, 422)
+    log.info("%s changed the harvest source %s from the web", caller.name, name)
+    flash(_("Source %(name)s saved.", name=name), "success")
+    return redirect(url_for(".source", name=name), code=303)
 
 
 @blueprint.get("/harvesting/runs/<int:run_id>")
