@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from libfed.kernel.errors import Message
 
@@ -60,11 +67,16 @@ def _cron(value: str) -> str:
     return value
 
 
-SourceName = Annotated[str, AfterValidator(_name)]
-BaseUrl = Annotated[str, AfterValidator(_base_url)]
+# Bounded as their columns are (harvest_sources), since a form sends whatever it is sent.
+SourceName = Annotated[str, Field(max_length=64), AfterValidator(_name)]
+BaseUrl = Annotated[str, Field(max_length=1024), AfterValidator(_base_url)]
+Prefix = Annotated[str, Field(min_length=1, max_length=64)]
+# A setSpec as OAI-PMH requests carry it; a source asks for at most MAX_SETS of them.
+SetSpec = Annotated[str, Field(min_length=1, max_length=255)]
+MAX_SETS = 100
 # Seconds between runs, or the interval as typed (30m, 6h, 1d).
 Interval = Annotated[int, BeforeValidator(_interval)]
-Cron = Annotated[str, AfterValidator(_cron)]
+Cron = Annotated[str, Field(max_length=128), AfterValidator(_cron)]
 
 
 class _In(BaseModel):
@@ -76,8 +88,8 @@ class SourceIn(_In):
 
     name: SourceName
     base_url: BaseUrl
-    prefix: str = "oai_dc"
-    sets: list[str] = []  # none: the whole repository
+    prefix: Prefix = "oai_dc"
+    sets: Annotated[list[SetSpec], Field(max_length=MAX_SETS)] = []  # none: the whole repository
     every_seconds: Interval | None = None
     cron: Cron | None = None
     institution_id: int | None = None

@@ -39,6 +39,7 @@ from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
 from .run import records_per_second, run_seconds
+from .schemas import SourceIn
 from .sources import (
     add_source,
     edit_source,
@@ -198,7 +199,8 @@ def _refusals(save: Any) -> dict[str, str]:
     return {}
 
 
-NEW_SOURCE = {"prefix": "oai_dc", "enabled": True}
+# An empty form, with the defaults `libfed sources add` takes.
+NEW_SOURCE = {"prefix": SourceIn.model_fields["prefix"].default, "enabled": True}
 
 
 @blueprint.get("/harvesting")

@@ -129,3 +129,25 @@ def test_coordinators_and_viewers_see_no_form_and_are_refused(  # type: ignore[n
         )
     assert set(_sources(db)) == {"az-nl"}
     assert _sources(db)["az-nl"].every_seconds == 6 * 3600
+
+
+def test_a_hostile_form_is_refused_field_by_field_and_nothing_is_stored(  # type: ignore[no-untyped-def]
+    admin_pages: WebClient, db
+) -> None:
+    """What a form sends is bounded as the columns are, before anything is written: a
+    name, address or format too long, a set spec too long, or too many sets."""
+    hostile = {
+        "name": "n" * 65,
+        "base_url": "https://anl.example/" + "o" * 1100,
+        "prefix": "p" * 65,
+        "sets": " ".join(f"s{n}" for n in range(101)),
+        "cron": "0 3 * * * " + "x" * 200,
+    }
+    response = admin_pages.post("/harvesting", {**GOOD, **hostile, "every_seconds": ""})
+    assert response.status_code == 422
+    page = html.unescape(response.get_data(as_text=True))
+    for field in ("name", "base_url", "prefix", "sets", "cron"):
+        assert re.search(rf'id="e-{field}" class="error">[^<]*at most \d+', page), field
+    response = admin_pages.post("/harvesting", {**GOOD, "sets": "ok " + "s" * 256})
+    assert response.status_code == 422
+    assert _sources(db) == {}

@@ -66,6 +66,7 @@ _PYDANTIC = {
     "missing": N_("required"),
     "string_too_long": N_("at most {max_length} characters"),
     "string_too_short": N_("at least {min_length} characters"),
+    "too_long": N_("at most {max_length} items"),
     "string_type": N_("must be text"),
     "int_type": N_("must be a whole number"),
     "int_parsing": N_("must be a whole number"),
