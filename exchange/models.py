@@ -73,6 +73,8 @@ class Shipment(Versioned, Base):
     received_at: Mapped[datetime | None] = mapped_column(DateTime)
     accessioned_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Incoming: when the partner said it would arrive; past it, an expected shipment is overdue.
+    expected_by: Mapped[date | None] = mapped_column(Date)
 
 
 class ShipmentItem(Versioned, Base):
@@ -97,6 +99,20 @@ class ShipmentItem(Versioned, Base):
     record_identifier: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
     notes: Mapped[str | None] = mapped_column(Text)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReferenceCounter(Base):
+    """The last number given to a shipment reference of one pattern in one year.
+
+    Incremented under the row's lock (SELECT ... FOR UPDATE on PostgreSQL, the write lock
+    on SQLite), so that two coordinators saving at once never get the same reference.
+    """
+
+    __tablename__ = "reference_counters"
+
+    pattern: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class ShipmentTotal(Base):

@@ -377,7 +377,13 @@ def test_the_release_database_upgrades_to_this_schema_losing_no_row(
     upgraded: Upgraded, tmp_path: Path
 ) -> None:
     url = upgraded.config.database.url
-    assert _row_counts(url) == upgraded.counts
+    after = _row_counts(url)
+    assert {table: after[table] for table in upgraded.counts} == upgraded.counts
+    assert {
+        table: after[table] for table in after.keys() - upgraded.counts.keys()
+    } == dict.fromkeys(after.keys() - upgraded.counts.keys(), 0), (
+        "tables added since the release start empty"
+    )
     assert all(upgraded.counts.values()), "every table of the release holds rows"
     assert _audit_trail(url, "group_id") == upgraded.trail
     database, fresh = Database(url), Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")

@@ -36,6 +36,30 @@ class Institution(Versioned, Base):
     email: Mapped[str | None] = mapped_column(String(255))
     oai_base_url: Mapped[str | None] = mapped_column(String(1024))
     notes: Mapped[str | None] = mapped_column(Text)
+    # As written on an envelope, one line per line, without the country (letters add it
+    # in their own language).
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    # The language its letters are written in (libfed.web.i18n.LANGUAGES); none: ours.
+    letter_language: Mapped[str | None] = mapped_column(String(16))
+    # An archived partner keeps its history but leaves the lists and choices.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A duplicate merged into another keeps its row, archived, pointing at the survivor.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+
+
+class Contact(Versioned, Base):
+    """A person at an institution whom coordinators write to or call."""
+
+    __tablename__ = "institution_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    position: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Versioned, Base):

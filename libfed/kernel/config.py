@@ -87,9 +87,39 @@ class HarvestConfig(_Section):
     max_redirects: int = Field(default=5, ge=0, le=20)
 
 
+_REFERENCE_FIELDS = re.compile(r"\{(year|n)(:0?\d{1,2}d)?\}")
+
+
+def _reference_pattern(value: str) -> str:
+    """A pattern gives each reference once: it must number ({n}) and may name the year."""
+    if "{n" not in value or len(value) > 48:
+        raise ValueError(f"{value!r} must contain {{n}} and be at most 48 characters")
+    if "{" in _REFERENCE_FIELDS.sub("", value) or "}" in _REFERENCE_FIELDS.sub("", value):
+        raise ValueError(f"{value!r} may use only {{year}} and {{n}} (e.g. {{n:04d}})")
+    return value
+
+
 class ExchangeConfig(_Section):
     # Partners in this country are domestic, all others international.
     home_country: Annotated[str, AfterValidator(country_code)]
+    # References of outgoing shipments left blank are numbered per year by this pattern.
+    reference_pattern: Annotated[str, AfterValidator(_reference_pattern)] = "EX/{year}/{n}"
+    # Reminders: a dispatched shipment unacknowledged this long, an agreement's quota
+    # used this far (percent).
+    acknowledgement_days: int = Field(default=30, ge=1, le=3650)
+    quota_warning_percent: int = Field(default=90, ge=1, le=100)
+
+
+class MailConfig(_Section):
+    # No host: nothing is mailed (digests are still shown on the pages).
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    # "starttls" upgrades a plain connection, "ssl" connects over TLS (port 465).
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    sender: Annotated[str, AfterValidator(_email)] = "libfed@localhost.localdomain"
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
 
 
 class ServerConfig(_Section):
@@ -122,6 +152,7 @@ class Config(_Section):
     exchange: ExchangeConfig
     server: ServerConfig = ServerConfig()
     web: WebConfig = WebConfig()
+    mail: MailConfig = MailConfig()
 
 
 def _describe(error: ValidationError) -> str:

@@ -38,6 +38,21 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class MailDigest(Base):
+    """A digest sent, one row per kind and period (e.g. 'reminders', '2026-W49').
+
+    The primary key makes sending at most once per period whichever process's scheduler
+    gets there first: the row is written before the mail goes, in the same transaction.
+    """
+
+    __tablename__ = "mail_digests"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    recipients: Mapped[int] = mapped_column(Integer)
+
+
 class Versioned:
     """A row edited by people: its version guards against lost updates (HTTP ETag/If-Match).
 
