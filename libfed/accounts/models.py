@@ -74,6 +74,8 @@ class User(Versioned, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The language of their web pages (libfed.web.i18n.LANGUAGES); none: the browser's.
     language: Mapped[str | None] = mapped_column(String(16))
+    # Where their digests go (coordinators' weekly reminders); none: nothing is mailed to them.
+    email: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiToken(Base):

@@ -1,5 +1,5 @@
 """What a coordinator's daily work needs kept: partners' postal addresses, contact people,
-archive and merge; references numbered per year; when an expected shipment is due; the
+archive and merge; users' e-mail addresses; references numbered per year; when an expected shipment is due; the
 digests already mailed.
 
 Every new column is nullable and every new table starts empty, so existing rows keep
@@ -40,6 +40,7 @@ def upgrade() -> None:
             ["merged_into_id"],
             ["id"],
         )
+    op.add_column("users", sa.Column("email", sa.String(255), nullable=True))
     op.create_table(
         "institution_contacts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -82,6 +83,7 @@ def downgrade() -> None:
     with op.batch_alter_table("shipments") as batch:
         batch.drop_column("expected_by")
     op.drop_table("institution_contacts")
+    op.execute("ALTER TABLE users DROP COLUMN email")
     if op.get_bind().dialect.name != "sqlite":
         op.drop_constraint("fk_institutions_merged_into_id", "institutions", type_="foreignkey")
     # SQLite (3.35+) drops a column in place unless it is part of a constraint: the
