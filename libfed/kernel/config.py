@@ -108,6 +108,13 @@ class ExchangeConfig(_Section):
     # used this far (percent).
     acknowledgement_days: int = Field(default=30, ge=1, le=3650)
     quota_warning_percent: int = Field(default=90, ge=1, le=100)
+    # This library as its letters, labels and packing lists name it (default: the OAI
+    # repository name), its postal address as on an envelope (lines, without the country:
+    # letters add home_country's name in their language), and how partners reach it.
+    library_name: str | None = Field(default=None, min_length=1, max_length=255)
+    postal_address: str | None = Field(default=None, min_length=1, max_length=1000)
+    phone: str | None = Field(default=None, min_length=1, max_length=64)
+    email: Annotated[str, AfterValidator(_email)] | None = None
 
 
 class MailConfig(_Section):
