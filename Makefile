@@ -69,7 +69,7 @@ bench: install
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run
 # `make translations` again to compile them (the suite fails on any untranslated entry).
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k Message --project libfed \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -k Message --project libfed \
 		--version 0.1 --copyright-holder "libfed contributors" --no-location --sort-output -o libfed/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
 		-i libfed/translations/messages.pot -d libfed/translations

@@ -25,22 +25,34 @@ from libfed.web.i18n import LANGUAGES, TRANSLATIONS
 from tests.conftest import REPOSITORY_ID, ROOT, WebClient, add_partner, add_shipment
 
 TRANSLATED = [code for code in LANGUAGES if code != "en"]
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "Message": None}
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_l": None,
+    "lazy_gettext": None,
+    "lazy_pgettext": ((1, "c"), 2),
+    "Message": None,
+}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)(?:![rs])?\}")
 
 
-def _source_messages() -> dict[str, str | None]:
-    """msgid -> msgid_plural of every string the code marks, as `make translations` finds them."""
+# A string's identity in the catalogue: one English word with two meanings ("gift" as an
+# agreement's basis and as a customs category) is two entries, told apart by msgctxt.
+Key = tuple[str | None, str]
+
+
+def _source_messages() -> dict[Key, str | None]:
+    """(msgctxt, msgid) -> msgid_plural of every string the code marks, as `make
+    translations` finds them."""
     with open(ROOT / "babel.cfg") as config:
         method_map, options_map = parse_mapping_cfg(config)
-    found: dict[str, str | None] = {}
-    for _filename, _line, message, _comments, _context in extract_from_dir(
+    found: dict[Key, str | None] = {}
+    for _filename, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
         if isinstance(message, tuple):
-            found[message[0]] = message[1]
+            found[(context, message[0])] = message[1]
         else:
-            found.setdefault(message, None)
+            found.setdefault((context, message), None)
     return found
 
 
@@ -54,7 +66,7 @@ def _placeholders(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def source_messages() -> dict[str, str | None]:
+def source_messages() -> dict[Key, str | None]:
     return _source_messages()
 
 
@@ -62,10 +74,10 @@ def source_messages() -> dict[str, str | None]:
 def test_every_marked_string_is_translated(code: str, source_messages) -> None:  # type: ignore[no-untyped-def]
     catalogue = _catalogue(code)
     problems = []
-    for msgid, plural in source_messages.items():
-        entry = catalogue.get(msgid)
+    for (context, msgid), plural in source_messages.items():
+        entry = catalogue.get(msgid, context=context)
         if entry is None:
-            problems.append(f"missing: {msgid!r}")
+            problems.append(f"missing: {msgid!r}" + (f" ({context})" if context else ""))
             continue
         forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         if entry.fuzzy or not all(form.strip() for form in forms):

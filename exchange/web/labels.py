@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 STATE_LABELS = {
     "draft": _l("draft"),
@@ -38,21 +39,21 @@ KIND_LABELS = {
     "university": _l("university library"),
     "school": _l("school library"),
     "public_library": _l("public library"),
-    "other": _l("other"),
+    "other": lazy_pgettext("kind of library", "other"),
 }
 CONTENT_LABELS = {
-    "gift": _l("gift"),
+    "gift": lazy_pgettext("CN 22 category", "gift"),
     "documents": _l("documents"),
     "commercial_sample": _l("commercial sample"),
     "returned_goods": _l("returned goods"),
     "sale_of_goods": _l("sale of goods"),
-    "other": _l("other"),
+    "other": lazy_pgettext("CN 22 category", "other"),
 }
 BASIS_LABELS = {
     "copy_for_copy": _l("copy for copy"),
     "value_for_value": _l("value for value"),
-    "gift": _l("gift"),
-    "other": _l("other"),
+    "gift": lazy_pgettext("agreement basis", "gift"),
+    "other": lazy_pgettext("agreement basis", "other"),
 }
 # Field names as the history shows them.
 FIELD_LABELS = {
