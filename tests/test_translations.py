@@ -1,15 +1,18 @@
-"""Every visible string exists in Azerbaijani, Russian and Uzbek, and the pages use them.
+"""Every visible string exists in Azerbaijani, Russian and Uzbek (in its Latin and its
+Cyrillic script), and the pages use them.
 
 Two nets: the catalogues must translate every string the code marks (extracted
 afresh from the source, so a new string fails here until it is translated), and a
-page rendered in Russian must show no English word (which catches text that was
-never marked for translation at all).
+page rendered in Russian or in Uzbek Cyrillic must show no Latin word (which catches
+English text that was never marked for translation at all and, in Uzbek Cyrillic, a
+string left in the Latin script).
 """
 
 from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -18,6 +21,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from lxml import html
 
+from libfed.exchange.models import Shipment
 from libfed.harvest.models import QuarantinedRecord, Run, Source
 from libfed.kernel.clock import utc_now
 from libfed.records.importer import import_files
@@ -118,10 +122,10 @@ def test_the_compiled_catalogue_is_up_to_date(code: str) -> None:
     )
 
 
-# ------------------------------------------------------------------ pages in Russian
+# ------------------------------------------------------ pages in Russian and Uzbek Cyrillic
 
-# A word with a small Latin letter: English left in a Russian page. Upper-case codes
-# (ISBN, ISIL, EUR, HS) are the same in every language.
+# A word with a small Latin letter: English (or Uzbek Latin) left in a Cyrillic page.
+# Upper-case codes (ISBN, ISIL, EUR, HS) are the same in every language.
 _LATIN_WORD = re.compile(r"[A-Za-z]*[a-z][A-Za-z]*")
 # Values of the ledger and the configuration that are identifiers, not words of the
 # page: the user name, the repository's name, a harvest source's name, address, format.
@@ -132,10 +136,12 @@ _DATA = (
     "rnb",
     "oai_dc",
     "libfed",
+    "aze, rus, uzb",  # ISO 639 codes, the same in every language
 )
 
 
-def _visible_text(page: str) -> list[str]:
+def _visible_text(page: str, lang: str) -> list[str]:
+    """The text a reader of the page's language `lang` (its html lang) sees."""
     tree = html.fromstring(page)
     texts = []
     for element in tree.iter():
@@ -144,8 +150,8 @@ def _visible_text(page: str) -> list[str]:
         # Text deliberately in another language (the language menu, names in their
         # languages) says so with its own lang attribute.
         owner = next((e for e in element.iterancestors() if e.get("lang")), None)
-        if element.get("lang") not in (None, "ru") or (
-            owner is not None and owner.get("lang") != "ru"
+        if element.get("lang") not in (None, lang) or (
+            owner is not None and owner.get("lang") != lang
         ):
             continue
         if element.text and element.getparent() is not None:
@@ -158,9 +164,9 @@ def _visible_text(page: str) -> list[str]:
     return texts
 
 
-def _english_words(page: str) -> list[str]:
+def _latin_words(page: str, lang: str = "ru") -> list[str]:
     words = []
-    for text in _visible_text(page):
+    for text in _visible_text(page, lang):
         for value in _DATA:
             text = text.replace(value, "")
         words += _LATIN_WORD.findall(text)
@@ -237,9 +243,10 @@ def ledger(db, api) -> dict:  # type: ignore[no-untyped-def]
     return {"abroad": abroad, "home": home, "sent": sent, "expected": expected, "run": run_id}
 
 
-def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> None:
+def _paths(ledger: dict) -> list[str]:
+    """Every kind of page a coordinator opens, with the ledger's data in it."""
     abroad, sent = ledger["abroad"], ledger["sent"]
-    paths = [
+    return [
         "/",
         "/partners",
         f"/partners/{abroad['id']}",
@@ -263,15 +270,38 @@ def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> N
         f"/partners/{abroad['id']}/desiderata",
         "/no-such-page",
     ]
+
+
+def _latin_words_on_pages(web: WebClient, paths: list[str], lang: str) -> dict[str, list[str]]:
     found = {}
     for path in paths:
-        response = russian.get(path)
+        response = web.get(path)
         assert response.status_code in (200, 404), path
         page = response.get_data(as_text=True)
-        assert '<html lang="ru">' in page, path
-        if words := _english_words(page):
+        assert f'<html lang="{lang}">' in page, path
+        if words := _latin_words(page, lang):
             found[path] = sorted(set(words))
-    assert not found, found
+    return found
+
+
+def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> None:
+    assert not _latin_words_on_pages(russian, _paths(ledger), "ru")
+
+
+@pytest.fixture
+def uzbek_cyrillic(pages: WebClient) -> WebClient:
+    assert pages.post("/language", {"language": "uz_Cyrl", "next": "/"}).status_code == 302
+    return pages
+
+
+def test_pages_in_uzbek_cyrillic_show_no_latin_word(
+    uzbek_cyrillic: WebClient, ledger: dict
+) -> None:
+    """Uzbek Cyrillic is a language of its own, not Uzbek Latin with a few words
+    transliterated: no English and no Uzbek Latin word on any page."""
+    assert not _latin_words_on_pages(uzbek_cyrillic, _paths(ledger), "uz-Cyrl")
+    page = uzbek_cyrillic.text("/shipments")
+    assert "Жўнатмалар" in page and "Joʻnatmalar" not in page
 
 
 def test_refusals_are_shown_in_russian(russian: WebClient, ledger: dict) -> None:
@@ -280,14 +310,14 @@ def test_refusals_are_shown_in_russian(russian: WebClient, ledger: dict) -> None
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert not _english_words(page)
+    assert not _latin_words(page)
     error = html.fromstring(page).get_element_by_id("e-country").text_content()
     assert "XX" in error and re.search("[\u0430-\u044f]{3}", error)
     item = russian.post(
         f"/shipments/{ledger['expected']['id']}/items", {"isbn": "123", "copies": "0"}
     )
     assert item.status_code == 422
-    assert not _english_words(item.get_data(as_text=True))
+    assert not _latin_words(item.get_data(as_text=True))
 
 
 def test_the_sign_in_page_follows_the_browser_language(client) -> None:  # type: ignore[no-untyped-def]
@@ -295,6 +325,42 @@ def test_the_sign_in_page_follows_the_browser_language(client) -> None:  # type:
     assert '<html lang="uz-Latn">' in page.get_data(as_text=True)
     page = client.get("/sign-in", headers={"Accept-Language": "az-AZ"}).get_data(as_text=True)
     assert '<html lang="az">' in page
+
+
+@pytest.mark.parametrize(
+    ("accepted", "lang"),
+    [
+        ("uz-Cyrl", "uz-Cyrl"),
+        ("uz-Cyrl-UZ,uz;q=0.8,ru;q=0.5", "uz-Cyrl"),
+        ("uz", "uz-Latn"),
+        ("uz-Latn-UZ", "uz-Latn"),
+        ("fr-FR,uz-cyrl;q=0.7,ru;q=0.5", "uz-Cyrl"),
+        ("uz-Cyrl;q=0,ru", "ru"),
+        ("fr-FR", "en"),
+    ],
+)
+def test_uzbek_is_offered_in_the_script_the_browser_asks_for(
+    client, accepted: str, lang: str
+) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/sign-in", headers={"Accept-Language": accepted}).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page
+
+
+def test_the_language_menu_offers_five_languages_each_in_itself(pages: WebClient) -> None:
+    menu = html.fromstring(pages.text("/")).get_element_by_id("language-choice")
+    offered = {o.get("value"): (o.get("lang"), o.text_content()) for o in menu.iter("option")}
+    assert offered == {
+        "az": ("az", "Azərbaycanca"),
+        "ru": ("ru", "Русский"),
+        "uz_Latn": ("uz-Latn", "Oʻzbekcha"),
+        "uz_Cyrl": ("uz-Cyrl", "Ўзбекча"),
+        "en": ("en", "English"),
+    }
+    assert pages.post("/language", {"language": "uz_Cyrl", "next": "/"}).status_code == 302
+    page = pages.text("/")
+    assert '<html lang="uz-Cyrl">' in page
+    chosen = html.fromstring(page).xpath("//option[@selected]")
+    assert [option.get("value") for option in chosen] == ["uz_Cyrl"]
 
 
 def test_a_users_language_is_kept_for_their_next_session(app, pages: WebClient, web_users) -> None:  # type: ignore[no-untyped-def]
@@ -310,6 +376,21 @@ def test_numbers_and_dates_follow_the_language(russian: WebClient, ledger: dict)
     assert "20,00\xa0€" in page  # Russian: decimal comma, sign after the amount
     russian.post("/language", {"language": "en", "next": "/"})
     assert "€20.00" in russian.text(f"/shipments/{ledger['sent']['id']}/packing-list")
+
+
+def test_numbers_and_dates_in_uzbek_cyrillic(uzbek_cyrillic: WebClient, ledger: dict, db) -> None:  # type: ignore[no-untyped-def]
+    """CLDR's Uzbek Cyrillic: decimal comma, the sign after the amount, the months'
+    names in Cyrillic (where the Latin script writes '7-dek')."""
+    sent = ledger["sent"]["id"]
+    with db.write() as session:
+        shipment = session.get(Shipment, sent)
+        shipment.dispatched_at = datetime(2026, 12, 7, 9, 30)
+        shipment.weight_grams = 3500
+    assert "20,00\xa0€" in uzbek_cyrillic.text(f"/shipments/{sent}/packing-list")
+    page = uzbek_cyrillic.text(f"/shipments/{sent}")
+    assert "7 дек, 2026" in page and "3,5" in page
+    uzbek_cyrillic.post("/language", {"language": "uz_Latn", "next": "/"})
+    assert "7-dek, 2026" in uzbek_cyrillic.text(f"/shipments/{sent}")
 
 
 def test_the_language_menu_refuses_unknown_languages(pages: WebClient) -> None:

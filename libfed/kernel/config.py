@@ -143,8 +143,8 @@ def _timezone(value: str) -> str:
 
 class WebConfig(_Section):
     # Language of the pages for people who have not chosen one and whose browser asks
-    # for none of the four (az, ru, uz_Latn, en).
-    default_language: Literal["az", "ru", "uz_Latn", "en"] = "en"
+    # for none of the five (az, ru, uz_Latn, uz_Cyrl, en).
+    default_language: Literal["az", "ru", "uz_Latn", "uz_Cyrl", "en"] = "en"
     # Times are stored in UTC and shown in this zone.
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     # Send the session cookie over HTTPS only: set true behind a TLS proxy.

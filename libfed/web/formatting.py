@@ -94,6 +94,14 @@ def moment(value: datetime | str | None) -> str:
     return _datetime(_locale(), _zone(), value)
 
 
+# Languages of the region CLDR does not name in Uzbek (nor ISO 639's translators):
+# Karakalpak, spoken in Uzbekistan, would otherwise be named in English.
+_NAMES_CLDR_LACKS = {
+    "uz_Latn": {"kaa": "qoraqalpoqcha"},
+    "uz_Cyrl": {"kaa": "қорақалпоқча"},
+}
+
+
 def language_name(tag: str) -> str:
     """A language tag ('ru', 'uz-Cyrl') named in the page's language (CLDR). A code CLDR
     does not name (a family such as 'myn', catalogued in MARC) is named by ISO 639 in
@@ -101,6 +109,7 @@ def language_name(tag: str) -> str:
     locale = get_locale()
     language = tag.split("-")[0]
     named = locale.languages.get(language) if locale else None
+    named = named or _NAMES_CLDR_LACKS.get(str(locale), {}).get(language)
     return named or _iso_language_name(language, str(locale or "en")) or tag
 
 

@@ -1,7 +1,8 @@
 """Languages of the pages: which one a request gets, and translating service messages.
 
 One catalogue (`libfed/translations`) holds every package's strings. English is the
-source language; Azerbaijani, Russian and Uzbek (Latin) are translated.
+source language; Azerbaijani, Russian and Uzbek in both its scripts (Latin and Cyrillic)
+are translated.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ LANGUAGES = {
     "az": "Azərbaycanca",
     "ru": "Русский",
     "uz_Latn": "Oʻzbekcha",
+    "uz_Cyrl": "Ўзбекча",
     "en": "English",
 }
 # Codes of the data model (states, field names, kinds of object) as the pages say them
@@ -68,18 +70,27 @@ def html_lang(locale_id: str) -> str:
     return locale_id.replace("_", "-")
 
 
+def language_for_tag(tag: str) -> str | None:
+    """Our language for a browser's language tag, or None. Uzbek is written in two
+    scripts: a tag naming Cyrillic ('uz-Cyrl', 'uz-Cyrl-UZ') gets Uzbek Cyrillic, any
+    other Uzbek ('uz', 'uz-UZ', 'uz-Latn') the Latin script, which is the official one.
+    Other languages match by their primary subtag ('ru-RU' -> 'ru')."""
+    subtags = tag.lower().replace("_", "-").split("-")
+    if subtags[0] == "uz":
+        return "uz_Cyrl" if "cyrl" in subtags[1:] else "uz_Latn"
+    return subtags[0] if subtags[0] in LANGUAGES else None
+
+
 def _chosen() -> str:
     """The user's choice (kept in the session, copied from their account at sign-in),
-    else the browser's preference among ours, else the configured default."""
+    else the browser's most preferred language among ours, else the configured default."""
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return chosen
-    offered = [html_lang(code) for code in LANGUAGES]
-    best = flask_request.accept_languages.best_match([*offered, "uz"])
-    if best == "uz":
-        return "uz_Latn"
-    if best:
-        return best.replace("-", "_")
+    # Werkzeug keeps the Accept-Language values most preferred first.
+    for tag, quality in flask_request.accept_languages:
+        if quality > 0 and (language := language_for_tag(tag)):
+            return language
     return services().config.web.default_language
 
 
