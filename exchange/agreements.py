@@ -9,6 +9,7 @@ from libfed.accounts.models import Institution
 from libfed.kernel import editing
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Invalid, Message
+from libfed.kernel.fields import from_minor
 from libfed.kernel.paging import paginate
 
 from .models import Agreement, Shipment, ShipmentTotal
@@ -31,32 +32,65 @@ def render_agreement(agreement: Agreement) -> dict:
     }
 
 
-def with_usage(executor: Session | Connection, agreements: list[Agreement]) -> list[dict]:
-    """Agreements as the API serves them: with the copies counted under each per year, sent
-    and received, to hold against the annual quota (copy for copy expects both to match)."""
-    rendered = {a.id: render_agreement(a) | {"copies_by_year": {}} for a in agreements}
-    if rendered:
-        rows = executor.execute(
-            select(
-                Shipment.agreement_id,
-                Shipment.year,
-                Shipment.direction,
-                func.sum(ShipmentTotal.copies),
-                func.sum(ShipmentTotal.received_copies),
-            )
-            .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
-            .where(Shipment.agreement_id.in_(list(rendered)), COUNTED)
-            .group_by(Shipment.agreement_id, Shipment.year, Shipment.direction)
+def usage(executor: Session | Connection, agreement_ids: list[int]) -> dict[int, dict]:
+    """What was counted under each agreement, per year: copies sent and received, to hold
+    against the annual quota (copy for copy expects both to match), and value per currency
+    sent, received and their difference (value for value expects the values to match;
+    amounts in different currencies are never added)."""
+    found: dict[int, dict] = {
+        ident: {"copies_by_year": {}, "value_by_year": {}} for ident in agreement_ids
+    }
+    if not found:
+        return found
+    rows = executor.execute(
+        select(
+            Shipment.agreement_id,
+            Shipment.year,
+            Shipment.direction,
+            ShipmentTotal.currency,
+            func.sum(ShipmentTotal.copies),
+            func.sum(ShipmentTotal.received_copies),
+            func.sum(ShipmentTotal.value_minor),
+            func.sum(ShipmentTotal.received_value_minor),
         )
-        for agreement_id, year, direction, copies, received in rows:
-            usage = rendered[agreement_id]["copies_by_year"].setdefault(
-                str(year), {"sent": 0, "received": 0}
-            )
-            if direction == "outgoing":
-                usage["sent"] += copies
-            else:
-                usage["received"] += received
-    return list(rendered.values())
+        .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
+        .where(Shipment.agreement_id.in_(list(found)), COUNTED)
+        .group_by(Shipment.agreement_id, Shipment.year, Shipment.direction, ShipmentTotal.currency)
+    )
+    minor: dict[tuple[int, str], dict[str, dict[str, int]]] = {}
+    for agreement_id, year, direction, currency, copies, received, value, received_value in rows:
+        copies_used = found[agreement_id]["copies_by_year"].setdefault(
+            str(year), {"sent": 0, "received": 0}
+        )
+        values = minor.setdefault((agreement_id, str(year)), {"sent": {}, "received": {}})
+        side, count, worth = (
+            ("sent", copies, value)
+            if direction == "outgoing"
+            else ("received", received, received_value)
+        )
+        copies_used[side] += count
+        if currency:
+            values[side][currency] = values[side].get(currency, 0) + worth
+    for (agreement_id, year), values in sorted(minor.items()):
+        if not values["sent"] and not values["received"]:
+            continue
+        currencies = sorted(set(values["sent"]) | set(values["received"]))
+        found[agreement_id]["value_by_year"][year] = {
+            side: {c: from_minor(amounts[c]) for c in currencies if c in amounts}
+            for side, amounts in values.items()
+        } | {
+            "difference": {
+                c: from_minor(values["sent"].get(c, 0) - values["received"].get(c, 0))
+                for c in currencies
+            }
+        }
+    return found
+
+
+def with_usage(executor: Session | Connection, agreements: list[Agreement]) -> list[dict]:
+    """Agreements as the API serves them: with what was counted under each per year (`usage`)."""
+    used = usage(executor, [a.id for a in agreements])
+    return [render_agreement(a) | used[a.id] for a in agreements]
 
 
 def _check_partner(session: Session, values: AgreementIn) -> None:

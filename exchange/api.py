@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from flask import Response, request
+from sqlalchemy import Connection
 
 from libfed.exchange.lookup import CatalogueEntry
 from libfed.kernel.api import (
@@ -49,9 +50,12 @@ from .schemas import (
     ShipmentPage,
     ShipmentQuery,
     TransitionIn,
+    ValueAgreementReport,
     YearQuery,
+    YearsQuery,
+    YearsReport,
 )
-from .served_reports import served_report
+from .served_reports import served_report, served_years
 from .shipments import (
     FIXED,
     create_shipment,
@@ -503,18 +507,27 @@ def shipments_accession(caller: Caller, shipment_id: int) -> Response:
 
 
 def _report(kind: str, year: int) -> Response:
-    """A report as JSON or CSV, from the application's cache, with an ETag that changes
-    with the ledger (If-None-Match gets a 304 when nothing changed)."""
-    as_csv = wants_csv()
+    return _served(
+        f"{kind}-{year}",
+        kind,
+        lambda connection, changes: served_report(connection, kind, year, changes),
+    )
+
+
+def _served(name: str, kind: str, compute: Callable[[Connection, int], dict]) -> Response:
+    """A report as JSON or, for a report with a table (`reports.KEY_COLUMNS`), CSV, from the
+    application's cache, with an ETag that changes with the ledger (If-None-Match gets a 304
+    when nothing changed)."""
+    as_csv = kind in reports.KEY_COLUMNS and wants_csv()
     with services().db.engine.connect() as connection:
         changes = ledger_changes(connection)
-        tag = f"{kind}-{year}-{changes}-{'csv' if as_csv else 'json'}"
+        tag = f"{name}-{changes}-{'csv' if as_csv else 'json'}"
         if request.if_none_match.contains(tag):
             return Response(status=304, headers={"ETag": f'"{tag}"'})
-        data = served_report(connection, kind, year, changes)
+        data = compute(connection, changes)
     if as_csv:
         columns, rows = reports.csv_table(kind, data["rows"])
-        response = csv_reply(columns, rows, f"{kind}-{year}.csv")
+        response = csv_reply(columns, rows, f"{name}.csv")
     else:
         response = reply(data)
     response.headers["ETag"] = f'"{tag}"'
@@ -551,3 +564,39 @@ def report_balance(caller: Caller, query: YearQuery) -> Response:
 def report_countries(caller: Caller, query: YearQuery) -> Response:
     """Per country, with domestic, international and overall totals."""
     return _report("countries", query.year)
+
+
+@api.route(
+    "GET",
+    "/reports/agreements",
+    summary="The value balance of each value-for-value agreement for a year",
+    tag="reports",
+    role="viewer",
+    query=YearQuery,
+    response=ValueAgreementReport,
+)
+def report_agreements(caller: Caller, query: YearQuery) -> Response:
+    """Each value-for-value agreement in force in the year or with shipments counted under
+    it then: copies, and value per currency sent, received and sent less received."""
+    return _report("agreements", query.year)
+
+
+@api.route(
+    "GET",
+    "/reports/years",
+    summary="Exchange year by year over a range of years",
+    tag="reports",
+    role="viewer",
+    query=YearsQuery,
+    response=YearsReport,
+    csv=True,
+)
+def report_years(caller: Caller, query: YearsQuery) -> Response:
+    """Each year from `first` to `last` (at most 20 years) with its totals, and per partner
+    and per country the totals over the range. Values per currency, never converted.
+    `Accept: text/csv` for the years as a spreadsheet."""
+    return _served(
+        f"years-{query.first}-{query.last}",
+        "years",
+        lambda connection, changes: served_years(connection, query.first, query.last, changes),
+    )

@@ -1,4 +1,5 @@
-"""The exchange balance for a year: per partner and per country, sent against received.
+"""The exchange balance for a year, or for a range of years: per partner and per country,
+sent against received; and the value balance of each value-for-value agreement.
 
 Sent: outgoing shipments dispatched in the year and not lost or returned.
 Received: incoming shipments received in the year (what actually arrived).
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from libfed.accounts.models import Institution
 from libfed.kernel.fields import country_name, from_minor
 
+from .agreements import usage
 from .models import Agreement, Shipment, ShipmentTotal
 from .shipments import COUNTED
 
@@ -178,6 +180,102 @@ def countries(session: Session | Connection, year: int, home_country: str) -> di
     return {"year": year, "rows": rows, **{k: v.render() for k, v in groups.items()}}
 
 
+def years(session: Session | Connection, first: int, last: int, home_country: str) -> dict:
+    """Each year from `first` to `last` (schemas.YearsQuery bounds the range) with its
+    totals, and per partner and per country the totals over the whole range."""
+    span = Shipment.year.between(first, last)
+    per_year = _flows(session, Shipment.year, span)
+    per_partner = _flows(session, Shipment.partner_id, span)
+    partners = session.execute(
+        select(Institution.id, Institution.name, Institution.country)
+        .where(Institution.id.in_(set(per_partner)))
+        .order_by(Institution.name, Institution.id)
+    ).all()
+    totals = Flow()
+    rows = []
+    for year in range(first, last + 1):
+        flow = per_year.get(year, Flow())
+        totals.add(flow)
+        rows.append({"year": year, **flow.render()})
+    by_country: dict[str, Flow] = defaultdict(Flow)
+    counted: dict[str, int] = defaultdict(int)
+    partner_rows = []
+    for ident, name, country in partners:
+        flow = per_partner[ident]
+        by_country[country].add(flow)
+        counted[country] += 1
+        partner_rows.append(
+            {
+                "partner_id": ident,
+                "partner": name,
+                "country": country,
+                "domestic": country == home_country,
+                **flow.render(),
+            }
+        )
+    return {
+        "first": first,
+        "last": last,
+        "rows": rows,
+        "totals": totals.render(),
+        "partners": partner_rows,
+        "countries": [
+            {
+                "country": country,
+                "country_name": country_name(country),
+                "domestic": country == home_country,
+                "partners": counted[country],
+                **by_country[country].render(),
+            }
+            for country in sorted(by_country)
+        ],
+    }
+
+
+def value_agreements(session: Session | Connection, year: int) -> dict:
+    """Each value-for-value agreement in force in the year, or with shipments counted under
+    it in the year: copies and value per currency sent, received and their difference."""
+    agreements = session.execute(
+        select(
+            Agreement.id,
+            Agreement.partner_id,
+            Institution.name,
+            Institution.country,
+            Agreement.start_date,
+            Agreement.end_date,
+        )
+        .join(Institution, Institution.id == Agreement.partner_id)
+        .where(Agreement.basis == "value_for_value")
+        .order_by(Institution.name, Agreement.start_date, Agreement.id)
+    ).all()
+    used = usage(session, [row.id for row in agreements])
+    nothing = {"sent": {}, "received": {}, "difference": {}}
+    rows = []
+    for ident, partner_id, name, country, start, end in agreements:
+        values = used[ident]["value_by_year"].get(str(year))
+        in_force = start.year <= year and (end is None or end.year >= year)
+        if values is None and not in_force:
+            continue
+        copies = used[ident]["copies_by_year"].get(str(year), {"sent": 0, "received": 0})
+        values = values or nothing
+        rows.append(
+            {
+                "agreement_id": ident,
+                "partner_id": partner_id,
+                "partner": name,
+                "country": country,
+                "start_date": start.isoformat(),
+                "end_date": None if end is None else end.isoformat(),
+                "copies_sent": copies["sent"],
+                "copies_received": copies["received"],
+                "value_sent": values["sent"],
+                "value_received": values["received"],
+                "value_difference": values["difference"],
+            }
+        )
+    return {"year": year, "rows": rows}
+
+
 def months(session: Session | Connection, year: int) -> dict:
     """Counted shipments per month of the year (index 0 = January), sent and received.
 
@@ -213,6 +311,7 @@ FLOW_COLUMNS = [
 KEY_COLUMNS = {
     "balance": ["partner_id", "partner", "country", "domestic"],
     "countries": ["country", "country_name", "domestic", "partners"],
+    "years": ["year"],
 }
 
 

@@ -237,6 +237,32 @@ class YearQuery(BaseModel):
     year: Annotated[int, Field(ge=1000, le=9999)]
 
 
+# The widest range of years the multi-year report compares: a coordinator looks back a
+# decade or two, and every year is a row to read.
+MOST_YEARS = 20
+
+
+class YearsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first: Annotated[int, Field(ge=1000, le=9999)]
+    last: Annotated[int, Field(ge=1000, le=9999)]
+
+    @model_validator(mode="after")
+    def _range(self) -> YearsQuery:
+        if self.last < self.first:
+            raise ValueError(Message("is before the first year", field="last"))
+        if self.last - self.first >= MOST_YEARS:
+            raise ValueError(
+                Message(
+                    "covers more than {most} years: choose a shorter range",
+                    field="last",
+                    most=MOST_YEARS,
+                )
+            )
+        return self
+
+
 # ------------------------------------------------------------------ what is returned
 
 
@@ -257,11 +283,20 @@ class YearCopies(BaseModel):
     received: int
 
 
+class YearValues(BaseModel):
+    sent: Amounts
+    received: Amounts
+    difference: Amounts = Field(description="Sent less received, per currency")
+
+
 class AgreementOut(AgreementIn, _Out):
     model_config = ConfigDict(extra="allow")
 
     copies_by_year: dict[str, YearCopies] = Field(
         description="Copies sent (dispatched, not lost or returned) and received under it, per year"
+    )
+    value_by_year: dict[str, YearValues] = Field(
+        description="Value sent and received under it per year, per currency, never converted"
     )
 
 
@@ -365,3 +400,35 @@ class CountryReport(BaseModel):
     domestic: Flows
     international: Flows
     totals: Flows
+
+
+class YearRow(Flows):
+    year: int
+
+
+class YearsReport(BaseModel):
+    first: int
+    last: int
+    rows: list[YearRow]
+    totals: Flows
+    partners: list[BalanceRow]
+    countries: list[CountryRow]
+
+
+class ValueAgreementRow(BaseModel):
+    agreement_id: int
+    partner_id: int
+    partner: str
+    country: str
+    start_date: str
+    end_date: str | None
+    copies_sent: int
+    copies_received: int
+    value_sent: Amounts
+    value_received: Amounts
+    value_difference: Amounts
+
+
+class ValueAgreementReport(BaseModel):
+    year: int
+    rows: list[ValueAgreementRow]

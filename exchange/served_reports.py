@@ -20,6 +20,7 @@ REPORTS: dict[str, Callable[[Connection, int, str], dict]] = {
     "balance": reports.balance,
     "countries": reports.countries,
     "months": lambda connection, year, _home: reports.months(connection, year),
+    "agreements": lambda connection, year, _home: reports.value_agreements(connection, year),
 }
 
 
@@ -31,4 +32,18 @@ def served_report(connection: Connection, kind: str, year: int, changes: int) ->
         services()
         .part(reports.ReportCache)
         .get((kind, year, home), changes, lambda: REPORTS[kind](connection, year, home))
+    )
+
+
+def served_years(connection: Connection, first: int, last: int, changes: int) -> dict:
+    """The multi-year report from `first` to `last`, cached as the yearly ones are."""
+    home = services().home_country
+    return (
+        services()
+        .part(reports.ReportCache)
+        .get(
+            ("years", first, last, home),
+            changes,
+            lambda: reports.years(connection, first, last, home),
+        )
     )

@@ -311,3 +311,133 @@ def test_a_line_worth_more_than_an_integer_holds_is_summed(api: ApiCaller) -> No
     )
     assert shipment["copies"] == 13
     assert shipment["value"] == {"IRR": "49000000.00"}  # 22,000,000.00 + 27,000,000.00
+
+
+# ------------------------------------------------------------------ value for value
+
+
+@pytest.fixture
+def value_agreement(api: ApiCaller) -> dict:
+    """A value-for-value agreement with Berlin. 2025: sent 3 copies at 20.00 AZN and 1 at
+    10.00 EUR; received 2 copies at 50.00 EUR (1 of 3 listed at 7.00 EUR never arrived).
+    2024: sent 1 copy at 15.00 AZN. One shipment of 2025 outside the agreement."""
+    partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
+    agreement = api.create(
+        "/agreements",
+        {"partner_id": partner["id"], "basis": "value_for_value", "start_date": "2024-01-01"},
+    )
+    under = {"agreement_id": agreement["id"]}
+    for items, moves in (
+        ([eur("A", 3, "20.00", "AZN"), eur("B", 1, "10.00")], SENT_2025),
+        (
+            [eur("C", 1, "15.00", "AZN")],
+            [("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
+        ),
+    ):
+        shipment = add_shipment(api, partner["id"], items=items, **under)
+        for to, at in moves:
+            assert api.move(shipment["id"], to, at=at).status_code == 200
+    incoming = add_shipment(
+        api,
+        partner["id"],
+        "incoming",
+        items=[eur("D", 2, "50.00"), eur("E", 3, "7.00", received_copies=0)],
+        **under,
+    )
+    api.move(incoming["id"], "received", at="2025-06-01T00:00:00Z")
+    shipped(api, partner, "outgoing", [eur("Outside", 9, "99.00")], SENT_2025)
+    return api.get(f"/agreements/{agreement['id']}").get_json()
+
+
+def test_a_value_agreement_balances_value_per_currency_never_summed(
+    value_agreement: dict,
+) -> None:
+    assert value_agreement["copies_by_year"] == {
+        "2024": {"sent": 1, "received": 0},
+        "2025": {"sent": 4, "received": 2},
+    }
+    assert value_agreement["value_by_year"] == {
+        "2024": {"sent": {"AZN": "15.00"}, "received": {}, "difference": {"AZN": "15.00"}},
+        "2025": {
+            "sent": {"AZN": "60.00", "EUR": "10.00"},
+            "received": {"EUR": "100.00"},
+            "difference": {"AZN": "60.00", "EUR": "-90.00"},
+        },
+    }
+
+
+def test_the_value_agreements_report_has_the_years_balance(
+    api: ApiCaller, value_agreement: dict
+) -> None:
+    api.create(  # copy for copy: not in this report
+        "/agreements",
+        {
+            "partner_id": value_agreement["partner_id"],
+            "basis": "copy_for_copy",
+            "start_date": "2025-01-01",
+        },
+    )
+    (row,) = api.get("/reports/agreements?year=2025").get_json()["rows"]
+    assert row == {
+        "agreement_id": value_agreement["id"],
+        "partner_id": value_agreement["partner_id"],
+        "partner": "Staatsbibliothek zu Berlin",
+        "country": "DE",
+        "start_date": "2024-01-01",
+        "end_date": None,
+        "copies_sent": 4,
+        "copies_received": 2,
+        "value_sent": {"AZN": "60.00", "EUR": "10.00"},
+        "value_received": {"EUR": "100.00"},
+        "value_difference": {"AZN": "60.00", "EUR": "-90.00"},
+    }
+    # In force in 2026 with nothing exchanged yet: listed, empty; before it began: absent.
+    (later,) = api.get("/reports/agreements?year=2026").get_json()["rows"]
+    assert later["copies_sent"] == 0 and later["value_difference"] == {}
+    assert api.get("/reports/agreements?year=2023").get_json()["rows"] == []
+
+
+# ------------------------------------------------------------------ several years
+
+
+def test_years_compare_each_year_and_sum_the_range_per_partner_and_country(
+    api: ApiCaller, programme: dict[str, dict]
+) -> None:
+    report = api.get("/reports/years?first=2023&last=2025").get_json()
+    assert (report["first"], report["last"]) == (2023, 2025)
+    by_year = {row["year"]: row for row in report["rows"]}
+    assert list(by_year) == [2023, 2024, 2025]
+    assert by_year[2023] == {"year": 2023, **flows(0, 0, {}, 0, 0, {}, {})}
+    assert by_year[2024]["copies_sent"] == 10
+    assert by_year[2024]["value_sent"] == {"RUB": "10.00"}
+    assert by_year[2025]["copies_sent"] == 40 and by_year[2025]["copies_received"] == 9
+    assert report["totals"]["copies_sent"] == 50
+    assert report["totals"]["value_sent"] == {"AZN": "100.00", "EUR": "40.00", "RUB": "1210.00"}
+
+    partners = {row["partner"]: row for row in report["partners"]}
+    assert partners["BAN"]["copies_sent"] == 15  # 10 in 2024, 5 in 2025
+    assert partners["BAN"]["value_sent"] == {"RUB": "1210.00"}
+    assert partners["BAN"]["value_difference"] == {"EUR": "-12.00", "RUB": "1210.00"}
+    assert "Staatsbibliothek zu Berlin" not in partners  # nothing moved in the range
+    countries = {row["country"]: row for row in report["countries"]}
+    assert list(countries) == ["AZ", "RU", "TR"]
+    assert countries["RU"]["copies_sent"] == 15 and countries["RU"]["partners"] == 1
+
+    as_csv = api.get("/reports/years?first=2023&last=2025", headers={"Accept": "text/csv"})
+    assert "years-2023-2025.csv" in as_csv.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert [row["year"] for row in rows] == ["2023", "2024", "2025"]
+    assert rows[1]["value_sent_RUB"] == "10.00"
+
+
+def test_a_range_of_years_is_bounded_and_in_order(api: ApiCaller) -> None:
+    for query, field in (
+        ("first=2025&last=2020", "last"),
+        ("first=2000&last=2020", "last"),  # 21 years
+        ("first=twenty&last=2020", "first"),
+        ("last=2020", "first"),
+    ):
+        response = api.get(f"/reports/years?{query}")
+        assert response.status_code == 400, query
+        assert field in response.get_json()["error"]["fields"], query
+    assert api.get("/reports/years?first=2001&last=2020").status_code == 200  # 20 years

@@ -64,6 +64,19 @@ def table(page: html.HtmlElement, table_id: str) -> dict[str, dict[str, str]]:
     return rows
 
 
+def amounts(page: html.HtmlElement, table_id: str, row: str, column: str) -> list[str]:
+    """The amounts of a cell, one per currency as the page lines them up."""
+    (element,) = page.xpath(f'//*[@id="{table_id}"]')
+    headings = [" ".join(th.text_content().split()) for th in element.xpath("./thead/tr/th")]
+    (line,) = [
+        tr
+        for tr in element.xpath("./tbody/tr")
+        if " ".join(tr.xpath("./th")[0].text_content().split()) == row
+    ]
+    cell = line.xpath("./th | ./td")[headings.index(column)]
+    return [" ".join(span.text_content().split()) for span in cell.xpath(".//span")]
+
+
 def turkey(rows: dict[str, dict[str, str]]) -> dict[str, str]:
     (name,) = [name for name in rows if name in ("Türkiye", "Turkey")]
     return rows[name]
@@ -223,3 +236,196 @@ def test_viewers_may_see_and_download_reports(
         == "2"
     )
     assert viewer_pages.get("/reports/countries.csv?year=2025").status_code == 200
+
+
+# ------------------------------------------------------------------ value for value
+
+
+@pytest.fixture
+def value_agreement(api: ApiCaller) -> dict:
+    """Value for value with Berlin, 2025: sent 2 copies at 10.00 AZN and 1 at 10.00 EUR,
+    received 3 copies at 10.00 EUR: this library is 20.00 AZN ahead, the partner 20.00 EUR."""
+    partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
+    agreement = api.create(
+        "/agreements",
+        {"partner_id": partner["id"], "basis": "value_for_value", "start_date": "2024-01-01"},
+    )
+    for direction, copies, currency, moves in (
+        ("outgoing", 2, "AZN", SENT_2025),
+        ("outgoing", 1, "EUR", SENT_2025),
+        ("incoming", 3, "EUR", [("received", "2025-04-10T00:00:00Z")]),
+    ):
+        shipment = add_shipment(
+            api,
+            partner["id"],
+            direction,
+            agreement_id=agreement["id"],
+            items=[
+                {"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}
+            ],
+        )
+        for to, at in moves:
+            assert api.move(shipment["id"], to, at=at).status_code == 200
+    return partner
+
+
+def test_the_reports_page_shows_each_value_agreements_balance_in_words(
+    pages: WebClient, value_agreement: dict
+) -> None:
+    page = document(pages, "/reports?year=2025")
+    name = "Staatsbibliothek zu Berlin"
+    row = table(page, "value-agreements")[name]
+    assert row["Copies sent"] == "3" and row["Copies received"] == "3"
+    # One amount per currency, never added.
+    assert amounts(page, "value-agreements", name, "Value sent") == ["AZN20.00", "€10.00"]
+    assert amounts(page, "value-agreements", name, "Value received") == ["€30.00"]
+    assert amounts(page, "value-agreements", name, "Value balance") == [
+        "This library has sent AZN20.00 more",
+        "The partner has sent €20.00 more",
+    ]
+
+
+def test_the_partner_page_shows_the_value_balance_beside_copies(
+    pages: WebClient, value_agreement: dict
+) -> None:
+    page = document(pages, f"/partners/{value_agreement['id']}")
+    assert table(page, "balance-per-year")["2025"]["Copies sent"] == "3"
+    assert amounts(page, "balance-per-year", "2025", "Value sent") == ["AZN20.00", "€10.00"]
+    assert amounts(page, "balance-per-year", "2025", "Value balance") == [
+        "This library has sent AZN20.00 more",
+        "The partner has sent €20.00 more",
+    ]
+    # The agreement's own balance, in the agreements section.
+    (balance,) = page.xpath('//table[contains(@class, "value-balance")]')
+    balance.set("id", "agreement-balance")
+    assert amounts(page, "agreement-balance", "2025", "Value received") == ["€30.00"]
+    assert amounts(page, "agreement-balance", "2025", "Value balance")[1] == (
+        "The partner has sent €20.00 more"
+    )
+
+
+def test_a_copy_for_copy_partner_shows_copies_only(
+    pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
+) -> None:
+    api.create(
+        "/agreements",
+        {"partner_id": ledger["TR"]["id"], "basis": "copy_for_copy", "start_date": "2024-01-01"},
+    )
+    page = document(pages, f"/partners/{ledger['TR']['id']}")
+    assert "Value sent" not in " ".join(page.xpath('//table[@id="balance-per-year"]//th/text()'))
+    assert not page.xpath('//table[contains(@class, "value-balance")]')
+
+
+# ------------------------------------------------------------------ countries by name
+
+
+@pytest.fixture
+def six_countries(api: ApiCaller) -> None:
+    """A copy sent in 2025 to a partner in each of Türkiye, Germany, Japan, Russia,
+    Azerbaijan, Belarus, China and Iran."""
+    for country in ("TR", "DE", "JP", "RU", "AZ", "BY", "CN", "IR"):
+        ship(api, add_partner(api, f"Library {country}", country), "outgoing", 1, SENT_2025)
+
+
+def country_order(pages: WebClient, language: str) -> tuple[list[str], list[str]]:
+    pages.post("/language", {"language": language, "next": "/"})
+    page = document(pages, "/reports?year=2025")
+    rows = [
+        " ".join(th.text_content().split())
+        for th in page.xpath('//table[@id="countries"]/tbody/tr/th')
+    ]
+    charts = json.loads(page.xpath('//script[@id="report-charts"]')[0].text)
+    assert charts["countries"]["labels"] == rows  # the chart in the table's order
+    download = pages.get("/reports/countries.csv?year=2025").get_data(as_text=True)
+    in_file = [line.split(";")[0] for line in download.removeprefix("\ufeff").splitlines()[1:]]
+    assert in_file == rows
+    return rows, in_file
+
+
+def test_countries_are_sorted_by_name_in_russian(pages: WebClient, six_countries: None) -> None:
+    rows, _ = country_order(pages, "ru")
+    assert rows == [
+        "Азербайджан",
+        "Беларусь",
+        "Германия",
+        "Иран",
+        "Китай",
+        "Россия",
+        "Турция",
+        "Япония",
+    ]
+
+
+def test_countries_are_sorted_by_name_in_azerbaijani(pages: WebClient, six_countries: None) -> None:
+    rows, _ = country_order(pages, "az")
+    # Ç after C and İ after I, as an Azerbaijani dictionary orders them (not by code point).
+    assert rows == [
+        "Almaniya",
+        "Azərbaycan",
+        "Belarus",
+        "Çin",
+        "İran",
+        "Rusiya",
+        "Türkiyə",
+        "Yaponiya",
+    ]
+
+
+# ------------------------------------------------------------------ several years
+
+
+def test_the_years_page_compares_a_range_of_years(
+    pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
+) -> None:
+    ship(
+        api,
+        ledger["RU"],
+        "outgoing",
+        4,
+        [("packed", "2023-05-01T00:00:00Z"), ("dispatched", "2023-05-02T00:00:00Z")],
+    )
+    page = document(pages, "/reports/years?first=2023&last=2025")
+    assert page.xpath("//h1")[0].text_content().strip() == "Exchange from 2023 to 2025"
+    years = table(page, "years")
+    assert list(years) == ["2023", "2024", "2025", "All the years"]
+    assert years["2023"]["Copies sent"] == "4"
+    assert years["2024"]["Copies sent"] == "0"
+    assert years["2025"]["Copies sent"] == "2" and years["2025"]["Value received"] == "TRY30.00"
+    assert years["All the years"]["Copies sent"] == "6"
+    assert years["All the years"]["Value sent"] == "€60.00"
+    partners = table(page, "years-partners")
+    assert partners["BAN"]["Copies sent"] == "4"
+    assert partners["Milli Kütüphane"]["Copies received"] == "3"
+    assert set(table(page, "years-countries")) == {"Russia", "Türkiye"} | (
+        {"Turkey"} & set(table(page, "years-countries"))
+    )
+    charts = json.loads(page.xpath('//script[@id="report-charts"]')[0].text)
+    assert charts["years"]["labels"] == ["2023", "2024", "2025"]
+    assert charts["years"]["sent"] == [4, 0, 2]
+    hrefs = page.xpath('//a[contains(@href, "/reports/years/")]/@href')
+    assert "/reports/years/years.xlsx?first=2023&last=2025" in hrefs
+    assert "/reports/years/countries.csv?first=2023&last=2025" in hrefs
+
+
+def test_the_years_page_shows_the_last_five_years_by_default(pages: WebClient) -> None:
+    from libfed.kernel.clock import utc_now
+
+    this_year = utc_now().year
+    page = document(pages, "/reports/years")
+    assert list(table(page, "years"))[:-1] == [str(y) for y in range(this_year - 4, this_year + 1)]
+    assert page.xpath('//input[@name="first"]/@value') == [str(this_year - 4)]
+
+
+def test_a_bad_range_is_explained_beside_its_field(pages: WebClient) -> None:
+    for query, name in (
+        ("first=2025&last=2020", "last"),
+        ("first=1990&last=2020", "last"),
+        ("first=x", "first"),
+    ):
+        response = pages.get(f"/reports/years?{query}")
+        assert response.status_code == 400
+        page = html.fromstring(response.get_data(as_text=True))
+        (field,) = page.xpath(f'//input[@name="{name}"]')
+        assert field.get("aria-invalid") == "true"
+        assert not page.xpath("//table")
+    assert pages.get("/reports/years/years.csv?first=2025&last=2020").status_code == 400

@@ -14,7 +14,7 @@ from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.forms import form_text, form_values
 
-from ..agreements import create_agreement, render_agreement, update_agreement
+from ..agreements import create_agreement, update_agreement, with_usage
 from ..models import Agreement
 from ..schemas import AgreementIn
 from . import blueprint
@@ -59,7 +59,8 @@ def new_agreement(caller: Caller, partner_id: int) -> PageResult:
 @page("coordinator")
 def edit_agreement(caller: Caller, agreement_id: int) -> PageResult:
     with services().db.session() as session:
-        current = render_agreement(get(session, Agreement, agreement_id, "agreement"))
+        # With what was counted under it: a value-for-value agreement shows its balance.
+        current = with_usage(session, [get(session, Agreement, agreement_id, "agreement")])[0]
         partner = get(session, Institution, current["partner_id"], "institution")
     if request.method == "GET":
         return _form(form_text(AgreementIn, current), {}, partner=partner, agreement=current)

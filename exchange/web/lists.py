@@ -151,17 +151,25 @@ def exchange_list(caller: Caller, partner_id: int, kind: str) -> PageResult:
     ), (400 if filters.errors else 200)
 
 
-@blueprint.get(f"/partners/<int:partner_id>/<{KINDS}:kind>.csv")
+@blueprint.get(f"/partners/<int:partner_id>/<{KINDS}:kind>.<{downloads.EXTENSIONS}:extension>")
 @page("viewer")
-def exchange_list_csv(caller: Caller, partner_id: int, kind: str) -> PageResult:
+def exchange_list_file(
+    caller: Caller, partner_id: int, kind: str, extension: downloads.Extension
+) -> PageResult:
     """The whole list (up to the API's CSV limit, the same editions as the API's CSV)
-    in the columns of the page's table and the page's language (`downloads`)."""
+    in the columns of the page's table and the page's language, as CSV or XLSX
+    (`downloads`)."""
     the_list = LISTS[kind]
     filters = read_filters(the_list, request.args)
     if filters.query is None:
         return exchange_list(partner_id=partner_id, kind=kind)  # the form with its refusals
-    return downloads.exchange_list_csv(
-        kind, partner_id, the_list.listing, **the_list.filters(filters.query)
+    return downloads.exchange_list_download(
+        kind,
+        str(the_list.title),
+        partner_id,
+        the_list.listing,
+        extension,
+        **the_list.filters(filters.query),
     )
 
 

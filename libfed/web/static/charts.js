@@ -62,4 +62,5 @@
 
   draw("chart-countries", "bar", data.countries);
   draw("chart-months", "line", data.months);
+  draw("chart-years", "bar", data.years);
 })();
