@@ -10,6 +10,7 @@ from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
 from . import api, web
+from .partners import move_partner
 from .reports import ReportCache
 
 
@@ -18,6 +19,7 @@ def install_exchange(app: Flask, services: Services) -> None:
     shell; which harvest sources a partner has, and what other domains show on its page,
     come from `services`' hooks."""
     services.add_part(ReportCache())
+    services.institution_movers.append(move_partner)
     serve(app, api.api)
     app.register_blueprint(web.blueprint)
     add_menu(app, web.MENU)

@@ -151,6 +151,21 @@ def test_the_countries_report_names_countries_in_the_pages_language(
     no_code_words(russian)
 
 
+def test_a_partner_named_like_a_formula_is_quoted_in_every_csv(
+    pages: WebClient, api: ApiCaller, ledger: dict
+) -> None:
+    formula = '=HYPERLINK("http://evil.example","click")'
+    ship(api, add_partner(api, formula, "AZ")["id"], "outgoing", "3.00", "AZN")
+    for path in (
+        "/reports/balance.csv?year=2025",
+        "/reports/years/balance.csv?first=2025&last=2025",
+    ):
+        for language in ("en", "ru"):
+            _headings, rows, _ = download(in_language(pages, language), path)
+            names = {next(iter(row.values())) for row in rows}
+            assert "'" + formula in names and formula not in names, (path, language)
+
+
 def test_the_reports_page_links_its_downloads(pages: WebClient, ledger: dict) -> None:
     page = in_language(pages, "ru").text("/reports?year=2025")
     for kind in ("balance", "countries"):
@@ -219,12 +234,12 @@ def test_the_offer_list_and_desiderata_in_russian(pages: WebClient, offer: int) 
         in_language(pages, "ru"), f"/partners/{offer}/offer-list.csv?year_from=1900"
     )
     assert delimiter == ";"
-    assert headings == ["Название", "Автор", "Год", "Язык", "ISBN", "Идентификатор"]
+    assert headings == ["Заглавие", "Автор", "Год", "Язык", "ISBN", "Идентификатор"]
     assert rows[0]["Язык"] == "азербайджанский"
     assert rows[0]["Год"] == "2020"  # a year, not "2 020"
-    assert rows[1]["Название"].startswith("'=")
+    assert rows[1]["Заглавие"].startswith("'=")
     desiderata, _rows, _ = download(pages, f"/partners/{offer}/desiderata.csv")
-    assert desiderata[0] == "Название"
+    assert desiderata[0] == "Заглавие"
     no_code_words(headings + desiderata)
 
 

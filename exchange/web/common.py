@@ -47,9 +47,13 @@ def partner_names(executor: Session | Connection, ids: Iterable[int]) -> dict[in
     return {ident: display_name(name, others) for ident, name, others in rows}
 
 
-def partner_choices(session: Session) -> list[tuple[int, str]]:
+def partner_choices(session: Session, keep: int | None = None) -> list[tuple[int, str]]:
+    """The partners a form may choose: those in use, and `keep` (the one the form shows
+    now) even when it has been archived since."""
     rows = session.execute(
-        select(Institution.id, Institution.name, Institution.other_names, Institution.country)
+        select(
+            Institution.id, Institution.name, Institution.other_names, Institution.country
+        ).where(Institution.archived_at.is_(None) | (Institution.id == keep))
     )
     return sorted(
         (

@@ -71,7 +71,7 @@ def shipments(caller: Caller) -> PageResult:
         listed = with_totals(connection, rows)
         names = partner_names(connection, (row["partner_id"] for row in listed))
     with services().db.session() as session:
-        partners = partner_choices(session)
+        partners = partner_choices(session, keep=query.partner_id)
 
     def page_args(number: int) -> str:
         return urlencode({**filters, "page": number})
@@ -99,7 +99,7 @@ def _form(
     values: dict, errors: dict, *, shipment: dict | None = None, status: int = 200
 ) -> PageResult:
     with services().db.session() as session:
-        partners = partner_choices(session)
+        partners = partner_choices(session, keep=shipment["partner_id"] if shipment else None)
         agreements = agreement_choices(session)
     return render_template(
         "exchange/shipment_form.html",

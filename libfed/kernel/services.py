@@ -27,6 +27,7 @@ from flask import Flask, current_app
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from .callers import Caller
 from .config import Config
 from .db import Database
 from .rendering import ErrorRendering
@@ -43,6 +44,10 @@ InstitutionPanel = Callable[[Session, int], Markup | None]
 Friends = Callable[[Session], list[str]]
 # The names of the harvest sources whose last harvest failed: what the dashboard flags.
 FailedHarvestSources = Callable[[Session], list[str]]
+# A duplicate institution's id, the id of the one it is merged into, who merges: moves
+# what the answering domain keeps of the duplicate (shipments, harvest sources) to the
+# survivor, in the caller's transaction, so that a merge moves everything or nothing.
+MoveInstitution = Callable[[Session, int, int, Caller], None]
 
 T = TypeVar("T")
 
@@ -68,6 +73,7 @@ class Services:
     institution_panels: list[InstitutionPanel] = field(default_factory=list)
     friends: Friends = _none
     failed_harvest_sources: FailedHarvestSources = _none
+    institution_movers: list[MoveInstitution] = field(default_factory=list)
     errors: ErrorRendering = field(default_factory=ErrorRendering)
     _parts: dict[type, object] = field(default_factory=dict, repr=False)
 
