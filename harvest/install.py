@@ -12,10 +12,13 @@ from flask import Flask
 from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
+from .sources import move_institution
 from .web import MENU, blueprint
 
 
 def install_harvest(app: Flask, services: Services) -> None:
-    """Its pages' errors are the pages' shell's."""
+    """Its pages' errors are the pages' shell's. A merged duplicate institution's
+    sources move to the survivor with the rest of the merge."""
+    services.institution_movers.append(move_institution)
     app.register_blueprint(blueprint)
     add_menu(app, MENU)

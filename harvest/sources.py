@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ScalarSelect, delete, func, select
+from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
+from libfed.kernel.callers import Caller
 from libfed.kernel.editing import validated
 from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
 from libfed.records.models import Record, RecordSet
@@ -205,6 +206,16 @@ def sources_of(session: Session, institution_id: int) -> list[str]:
         session.scalars(
             select(Source.name).where(Source.institution_id == institution_id).order_by(Source.name)
         )
+    )
+
+
+def move_institution(session: Session, duplicate_id: int, survivor_id: int, _actor: Caller) -> None:
+    """A merged duplicate's sources harvest the survivor's catalogue (the hook
+    libfed.kernel.services.MoveInstitution); sources are not audited, nor is this."""
+    session.execute(
+        update(Source)
+        .where(Source.institution_id == duplicate_id)
+        .values(institution_id=survivor_id)
     )
 
 
