@@ -43,7 +43,7 @@ from libfed.records.marcxml import record_from_element
 from libfed.records.models import Record, RecordSet, SearchEntry
 from libfed.records.repository import ensure_sets, store, stored_metadata
 
-from .items import add_item, link_record, list_items
+from .items import add_item, link_record, list_items, update_item
 from .models import Shipment, ShipmentItem
 from .shipments import create_shipment, get_shipment, machine_of
 
@@ -225,6 +225,48 @@ def start_shipment(
     for identifier in wanted:
         add_item(session, shipment.id, _item_values(entries[identifier], identifier), actor=actor)
     return shipment
+
+
+def add_record(
+    session: Session, shipment_id: int, identifier: str, *, actor: Caller
+) -> ShipmentItem:
+    """A record of the union catalogue (this library's or a partner's) as an item of the
+    shipment, described as the offer list's items are; the record again, while its line
+    is in the shipment, adds a copy to that line instead of a second line."""
+    get_shipment(session, shipment_id, lock=True)  # two adds at once find one line
+    entry = session.scalar(
+        select(SearchEntry)
+        .join(Record, Record.id == SearchEntry.record_id)
+        .where(Record.identifier == identifier)
+    )
+    if entry is None:
+        raise Invalid(
+            {
+                "record_identifier": Message(
+                    "no record {identifier!r} on this server", identifier=identifier
+                )
+            }
+        )
+    line = session.scalar(
+        select(ShipmentItem)
+        .where(
+            ShipmentItem.shipment_id == shipment_id,
+            ShipmentItem.record_identifier == identifier,
+            ShipmentItem.removed.is_(False),
+        )
+        .order_by(ShipmentItem.id)
+        .limit(1)
+    )
+    if line is None:
+        return add_item(session, shipment_id, _item_values(entry, identifier), actor=actor)
+    return update_item(
+        session,
+        shipment_id,
+        line.id,
+        {"copies": line.copies + 1},
+        actor=actor,
+        expected_version=line.version,
+    )
 
 
 # ------------------------------------------------------------------ accession

@@ -19,6 +19,7 @@ def install_exchange(app: Flask, services: Services) -> None:
     shell; which harvest sources a partner has, and what other domains show on its page,
     come from `services`' hooks."""
     services.add_part(ReportCache())
+    services.shipment_targets = web.from_search.shipment_targets
     services.institution_movers.append(move_partner)
     serve(app, api.api)
     app.register_blueprint(web.blueprint)

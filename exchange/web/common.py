@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import flash, redirect, request
+from flask import flash, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Connection, select
@@ -17,7 +17,6 @@ from libfed.kernel.audit import ledger_changes
 from libfed.kernel.errors import Invalid, Stale
 from libfed.kernel.fields import country_name
 from libfed.kernel.services import services
-from libfed.records.identifiers import get_record_url
 from libfed.web.forms import field_errors
 from libfed.web.i18n import current_language, html_lang
 
@@ -79,8 +78,9 @@ def agreement_choices(session: Session, partner_id: int | None = None) -> list[t
 
 
 def record_url(identifier: str) -> str:
-    """A record's OAI-PMH GetRecord address, as the search page links a holding."""
-    return get_record_url(services().config.oai.base_url, identifier)
+    """A record's page (libfed.search.record_page), as the search page links a holding;
+    its OAI-PMH formats are linked from there."""
+    return url_for("record_pages.record_page", identifier=identifier)
 
 
 def version_field() -> int:

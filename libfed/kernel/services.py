@@ -32,6 +32,26 @@ from .config import Config
 from .db import Database
 from .rendering import ErrorRendering
 
+
+@dataclass(frozen=True)
+class ShipmentChoice:
+    """Where a record may be added as a shipment item: the form's `action`, which takes the
+    record's `identifier`, the chosen `shipment_id` and `next` (a path of this site to come
+    back to), and the shipments to choose from, newest first, as (id, label)."""
+
+    action: str
+    shipments: list[tuple[int, str]]
+
+
+# A signed-in caller -> where they may add a record as a shipment item; None when their
+# role may not, or no shipment takes items now. Search and the record page ask.
+ShipmentTargets = Callable[[Session, Caller], ShipmentChoice | None]
+
+
+def _no_targets(_session: Session, _caller: Caller) -> None:
+    return None
+
+
 # Harvest source names -> the name of the institution holding each one's records.
 Holders = Callable[[Session, Iterable[str]], dict[str, str]]
 # The names of the sources harvested records come from.
@@ -67,6 +87,7 @@ class Services:
     config: Config
     db: Database
     secret_key: str
+    shipment_targets: ShipmentTargets = _no_targets
     holders: Holders = _no_holders
     source_names: SourceNames = _none
     institution_sources: InstitutionSources = _none

@@ -56,8 +56,9 @@ def is_set_spec(value: str) -> bool:
     return bool(SET_SPEC.fullmatch(value))
 
 
-def get_record_url(base_url: str, identifier: str) -> str:
-    """Where a record is read over OAI-PMH (GetRecord, oai_dc): the data provider serves
-    this library's records and the harvested ones alike, so any record has one."""
-    query = {"verb": "GetRecord", "metadataPrefix": OAI_DC.prefix, "identifier": identifier}
+def get_record_url(base_url: str, identifier: str, metadata_prefix: str = OAI_DC.prefix) -> str:
+    """Where a record is read over OAI-PMH (GetRecord, oai_dc unless another format is
+    named): the data provider serves this library's records and the harvested ones
+    alike, so any record has one."""
+    query = {"verb": "GetRecord", "metadataPrefix": metadata_prefix, "identifier": identifier}
     return f"{base_url}?{urlencode(query)}"

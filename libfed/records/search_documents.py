@@ -88,6 +88,22 @@ def edition_key(isbns: list[str], title_key: str, author_key: str, year: int | N
     return f"work:{title_key[:150]}|{author[:60]}|{year or ''}"[:255]
 
 
+def dc_fields(xml: bytes | str) -> dict[str, list[str]]:
+    """Every Dublin Core element's values (whitespace collapsed, empty ones left out), by
+    element name in the order written; {} when the XML cannot be read. A record page shows
+    any record, local or harvested, from the oai_dc it is served in, as the index does."""
+    try:
+        root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml, _PARSER)
+    except etree.XMLSyntaxError:
+        return {}
+    fields: dict[str, list[str]] = {}
+    for element in root.iter(f"{_DC}*"):
+        if element.text and element.text.strip():
+            name = etree.QName(element).localname
+            fields.setdefault(name, []).append(" ".join(element.text.split()))
+    return fields
+
+
 def document_from_oai_dc(xml: bytes | str) -> SearchDocument | None:
     """The search document of an oai_dc record; None when it has no title to show."""
     try:

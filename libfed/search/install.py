@@ -1,4 +1,5 @@
-"""The union catalogue search joins an application: GET /api/v1/search and the search page."""
+"""The union catalogue search joins an application: GET /api/v1/search, the search page
+and the record pages."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
-from . import api, web
+from . import api, record_page, web
 
 
 def install_search(app: Flask, services: Services) -> None:
     """Its errors are the API's and the pages' shell's; the holders and source names it
-    shows come from `services`' hooks."""
+    shows, and where a record may be added to a shipment, come from `services`' hooks.
+    The record pages' identifier converter is known before their routes are."""
     serve(app, api.api)
+    app.url_map.converters["oai_identifier"] = record_page.IdentifierConverter
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(record_page.blueprint)
     add_menu(app, web.MENU)

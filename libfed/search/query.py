@@ -266,25 +266,21 @@ _HOLDINGS = text(
 ).bindparams(bindparam("keys", expanding=True))
 
 
-def search(session: Session, query: SearchQuery) -> SearchResults:
-    """One page of editions matching `query`, each with its holdings."""
-    if not 1 <= query.per_page <= MAX_PER_PAGE:
-        raise QueryError(f"A page holds 1 to {MAX_PER_PAGE} editions.")
-    terms = parse(query.text)
-    if not terms:
-        raise QueryError(NO_WORDS)
-    ranked = _ranked_editions(session, query, terms)
-    if not ranked:
-        return SearchResults(query, 0)
-    keys = [row.edition_key for row in ranked]
+def editions(session: Session, keys: list[str]) -> list[Edition]:
+    """The editions of these keys, in their order, each with its holdings: what a page of
+    results shows, and what a record page shows of the edition the record is of."""
+    if not keys:
+        return []
     rows: dict[str, list[Any]] = {key: [] for key in keys}
     for row in session.execute(_HOLDINGS, {"keys": keys}):
         rows[row.edition_key].append(row)
-    editions = []
+    found = []
     for key in keys:
         holdings = rows[key]
+        if not holdings:
+            continue
         first = holdings[0]  # this library's own copy first, if it has one
-        editions.append(
+        found.append(
             Edition(
                 key=key,
                 title=first.title,
@@ -299,4 +295,18 @@ def search(session: Session, query: SearchQuery) -> SearchResults:
                 holdings_total=len(holdings),
             )
         )
-    return SearchResults(query, ranked[0].total, editions, more=ranked[0].matches > RANKED)
+    return found
+
+
+def search(session: Session, query: SearchQuery) -> SearchResults:
+    """One page of editions matching `query`, each with its holdings."""
+    if not 1 <= query.per_page <= MAX_PER_PAGE:
+        raise QueryError(f"A page holds 1 to {MAX_PER_PAGE} editions.")
+    terms = parse(query.text)
+    if not terms:
+        raise QueryError(NO_WORDS)
+    ranked = _ranked_editions(session, query, terms)
+    if not ranked:
+        return SearchResults(query, 0)
+    found = editions(session, [row.edition_key for row in ranked])
+    return SearchResults(query, ranked[0].total, found, more=ranked[0].matches > RANKED)

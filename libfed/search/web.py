@@ -1,10 +1,11 @@
 """The search page: the union catalogue (GET /api/v1/search) as a form for signed-in staff.
 
-It runs the same `search` and builds the same holdings (`rendered`: holder names and
-OAI GetRecord links) as the API, so the page and the API never disagree. What it adds
-is the form: the typed values come back as they were, a query or filter the search
-cannot take is explained beside its field (400) instead of a server error, and the
-page links keep every filter.
+It runs the same `search` and builds the same holdings (`rendered`: holder names) as
+the API, so the page and the API never disagree. What it adds is the form: the typed
+values come back as they were, a query or filter the search cannot take is explained
+beside its field (400) instead of a server error, and the page links keep every filter.
+Each edition and holding links to its record's page (.record_page), and a coordinator
+adds an edition to a shipment from the results (the `ShipmentTargets` hook).
 
 Which harvest sources exist is the harvest domain's knowledge: the app factory hands
 in a `SourceNames` hook (libfed.kernel.services), as it does the `Holders` one,
@@ -72,7 +73,8 @@ def language_label(code: str | None) -> str:
 
 
 @blueprint.context_processor
-def _helpers() -> dict[str, object]:
+def helpers() -> dict[str, object]:
+    """What the search and record pages' templates call."""
     return {"language_label": language_label}
 
 
@@ -196,6 +198,11 @@ def search_page(caller: Caller) -> tuple[str, int]:
                     oai.base_url,
                 )
         source_options = _source_options(session, sources, oai.repository_name)
+        choice = (
+            services().shipment_targets(session, caller)
+            if results and results["editions"]
+            else None
+        )
     language_options = sorted(
         ((code, language_label(code)) for code in languages),
         key=lambda option: option[1].casefold(),
@@ -212,5 +219,7 @@ def search_page(caller: Caller) -> tuple[str, int]:
         "language_options": [("", _("All languages")), *language_options],
         "local": LOCAL,
         "caller": caller,
+        "choice": choice,
+        "back": request.full_path.rstrip("?"),
     }
     return render_template("search/search.html", **context), 400 if form.errors else 200

@@ -93,8 +93,9 @@ def page(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorator
 
 
-def _local(target: str | None) -> str:
-    """Only a path of this site: `next` must not send anyone elsewhere."""
+def local_target(target: str | None) -> str:
+    """Only a path of this site: a form's `next` (sign-in, the language, a record added to
+    a shipment from the search) must not send anyone elsewhere."""
     home = url_for(services().part(Menu).home)
     if not target:
         return home
@@ -129,7 +130,7 @@ def sign_in() -> str | Response:
             session.permanent = True
             session["session_id"] = token
             session["language"] = user.language if user.language in LANGUAGES else language
-            return redirect(_local(request.args.get("next")))
+            return redirect(local_target(request.args.get("next")))
         error = _("The user name or the password is not right.")
     status = 401 if error else 200
     return render_template("web/sign_in.html", error=error, name=name), status
@@ -162,7 +163,7 @@ def choose_language() -> Response:
             user = db_session.get(User, caller.id)
             if user is not None:
                 user.language = language
-    return redirect(_local(request.form.get("next")))
+    return redirect(local_target(request.form.get("next")))
 
 
 def install_auth(app: Flask, config: WebConfig) -> None:
