@@ -51,7 +51,8 @@ def test_a_waiting_shipment_is_dated_by_its_state_not_by_its_entry(pages: WebCli
     assert "PACKED-1" in packed_section
     assert f"packed {_shown(packed_on.date())}" in packed_section
     assert today not in packed_section  # entered today, packed twenty days ago
-    assert f"dispatched {_shown(_days_ago(60).date())}" in _section(page, "overdue")
+    # Dispatched sixty days ago and never acknowledged: a reminder, dated by its dispatch.
+    assert f"dispatched {_shown(_days_ago(60).date())}" in _section(page, "unacknowledged")
     # A draft has no date but its start: it is dated by its entry.
     assert f"/shipments/{draft['id']}" in _section(page, "draft")
     assert f"started {today}" in _section(page, "draft")
@@ -85,7 +86,7 @@ def test_a_delivery_never_acknowledged_is_flagged(pages: WebClient, api) -> None
     delivered("THANKED-1", 100, acknowledged=True)
     page = pages.text("/")
     flagged = _section(page, "unacknowledged")
-    assert "Delivered more than 30 days ago, not acknowledged" in flagged
+    assert "Sent more than 30 days ago, not acknowledged" in flagged
     assert f"/shipments/{june['id']}" in flagged
     assert f"delivered {_shown(_days_ago(170).date())}" in flagged
     assert "RECENT-1" not in flagged and "THANKED-1" not in flagged

@@ -13,6 +13,7 @@ import re
 import secrets
 from functools import cache
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -24,6 +25,12 @@ from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
 
 from .models import ApiToken, User
 
+
+class Unset:
+    """A value not given (where None means 'clear it')."""
+
+
+UNSET = Unset()
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _TOKEN_PREFIX = "lf_"
 
@@ -39,6 +46,7 @@ def render_user(user: User) -> dict:
         "name": user.name,
         "role": user.role,
         "active": user.active,
+        "email": user.email,
         "created_at": user.created_at.isoformat() + "Z",
     }
 
@@ -55,13 +63,46 @@ def _check(name: str | None = None, role: str | None = None) -> None:
         raise Invalid(problems)
 
 
-def add_user(session: Session, name: str, role: str, actor: Caller = SYSTEM) -> tuple[User, str]:
+# Where a user's mail goes: as long as an address may be (RFC 5321's path limit).
+MAX_EMAIL_LENGTH = 254
+
+
+def checked_email(email: str | None) -> str | None:
+    """An address as email-validator normalises it (no DNS look-up: the mail server says
+    whether it is delivered), refused in the user's words when it is not one; None and ""
+    clear it."""
+    if not email:
+        return None
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise Invalid(
+            {"email": Message("at most {max_length} characters", max_length=MAX_EMAIL_LENGTH)}
+        )
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise Invalid(
+            {"email": Message("{value!r} is not an e-mail address", value=email)}
+        ) from None
+
+
+def add_user(
+    session: Session,
+    name: str,
+    role: str,
+    actor: Caller = SYSTEM,
+    email: str | None = None,
+) -> tuple[User, str]:
     """Create a user with a first token; returns the token, which is never shown again."""
     _check(name, role)
+    address = checked_email(email)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Invalid({"name": Message("a user named {name!r} exists", name=name)})
     user = editing.create(
-        session, User(name=name, role=role, active=True), render_user, actor=actor, entity="user"
+        session,
+        User(name=name, role=role, active=True, email=address),
+        render_user,
+        actor=actor,
+        entity="user",
     )
     return user, issue_token(session, user)
 
@@ -87,18 +128,22 @@ def update_user(
     actor: Caller = SYSTEM,
     role: str | None = None,
     active: bool | None = None,
+    email: str | Unset | None = UNSET,
 ) -> User:
-    """Change a user's role or switch them off; switching off revokes their tokens and
-    ends their sessions in the web pages."""
+    """Change a user's role, e-mail address (None or "" clears it) or switch them off;
+    switching off revokes their tokens and ends their sessions in the web pages."""
     _check(role=role)
     if actor.id == user.id and (active is False or (role is not None and role != "admin")):
         raise Conflict(Message("an admin cannot demote or disable themselves"))
     was_active = user.active
     values = {"role": role, "active": active}
+    changes = {key: value for key, value in values.items() if value is not None}
+    if not isinstance(email, Unset):
+        changes["email"] = checked_email(email)
     editing.change(
         session,
         user,
-        {key: value for key, value in values.items() if value is not None},
+        changes,
         render_user,
         actor=actor,
         entity="user",

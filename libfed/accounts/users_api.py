@@ -10,7 +10,15 @@ from libfed.kernel.editing import check_version, validated
 from libfed.kernel.services import services
 
 from .schemas import Token, UserChange, UserIn, UserList, UserOut
-from .users import add_user, find_user, issue_token, list_users, render_user, update_user
+from .users import (
+    UNSET,
+    add_user,
+    find_user,
+    issue_token,
+    list_users,
+    render_user,
+    update_user,
+)
 
 api = Api("users")
 TAG = "users"
@@ -35,7 +43,7 @@ def users_list(caller: Caller) -> Response:
 def users_create(caller: Caller, body: dict) -> Response:
     values = validated(UserIn, body)
     with services().db.write() as session:
-        user, token = add_user(session, values.name, values.role, actor=caller)
+        user, token = add_user(session, values.name, values.role, actor=caller, email=values.email)
         data = render_user(user)
     return reply(
         {"user": data, "token": token},
@@ -57,7 +65,7 @@ def users_read(caller: Caller, user_id: int) -> Response:
 @api.route(
     "PATCH",
     "/users/{user_id}",
-    summary="Change a user's role or switch them off",
+    summary="Change a user's role or e-mail address, or switch them off",
     tag=TAG,
     role="admin",
     body=UserChange,
@@ -70,7 +78,11 @@ def users_update(caller: Caller, user_id: int, body: dict) -> Response:
     with services().db.write() as session:
         user = find_user(session, user_id)
         check_version(user, expected)
-        update_user(session, user, actor=caller, role=values.role, active=values.active)
+        # An e-mail sent as null clears it; one not sent at all stays as it is.
+        email = values.email if "email" in values.model_fields_set else UNSET
+        update_user(
+            session, user, actor=caller, role=values.role, active=values.active, email=email
+        )
         data = render_user(user)
     return reply(data, version=data["version"])
 

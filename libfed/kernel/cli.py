@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from .config import Config
     from .db import Database
     from .errors import ServiceError
@@ -31,11 +33,19 @@ class DatabaseRefused(click.ClickException):
 class Context:
     """The configuration and the database, built lazily so that `--help` works without a
     config; `is_current` says whether a database has the schema this code expects (the
-    migrations are the root's)."""
+    migrations are the root's); `make_app` builds the whole application, for a command
+    that renders what the pages render (a mail in a user's language), which only the
+    root can put together."""
 
-    def __init__(self, config_path: str | None, is_current: Callable[[Database], bool]) -> None:
+    def __init__(
+        self,
+        config_path: str | None,
+        is_current: Callable[[Database], bool],
+        make_app: Callable[[Config, Database], Flask] | None = None,
+    ) -> None:
         self._config_path = config_path
         self._is_current = is_current
+        self._make_app = make_app
         self._config: Config | None = None
         self._db: Database | None = None
 
@@ -69,6 +79,12 @@ class Context:
                 "the database is not at the current schema: run `libfed db upgrade` first"
             )
         return self.db
+
+    def app(self) -> Flask:
+        """The application, on the migrated database."""
+        if self._make_app is None:
+            raise click.ClickException("this command needs the application, which was not given")
+        return self._make_app(self.config, self.migrated_db())
 
 
 pass_context = click.make_pass_decorator(Context)

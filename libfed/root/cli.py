@@ -19,6 +19,9 @@ from libfed.kernel.callers import ROLES
 from libfed.kernel.cli import Context, pass_context, progress, refusal
 
 if TYPE_CHECKING:
+    from flask import Flask
+
+    from libfed.kernel.config import Config
     from libfed.kernel.db import Database
     from libfed.records.importer import ImportSummary
 
@@ -68,6 +71,12 @@ def _is_current(db: Database) -> bool:
     return is_current(db)
 
 
+def _create_app(config: Config, db: Database) -> Flask:
+    from .app import create_app
+
+    return create_app(config, db)
+
+
 @click.group(
     cls=LazyGroup,
     lazy_commands={
@@ -86,7 +95,12 @@ def _is_current(db: Database) -> bool:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """libfed: OAI-PMH federation and book exchange server."""
-    ctx.obj = Context(config_path, _is_current)
+    ctx.obj = Context(config_path, _is_current, _create_app)
+
+
+@main.group(cls=LazyGroup, lazy_commands={"digest": "libfed.exchange.cli:digest_command"})
+def exchange() -> None:
+    """The exchange ledger: reminders mailed to coordinators."""
 
 
 @main.group(cls=LazyGroup, lazy_commands={"recheck": "libfed.harvest.cli:db_recheck"})
@@ -371,15 +385,18 @@ def _ask_password(_ctx: click.Context, _param: click.Parameter, wanted: bool) ->
     callback=_ask_password,
     help="Also set a password for signing in to the web pages (asked, not echoed).",
 )
+@click.option("--email", metavar="ADDRESS", help="Where their weekly reminder digest goes.")
 @pass_context
-def users_add(context: Context, name: str, role: str, password: str | None) -> None:
+def users_add(
+    context: Context, name: str, role: str, password: str | None, email: str | None
+) -> None:
     """Add a user and print their API token (shown this once only)."""
     from libfed.accounts.users import add_user, set_password
     from libfed.kernel.errors import ServiceError
 
     try:
         with context.migrated_db().write() as session:
-            user, token = add_user(session, name, role)
+            user, token = add_user(session, name, role, email=email)
             if password is not None:
                 set_password(session, user, password)
     except ServiceError as error:
@@ -421,6 +438,29 @@ def users_password(context: Context, name: str) -> None:
     click.echo(f"password of {name} set")
 
 
+@users.command("set")
+@click.argument("name")
+@click.option(
+    "--email",
+    metavar="ADDRESS",
+    required=True,
+    help="Where their weekly reminder digest goes; '' removes it (no digest).",
+)
+@pass_context
+def users_set(context: Context, name: str, email: str) -> None:
+    """Change a user's e-mail address."""
+    from libfed.accounts.users import find_user, update_user
+    from libfed.kernel.errors import ServiceError
+
+    try:
+        with context.migrated_db().write() as session:
+            user = update_user(session, find_user(session, name), email=email)
+            address = user.email
+    except ServiceError as error:
+        raise refusal(error) from None
+    click.echo(f"e-mail of {name}: {address}" if address else f"e-mail of {name} removed")
+
+
 @users.command("disable")
 @click.argument("name")
 @pass_context
@@ -440,12 +480,13 @@ def users_disable(context: Context, name: str) -> None:
 @users.command("list")
 @pass_context
 def users_list(context: Context) -> None:
-    """Users with their role and whether they are active."""
+    """Users with their role, whether they are active, and their e-mail address."""
     from libfed.accounts.users import list_users
 
     with context.migrated_db().session() as session:
         for user in list_users(session):
-            click.echo(f"{user.name}\t{user.role}\t{'active' if user.active else 'disabled'}")
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.name}\t{user.role}\t{state}\t{user.email or ''}")
 
 
 @main.group()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from libfed.exchange.digest import start_weekly
 from libfed.harvest.scheduler import Schedule
 from libfed.kernel.config import Config
+from libfed.kernel.mail import is_configured
 from libfed.kernel.services import services
 from libfed.serving.worker import SlowClientWorker
 
@@ -69,24 +72,40 @@ def run(config: Config, host: str, port: int, workers: int) -> None:
     from .app import create_app
 
     options = gunicorn_options(host, port, workers)
-    if config.harvest.scheduler:
+    if config.harvest.scheduler or is_configured(config.mail):
         options |= _scheduler_hooks(config)
     WSGIServer(lambda: create_app(config), options).run()
 
 
+class _Weekly:
+    """The reminder digest's weekly job in one worker, stopped as a Schedule is."""
+
+    def __init__(self, app: Flask) -> None:
+        self._scheduler = start_weekly(app)
+
+    def stop(self) -> None:
+        self._scheduler.shutdown(wait=True)
+
+
 def _scheduler_hooks(config: Config) -> dict:
-    """Every worker starts a Schedule; the lease in the database lets one of them run it."""
-    schedules: dict[int, Schedule] = {}
+    """Every worker starts a Schedule, the lease in the database letting one of them run
+    it, and, when mail can be sent, the weekly reminder digest, whose row per week in the
+    database lets one of them send it."""
+    running: dict[int, list[Schedule | _Weekly]] = {}
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         _freeze_startup_objects(worker)
-        schedule = Schedule(config, services(worker.wsgi).db)
-        schedule.start()
-        schedules[worker.pid] = schedule
+        started: list[Schedule | _Weekly] = []
+        if config.harvest.scheduler:
+            schedule = Schedule(config, services(worker.wsgi).db)
+            schedule.start()
+            started.append(schedule)
+        if is_configured(config.mail):
+            started.append(_Weekly(worker.wsgi))
+        running[worker.pid] = started
 
     def worker_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]
-        schedule = schedules.pop(worker.pid, None)
-        if schedule is not None:
-            schedule.stop()
+        for job in running.pop(worker.pid, []):
+            job.stop()
 
     return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}
