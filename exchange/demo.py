@@ -33,6 +33,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from stdnum import ean, isbn
 
+from libfed.accounts.contacts import create_contact
 from libfed.accounts.institutions import create_institution
 from libfed.accounts.models import Institution
 from libfed.kernel.callers import SYSTEM
@@ -59,6 +60,9 @@ PARTNERS: dict[str, dict] = {
         "kind": "national_library",
         "country": "TR",
         "city": "Ankara",
+        "postal_address": "Bahçelievler Mahallesi, Dumlupınar Bulvarı No: 4\n06490 Çankaya / Ankara",
+        "phone": "+90 312 470 83 00",
+        "letter_language": "en",
     },
     "BAN": {
         "name": "Library of the Russian Academy of Sciences",
@@ -69,6 +73,9 @@ PARTNERS: dict[str, dict] = {
         "kind": "academic_library",
         "country": "RU",
         "city": "Saint Petersburg",
+        "postal_address": "Биржевая линия, д. 1\nСанкт-Петербург\n199034",
+        "phone": "+7 812 328-35-92",
+        "letter_language": "ru",
         "notes": "Known as BAN (БАН).",
     },
     "SBB": {
@@ -82,6 +89,9 @@ PARTNERS: dict[str, dict] = {
         "country": "DE",
         "city": "Berlin",
         "isil": "DE-1",
+        "postal_address": "Unter den Linden 8\n10117 Berlin",
+        "phone": "+49 30 266-0",
+        "letter_language": "en",
     },
     "BNF": {
         "name": "National Library of France",
@@ -89,6 +99,8 @@ PARTNERS: dict[str, dict] = {
         "kind": "national_library",
         "country": "FR",
         "city": "Paris",
+        "postal_address": "Quai François Mauriac\n75706 Paris Cedex 13",
+        "letter_language": "en",
     },
     "BY": {
         "name": "Yakub Kolas Central Scientific Library of the National Academy of Sciences of Belarus",
@@ -100,6 +112,9 @@ PARTNERS: dict[str, dict] = {
         "kind": "academic_library",
         "country": "BY",
         "city": "Minsk",
+        "postal_address": "ул. Сурганова, 15\n220072 Минск",
+        "phone": "+375 17 284-14-28",
+        "letter_language": "ru",
     },
     "BG": {
         "name": "Central Library of the Bulgarian Academy of Sciences",
@@ -110,6 +125,8 @@ PARTNERS: dict[str, dict] = {
         "kind": "academic_library",
         "country": "BG",
         "city": "Sofia",
+        "postal_address": "ул. „15 ноември“ 1\n1040 София",
+        "letter_language": "en",
     },
     "NDL": {
         "name": "National Diet Library",
@@ -121,6 +138,8 @@ PARTNERS: dict[str, dict] = {
         "kind": "national_library",
         "country": "JP",
         "city": "Tokyo",
+        "postal_address": "1-10-1 Nagatacho, Chiyoda-ku\nTokyo 100-8924",
+        "letter_language": "en",
     },
     "BSU": {
         "name": "Baku State University Library",
@@ -128,6 +147,9 @@ PARTNERS: dict[str, dict] = {
         "kind": "university",
         "country": "AZ",
         "city": "Baku",
+        "postal_address": "Akademik Zahid Xəlilov küçəsi 33\nAZ1148 Bakı",
+        "phone": "+994 12 539 05 35",
+        "letter_language": "az",
     },
     "LAHIC": {
         "name": "Lahıc Village Secondary School",
@@ -135,9 +157,22 @@ PARTNERS: dict[str, dict] = {
         "kind": "school",
         "country": "AZ",
         "city": "Lahıc",
+        "postal_address": "Lahıc kəndi\nAZ3122 İsmayıllı rayonu",
+        "letter_language": "az",
         "notes": "İsmayıllı district. Its library receives our duplicates and children's books.",
     },
 }
+
+# (partner, contact person as POST /institutions/<id>/contacts takes it): whom we write to.
+CONTACTS: list[tuple[str, dict]] = [
+    ("BAN", {"name": "Ольга Николаевна Смирнова", "position": "Отдел международного книгообмена",
+             "email": "exchange@ban.example.org", "phone": "+7 812 328-35-92"}),
+    ("BAN", {"name": "Игорь Петрович Васильев", "position": "Отдел комплектования"}),
+    ("TR", {"name": "Ayşe Demir", "position": "Uluslararası Yayın Değişimi",
+            "email": "degisim@mkutup.example.org"}),
+    ("BSU", {"name": "Leyla Məmmədova", "position": "Kitab mübadiləsi üzrə mütəxəssis",
+             "phone": "+994 12 539 05 35"}),
+]
 
 # (partner, agreement as POST /agreements takes it, less partner_id). A partner's
 # shipments are made under the last agreement listed for it.
@@ -149,7 +184,8 @@ AGREEMENTS: list[tuple[str, dict]] = [
     ("SBB", {"basis": "value_for_value", "start_date": "2020-06-01",
              "notes": "Values compared each December, each side in its own currency."}),
     ("TR", {"basis": "copy_for_copy", "start_date": "2021-03-15", "annual_quota": 30}),
-    ("BNF", {"basis": "copy_for_copy", "start_date": "2022-09-01", "annual_quota": 20}),
+    ("BNF", {"basis": "copy_for_copy", "start_date": "2022-09-01", "annual_quota": 4,
+             "notes": "Four titles a year each way, as the partner's budget allows."}),
     ("BAN", {"basis": "value_for_value", "start_date": "2023-01-01",
              "notes": "Replaces the copy-for-copy agreement of 2019."}),
     ("NDL", {"basis": "gift", "start_date": "2024-04-01", "end_date": "2027-03-31",
@@ -294,6 +330,8 @@ class Planned:
     steps: tuple[str, ...] = ()
     items: tuple[tuple, ...] = ()
     notes: str | None = None
+    # Incoming: the day the partner said it would arrive (YYYY-MM-DD).
+    expected_by: str | None = None
 
 
 # fmt: off
@@ -430,11 +468,12 @@ SHIPMENTS: list[Planned] = [
             (("tr_mimari", 2),)),
     Planned("BAN", IN, "БАН-ОКО 2026/23", "Почта России (EMS)", "EA245103867RU", 1, "3.500", None,
             ("received 2026-11-16",),
-            (("ru_grafika", 1), ("ru_nizami", 2), ("ru_vostok", 1))),
+            (("ru_grafika", 1), ("ru_nizami", 2), ("ru_vostok", 1)), expected_by="2026-11-20"),
     Planned("NDL", IN, "NDL-IE 2026-027", "Japan Post (EMS)", "EJ517702134JP", 1, "1.200", None,
             (),
             (("jp_rashomon", 2), ("jp_tosho", 1)),
-            notes="Announced by the partner on 12 November 2026."),
+            notes="Announced by the partner on 12 November 2026: due by the end of the month.",
+            expected_by="2026-11-30"),
 ]
 
 # fmt: on
@@ -453,6 +492,8 @@ def load_exchange_demo(db: Database, home_country: str) -> str | None:
         if session.scalar(select(func.count()).select_from(Shipment)):
             return None
         partners = {key: _partner(session, data, home_country) for key, data in PARTNERS.items()}
+        for key, contact in CONTACTS:
+            create_contact(session, partners[key].id, contact, actor=SYSTEM)
         agreement_of: dict[str, int] = {}
         for key, data in AGREEMENTS:
             agreement = create_agreement(
@@ -507,6 +548,7 @@ def _shipment(
         "parcels": plan.parcels,
         "weight_kg": plan.weight_kg,
         "notes": plan.notes,
+        "expected_by": plan.expected_by,
     }
     if plan.postage:
         fields["postage_cost"], fields["postage_currency"] = plan.postage.split()

@@ -82,7 +82,13 @@ def test_loads_the_programme_into_an_empty_ledger(db: Database, loaded: str | No
                 .group_by(AuditEvent.entity)
             ).all()
         )
-    assert created == {"institution": 9, "agreement": 8, "shipment": 40, "item": 133}
+    assert created == {
+        "institution": 9,
+        "contact": 4,
+        "agreement": 8,
+        "shipment": 40,
+        "item": 133,
+    }
 
 
 def test_a_second_load_does_nothing(db: Database, config: Config, loaded: str | None) -> None:

@@ -1,7 +1,7 @@
 """Contact persons of an institution: whom coordinators write to or call.
 
-Each change is audited like the institution's own, grouped under the institution, so
-that its history tells who changed a partner's people and when. A contact is really
+Each change is audited like the institution's own (the event's values name the
+institution), so that the trail tells who changed a partner's people and when. A contact is really
 deleted when removed (a person who left is not the ledger's business); the audit keeps
 what it held.
 """
@@ -60,7 +60,6 @@ def create_contact(session: Session, institution_id: int, data: dict, *, actor: 
         render_contact,
         actor=actor,
         entity="contact",
-        group_id=lambda contact: contact.institution_id,
     )
 
 
@@ -79,7 +78,6 @@ def update_contact(
         render_contact,
         actor=actor,
         entity="contact",
-        group_id=contact.institution_id,
     )
 
 
@@ -98,7 +96,6 @@ def delete_contact(
         entity="contact",
         entity_id=ident,
         action="delete",
-        group_id=before["institution_id"],
         changes={
             key: [value, None]
             for key, value in before.items()
@@ -117,5 +114,4 @@ def move_contacts(session: Session, duplicate_id: int, survivor_id: int, *, acto
             render_contact,
             actor=actor,
             entity="contact",
-            group_id=survivor_id,
         )
