@@ -1,0 +1,163 @@
+"""A value-for-value agreement's balance in a real browser (Debian's Chromium): a
+coordinator reads it on the partner's page, beside copies and per currency, in words; then
+in the year's reports and in the comparison of several years, whose chart is drawn. Every
+page axe-clean, and at a phone's 390 px the page itself never scrolls sideways (wide tables
+scroll in their own box).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import suppress
+
+import pytest
+from browser import TIMEOUT_MS, axe_violations, duplicate_ids, read_table, screenshot
+from conftest import ApiCaller, add_partner, add_shipment
+from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.test_browser import browser, playwright, sign_in  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
+
+
+@pytest.fixture
+def site(live_server: str, web_users: dict[str, str]) -> str:
+    return live_server.removesuffix("/oai")
+
+
+@pytest.fixture
+def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
+    context = browser.new_context(
+        base_url=site, locale="en-US", viewport=DESKTOP, reduced_motion="reduce"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def berlin(api: ApiCaller) -> dict:
+    """Value for value with Berlin. 2025: sent 2 copies at 10.00 AZN and 1 at 10.00 EUR,
+    received 3 at 10.00 EUR. 2024: sent 4 copies at 10.00 AZN. A copy-for-copy partner
+    beside it, in Türkiye."""
+    partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
+    agreement = api.create(
+        "/agreements",
+        {"partner_id": partner["id"], "basis": "value_for_value", "start_date": "2024-01-01"},
+    )
+    for direction, copies, currency, moves in (
+        ("outgoing", 2, "AZN", SENT_2025),
+        ("outgoing", 1, "EUR", SENT_2025),
+        ("incoming", 3, "EUR", [("received", "2025-04-10T00:00:00Z")]),
+        (
+            "outgoing",
+            4,
+            "AZN",
+            [("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
+        ),
+    ):
+        shipment = add_shipment(
+            api,
+            partner["id"],
+            direction,
+            agreement_id=agreement["id"],
+            items=[
+                {"title": "Buch", "copies": copies, "unit_value": "10.00", "currency": currency}
+            ],
+        )
+        for to, at in moves:
+            assert api.move(shipment["id"], to, at=at).status_code == 200
+    turkey = add_partner(api, "Milli Kütüphane", "TR")
+    api.create(
+        "/agreements",
+        {"partner_id": turkey["id"], "basis": "copy_for_copy", "start_date": "2024-01-01"},
+    )
+    return partner
+
+
+def checked(page: Page, name: str) -> None:
+    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone."""
+    ours, others = axe_violations(page)
+    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
+    assert not duplicate_ids(page)
+    screenshot(page, f"balance-{name}")
+    page.set_viewport_size(PHONE)
+    # The charts redraw at the new width a moment after it changes; a page still too wide
+    # then is named below.
+    with suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            "() => document.documentElement.scrollWidth <= window.innerWidth", timeout=3000
+        )
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide: {too_wide(page)}"
+    screenshot(page, f"balance-{name}-390")
+    page.set_viewport_size(DESKTOP)
+
+
+def too_wide(page: Page) -> list[str]:
+    """The outermost elements that reach past the window's right edge, to name in a failure."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+          .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+          .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right
+                       <= window.innerWidth + 1)
+          .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                    + (e.className ? '.' + e.className : '') + ' '
+                    + Math.round(e.getBoundingClientRect().right))"""
+    )
+
+
+def lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def test_a_value_for_value_balance_on_the_partner_page_and_in_the_reports(
+    page: Page, site: str, berlin: dict
+) -> None:
+    sign_in(page)
+
+    page.goto(f"/partners/{berlin['id']}")
+    years = read_table(page.locator("#balance-per-year"))
+    assert years["2025"]["Copies sent"] == "3" and years["2025"]["Copies received"] == "3"
+    cell = page.locator("#balance-per-year tbody tr").first.locator("td").last
+    assert lines(cell.inner_text()) == [
+        "This library has sent AZN20.00 more",
+        "The partner has sent €20.00 more",
+    ]
+    agreement = page.get_by_role("region", name="Value balance of the agreement of Jan 1, 2024")
+    expect(agreement).to_be_visible()
+    balance = read_table(agreement.get_by_role("table"))
+    assert balance["2024"]["Copies sent"] == "4"
+    assert balance["2024"]["Value balance"] == "This library has sent AZN40.00 more"
+    checked(page, "partner")
+
+    page.goto("/reports?year=2025")
+    rows = read_table(page.get_by_role("table", name="Value sent and received under each"))
+    berlin_row = rows["Staatsbibliothek zu Berlin"]
+    sent = page.locator("#value-agreements tbody tr").first.locator("td").nth(3)
+    assert sent.locator(".amount").all_inner_texts() == ["AZN20.00", "€10.00"]  # never added up
+    assert berlin_row["Value sent"] == "AZN20.00 €10.00"
+    assert "The partner has sent €20.00 more" in berlin_row["Value balance"]
+    assert "Milli Kütüphane" not in rows  # copy for copy: copies only
+    checked(page, "reports")
+
+    page.get_by_role("link", name="Compare several years").click()
+    page.get_by_label("From the year").fill("2023")
+    page.get_by_label("To the year").fill("2025")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Exchange from 2023 to 2025")
+    years = read_table(page.get_by_role("table", name="Exchange in each year from 2023 to 2025"))
+    assert years["2024"]["Copies sent"] == "4" and years["2025"]["Copies sent"] == "3"
+    assert years["All the years"]["Value sent"] == "AZN60.00 €10.00"
+    # The chart is drawn from the table's figures (a canvas with pixels on it).
+    page.wait_for_function(
+        "() => { const c = document.getElementById('chart-years');"
+        " return c && c.width > 0 && c.toDataURL().length > 1000; }"
+    )
+    checked(page, "years")
