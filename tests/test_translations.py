@@ -393,5 +393,29 @@ def test_numbers_and_dates_in_uzbek_cyrillic(uzbek_cyrillic: WebClient, ledger: 
     assert "7-dek, 2026" in uzbek_cyrillic.text(f"/shipments/{sent}")
 
 
+def _dd(page: str, term: str) -> str:
+    """What a page's list of facts says beside `term`."""
+    tree = html.fromstring(page)
+    return tree.xpath(f'//dt[normalize-space()="{term}"]/following-sibling::dd[1]')[
+        0
+    ].text_content()
+
+
+def test_a_word_with_two_meanings_is_said_by_its_meaning(
+    russian: WebClient, ledger: dict, api
+) -> None:  # type: ignore[no-untyped-def]
+    """ "gift" as an agreement's basis is дар; as a customs category it is подарок.
+    "Started" of a shipment is when it was made (Создана), of a harvest run its start."""
+    abroad, sent = ledger["abroad"]["id"], ledger["sent"]["id"]
+    agreement = {"partner_id": abroad, "basis": "gift", "start_date": "2024-01-01"}
+    assert api.post("/agreements", agreement).status_code == 201
+    partner = html.fromstring(russian.text(f"/partners/{abroad}"))
+    assert "дар" in [cell.text_content().strip() for cell in partner.iter("td")]
+    shipment = russian.text(f"/shipments/{sent}")
+    assert _dd(shipment, "Категория отправления") == "подарок"
+    assert _dd(shipment, "Создана")
+    assert _dd(russian.text(f"/harvesting/runs/{ledger['run']}"), "Начало")
+
+
 def test_the_language_menu_refuses_unknown_languages(pages: WebClient) -> None:
     assert pages.post("/language", {"language": "xx", "next": "/"}).status_code == 400
