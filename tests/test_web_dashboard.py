@@ -8,13 +8,23 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from babel import dates
+from sqlalchemy import update
 
+from libfed.exchange.models import Shipment
 from libfed.harvest.models import Run
 from libfed.harvest.sources import add_source
 from libfed.kernel import clock
+from libfed.kernel.config import parse_config
 from libfed.kernel.db import Database
 from libfed.kernel.services import Services
-from tests.conftest import WebClient, add_partner, add_shipment
+from libfed.root.app import create_app
+from tests.conftest import (
+    WebClient,
+    add_partner,
+    add_shipment,
+    config_dict,
+    signed_in_as,
+)
 
 
 def _at(moment: datetime) -> str:
@@ -138,3 +148,96 @@ def test_all_of_them_leads_to_the_shipments_in_that_state(
             api.move(shipment["id"], state, at=_at(_days_ago(90 - step)))
     page = pages.text("/")
     assert f'href="/shipments?status={status}"' in page
+
+
+# ------------------------------------------------------------------ reminders
+
+
+def _quota_agreement(api, partner_id: int, quota: int, copies: int, days_ago: int) -> None:  # type: ignore[no-untyped-def]
+    """An agreement with `quota` copies a year, `copies` of them sent `days_ago`."""
+    agreement = api.create(
+        "/agreements",
+        {"partner_id": partner_id, "basis": "copy_for_copy", "start_date": "2020-01-01"}
+        | {"annual_quota": quota},
+    )
+    shipment = add_shipment(
+        api, partner_id, agreement_id=agreement["id"], items=[{"title": "Kitab", "copies": copies}]
+    )
+    api.move(shipment["id"], "packed", at=_at(_days_ago(days_ago + 1)))
+    api.move(shipment["id"], "dispatched", at=_at(_days_ago(days_ago)))
+
+
+def test_each_kind_of_reminder_is_on_the_dashboard(
+    pages: WebClient, api, db: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
+    clock.set(datetime(2024, 11, 20, 9, 0))  # late in the year: quotas fill up
+    partner = add_partner(api, "Milli Kütüphane", "TR")
+    neighbour = add_partner(api, "Национальная библиотека Беларуси", "BY")
+    expected = add_shipment(api, partner["id"], direction="incoming", reference="IN-1")
+    on_time = add_shipment(api, partner["id"], direction="incoming", reference="IN-2")
+    with db.write() as session:
+        for shipment, due in ((expected, date(2024, 11, 6)), (on_time, date(2024, 11, 30))):
+            session.execute(
+                update(Shipment).where(Shipment.id == shipment["id"]).values(expected_by=due)
+            )
+    _quota_agreement(api, neighbour["id"], quota=10, copies=9, days_ago=40)  # 90 %: near
+    _quota_agreement(api, partner["id"], quota=4, copies=6, days_ago=5)  # 150 %: over
+    _quota_agreement(api, partner["id"], quota=100, copies=3, days_ago=5)  # 3 %: fine
+    page = pages.text("/")
+    late = _section(page, "late")
+    assert "Expected shipments past their date" in late
+    assert f"/shipments/{expected['id']}" in late and "IN-2" not in late
+    assert f"expected by {_shown(date(2024, 11, 6))}, 14 days late" in late
+    near = _section(page, "quota-near")
+    assert "Agreements near their annual quota" in near
+    assert "Agreement with Национальная библиотека Беларуси" in near
+    assert "9 of 10 copies sent this year (90%)" in near
+    over = _section(page, "quota-over")
+    assert "6 of 4 copies sent this year (150%)" in over
+    assert "3 of 100" not in page
+    # The neighbour's shipment went forty days ago and nobody acknowledged it.
+    assert "40 days without acknowledgement" in _section(page, "unacknowledged")
+
+
+def test_the_acknowledgement_wait_is_the_configured_one(
+    database_url: str,
+    db: Database,
+    web_users: dict[str, str],
+    api,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    partner = add_partner(api)
+    shipment = add_shipment(api, partner["id"], reference="TWELVE")
+    api.move(shipment["id"], "packed", at=_at(_days_ago(13)))
+    api.move(shipment["id"], "dispatched", at=_at(_days_ago(12)))
+    assert "TWELVE" not in _section(pages_of(database_url, db, web_users), "unacknowledged")
+    ten_days = pages_of(database_url, db, web_users, acknowledgement_days=10)
+    flagged = _section(ten_days, "unacknowledged")
+    assert "Sent more than 10 days ago, not acknowledged" in flagged and "TWELVE" in flagged
+
+
+def pages_of(database_url: str, db: Database, web_users: dict[str, str], **exchange: object) -> str:
+    """The dashboard of an application with these [exchange] settings, as a coordinator."""
+    settings = config_dict(database_url)
+    settings["exchange"] |= exchange
+    app = create_app(parse_config(settings), db)
+    return signed_in_as(app, web_users["coordinator"]).text("/")
+
+
+def test_only_an_admin_may_send_the_digest_from_the_dashboard(
+    pages: WebClient, viewer_pages: WebClient, admin_pages: WebClient
+) -> None:
+    assert "Send the reminder digest now" not in pages.text("/")
+    assert "Send the reminder digest now" not in viewer_pages.text("/")
+    for someone in (pages, viewer_pages):
+        assert someone.post("/reminders/send").status_code == 403
+    assert "Send the reminder digest now" in admin_pages.text("/")
+    # Without [mail] host nothing goes, and the admin is told why.
+    sent = admin_pages.post("/reminders/send", follow_redirects=True)
+    assert sent.status_code == 200
+    assert "No mail server is configured: no mail was sent." in sent.get_data(as_text=True)
+
+
+def test_sending_the_digest_needs_the_forms_token(admin_pages: WebClient) -> None:
+    refused = admin_pages.client.post("/reminders/send")  # no csrf_token
+    assert refused.status_code == 400
