@@ -27,7 +27,15 @@ from libfed.kernel.services import services
 
 from . import catalogue, reports
 from .agreements import create_agreement, list_agreements, update_agreement, with_usage
-from .items import add_item, get_item, list_items, remove_item, render_item, update_item
+from .items import (
+    add_item,
+    add_items,
+    get_item,
+    list_items,
+    remove_item,
+    render_item,
+    update_item,
+)
 from .models import Agreement
 from .schemas import (
     AccessionList,
@@ -43,6 +51,7 @@ from .schemas import (
     ItemIn,
     ItemList,
     ItemOut,
+    ItemsIn,
     OfferQuery,
     ShipmentCreate,
     ShipmentIn,
@@ -301,6 +310,27 @@ def items_create(caller: Caller, shipment_id: int, body: dict) -> Response:
         version=data["version"],
         location=f"{PREFIX}/shipments/{shipment_id}/items/{data['id']}",
     )
+
+
+@api.route(
+    "POST",
+    "/shipments/{shipment_id}/items/bulk",
+    summary="Add many items at once, all or none",
+    tag="items",
+    role="coordinator",
+    body=ItemsIn,
+    response=ItemList,
+)
+def items_create_many(caller: Caller, shipment_id: int, body: dict) -> Response:
+    """Up to 2,000 items in one transaction: one refused item refuses them all, each
+    refusal named `items.<index>.<field>`. An item whose ISBN a line of the shipment
+    already has (or an earlier item of the list) adds its copies to that line. Answers
+    the lines added or changed."""
+    rows = list(enumerate(body["items"]))
+    with services().db.write() as session:
+        lines = add_items(session, shipment_id, rows, actor=caller)
+        data = [render_item(line) for line in lines]
+    return reply({"items": data})
 
 
 @api.route(

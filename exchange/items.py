@@ -6,6 +6,8 @@ transaction, so the balance reports never see items without their totals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import BigInteger, Select, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +18,7 @@ from libfed.kernel.fields import from_minor, to_minor
 from libfed.records.models import Record
 
 from .models import Shipment, ShipmentItem, ShipmentTotal
-from .schemas import ItemIn
+from .schemas import MAX_BULK_ITEMS, MAX_COPIES, ItemIn
 from .shipments import get_shipment, machine_of
 
 
@@ -110,12 +112,10 @@ def get_item(session: Session, shipment_id: int, item_id: int) -> ShipmentItem:
     return _item(session, shipment_id, item_id)
 
 
-def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -> ShipmentItem:
-    shipment = get_shipment(session, shipment_id, lock=True)
-    values = editing.validated(ItemIn, data)
-    _refuse_unless_editable(shipment)
-    _check(session, shipment, values)
-    item = editing.create(
+def _create_item(
+    session: Session, shipment: Shipment, values: ItemIn, *, actor: Caller
+) -> ShipmentItem:
+    return editing.create(
         session,
         ShipmentItem(shipment_id=shipment.id, removed=False, **_columns(values)),
         render_item,
@@ -123,8 +123,96 @@ def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -
         entity="item",
         group_id=lambda i: i.shipment_id,
     )
+
+
+def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -> ShipmentItem:
+    shipment = get_shipment(session, shipment_id, lock=True)
+    values = editing.validated(ItemIn, data)
+    _refuse_unless_editable(shipment)
+    _check(session, shipment, values)
+    item = _create_item(session, shipment, values, actor=actor)
     refresh_totals(session, shipment.id)
     return item
+
+
+class RowsInvalid(Invalid):
+    """Items refused by row: `rows` maps each refused row's number (a line of a pasted
+    list or a spreadsheet, an index in an API body) to its fields' refusals; `fields`
+    names them as the API does, `items.<row>.<field>`."""
+
+    def __init__(self, rows: dict[int, dict[str, str]]) -> None:
+        super().__init__(
+            {
+                f"items.{row}.{name}": message
+                for row, fields in rows.items()
+                for name, message in fields.items()
+            }
+        )
+        self.rows = rows
+
+
+def add_items(
+    session: Session,
+    shipment_id: int,
+    rows: Sequence[tuple[int, dict]],
+    *,
+    actor: Caller,
+) -> list[ShipmentItem]:
+    """Items added together, all or none: every row is checked as `add_item` checks one,
+    and one refused row refuses them all (RowsInvalid names each by its number). A row
+    whose ISBN a line of the shipment already has adds its copies to that line, so that
+    a book scanned twice, or listed twice, is one line of two copies. Returns the lines
+    added or changed, in the rows' order; the totals are recomputed once."""
+    shipment = get_shipment(session, shipment_id, lock=True)
+    _refuse_unless_editable(shipment)
+    if len(rows) > MAX_BULK_ITEMS:
+        raise Invalid({"items": Message("at most {max_length} items", max_length=MAX_BULK_ITEMS)})
+    checked: list[tuple[int, ItemIn]] = []
+    refused: dict[int, dict[str, str]] = {}
+    for number, data in rows:
+        try:
+            values = editing.validated(ItemIn, data)
+            _check(session, shipment, values)
+        except Invalid as error:
+            refused[number] = error.fields
+        else:
+            checked.append((number, values))
+    lines = {item.isbn: item for item in list_items(session, shipment_id) if item.isbn}
+    copies = {isbn: item.copies for isbn, item in lines.items()}
+    for number, values in checked:
+        if values.isbn is None:
+            continue
+        copies[values.isbn] = copies.get(values.isbn, 0) + values.copies
+        if copies[values.isbn] > MAX_COPIES and number not in refused:
+            refused[number] = {
+                "copies": Message(
+                    "the line of ISBN {isbn} would have more than {le} copies",
+                    isbn=values.isbn,
+                    le=MAX_COPIES,
+                )
+            }
+    if refused:
+        raise RowsInvalid(dict(sorted(refused.items())))
+    touched: dict[int, ShipmentItem] = {}
+    for _number, values in checked:
+        line = lines.get(values.isbn) if values.isbn else None
+        if line is None:
+            line = _create_item(session, shipment, values, actor=actor)
+            if values.isbn:
+                lines[values.isbn] = line
+        else:
+            _change_item(
+                session,
+                shipment,
+                line,
+                {"copies": line.copies + values.copies},
+                actor=actor,
+                action="update",
+                refresh=False,
+            )
+        touched[line.id] = line
+    refresh_totals(session, shipment.id)
+    return list(touched.values())
 
 
 def _item_to_change(
@@ -152,6 +240,7 @@ def _change_item(
     *,
     actor: Caller,
     action: str,
+    refresh: bool = True,
 ) -> None:
     editing.change(
         session,
@@ -163,7 +252,8 @@ def _change_item(
         action=action,
         group_id=shipment.id,
     )
-    refresh_totals(session, shipment.id)
+    if refresh:
+        refresh_totals(session, shipment.id)
 
 
 def update_item(

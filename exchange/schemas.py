@@ -86,6 +86,11 @@ Issn = Annotated[str, Field(max_length=16), AfterValidator(_issn)]
 HsCode = Annotated[str, Field(max_length=16), AfterValidator(_hs_code)]
 Year = Annotated[StrictInt, AfterValidator(_year)]
 Weight = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3)]
+# The most copies one line of a shipment holds (kernel.fields.Count's bound).
+MAX_COPIES = 1_000_000
+# Items added at once (a pasted list, a spreadsheet, an API call): as many lines as a
+# coordinator packs in a day, and few enough that one transaction stays short.
+MAX_BULK_ITEMS = 2000
 
 
 class _In(BaseModel):
@@ -144,6 +149,9 @@ class ShipmentIn(_In):
     customs_declared_value: Money | None = None
     customs_currency: Currency | None = None
     notes: paragraphs() | None = None
+    expected_by: IsoDate | None = Field(
+        default=None, description="Incoming shipments: the day the partner said it would arrive"
+    )
 
     @model_validator(mode="after")
     def _amounts(self) -> ShipmentIn:
@@ -190,6 +198,10 @@ class ItemIn(_In):
     def _value(self) -> ItemIn:
         _paired(self, "unit_value", "currency")
         return self
+
+
+class ItemsIn(_In):
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=MAX_BULK_ITEMS)]
 
 
 class TransitionIn(_In):

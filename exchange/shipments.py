@@ -23,6 +23,7 @@ from libfed.kernel.fields import from_minor, to_minor
 from libfed.kernel.models import AuditEvent
 
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
+from .references import configured_pattern, next_reference
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
 from .states import INCOMING, MACHINES, OUTGOING, TIMED_STATES, Machine
 
@@ -65,7 +66,14 @@ _AS_STORED = (
     "notes",
 )
 _TIMES = ("created_at", "updated_at", *(f"{state}_at" for state in TIMED_STATES))
-_COLUMNS = (*_AS_STORED, *_TIMES, "weight_grams", "postage_minor", "customs_declared_value_minor")
+_COLUMNS = (
+    *_AS_STORED,
+    *_TIMES,
+    "weight_grams",
+    "postage_minor",
+    "customs_declared_value_minor",
+    "expected_by",
+)
 
 
 def render_shipment(shipment: Shipment | Row) -> dict:
@@ -80,6 +88,8 @@ def render_shipment(shipment: Shipment | Row) -> dict:
     data["weight_kg"] = None if grams is None else f"{Decimal(grams) / 1000:.3f}"
     data["postage_cost"] = from_minor(values["postage_minor"])
     data["customs_declared_value"] = from_minor(values["customs_declared_value_minor"])
+    expected_by = values["expected_by"]
+    data["expected_by"] = None if expected_by is None else expected_by.isoformat()
     for name in _TIMES:
         value = values[name]
         data[name] = None if value is None else value.isoformat() + "Z"
@@ -132,7 +142,11 @@ def _columns(values: ShipmentIn) -> dict:
     return data
 
 
-def _check_references(session: Session, values: ShipmentIn, home_country: str) -> None:
+def _check_references(
+    session: Session, values: ShipmentIn, home_country: str, direction: str
+) -> None:
+    if values.expected_by is not None and direction != "incoming":
+        raise Invalid({"expected_by": Message("applies to incoming shipments only")})
     partner = session.get(Institution, values.partner_id)
     if partner is None:
         raise Invalid({"partner_id": Message("no institution with id {id}", id=values.partner_id)})
@@ -157,8 +171,10 @@ def _check_references(session: Session, values: ShipmentIn, home_country: str) -
 
 
 def create_shipment(session: Session, data: dict, *, actor: Caller, home_country: str) -> Shipment:
+    """A new shipment in its machine's first state. An outgoing one left without a
+    reference is given the next of the year by the configured pattern (.references)."""
     values = editing.validated(ShipmentCreate, data)
-    _check_references(session, values, home_country)
+    _check_references(session, values, home_country, values.direction)
     machine = MACHINES[values.direction]
     shipment = Shipment(
         direction=values.direction,
@@ -166,6 +182,9 @@ def create_shipment(session: Session, data: dict, *, actor: Caller, home_country
         year=clock.utc_now().year,
         **_columns(values),
     )
+    pattern = configured_pattern()
+    if values.direction == "outgoing" and shipment.reference is None and pattern:
+        shipment.reference = next_reference(session, pattern, shipment.year)
     return editing.create(
         session,
         shipment,
@@ -223,7 +242,7 @@ def update_shipment(
     }
     if moved and shipment.status not in machine.editable:
         raise Invalid(moved)
-    _check_references(session, values, home_country)
+    _check_references(session, values, home_country, shipment.direction)
     return editing.change(
         session,
         shipment,

@@ -50,7 +50,7 @@ def change_words(partners: dict[int, str], name: str, value: Any) -> str:
         return partners.get(value, str(value))
     if name.endswith("_at"):
         return moment(value)
-    if name.endswith("_date"):
+    if name.endswith("_date") or name == "expected_by":
         return day(value)
     if isinstance(value, int) and name not in ("year", "agreement_id"):
         return number(value)

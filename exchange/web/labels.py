@@ -79,6 +79,7 @@ FIELD_LABELS = {
     "language": _l("language"),
     "copies": _l("copies"),
     "received_copies": _l("copies received"),
+    "expected_by": _l("expected by"),
     "unit_value": _l("unit value"),
     "currency": _l("currency"),
     "record_identifier": _l("catalogue record"),

@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel.support import Translations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from stdnum import isbn as stdnum_isbn
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
 from libfed.kernel.audit import render_event
 from libfed.kernel.callers import Caller
-from libfed.kernel.errors import Invalid, Stale
+from libfed.kernel.errors import N_, Invalid, Message, Stale
 from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.forms import field_errors, form_text, form_values
-from libfed.web.i18n import named_refusals
+from libfed.web.i18n import LANGUAGES, TRANSLATIONS, named_refusals, translate
+from libfed.web.pages import csrf
 
-from .. import lookup
+from .. import bulk, lookup
 from ..catalogue import may_accession
-from ..items import add_item, list_items, remove_item, render_item, update_item
+from ..items import (
+    RowsInvalid,
+    add_item,
+    add_items,
+    list_items,
+    remove_item,
+    render_item,
+    update_item,
+)
 from ..models import Agreement
 from ..schemas import ItemIn, ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
 from ..shipments import (
@@ -167,6 +182,9 @@ def _shipment_page(
     item_errors: dict | None = None,
     move_values: dict | None = None,
     move_errors: dict | None = None,
+    bulk_form: str | None = None,
+    bulk_text: str = "",
+    bulk_errors: list[str] | None = None,
     status: int = 200,
 ) -> PageResult:
     with services().db.session() as session:
@@ -202,6 +220,12 @@ def _shipment_page(
         confirmed_states=CONFIRMED_STATES,
         accessionable=accessionable,
         accessions_set=ACCESSIONS_SET_SPEC,
+        scanning=bulk_form == "scan" or request.args.get("scan") == "1",
+        bulk_form=bulk_form,
+        bulk_text=bulk_text,
+        bulk_errors=bulk_errors or [],
+        max_lines=bulk.MAX_LINES,
+        max_mib=bulk.MAX_FILE_BYTES >> 20,
     ), status
 
 
@@ -211,11 +235,10 @@ def shipment(caller: Caller, shipment_id: int) -> PageResult:
     return _shipment_page(shipment_id)
 
 
-def _from_catalogue(values: dict[str, Any]) -> bool:
+def _from_catalogue(session: Session, values: dict[str, Any]) -> bool:
     """An ISBN typed alone takes the title (and the rest) from this server's catalogue.
     False when the ISBN is in no record."""
-    with services().db.session() as session:
-        entry = lookup.by_isbn(session, values["isbn"])
+    entry = lookup.by_isbn(session, values["isbn"])
     if entry is None:
         return False
     found = {
@@ -232,7 +255,8 @@ def _from_catalogue(values: dict[str, Any]) -> bool:
 @page("coordinator")
 def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
     values = form_values(ItemIn, request.form)
-    looked_up = "isbn" in values and "title" not in values and _from_catalogue(values)
+    with services().db.session() as session:
+        looked_up = "isbn" in values and "title" not in values and _from_catalogue(session, values)
     try:
         with services().db.write() as session:
             item = add_item(session, shipment_id, values, actor=caller)
@@ -245,6 +269,195 @@ def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
             shipment_id, item_values=request.form.to_dict(), item_errors=errors, status=422
         )
     flash(_("Added “%(title)s”.", title=title), "success")
+    return redirect(
+        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
+    )
+
+
+# ------------------------------------------------------------------ many items at once
+
+# The columns a spreadsheet may have, by the headings the pages give them; a heading
+# is recognised in every language of the interface, and as the field's own name.
+_HEADINGS = {
+    "isbn": N_("ISBN"),
+    "title": N_("Title"),
+    "author": N_("Author"),
+    "year": N_("Year"),
+    "copies": N_("Copies"),
+    "unit_value": N_("Unit value"),
+    "currency": N_("Currency"),
+    "language": N_("Language"),
+    "issn": N_("ISSN"),
+    "notes": N_("Notes"),
+}
+
+
+@cache
+def _heading_names() -> dict[str, str]:
+    catalogues = [Translations.load(str(TRANSLATIONS), [code]) for code in LANGUAGES]
+    return bulk.heading_names(
+        {
+            name: [catalogue.gettext(msgid) for catalogue in catalogues] + [msgid]
+            for name, msgid in _HEADINGS.items()
+        }
+    )
+
+
+def _item_rows(rows: list[bulk.Row]) -> list[tuple[int, dict]]:
+    """Rows as the item service takes them: numbers read as the page writes them, and
+    an ISBN without a title completed from this server's catalogue, else titled by the
+    ISBN itself, in no language (a book the catalogue lacks is still a line; its title
+    can be given in the row, the third column of a pasted line or a Title column)."""
+    typed = []
+    with services().db.session() as session:
+        for row in rows:
+            values = form_values(ItemIn, MultiDict(row.values))
+            isbn = values.get("isbn")
+            unknown = (
+                isinstance(isbn, str)
+                and "title" not in values
+                and stdnum_isbn.is_valid(isbn)
+                and not _from_catalogue(session, values)
+            )
+            if unknown:
+                values["title"] = "ISBN " + stdnum_isbn.format(stdnum_isbn.to_isbn13(isbn))
+            typed.append((row.line, values))
+    return typed
+
+
+def _row_refusals(error: RowsInvalid, rows: dict[int, dict], *, numbered: bool) -> list[str]:
+    """Each refused row as one sentence: its line (of a list or a file), then each
+    field's refusal by the field's name. A title missing only because the ISBN was
+    refused goes unsaid."""
+    said = []
+    for line, fields in error.rows.items():
+        if "isbn" in fields and "title" not in rows.get(line, {}):
+            fields = {name: message for name, message in fields.items() if name != "title"}
+        refusals = named_refusals(field_errors(Invalid(fields)))
+        said.append(
+            _("Line %(line)s: %(refusals)s", line=line, refusals=refusals) if numbered else refusals
+        )
+    return said
+
+
+def _add_rows(caller: Caller, shipment_id: int, form: str, text: str, read: Any) -> PageResult:
+    """Store the rows `read()` gives, all or none; refusals by line on the page again,
+    with the typed text kept for correction."""
+    try:
+        rows = _item_rows(read())
+        with services().db.write() as session:
+            lines = add_items(session, shipment_id, rows, actor=caller)
+            changed = [(line.title, line.copies) for line in lines]
+    except RowsInvalid as error:
+        refusals = _row_refusals(error, dict(rows), numbered=form != "scan")
+    except bulk.Unreadable as error:
+        refusals = [translate(error.message)]
+    except Invalid as error:
+        refusals = [named_refusals(field_errors(error))]
+    else:
+        if form == "scan":
+            title, copies = changed[0]
+            flash(
+                ngettext(
+                    "“%(title)s”: %(num)s copy on its line.",
+                    "“%(title)s”: %(num)s copies on its line.",
+                    copies,
+                    title=title,
+                ),
+                "success",
+            )
+            return redirect(
+                url_for("exchange_pages.shipment", shipment_id=shipment_id, scan=1) + "#scan",
+                code=303,
+            )
+        flash(
+            ngettext(
+                "%(num)s line added or given more copies.",
+                "%(num)s lines added or given more copies.",
+                len(changed),
+            ),
+            "success",
+        )
+        return redirect(
+            url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
+        )
+    return _shipment_page(
+        shipment_id, bulk_form=form, bulk_text=text, bulk_errors=refusals, status=422
+    )
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/scan")
+@page("coordinator")
+def scan_item(caller: Caller, shipment_id: int) -> PageResult:
+    """One ISBN from a barcode scanner (or typed): a new line, or one more copy on the
+    line that has it; the page comes back ready for the next one."""
+    text = request.form.get("isbn", "").strip()[: bulk.MAX_CELL]
+
+    def read() -> list[bulk.Row]:
+        return [bulk.Row(1, {"isbn": text})]
+
+    return _add_rows(caller, shipment_id, "scan", text, read)
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/paste")
+@page("coordinator")
+def paste_items(caller: Caller, shipment_id: int) -> PageResult:
+    text = request.form.get("lines", "")
+    return _add_rows(caller, shipment_id, "paste", text, lambda: bulk.read_pasted(text))
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/import")
+@page("coordinator")
+def import_items(caller: Caller, shipment_id: int) -> PageResult:
+    """A spreadsheet's rows. This request may be larger than the application's body
+    limit, so the CSRF check (which reads the form) is made here, once the limit is
+    raised for it alone."""
+    request.max_content_length = bulk.MAX_FILE_BYTES + 64 * 1024  # the form around it
+    try:
+        csrf.protect()
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        message = Message("the file is larger than {max} MiB", max=bulk.MAX_FILE_BYTES >> 20)
+        return _shipment_page(
+            shipment_id, bulk_form="import", bulk_errors=[translate(message)], status=413
+        )
+    if upload is None or not upload.filename:
+        return _shipment_page(
+            shipment_id,
+            bulk_form="import",
+            bulk_errors=[_("Choose a CSV or XLSX file to import.")],
+            status=422,
+        )
+    data = upload.stream.read(bulk.MAX_FILE_BYTES + 1)
+    filename = upload.filename
+
+    def read() -> list[bulk.Row]:
+        return bulk.read_spreadsheet(filename, data, _heading_names())
+
+    return _add_rows(caller, shipment_id, "import", "", read)
+
+
+csrf.exempt(import_items)
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/copies")
+@page("coordinator")
+def change_copies(caller: Caller, shipment_id: int, item_id: int) -> Response:
+    patch = form_values(ItemIn, request.form, blank="clear")
+    try:
+        with services().db.write() as session:
+            update_item(
+                session,
+                shipment_id,
+                item_id,
+                {"copies": patch.get("copies")},
+                actor=caller,
+                expected_version=version_field(),
+            )
+    except Invalid as error:
+        flash(named_refusals(field_errors(error)), "error")
+    else:
+        flash(_("Copies changed."), "success")
     return redirect(
         url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
     )
