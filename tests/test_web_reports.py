@@ -302,6 +302,12 @@ def test_the_partner_page_shows_the_value_balance_beside_copies(
     assert amounts(page, "agreement-balance", "2025", "Value balance")[1] == (
         "The partner has sent €20.00 more"
     )
+    # And on the agreement's own page.
+    (edit,) = page.xpath('//a[starts-with(@href, "/agreements/")]/@href')
+    form = document(pages, edit)
+    (balance,) = form.xpath('//table[contains(@class, "value-balance")]')
+    balance.set("id", "agreement-balance")
+    assert amounts(form, "agreement-balance", "2025", "Value sent") == ["AZN20.00", "€10.00"]
 
 
 def test_a_copy_for_copy_partner_shows_copies_only(

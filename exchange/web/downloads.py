@@ -157,8 +157,9 @@ def report_table(
     """A report's table (`kind` "balance" for partners, "countries" or "years") as the
     reports pages show it, one row per partner, country or year."""
     keys, flat = ledger_reports.csv_table(kind, rows)
-    names = partner_names_of(flat) if kind == "balance" else {}
+    names: dict[int, str] = {}
     if kind == "balance":
+        names = partner_names_of(flat)
         flat = by_partner_name(flat, names)
     elif kind == "countries":
         flat = by_country_name(flat)
