@@ -28,6 +28,7 @@ from libfed.records.marcxml import record_to_marcxml
 from libfed.records.repository import store, tombstone
 from libfed.search.record_page import IdentifierConverter
 from tests.records_helpers import put
+from tests.test_translations import _latin_words
 
 ISBN = "9789952812343"
 SOURCE_BASE = "http://tashkent.example/oai"
@@ -233,6 +234,34 @@ def test_the_page_speaks_the_visitors_language(app: Flask, client, records: dict
     assert "русский" in facts(page).values()  # the language named in Russian (CLDR)
 
 
+# Data, not words of the page: the holder's and the partner's names, and the Uzbek
+# title in the window's title (<title> can say no language of its own).
+_NAMES = {"Alisher", "Navoiy", "nomidagi", "kutubxona", "Milli", "Kitabxana"}
+_NAMES |= {"Aka", "uka", "Karamazovlar"}
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("ru", "Происхождение"), ("uz_Cyrl", "Келиб чиқиши")]
+)
+def test_russian_and_uzbek_cyrillic_pages_have_no_latin_word(
+    app: Flask,
+    pages: WebClient,
+    records: dict[str, str],
+    drafts: dict[str, int],
+    language: str,
+    heading: str,
+) -> None:
+    """Every word of the pages in the visitor's language (these wait for the merged
+    catalogues); what is not (identifiers, a format's name, Latin titles) says so by its
+    lang attribute."""
+    assert pages.post("/language", {"language": language, "next": "/"}).status_code == 302
+    for path in (record_path(app, records["local"]), record_path(app, records["harvested"])):
+        text = pages.text(path)
+        tag = language.replace("_", "-")
+        assert set(_latin_words(text, tag)) - _NAMES == set(), path
+    assert html.fromstring(text).get_element_by_id("provenance").text_content() == heading
+
+
 # ------------------------------------------------------------------ links to the page
 
 
@@ -257,7 +286,7 @@ def test_the_shipment_page_links_an_item_to_its_record_page(
 @pytest.fixture
 def drafts(api: ApiCaller) -> dict[str, int]:
     """Two outgoing drafts (the second newer), a dispatched one and an incoming one."""
-    partner = add_partner(api)["id"]
+    partner = add_partner(api, "Milli Kitabxana", "AZ")["id"]
     older = add_shipment(api, partner, items=[], reference="MEK-EX/2024/1")["id"]
     newer = add_shipment(api, partner, items=[], reference="MEK-EX/2024/2")["id"]
     sent = add_shipment(api, partner)["id"]
@@ -281,11 +310,11 @@ def test_a_coordinator_adds_a_search_result_to_a_draft_and_again_adds_a_copy(
     assert options == [
         (
             str(drafts["newer"]),
-            f"Shipment {drafts['newer']} · MEK-EX/2024/2 — Milli Kütüphane (draft)",
+            f"Shipment {drafts['newer']} · MEK-EX/2024/2 — Milli Kitabxana (draft)",
         ),
         (
             str(drafts["older"]),
-            f"Shipment {drafts['older']} · MEK-EX/2024/1 — Milli Kütüphane (draft)",
+            f"Shipment {drafts['older']} · MEK-EX/2024/1 — Milli Kitabxana (draft)",
         ),
     ]
     sent = {i.get("name"): i.get("value") for i in form.xpath(".//input")}

@@ -70,11 +70,13 @@ class IdentifierConverter(PathConverter):
 
 @dataclass(frozen=True)
 class MarcLine:
-    """One MARC field as a cataloguer reads it: tag, indicators (blank as #), content."""
+    """One MARC field as a cataloguer reads it: tag, indicators (blank as #), and a control
+    field's data or a data field's subfields as (code, value)."""
 
     tag: str
     indicators: str
-    content: str
+    data: str = ""
+    subfields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,11 @@ def _marc_lines(fields: list[Field]) -> list[MarcLine]:
     lines = []
     for marc_field in fields[:MAX_MARC_FIELDS]:
         if marc_field.is_control_field():
-            lines.append(MarcLine(marc_field.tag, "", marc_field.data or ""))
+            lines.append(MarcLine(marc_field.tag, "", data=marc_field.data or ""))
             continue
         indicators = "".join(i if i.strip() else "#" for i in marc_field.indicators)
-        content = " ".join(f"${code} {value}" for code, value in marc_field.subfields)
-        lines.append(MarcLine(marc_field.tag, indicators, content))
+        subfields = tuple((code, value) for code, value in marc_field.subfields)
+        lines.append(MarcLine(marc_field.tag, indicators, subfields=subfields))
     return lines
 
 
