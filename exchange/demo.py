@@ -184,7 +184,8 @@ AGREEMENTS: list[tuple[str, dict]] = [
     ("SBB", {"basis": "value_for_value", "start_date": "2020-06-01",
              "notes": "Values compared each December, each side in its own currency."}),
     ("TR", {"basis": "copy_for_copy", "start_date": "2021-03-15", "annual_quota": 30}),
-    ("BNF", {"basis": "copy_for_copy", "start_date": "2022-09-01", "annual_quota": 20}),
+    ("BNF", {"basis": "copy_for_copy", "start_date": "2022-09-01", "annual_quota": 4,
+             "notes": "Four titles a year each way, as the partner's budget allows."}),
     ("BAN", {"basis": "value_for_value", "start_date": "2023-01-01",
              "notes": "Replaces the copy-for-copy agreement of 2019."}),
     ("NDL", {"basis": "gift", "start_date": "2024-04-01", "end_date": "2027-03-31",
@@ -329,6 +330,8 @@ class Planned:
     steps: tuple[str, ...] = ()
     items: tuple[tuple, ...] = ()
     notes: str | None = None
+    # Incoming: the day the partner said it would arrive (YYYY-MM-DD).
+    expected_by: str | None = None
 
 
 # fmt: off
@@ -465,11 +468,12 @@ SHIPMENTS: list[Planned] = [
             (("tr_mimari", 2),)),
     Planned("BAN", IN, "БАН-ОКО 2026/23", "Почта России (EMS)", "EA245103867RU", 1, "3.500", None,
             ("received 2026-11-16",),
-            (("ru_grafika", 1), ("ru_nizami", 2), ("ru_vostok", 1))),
+            (("ru_grafika", 1), ("ru_nizami", 2), ("ru_vostok", 1)), expected_by="2026-11-20"),
     Planned("NDL", IN, "NDL-IE 2026-027", "Japan Post (EMS)", "EJ517702134JP", 1, "1.200", None,
             (),
             (("jp_rashomon", 2), ("jp_tosho", 1)),
-            notes="Announced by the partner on 12 November 2026."),
+            notes="Announced by the partner on 12 November 2026: due by the end of the month.",
+            expected_by="2026-11-30"),
 ]
 
 # fmt: on
@@ -544,6 +548,7 @@ def _shipment(
         "parcels": plan.parcels,
         "weight_kg": plan.weight_kg,
         "notes": plan.notes,
+        "expected_by": plan.expected_by,
     }
     if plan.postage:
         fields["postage_cost"], fields["postage_currency"] = plan.postage.split()
