@@ -43,7 +43,7 @@ from libfed.records.marcxml import record_from_element
 from libfed.records.models import Record, RecordSet, SearchEntry
 from libfed.records.repository import ensure_sets, store, stored_metadata
 
-from .items import add_item, link_record, list_items, update_item
+from .items import add_item, add_items, link_record, list_items, update_item
 from .models import Shipment, ShipmentItem
 from .shipments import create_shipment, get_shipment, machine_of
 
@@ -231,8 +231,9 @@ def add_record(
     session: Session, shipment_id: int, identifier: str, *, actor: Caller
 ) -> ShipmentItem:
     """A record of the union catalogue (this library's or a partner's) as an item of the
-    shipment, described as the offer list's items are; the record again, while its line
-    is in the shipment, adds a copy to that line instead of a second line."""
+    shipment, described as the offer list's items are. Added as a pasted or scanned item
+    is (`add_items`: a line of the same ISBN takes one copy more); the same record again
+    adds a copy to its line too when it has no ISBN."""
     get_shipment(session, shipment_id, lock=True)  # two adds at once find one line
     entry = session.scalar(
         select(SearchEntry)
@@ -258,7 +259,10 @@ def add_record(
         .limit(1)
     )
     if line is None:
-        return add_item(session, shipment_id, _item_values(entry, identifier), actor=actor)
+        (added,) = add_items(
+            session, shipment_id, [(1, _item_values(entry, identifier))], actor=actor
+        )
+        return added
     return update_item(
         session,
         shipment_id,

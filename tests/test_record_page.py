@@ -350,6 +350,25 @@ def test_a_coordinator_adds_a_search_result_to_a_draft_and_again_adds_a_copy(
     ]
 
 
+def test_a_record_joins_the_line_of_its_isbn_or_of_itself(
+    pages: WebClient,
+    api: ApiCaller,
+    db: Database,
+    records: dict[str, str],
+    drafts: dict[str, int],
+) -> None:
+    """A book scanned by its ISBN, then found in the search, is one line of two copies;
+    a record without an ISBN added twice is one line too."""
+    shipment = drafts["newer"]
+    api.create(f"/shipments/{shipment}/items", {"title": "Братья Карамазовы", "isbn": ISBN})
+    no_isbn = put(db, "no-isbn", title="Qoʻlyozmalar fondi", language="uzb", date="1990")
+    for identifier in (records["local"], no_isbn, no_isbn):
+        sent = {"identifier": identifier, "shipment_id": shipment, "next": "/search"}
+        assert pages.post("/shipments/add-record", sent).status_code == 303
+    lines = [(i["title"], i["isbn"], i["copies"]) for i in items_of(api, shipment)]
+    assert lines == [("Братья Карамазовы", ISBN, 2), ("Qoʻlyozmalar fondi", None, 2)]
+
+
 def test_the_record_page_offers_the_same_and_comes_back_to_itself(
     app: Flask, pages: WebClient, api: ApiCaller, records: dict[str, str], drafts: dict[str, int]
 ) -> None:
