@@ -214,6 +214,20 @@ def test_the_week_is_the_librarys(config: Config) -> None:
     assert digest.period_of(sunday_night, "Asia/Baku") == "2026-W50"
 
 
+def test_the_server_mails_it_on_monday_at_seven_in_the_librarys_zone(
+    database_url: str, db: Database
+) -> None:
+    settings = config_dict(database_url) | {"web": {"timezone": "Asia/Baku"}}
+    app = create_app(parse_config(settings | {"mail": {"host": "127.0.0.1"}}), db)
+    scheduler = digest.start_weekly(app)
+    try:
+        when = scheduler.get_job("reminder-digest").next_run_time
+    finally:
+        scheduler.shutdown(wait=False)
+    assert (when.weekday(), when.hour, when.minute) == (0, 7, 0)
+    assert when.utcoffset() == timedelta(hours=4)
+
+
 # ------------------------------------------------------------------ the command
 
 

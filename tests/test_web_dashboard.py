@@ -188,6 +188,8 @@ def test_each_kind_of_reminder_is_on_the_dashboard(
     assert "Expected shipments past their date" in late
     assert f"/shipments/{expected['id']}" in late and "IN-2" not in late
     assert f"expected by {_shown(date(2024, 11, 6))}, 14 days late" in late
+    # The work list of expected parcels dates each by the day it is expected, when known.
+    assert f"expected by {_shown(date(2024, 11, 30))}" in _section(page, "expected")
     near = _section(page, "quota-near")
     assert "Agreements near their annual quota" in near
     assert "Agreement with Национальная библиотека Беларуси" in near
@@ -231,7 +233,9 @@ def test_only_an_admin_may_send_the_digest_from_the_dashboard(
     assert "Send the reminder digest now" not in viewer_pages.text("/")
     for someone in (pages, viewer_pages):
         assert someone.post("/reminders/send").status_code == 403
-    assert "Send the reminder digest now" in admin_pages.text("/")
+    dashboard = admin_pages.text("/")
+    assert "Send the reminder digest now" in dashboard
+    assert "No mail server is configured in the settings" in dashboard
     # Without [mail] host nothing goes, and the admin is told why.
     sent = admin_pages.post("/reminders/send", follow_redirects=True)
     assert sent.status_code == 200

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from libfed.kernel import clock
 from libfed.kernel.callers import Caller
-from libfed.kernel.mail import MailError
+from libfed.kernel.mail import MailError, is_configured
 from libfed.kernel.services import services
 from libfed.web.auth import page
 
@@ -54,6 +54,7 @@ def dashboard(caller: Caller) -> str:
         year=now.year,
         acknowledgement_days=config.exchange.acknowledgement_days,
         failed_harvests=failed_harvests,
+        mail_configured=is_configured(config.mail),
         caller=caller,
     )
 
