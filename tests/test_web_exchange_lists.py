@@ -312,16 +312,22 @@ def test_a_received_shipments_items_are_added_to_the_catalogue_from_its_page(
     item = api.get(f"{path}/items").get_json()["items"][0]
     made = item["record_identifier"]
     assert made != records["theirs_new"] and f"exchange-{shipment_id}-" in made
-    # The item links its record as the provider serves it (GetRecord).
+    # The item links its record's page, which links the record as the provider serves it.
     link = urlsplit(
         html.unescape(re.search(r'<a href="([^"]+)">in the catalogue</a>', page).group(1))
     )
-    assert parse_qs(link.query) == {
+    assert link.path == f"/records/{made}"
+    record_page = client.get(link.path).get_data(as_text=True)
+    assert "Yangi sheʼrlar" in record_page
+    served_at = urlsplit(
+        html.unescape(re.search(r'<a href="([^"]+)"><span[^>]*>Dublin Core', record_page).group(1))
+    )
+    assert parse_qs(served_at.query) == {
         "verb": ["GetRecord"],
         "metadataPrefix": ["oai_dc"],
         "identifier": [made],
     }
-    served = client.get(link.path, query_string=link.query)
+    served = client.get(served_at.path, query_string=served_at.query)
     assert served.status_code == 200 and "Yangi sheʼrlar" in served.get_data(as_text=True)
 
     again = pages.post(f"{path}/accession")
