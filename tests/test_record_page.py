@@ -224,6 +224,9 @@ def test_hostile_text_is_text(app: Flask, client, db: Database) -> None:  # type
     assert page.xpath("//h1")[0].text_content().startswith("<script>alert(1)</script> UzunUzun")
     assert not page.xpath("//main//script") and not page.xpath("//main//img")
     assert not [a for a in page.xpath("//main//a") if "javascript" in (a.get("href") or "")]
+    # Stored without the provenance a harvest gives: its source is named, nothing claimed.
+    origin = {name: words(value) for name, value in facts(page, 1).items()}
+    assert origin == {"Held by": "evil", "Harvest source": "evil"}
 
 
 def test_the_page_speaks_the_visitors_language(app: Flask, client, records: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

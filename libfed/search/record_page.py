@@ -89,7 +89,7 @@ class Provenance:
     identifier: str | None  # at the source
     datestamp: date | datetime | str | None  # at the source; as written if unreadable
     harvested: datetime | None
-    altered: bool
+    altered: bool | None  # None: the record carries no provenance (stored before it did)
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def _provenance(about: str | None, source: str, holder: str) -> Provenance:
         identifier=text("identifier"),
         datestamp=_moment(text("datestamp")),
         harvested=harvested if isinstance(harvested, datetime) else None,
-        altered=origin is not None and origin.get("altered") == "true",
+        altered=None if origin is None else origin.get("altered") == "true",
     )
 
 
