@@ -366,9 +366,9 @@ def _add_rows(caller: Caller, shipment_id: int, form: str, text: str, read: Any)
                 ),
                 "success",
             )
+            # No #fragment: a browser does not autofocus a page opened at one.
             return redirect(
-                url_for("exchange_pages.shipment", shipment_id=shipment_id, scan=1) + "#scan",
-                code=303,
+                url_for("exchange_pages.shipment", shipment_id=shipment_id, scan=1), code=303
             )
         flash(
             ngettext(
