@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, true
 from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
@@ -32,11 +32,13 @@ def render_agreement(agreement: Agreement) -> dict:
     }
 
 
-def usage(executor: Session | Connection, agreement_ids: list[int]) -> dict[int, dict]:
-    """What was counted under each agreement, per year: copies sent and received, to hold
-    against the annual quota (copy for copy expects both to match), and value per currency
-    sent, received and their difference (value for value expects the values to match;
-    amounts in different currencies are never added)."""
+def usage(
+    executor: Session | Connection, agreement_ids: list[int], year: int | None = None
+) -> dict[int, dict]:
+    """What was counted under each agreement, per year (or in `year` alone): copies sent and
+    received, to hold against the annual quota (copy for copy expects both to match), and
+    value per currency sent, received and their difference (value for value expects the
+    values to match; amounts in different currencies are never added)."""
     found: dict[int, dict] = {
         ident: {"copies_by_year": {}, "value_by_year": {}} for ident in agreement_ids
     }
@@ -54,7 +56,11 @@ def usage(executor: Session | Connection, agreement_ids: list[int]) -> dict[int,
             func.sum(ShipmentTotal.received_value_minor),
         )
         .join(ShipmentTotal, ShipmentTotal.shipment_id == Shipment.id)
-        .where(Shipment.agreement_id.in_(list(found)), COUNTED)
+        .where(
+            Shipment.agreement_id.in_(list(found)),
+            COUNTED,
+            true() if year is None else Shipment.year == year,
+        )
         .group_by(Shipment.agreement_id, Shipment.year, Shipment.direction, ShipmentTotal.currency)
     )
     minor: dict[tuple[int, str], dict[str, dict[str, int]]] = {}

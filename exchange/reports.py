@@ -248,7 +248,7 @@ def value_agreements(session: Session | Connection, year: int) -> dict:
         .where(Agreement.basis == "value_for_value")
         .order_by(Institution.name, Agreement.start_date, Agreement.id)
     ).all()
-    used = usage(session, [row.id for row in agreements])
+    used = usage(session, [row.id for row in agreements], year)
     nothing = {"sent": {}, "received": {}, "difference": {}}
     rows = []
     for ident, partner_id, name, country, start, end in agreements:

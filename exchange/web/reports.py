@@ -10,6 +10,8 @@ complete without JavaScript: the tables carry every number, and the charts
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from babel.dates import get_month_names
 from flask import abort, render_template, request
 from flask_babel import get_locale
@@ -22,12 +24,13 @@ from libfed.kernel.editing import validated
 from libfed.kernel.errors import Invalid
 from libfed.kernel.services import services
 from libfed.web.auth import page
+from libfed.web.formatting import money
 from libfed.web.forms import field_errors
 
 from ..schemas import MOST_YEARS, YearsQuery
-from ..served_reports import served_years
+from ..served_reports import served_report, served_years
 from . import blueprint
-from .common import country_label, report
+from .common import country_label, partner_names
 from .downloads import (
     EXTENSIONS,
     Extension,
@@ -50,6 +53,22 @@ def _year(raw: str | None) -> int | None:
     except ValueError:
         return None
     return year if FIRST_YEAR <= year <= LAST_YEAR else None
+
+
+@blueprint.app_template_global()
+def value_balance_words(difference: dict[str, str]) -> list[str]:
+    """Sent less received, per currency, in words: who has sent how much more."""
+    words = []
+    for currency, text in difference.items():
+        amount = Decimal(text)
+        if amount < 0:
+            said = _("The partner has sent %(amount)s more", amount=money(-amount, currency))
+        elif amount > 0:
+            said = _("This library has sent %(amount)s more", amount=money(amount, currency))
+        else:
+            said = _("No difference in %(currency)s", currency=currency)
+        words.append(said)
+    return words
 
 
 def _charts(countries: list[dict], months: dict) -> dict:
@@ -85,10 +104,17 @@ def reports(caller) -> tuple[str, int]:  # type: ignore[no-untyped-def]
             values={"year": raw},
             errors={"year": error},
         ), 400
-    balance, countries, months, agreements = (
-        report(kind, year) for kind in ("balance", "countries", "months", "agreements")
-    )
-    names = partner_names_of(balance["rows"] + agreements["rows"])
+    # One connection and one look at the ledger's change counter for the page's four
+    # reports and its partners' names.
+    with services().db.engine.connect() as connection:
+        changes = ledger_changes(connection)
+        balance, countries, months, agreements = (
+            served_report(connection, kind, year, changes)
+            for kind in ("balance", "countries", "months", "agreements")
+        )
+        names = partner_names(
+            connection, (row["partner_id"] for row in balance["rows"] + agreements["rows"])
+        )
     country_rows = by_country_name(countries["rows"])
     wide = get_month_names("wide", "stand-alone", locale=get_locale())
     return render_template(
