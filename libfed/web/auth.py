@@ -95,12 +95,15 @@ def page(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def local_target(target: str | None) -> str:
     """Only a path of this site: a form's `next` (sign-in, the language, a record added to
-    a shipment from the search) must not send anyone elsewhere."""
+    a shipment from the search) must not send anyone elsewhere. Browsers read a
+    backslash as a slash and drop tabs and newlines, so `/\\evil.example` would be `//`."""
     home = url_for(services().part(Menu).home)
     if not target:
         return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return home
+    if "\\" in parts.path or any(ord(char) < 0x20 for char in target):
         return home
     return target
 
