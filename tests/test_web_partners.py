@@ -249,3 +249,20 @@ def test_a_merge_into_an_archived_partner_is_refused_on_the_page(
     page = response.get_data(as_text=True)
     assert re.search(r"Partner to keep: Old is archived", page)
     assert api.get(f"/institutions/{duplicate['id']}").get_json()["archived_at"] is None
+
+
+def test_the_partner_page_speaks_russian_and_uzbek_cyrillic(
+    pages: WebClient, api: ApiCaller
+) -> None:
+    """Waits for the translations of this round to be merged into the catalogues."""
+    partner = add_partner(api, postal_address="Bahçelievler\n06490 Ankara", phone="+90 312")
+    api.create(f"/institutions/{partner['id']}/contacts", {"name": "Ayşe Demir"})
+    _in_language(pages, "ru")
+    page = pages.text(f"/partners/{partner['id']}")
+    for words in ("Почтовый адрес", "Телефон", "Контактные лица", "Язык писем", "Турция"):
+        assert words in page, words
+    assert "Объединить с другим партнёром…" in page  # noqa: RUF001
+    _in_language(pages, "uz_Cyrl")
+    page = pages.text(f"/partners/{partner['id']}")
+    for words in ("Почта манзили", "Алоқа учун шахслар", "Хатлар тили"):
+        assert words in page, words
