@@ -30,14 +30,15 @@ def _keys(names: Iterable[str | None]) -> set[str]:
 def same_names(
     session: Session, names: Iterable[str | None], *, other_than: int | None = None
 ) -> list[Institution]:
-    """The partners in use (not archived) named like any of `names`, in any of their
-    names; `other_than` is the partner being renamed."""
+    """The partners named like any of `names`, in any of their names, archived ones
+    included (bringing one back is better than a second row); a duplicate already merged
+    is not one. `other_than` is the partner being renamed."""
     wanted = _keys(names)
     if not wanted:
         return []
     found = []
     for institution in session.scalars(
-        select(Institution).where(Institution.archived_at.is_(None)).order_by(Institution.id)
+        select(Institution).where(Institution.merged_into_id.is_(None)).order_by(Institution.id)
     ):
         if institution.id == other_than:
             continue

@@ -266,3 +266,20 @@ def test_the_partner_page_speaks_russian_and_uzbek_cyrillic(
     page = pages.text(f"/partners/{partner['id']}")
     for words in ("Почта манзили", "Алоқа учун шахслар", "Хатлар тили"):
         assert words in page, words
+
+
+def test_an_archived_namesake_is_pointed_out_and_a_merged_one_is_not(
+    pages: WebClient, api: ApiCaller
+) -> None:
+    archived = add_partner(api, "Qafqaz Universiteti", "AZ")
+    api.post(f"/institutions/{archived['id']}/archive", etag='"1"')
+    survivor = add_partner(api, "Bakı Mühəndislik Universiteti", "AZ")
+    merged = add_partner(api, "Qafqaz Universiteti Kitabxanası", "AZ")
+    api.post(f"/institutions/{merged['id']}/merge", {"into": survivor["id"]}, etag='"1"')
+    page = pages.post(
+        "/partners/new", {"name": "Qafqaz universiteti", "country": "AZ", "kind": "university"}
+    ).get_data(as_text=True)
+    warning = re.search(r'id="duplicates".*?</ul>', page, re.S).group(0)
+    assert f'href="/partners/{archived["id"]}"' in warning
+    assert "archived: it can be brought back from its page" in warning
+    assert f'href="/partners/{merged["id"]}"' not in warning

@@ -183,7 +183,7 @@ class _Duplicates(Exception):
     """A partner was about to be stored under a name the ledger already has: the
     transaction is rolled back and the form asks first."""
 
-    def __init__(self, found: list[tuple[int, str, str]]) -> None:
+    def __init__(self, found: list[tuple[int, str, str, bool]]) -> None:
         super().__init__("duplicates")
         self.found = found
 
@@ -213,7 +213,12 @@ def _refuse_duplicates(session: Session, institution: Institution) -> None:
     if found:
         raise _Duplicates(
             [
-                (other.id, display_name(other.name, other.other_names), other.country)
+                (
+                    other.id,
+                    display_name(other.name, other.other_names),
+                    other.country,
+                    other.archived_at is not None,
+                )
                 for other in found
             ]
         )
@@ -224,7 +229,7 @@ def _form(
     errors: dict,
     *,
     partner: Institution | None = None,
-    duplicates: list[tuple[int, str, str]] | None = None,
+    duplicates: list[tuple[int, str, str, bool]] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     return render_template(
