@@ -59,14 +59,15 @@ def dashboard(caller: Caller) -> str:
     )
 
 
-# What the button's message says of each outcome that sent nothing.
-_UNSENT = {
-    digest.NOTHING_TO_REMIND: lambda: _("Nothing to remind: no mail was sent."),
-    digest.NO_RECIPIENTS: lambda: _(
-        "No coordinator or administrator has an e-mail address: no mail was sent."
-    ),
-    digest.NO_SERVER: lambda: _("No mail server is configured: no mail was sent."),
-}
+def _unsent(status: str) -> str:
+    """What the button's message says of an outcome that sent nothing."""
+    return {
+        digest.NOTHING_TO_REMIND: _("Nothing to remind: no mail was sent."),
+        digest.NO_RECIPIENTS: _(
+            "No coordinator or administrator has an e-mail address: no mail was sent."
+        ),
+        digest.NO_SERVER: _("No mail server is configured: no mail was sent."),
+    }[status]
 
 
 @blueprint.post("/reminders/send")
@@ -97,5 +98,5 @@ def send_reminders(caller: Caller) -> Response:
                 "success",
             )
         else:
-            flash(_UNSENT[outcome.status](), "info")
+            flash(_unsent(outcome.status), "info")
     return redirect(url_for("exchange_pages.dashboard"))
