@@ -17,6 +17,7 @@ browser would resolve dot segments of a path before asking.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote
@@ -94,12 +95,12 @@ class Provenance:
 
 @dataclass(frozen=True)
 class RecordView:
-    """The record as the page shows it; a deleted one has its identifier, date and formats."""
+    """The record as the page shows it; a deleted one its identifier and when it was deleted."""
 
     identifier: str
     datestamp: datetime
-    formats: list[tuple[str, str]]  # (name, GetRecord URL)
     deleted: bool = False
+    formats: list[tuple[str, str]] = field(default_factory=list)  # (name, GetRecord URL)
     dc: dict[str, list[str]] = field(default_factory=dict)
     language: str | None = None  # the language code the index reads (for lang="")
     isbns: list[str] = field(default_factory=list)
@@ -186,6 +187,8 @@ def read_record(session: Session, identifier: str) -> RecordView | None:
     record = session.scalar(select(Record).where(Record.identifier == identifier))
     if record is None:
         return None
+    if record.deleted:
+        return RecordView(identifier, record.datestamp, deleted=True)
     base_url = services().config.oai.base_url
     bodies = dict(
         session.execute(
@@ -200,17 +203,13 @@ def read_record(session: Session, identifier: str) -> RecordView | None:
         for prefix in FORMATS
         if prefix in bodies
     ]
-    if record.deleted:
-        return RecordView(identifier, record.datestamp, formats, deleted=True)
     dc = dc_fields(stored.metadata(OAI_DC.prefix)) if OAI_DC.prefix in bodies else {}
     isbns, issns = standard_numbers(dc.get("identifier", []))
     marc_fields: list[Field] = []
     if MARC21.prefix in bodies:
-        try:
+        with suppress(etree.XMLSyntaxError):  # stored, so read before; shown without MARC
             root = etree.fromstring(stored.metadata(MARC21.prefix), _PARSER)
             marc_fields = record_from_element(root)[0].fields
-        except etree.XMLSyntaxError:
-            marc_fields = []
     entry = session.get(SearchEntry, record.id)
     found = editions(session, [entry.edition_key]) if entry is not None else []
     edition = found[0] if found else None
@@ -229,7 +228,7 @@ def read_record(session: Session, identifier: str) -> RecordView | None:
     return RecordView(
         identifier,
         record.datestamp,
-        formats,
+        formats=formats,
         dc=dc,
         language=entry.language if entry is not None else None,
         isbns=[stdnum_isbn.format(number) for number in isbns],
