@@ -34,7 +34,7 @@ from .labels import STATE_LABELS
 OFFERED = 50  # shipments offered at most, the newest
 
 
-def shipment_label(ident: int, reference: str | None, partner: str, status: str) -> str:
+def _label(ident: int, reference: str | None, partner: str, status: str) -> str:
     """A shipment as a choice names it: number, reference, partner and state, in words."""
     number = _("Shipment %(id)s", id=ident) + (f" · {reference}" if reference else "")
     return f"{number} — {partner} ({STATE_LABELS[status]})"
@@ -59,7 +59,7 @@ def shipment_targets(session: Session, caller: Caller) -> ShipmentChoice | None:
         [
             (
                 row.id,
-                shipment_label(row.id, row.reference, names.get(row.partner_id, ""), row.status),
+                _label(row.id, row.reference, names.get(row.partner_id, ""), row.status),
             )
             for row in rows
         ],
