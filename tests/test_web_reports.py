@@ -435,3 +435,24 @@ def test_a_bad_range_is_explained_beside_its_field(pages: WebClient) -> None:
         assert field.get("aria-invalid") == "true"
         assert not page.xpath("//table")
     assert pages.get("/reports/years/years.csv?first=2025&last=2020").status_code == 400
+
+
+def test_the_value_balance_and_the_years_speak_russian(
+    pages: WebClient, value_agreement: dict
+) -> None:
+    """In the page's language and its number format (passes once E's translations are in
+    the catalogues)."""
+    pages.post("/language", {"language": "ru", "next": "/"})
+    page = document(pages, "/reports?year=2025")
+    name = "Staatsbibliothek zu Berlin"
+    (heading,) = page.xpath('//table[@id="value-agreements"]/thead/tr/th[last()]')
+    column = " ".join(heading.text_content().split())
+    assert column == "Баланс по стоимости"
+    assert amounts(page, "value-agreements", name, column) == [
+        "Наша библиотека отправила на 20,00 AZN больше",
+        "Партнёр отправил на 20,00 € больше",
+    ]
+    years = document(pages, "/reports/years?first=2024&last=2025")
+    heading = years.xpath("//h1")[0].text_content().strip()
+    assert heading == "Обмен с 2024 по 2025 г."  # noqa: RUF001
+    assert list(table(years, "years")) == ["2024", "2025", "Все годы"]  # noqa: RUF001
