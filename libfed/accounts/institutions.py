@@ -181,11 +181,15 @@ def merge_institution(
     the duplicates merged into it before, and what each domain keeps of it (`movers`)
     move to the survivor; the survivor's empty fields are filled from it; it is
     archived, pointing at the survivor. Returns the survivor."""
-    duplicate = editing.get(session, Institution, ident, "institution")
+    # Both rows locked (PostgreSQL; SQLite's write transactions queue anyway): a merge into
+    # this duplicate, or of the survivor elsewhere, waits, then sees what this one did.
+    duplicate = session.get(Institution, ident, with_for_update=True) or editing.get(
+        session, Institution, ident, "institution"
+    )
     editing.check_version(duplicate, expected_version)
     if into == ident:
         raise Invalid({"into": Message("an institution cannot be merged into itself")})
-    survivor = session.get(Institution, into)
+    survivor = session.get(Institution, into, with_for_update=True)
     if survivor is None:
         raise Invalid({"into": Message("no institution with id {id}", id=into)})
     editing.check_version(survivor, into_version)
