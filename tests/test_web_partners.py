@@ -283,3 +283,15 @@ def test_an_archived_namesake_is_pointed_out_and_a_merged_one_is_not(
     assert f'href="/partners/{archived["id"]}"' in warning
     assert "archived: it can be brought back from its page" in warning
     assert f'href="/partners/{merged["id"]}"' not in warning
+
+
+def test_a_merge_target_that_is_no_partner_is_asked_again(pages: WebClient, api: ApiCaller) -> None:
+    duplicate = add_partner(api, "Dup", "TR")
+    for sent in ("abc", "99999999999", "4242"):
+        response = pages.get(f"/partners/{duplicate['id']}/merge?into={sent}")
+        assert response.status_code == 422, sent
+        assert 'id="e-into"' in response.get_data(as_text=True)
+    posted = pages.post(f"/partners/{duplicate['id']}/merge", {"version": "1", "into": "abc"})
+    assert posted.status_code == 422
+    assert "Partner to keep: Choose a partner from the list." in posted.get_data(as_text=True)
+    assert api.get(f"/institutions/{duplicate['id']}").get_json()["archived_at"] is None
