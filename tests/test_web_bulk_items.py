@@ -139,6 +139,16 @@ def test_a_bad_line_is_named_by_its_number_and_nothing_is_stored(  # type: ignor
     assert re.search(r'<textarea id="f-lines"[^>]*aria-invalid="true"', page)
 
 
+def test_an_empty_list_or_scan_adds_nothing_and_says_so(
+    pages: WebClient, api, shipment: int
+) -> None:  # type: ignore[no-untyped-def]
+    for path, data in (("paste", {"lines": "\n  \n"}), ("scan", {"isbn": " "})):
+        response = pages.post(f"/shipments/{shipment}/items/{path}", data)
+        assert response.status_code == 422
+        assert refusals(response) == ["there is nothing to add"]
+    assert items(api, shipment) == []
+
+
 def test_too_many_lines_are_refused_whole(pages: WebClient, api, shipment: int) -> None:  # type: ignore[no-untyped-def]
     text = "\n".join(isbns(bulk.MAX_LINES + 1))
     response = pages.post(f"/shipments/{shipment}/items/paste", {"lines": text})

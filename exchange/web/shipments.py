@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache, partial
 from typing import Any
@@ -340,11 +341,20 @@ def _row_refusals(error: RowsInvalid, rows: dict[int, dict], *, numbered: bool) 
     return said
 
 
-def _add_rows(caller: Caller, shipment_id: int, form: str, text: str, read: Any) -> PageResult:
+def _add_rows(
+    caller: Caller,
+    shipment_id: int,
+    form: str,
+    text: str,
+    read: Callable[[], list[bulk.Row]],
+) -> PageResult:
     """Store the rows `read()` gives, all or none; refusals by line on the page again,
     with the typed text kept for correction."""
+    rows: list[tuple[int, dict]] = []
     try:
         rows = _item_rows(read())
+        if not rows:
+            raise bulk.Unreadable(Message("there is nothing to add"))
         with services().db.write() as session:
             lines = add_items(session, shipment_id, rows, actor=caller)
             changed = [(line.title, line.copies) for line in lines]
@@ -394,7 +404,7 @@ def scan_item(caller: Caller, shipment_id: int) -> PageResult:
     text = request.form.get("isbn", "").strip()[: bulk.MAX_CELL]
 
     def read() -> list[bulk.Row]:
-        return [bulk.Row(1, {"isbn": text})]
+        return [bulk.Row(1, {"isbn": text})] if text else []
 
     return _add_rows(caller, shipment_id, "scan", text, read)
 
