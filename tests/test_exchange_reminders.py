@@ -7,6 +7,7 @@ shipments' dates set back from it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -185,6 +186,23 @@ def test_a_week_gets_one_digest_unless_forced(
     with db.session() as session:
         row = session.get(MailDigest, ("reminders", WEEK))
         assert row is not None and row.recipients == 2
+
+
+def test_two_processes_at_once_send_one_digest(
+    mail_app: Flask, sink: Sink, people: None, due: dict
+) -> None:
+    """As two server workers whose schedules fire together: the week's row lets one send."""
+    outcomes: list[digest.Outcome] = []
+    workers = [
+        threading.Thread(target=lambda: outcomes.append(digest.send_digest(mail_app)))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(outcome.status for outcome in outcomes) == [digest.ALREADY_SENT, digest.SENT]
+    assert len(sink.received) == 2  # one mail to each of the two people, once
 
 
 def test_nothing_to_remind_mails_nothing(
