@@ -33,21 +33,6 @@ MAX_PARTS = 200
 # field, a title, is 1,000; a longer cell is refused by the item's own rule).
 MAX_COLUMNS = 64
 MAX_CELL = 4000
-# The item fields a spreadsheet's columns may fill, in the order a row is reported.
-FIELDS = (
-    "isbn",
-    "title",
-    "author",
-    "year",
-    "copies",
-    "unit_value",
-    "currency",
-    "language",
-    "issn",
-    "notes",
-)
-
-
 # Headings people give these columns besides the pages' own labels (which the caller
 # gives in every language of the interface): the usual words of a stock list.
 ALIASES = {
