@@ -85,13 +85,13 @@ KINDS = (UNACKNOWLEDGED, LATE, QUOTA_NEAR, QUOTA_OVER)
 @dataclass(frozen=True)
 class Reminder:
     """One thing gone on too long. A shipment's reminder names the shipment (its state,
-    reference and copies) and `since`, the day the wait began (its dispatch, the day it
-    was expected by); an agreement's names the agreement, its quota and the copies `used`
-    this year. `days` is how long it has waited, or how far the quota is used (percent)."""
+    reference), `since`, the day the wait began (its dispatch, the day it was expected
+    by), and `days`, how long it has waited since; an agreement's names the agreement, its
+    quota, the copies `used` this year and the `percent` of the quota they are."""
 
     kind: str
     partner_id: int
-    days: int
+    days: int | None = None
     since: date | None = None
     shipment_id: int | None = None
     status: str | None = None
@@ -100,6 +100,7 @@ class Reminder:
     agreement_id: int | None = None
     quota: int | None = None
     used: int | None = None
+    percent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _quotas(session: Session, today: date, settings: ExchangeConfig) -> list[Rem
     warning percent, as the agreements' own usage counts them (`with_usage`)."""
     agreements = session.scalars(
         select(Agreement).where(
-            Agreement.annual_quota.is_not(None),
+            Agreement.annual_quota > 0,
             Agreement.start_date <= today,
             or_(Agreement.end_date.is_(None), Agreement.end_date >= today),
         )
@@ -211,13 +212,13 @@ def _quotas(session: Session, today: date, settings: ExchangeConfig) -> list[Rem
             Reminder(
                 QUOTA_OVER if used > quota else QUOTA_NEAR,
                 usage["partner_id"],
-                percent,
                 agreement_id=usage["id"],
                 quota=quota,
                 used=used,
+                percent=percent,
             )
         )
-    return sorted(found, key=lambda r: (-(r.days), r.agreement_id or 0))
+    return sorted(found, key=lambda r: (-(r.percent or 0), r.agreement_id or 0))
 
 
 def reminders(session: Session, now: datetime, config: Config, shown: int = 10) -> list[Reminders]:
@@ -228,12 +229,11 @@ def reminders(session: Session, now: datetime, config: Config, shown: int = 10) 
     settings = config.exchange
     today = now.replace(tzinfo=UTC).astimezone(ZoneInfo(config.web.timezone)).date()
     quotas = _quotas(session, today, settings)
+    near = [r for r in quotas if r.kind == QUOTA_NEAR]
+    over = [r for r in quotas if r.kind == QUOTA_OVER]
     return [
         _unacknowledged(session, now, settings, shown),
         _late(session, today, shown),
-        *(
-            Reminders(kind, len(items), items[:shown])
-            for kind in (QUOTA_NEAR, QUOTA_OVER)
-            for items in [[r for r in quotas if r.kind == kind]]
-        ),
+        Reminders(QUOTA_NEAR, len(near), near[:shown]),
+        Reminders(QUOTA_OVER, len(over), over[:shown]),
     ]

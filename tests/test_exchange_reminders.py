@@ -120,9 +120,9 @@ def test_the_reminders_are_the_dashboards_and_the_digests_one_list(
     [late] = found["late"].items
     assert (late.shipment_id, late.since, late.days) == (due["late"]["id"], date(2024, 4, 21), 10)
     [near] = found["quota-near"].items
-    assert (near.used, near.quota, near.days) == (2, 2, 100)
+    assert (near.used, near.quota, near.percent) == (2, 2, 100)
     [over] = found["quota-over"].items
-    assert (over.used, over.quota, over.days) == (2, 1, 200)
+    assert (over.used, over.quota, over.percent) == (2, 1, 200)
 
 
 def test_one_mail_per_coordinator_with_an_address_in_their_language(
