@@ -120,7 +120,6 @@ def _compose(
             "link": lambda endpoint, **args: links.build(endpoint, args, force_external=True),
             "library": config.exchange.library_name or config.oai.repository_name,
             "acknowledgement_days": config.exchange.acknowledgement_days,
-            "warning_percent": config.exchange.quota_warning_percent,
             "percent": format_percent,
             "plain": lambda html: Markup(html).unescape(),
             "html_lang": language.replace("_", "-"),
@@ -147,20 +146,27 @@ def send_digest(
     period = period_of(now, config.web.timezone)
     if not dry_run and not mail.is_configured(config.mail):
         return Outcome(period, NO_SERVER)
+    database = services(app).db
+    # Composed from a reading session: the write lock (SQLite takes it for the whole
+    # database) is held only while the week is claimed and the mails go.
+    with app.app_context(), database.session() as session:
+        if not force and session.get(MailDigest, (KIND, period)) is not None:
+            return Outcome(period, ALREADY_SENT)
+        groups = reminders(session, now, config, SHOWN)
+        if not any(group.count for group in groups):
+            return Outcome(period, NOTHING_TO_REMIND)
+        users = recipients(session)
+        if not users:
+            return Outcome(period, NO_RECIPIENTS)
+        links = _links(app, config)
+        messages = [_compose(app, session, user, groups, links) for user in users]
+    if dry_run:
+        return Outcome(period, DRY_RUN, composed=messages)
     try:
-        with app.app_context(), services(app).db.write() as session:
+        with database.write() as session:
+            # Asked again under the lock: another process may have sent it meanwhile.
             if not force and session.get(MailDigest, (KIND, period)) is not None:
                 return Outcome(period, ALREADY_SENT)
-            groups = reminders(session, now, config, SHOWN)
-            if not any(group.count for group in groups):
-                return Outcome(period, NOTHING_TO_REMIND)
-            users = recipients(session)
-            if not users:
-                return Outcome(period, NO_RECIPIENTS)
-            links = _links(app, config)
-            messages = [_compose(app, session, user, groups, links) for user in users]
-            if dry_run:
-                return Outcome(period, DRY_RUN, composed=messages)
             session.merge(
                 MailDigest(kind=KIND, period=period, sent_at=now, recipients=len(messages))
             )
