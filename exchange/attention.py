@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from libfed.kernel.config import Config, ExchangeConfig
 
-from .agreements import with_usage
+from .agreements import usage
 from .models import Agreement, Shipment
 from .states import TIMED_STATES
 
@@ -119,7 +119,8 @@ def _day(moment: datetime | None) -> date | None:
 def _counted(session: Session, statement: Select, shown: int) -> tuple[int, list[Row]]:
     """How many rows `statement` finds, and its first `shown`: a ledger of years may hold
     hundreds of forgotten parcels, and a page or a mail names the oldest ones."""
-    count = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    counted = statement.order_by(None).subquery()
+    count = session.scalar(select(func.count()).select_from(counted)) or 0
     return count, list(session.execute(statement.limit(shown)).all()) if count else []
 
 
@@ -193,31 +194,31 @@ def _late(session: Session, today: date, shown: int) -> Reminders:
 
 def _quotas(session: Session, today: date, settings: ExchangeConfig) -> list[Reminder]:
     """Agreements in force with a yearly quota whose copies sent this year reach the
-    warning percent, as the agreements' own usage counts them (`with_usage`)."""
-    agreements = session.scalars(
-        select(Agreement).where(
+    warning percent, as the agreements' own usage counts them (`usage`, this year only:
+    a ledger of many years is not summed for a number of one)."""
+    agreements = session.execute(
+        select(Agreement.id, Agreement.partner_id, Agreement.annual_quota).where(
             Agreement.annual_quota > 0,
             Agreement.start_date <= today,
             or_(Agreement.end_date.is_(None), Agreement.end_date >= today),
         )
     ).all()
+    used_in = usage(session, [ident for ident, _partner, _quota in agreements], today.year)
     found = []
-    for usage in with_usage(session, list(agreements)):
-        quota = usage["annual_quota"]
-        used = usage["copies_by_year"].get(str(today.year), {}).get("sent", 0)
+    for ident, partner_id, quota in agreements:
+        used = used_in[ident]["copies_by_year"].get(str(today.year), {}).get("sent", 0)
         percent = used * 100 // quota
-        if percent < settings.quota_warning_percent:
-            continue
-        found.append(
-            Reminder(
-                QUOTA_OVER if used > quota else QUOTA_NEAR,
-                usage["partner_id"],
-                agreement_id=usage["id"],
-                quota=quota,
-                used=used,
-                percent=percent,
+        if percent >= settings.quota_warning_percent:
+            found.append(
+                Reminder(
+                    QUOTA_OVER if used > quota else QUOTA_NEAR,
+                    partner_id,
+                    agreement_id=ident,
+                    quota=quota,
+                    used=used,
+                    percent=percent,
+                )
             )
-        )
     return sorted(found, key=lambda r: (-(r.percent or 0), r.agreement_id or 0))
 
 
