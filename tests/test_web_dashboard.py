@@ -8,14 +8,16 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from babel import dates
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from libfed.accounts.models import User
 from libfed.exchange.models import Shipment
 from libfed.harvest.models import Run
 from libfed.harvest.sources import add_source
 from libfed.kernel import clock
 from libfed.kernel.config import parse_config
 from libfed.kernel.db import Database
+from libfed.kernel.models import MailDigest
 from libfed.kernel.services import Services
 from libfed.root.app import create_app
 from tests.conftest import (
@@ -25,6 +27,7 @@ from tests.conftest import (
     config_dict,
     signed_in_as,
 )
+from tests.smtp_sink import free_port
 
 
 def _at(moment: datetime) -> str:
@@ -245,3 +248,25 @@ def test_only_an_admin_may_send_the_digest_from_the_dashboard(
 def test_sending_the_digest_needs_the_forms_token(admin_pages: WebClient) -> None:
     refused = admin_pages.client.post("/reminders/send")  # no csrf_token
     assert refused.status_code == 400
+
+
+def test_a_mail_server_that_is_down_is_named_on_the_page_and_nothing_is_recorded(
+    database_url: str,
+    db: Database,
+    web_users: dict[str, str],
+    api,  # type: ignore[no-untyped-def]
+) -> None:
+    partner = add_partner(api)
+    late = add_shipment(api, partner["id"], reference="LATE")
+    api.move(late["id"], "packed", at=_at(_days_ago(41)))
+    api.move(late["id"], "dispatched", at=_at(_days_ago(40)))
+    with db.write() as session:
+        admin = session.scalars(select(User).where(User.name == web_users["admin"])).one()
+        admin.email = "admin@library.example.az"
+    port = free_port()  # nothing listens there
+    settings = config_dict(database_url) | {"mail": {"host": "127.0.0.1", "port": port}}
+    web = signed_in_as(create_app(parse_config(settings), db), web_users["admin"])
+    page = web.post("/reminders/send", follow_redirects=True).get_data(as_text=True)
+    assert f"The reminder digest was not sent: the mail server 127.0.0.1:{port} said:" in page
+    with db.session() as session:
+        assert session.scalars(select(MailDigest)).all() == []
