@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache, partial
 
-import icu
 import pycountry
 from babel import Locale
 from flask import flash, redirect, render_template, request, url_for
@@ -47,6 +46,7 @@ from libfed.kernel.errors import Invalid
 from libfed.kernel.fields import country_name
 from libfed.kernel.services import services
 from libfed.web.auth import page
+from libfed.web.collation import sort_key
 from libfed.web.forms import field_errors, form_values, page_number
 from libfed.web.i18n import LANGUAGES, label_codes
 
@@ -92,8 +92,8 @@ def _countries(locale: str) -> tuple[tuple[str, str], ...]:
         (country.alpha_2, named.get(country.alpha_2) or country_name(country.alpha_2))
         for country in pycountry.countries
     ]
-    collator = icu.Collator.createInstance(icu.Locale(locale))
-    return tuple(sorted(choices, key=lambda choice: collator.getSortKey(choice[1])))
+    key = sort_key()  # the page's, whose locale this is
+    return tuple(sorted(choices, key=lambda choice: key(choice[1])))
 
 
 def country_choices() -> list[tuple[str, str]]:
