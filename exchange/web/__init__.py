@@ -49,4 +49,4 @@ def _labels() -> dict:
     }
 
 
-from . import agreements, dashboard, from_search, lists, partners, reports, shipments  # noqa: E402, F401  (routes)
+from . import agreements, dashboard, from_search, letters, lists, partners, reports, shipments  # noqa: E402, F401  (routes)

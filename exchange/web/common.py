@@ -27,10 +27,11 @@ from ..served_reports import served_report
 PageResult = str | tuple[str, int] | Response
 
 
-def display_name(name: str, other_names: dict[str, str] | None) -> str:
-    """A partner's name in the page's language when the ledger knows it ('az' for an
-    Azerbaijani page, 'uz-Latn' or 'uz' for an Uzbek one), else its own name."""
-    language = current_language()
+def display_name(name: str, other_names: dict[str, str] | None, language: str = "") -> str:
+    """A partner's name in the page's language (or a letter's `language`) when the ledger
+    knows it ('az' for an Azerbaijani page, 'uz-Latn' or 'uz' for an Uzbek one), else its
+    own name."""
+    language = language or current_language()
     for tag in (html_lang(language), language.split("_")[0]):
         if other_names and other_names.get(tag):
             return other_names[tag]

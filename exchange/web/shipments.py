@@ -563,28 +563,3 @@ def move_shipment(caller: Caller, shipment_id: int) -> PageResult:
         )
     flash(_("The shipment is now %(state)s.", state=STATE_LABELS[status]), "success")
     return redirect(url_for("exchange_pages.shipment", shipment_id=shipment_id), code=303)
-
-
-@blueprint.get("/shipments/<int:shipment_id>/packing-list")
-@page("viewer")
-def packing_list(caller: Caller, shipment_id: int) -> str:
-    with services().db.session() as session:
-        shipment = get_shipment(session, shipment_id)
-        data = with_totals(session, [shipment])[0]
-        partner = session.get(Institution, shipment.partner_id)
-        items = [render_item(item) for item in list_items(session, shipment_id)]
-    home = services().home_country
-    # An incoming parcel travels the other way: the partner sent it, from its country.
-    incoming = data["direction"] == "incoming"
-    return render_template(
-        "exchange/packing_list.html",
-        shipment=data,
-        partner=partner,
-        items=items,
-        library=services().config.oai.repository_name,
-        home=home,
-        incoming=incoming,
-        origin=partner.country if incoming and partner is not None else home,
-        dated=data["received_at" if incoming else "dispatched_at"] or data["created_at"],
-        international=partner is not None and partner.country != home,
-    )
