@@ -1,8 +1,8 @@
 """Many items at once in a real browser (Debian's Chromium): twenty ISBNs pasted become twenty
 lines; a spreadsheet with a bad row is refused by that row's line and stores nothing, then
 imported once corrected; a barcode scanner's ISBN and Enter, three times with one book
-twice, each time back in the scanner field, the repeated book one line of two copies;
-copies changed on a line. Every page axe-clean, and at a phone's 390 px the page itself
+twice, each time back in the scanner field, the repeated book one line of two copies, and
+the book the catalogue lacked given its title on its line's page; copies changed on a line. Every page axe-clean, and at a phone's 390 px the page itself
 never scrolls sideways.
 """
 
@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 
-from tests.test_browser import browser, playwright, sign_in  # noqa: F401  (fixtures)
+from tests.test_browser import browser, labelled, playwright, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,9 @@ def shipment(api: ApiCaller) -> int:
     return add_shipment(api, partner["id"], items=[])["id"]
 
 
-def checked(page: Page, name: str) -> None:
-    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone."""
+def checked(page: Page, name: str, forms: tuple[str, ...] = ("#scan", "#paste", "#import")) -> None:
+    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone,
+    nor are the `forms` on it."""
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     ours, others = axe_violations(page)
     assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
@@ -73,7 +74,7 @@ def checked(page: Page, name: str) -> None:
     page.set_viewport_size(PHONE)
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide"
-    for form in ("#scan", "#paste", "#import"):
+    for form in forms:
         box = page.locator(form).bounding_box()
         assert box is not None and box["x"] + box["width"] <= PHONE["width"], (form, box)
     screenshot(page, f"items-{name}-390")
@@ -182,6 +183,16 @@ def test_the_scanner_loop_keeps_the_focus_and_counts_a_book_scanned_twice(
         title_of(two): 1,
     }
     checked(page, "scanned")
+
+    # The book the catalogue did not know is given its title on the line's own page.
+    submit_and_wait(page, page.get_by_role("link", name=f"Edit the line {title_of(two)}"))
+    expect(page.get_by_label(labelled("Title"))).to_have_value(title_of(two))
+    checked(page, "line-form", forms=())
+    page.get_by_label(labelled("Title")).fill("Azərbaycan xalçaları")
+    page.get_by_label("Author").fill("Kərimov, Lətif")
+    submit_and_wait(page, page.get_by_role("button", name="Save"))
+    expect(page.get_by_role("status")).to_have_text("Changes saved.")
+    assert set(lines(page)) == {title_of(one), "Azərbaycan xalçaları"}
 
 
 def test_copies_are_changed_on_a_line(page: Page, api: ApiCaller, shipment: int) -> None:

@@ -349,3 +349,42 @@ def test_the_bulk_forms_are_offered_only_while_items_can_change(  # type: ignore
         viewer_pages.post(f"/shipments/{shipment}/items/paste", {"lines": isbns(1)[0]}).status_code
         == 403
     )
+
+
+def test_a_line_scanned_before_the_catalogue_knew_it_is_given_its_title(  # type: ignore[no-untyped-def]
+    pages: WebClient, api, shipment: int
+) -> None:
+    one = isbns(1)[0]
+    pages.post(f"/shipments/{shipment}/items/scan", {"isbn": one})
+    (item,) = items(api, shipment)
+    path = f"/shipments/{shipment}/items/{item['id']}/edit"
+    assert f'href="{path}"' in pages.text(f"/shipments/{shipment}")
+    form = pages.text(path)
+    assert re.search(r'id="f-title"[^>]*value="ISBN 978-0-00-000000-2"', form, re.S)
+    typed = {
+        "version": str(item["version"]),
+        "title": "Azərbaycan xalçaları",
+        "author": "Kərimov, Lətif",
+        "isbn": one,
+        "copies": "2",
+        "unit_value": "12,50",
+        "currency": "AZN",
+    }
+    pages.post("/language", {"language": "ru", "next": "/"})
+    response = pages.post(path, typed)
+    assert response.status_code == 303
+    (changed,) = items(api, shipment)
+    assert (changed["title"], changed["author"], changed["copies"]) == (
+        "Azərbaycan xalçaları",
+        "Kərimov, Lətif",
+        2,
+    )
+    assert (changed["unit_value"], changed["isbn"]) == ("12.50", one)
+    # From the form as it was before that save: refused, what was typed shown again.
+    stale = pages.post(path, {**typed, "title": "Başqa"})
+    assert stale.status_code == 409
+    assert 'value="Başqa"' in stale.get_data(as_text=True)
+    assert items(api, shipment)[0]["title"] == "Azərbaycan xalçaları"
+    refused = pages.post(path, {**typed, "version": str(changed["version"]), "title": ""})
+    assert refused.status_code == 422
+    assert 'id="e-title"' in refused.get_data(as_text=True)

@@ -36,6 +36,7 @@ from ..items import (
     RowsInvalid,
     add_item,
     add_items,
+    get_item,
     list_items,
     remove_item,
     render_item,
@@ -448,6 +449,61 @@ def import_items(caller: Caller, shipment_id: int) -> PageResult:
 
 
 csrf.exempt(import_items)
+
+
+# The fields of a line its edit page offers; the record it links to and the copies
+# received are set by their own steps (the catalogue search, accession, receipt).
+_LINE_FIELDS = (
+    "title",
+    "author",
+    "isbn",
+    "issn",
+    "year",
+    "language",
+    "copies",
+    "unit_value",
+    "currency",
+    "notes",
+)
+
+
+def _line_form(
+    values: dict, errors: dict, *, shipment_id: int, item: dict, status: int = 200
+) -> PageResult:
+    return render_template(
+        "exchange/item_form.html",
+        values=values,
+        errors=errors,
+        shipment_id=shipment_id,
+        item=item,
+    ), status
+
+
+@blueprint.route("/shipments/<int:shipment_id>/items/<int:item_id>/edit", methods=["GET", "POST"])
+@page("coordinator")
+def edit_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
+    """A whole line changed: the title of a book scanned before the catalogue knew it,
+    its author, value or notes."""
+    with services().db.session() as session:
+        current = render_item(get_item(session, shipment_id, item_id))
+    show = partial(_line_form, shipment_id=shipment_id, item=current)
+    if request.method == "GET":
+        return show(form_text(ItemIn, current), {})
+
+    def save() -> str:
+        patch = form_values(ItemIn, request.form, blank="clear")
+        with services().db.write() as session:
+            update_item(
+                session,
+                shipment_id,
+                item_id,
+                {name: value for name, value in patch.items() if name in _LINE_FIELDS},
+                actor=caller,
+                expected_version=version_field(),
+            )
+        return url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items"
+
+    return submit(save, show, _("Changes saved."), current["version"])
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/copies")
