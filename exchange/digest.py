@@ -35,7 +35,7 @@ from libfed.kernel import clock, mail
 from libfed.kernel.config import Config
 from libfed.kernel.models import MailDigest
 from libfed.kernel.services import services
-from libfed.web.i18n import LANGUAGES
+from libfed.web.i18n import LANGUAGES, html_lang
 
 from .attention import Reminders, reminders
 from .web.common import partner_names
@@ -122,7 +122,7 @@ def _compose(
             "acknowledgement_days": config.exchange.acknowledgement_days,
             "percent": format_percent,
             "plain": lambda html: Markup(html).unescape(),
-            "html_lang": language.replace("_", "-"),
+            "html_lang": html_lang(language),
         }
         total = sum(group.count for group in groups)
         environment = app.jinja_env
