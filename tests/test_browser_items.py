@@ -169,6 +169,14 @@ def test_the_scanner_loop_keeps_the_focus_and_counts_a_book_scanned_twice(
     page.goto(f"/shipments/{shipment}")
     scanner = page.get_by_label("Scanned ISBN")
     scanner.click()
+    # A misread barcode: refused, named, and the field ready for the next scan.
+    page.keyboard.type("97800")
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
+    expect(page.locator("#e-scan")).to_contain_text("ISBN: '97800' is not a valid ISBN")
+    expect(scanner).to_be_focused()
+    expect(scanner).to_have_value("")
+    checked(page, "scan-refused")
     for scanned in (one, two, one):
         # A scanner types the digits and Enter, as a keyboard does.
         page.keyboard.type(scanned)
