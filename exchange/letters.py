@@ -322,8 +322,8 @@ class _Writer:
         ]
         received, listed = sum(arrived), shipment["copies"]
         thanks = _(
-            "We thank you for the publications you sent us in exchange. We confirm that your "
-            "shipment %(reference)s reached us on %(date)s.",
+            "We thank you for the publications you sent us in exchange. On %(date)s we "
+            "received your shipment %(reference)s.",
             reference=self.reference,
             date=day(shipment["received_at"]),
         )
