@@ -8,7 +8,7 @@ from datetime import datetime
 from html import unescape
 
 import pytest
-from babel import dates, numbers
+from babel import Locale, dates, numbers
 
 from libfed.accounts.models import Contact, Institution
 from libfed.kernel.config import Config, parse_config
@@ -303,3 +303,36 @@ def test_hostile_names_and_addresses_are_escaped_and_bounded(  # type: ignore[no
             text = pdf_text(response.data)
             assert "Ж" * 20 in text and "…" in text
     assert page_count(pages.get(f"/shipments/{shipment['id']}/packing-list.pdf").data) <= 8
+
+
+@pytest.mark.parametrize("language", ["ru", "az"])
+@pytest.mark.parametrize(
+    "kind", ["cover-letter", "acknowledgement-request", "labels", "receipt", "packing-list"]
+)
+def test_every_document_names_the_partner_and_counts_in_its_language(  # type: ignore[no-untyped-def]
+    pages: WebClient, api, partner: int, kind: str, language: str
+) -> None:
+    """The partner by its name in that language, its address and country named in that
+    language, the copies as that language groups digits: on the page and in the PDF."""
+    if kind == "receipt":
+        shipment = add_shipment(api, partner, "incoming", items=BOOKS, reference="РГБ/2026/12")
+        assert api.move(shipment["id"], "received").status_code == 200
+    else:
+        shipment = _outgoing(api, partner)
+    path = (
+        f"/shipments/{shipment['id']}/packing-list"
+        if kind == "packing-list"
+        else f"/shipments/{shipment['id']}/letters/{kind}"
+    )
+    name = {"ru": PARTNER_RU, "az": PARTNER_AZ}[language]
+    russia = Locale.parse(language).territories["RU"]
+    said = [name, *PARTNER_ADDRESS, russia]
+    if kind != "labels":
+        said.append(_number(1236, language))
+    letter = _article(pages.text(f"{path}?language={language}"))
+    assert letter.startswith(f"{language} ")
+    for words in said:
+        assert words in letter, (kind, language, words)
+    text = _fold(pdf_text(pages.get(f"{path}.pdf?language={language}").data))
+    for words in said:
+        assert words.replace("\xa0", " ") in text, (kind, language, words)
