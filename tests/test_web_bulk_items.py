@@ -157,6 +157,30 @@ def test_too_many_lines_are_refused_whole(pages: WebClient, api, shipment: int) 
     assert items(api, shipment) == []
 
 
+def test_a_long_list_with_titles_is_read_and_a_list_too_large_refused(  # type: ignore[no-untyped-def]
+    pages: WebClient, api, shipment: int
+) -> None:
+    title = "Kitab " + "ə" * 400  # 2,000 lines of these: more than a form's usual 500 kB
+    text = "\n".join(f"{isbn};1;{title}" for isbn in isbns(bulk.MAX_LINES))
+    assert len(text.encode()) > 1024 * 1024
+    response = pages.post(f"/shipments/{shipment}/items/paste", {"lines": text})
+    assert response.status_code == 303
+    assert len(items(api, shipment)) == bulk.MAX_LINES
+    response = pages.post(
+        f"/shipments/{shipment}/items/paste", {"lines": "x" * (bulk.MAX_FILE_BYTES + 100_000)}
+    )
+    assert response.status_code == 413
+    assert refusals(response) == ["the list is larger than 5 MiB"]
+
+
+def test_a_list_needs_the_forms_csrf_token(app, web_users, api, shipment: int) -> None:  # type: ignore[no-untyped-def]
+    web = WebClient(app.test_client())
+    web.sign_in(web_users["coordinator"])
+    response = web.client.post(f"/shipments/{shipment}/items/paste", data={"lines": isbns(1)[0]})
+    assert response.status_code == 400
+    assert items(api, shipment) == []
+
+
 def test_the_refusals_are_in_the_pages_language(pages: WebClient, api, shipment: int) -> None:  # type: ignore[no-untyped-def]
     """Waits for the translations' merge: the Russian words come from the catalogue."""
     pages.post("/language", {"language": "ru", "next": "/"})

@@ -410,27 +410,47 @@ def scan_item(caller: Caller, shipment_id: int) -> PageResult:
     return _add_rows(caller, shipment_id, "scan", text, read)
 
 
+def _large_form() -> None:
+    """Let this request's form be as large as an import may be (the application's body
+    limit is smaller), then make the CSRF check, which reads the form: the views that
+    call this are exempt from the check made before any view, with the usual limits."""
+    request.max_content_length = bulk.MAX_FILE_BYTES + 64 * 1024  # the form around it
+    request.max_form_memory_size = bulk.MAX_FILE_BYTES
+    csrf.protect()
+
+
+def _too_large(shipment_id: int, form: str, message: Message) -> PageResult:
+    return _shipment_page(shipment_id, bulk_form=form, bulk_errors=[translate(message)], status=413)
+
+
 @blueprint.post("/shipments/<int:shipment_id>/items/paste")
 @page("coordinator")
 def paste_items(caller: Caller, shipment_id: int) -> PageResult:
-    text = request.form.get("lines", "")
+    """A pasted list: 2,000 lines with their titles may be larger than a form's usual limit."""
+    try:
+        _large_form()
+        text = request.form.get("lines", "")
+    except RequestEntityTooLarge:
+        return _too_large(
+            shipment_id,
+            "paste",
+            Message("the list is larger than {max} MiB", max=bulk.MAX_FILE_BYTES >> 20),
+        )
     return _add_rows(caller, shipment_id, "paste", text, lambda: bulk.read_pasted(text))
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/import")
 @page("coordinator")
 def import_items(caller: Caller, shipment_id: int) -> PageResult:
-    """A spreadsheet's rows. This request may be larger than the application's body
-    limit, so the CSRF check (which reads the form) is made here, once the limit is
-    raised for it alone."""
-    request.max_content_length = bulk.MAX_FILE_BYTES + 64 * 1024  # the form around it
+    """A spreadsheet's rows, from a file up to the import's limit (see _large_form)."""
     try:
-        csrf.protect()
+        _large_form()
         upload = request.files.get("file")
     except RequestEntityTooLarge:
-        message = Message("the file is larger than {max} MiB", max=bulk.MAX_FILE_BYTES >> 20)
-        return _shipment_page(
-            shipment_id, bulk_form="import", bulk_errors=[translate(message)], status=413
+        return _too_large(
+            shipment_id,
+            "import",
+            Message("the file is larger than {max} MiB", max=bulk.MAX_FILE_BYTES >> 20),
         )
     if upload is None or not upload.filename:
         return _shipment_page(
@@ -448,6 +468,7 @@ def import_items(caller: Caller, shipment_id: int) -> PageResult:
     return _add_rows(caller, shipment_id, "import", "", read)
 
 
+csrf.exempt(paste_items)
 csrf.exempt(import_items)
 
 
