@@ -371,8 +371,8 @@ class _Writer:
                     Column(pgettext("running number", "No."), 1, numeric=True),
                     Column(_("Title"), 7),
                     Column(_("Author"), 4),
-                    Column(_("Copies listed"), 2, numeric=True),
-                    Column(_("Copies received"), 2, numeric=True),
+                    Column(_("Copies listed"), 3, numeric=True),
+                    Column(_("Copies received"), 3, numeric=True),
                 ),
                 tuple(
                     (
@@ -447,12 +447,12 @@ class _Writer:
                 _("Contents"),
                 (
                     Column(pgettext("running number", "No."), 1, numeric=True),
-                    Column(_("Title"), 7),
-                    Column(_("Author"), 4),
+                    Column(_("Title"), 6),
+                    Column(_("Author"), 3),
                     Column(_("ISBN / ISSN"), 3),
-                    Column(_("Year"), 1, numeric=True),
-                    Column(_("Copies"), 2, numeric=True),
-                    Column(_("Unit value"), 2),
+                    Column(_("Year"), 2, numeric=True),
+                    Column(_("Copies"), 4, numeric=True),
+                    Column(_("Unit value"), 3),
                 ),
                 tuple(
                     (

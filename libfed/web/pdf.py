@@ -64,14 +64,16 @@ class _Writer:
     def text(self, text: str, height: float = LINE, width: float = 0) -> None:
         """Text wrapped in the column from the current x, the cursor left under it."""
         x = self.pdf.get_x()
-        self.pdf.multi_cell(width, height, text, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.pdf.multi_cell(width, height, text, align=Align.L, new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.pdf.set_x(x)
 
     def space(self, mm: float) -> None:
         self.pdf.ln(mm)
 
     def height_of(self, width: float, text: str, height: float = LINE) -> float:
-        lines = self.pdf.multi_cell(width, height, text, dry_run=True, output="LINES")
+        lines = self.pdf.multi_cell(
+            width, height, text, align=Align.L, dry_run=True, output="LINES"
+        )
         return len(lines) * height
 
     def keep_together(self, height: float) -> None:
@@ -188,7 +190,7 @@ class _Writer:
             if block.total is not None:
                 row = table.row()
                 span = len(block.columns) - len(block.total_values)
-                row.cell(block.total, colspan=span, style=FontFace(emphasis="BOLD"))
+                row.cell(block.total, colspan=span, align=Align.L, style=FontFace(emphasis="BOLD"))
                 for value in block.total_values:
                     row.cell(value)
         self.font()
