@@ -78,9 +78,7 @@ def test_the_wheel_holds_every_module_template_translation_and_schema(
     wheel: zipfile.ZipFile,
 ) -> None:
     held = set(wheel.namelist())
-    wanted = _checkout_files(
-        (".py", ".html", ".css", ".js", ".svg", ".xsl", ".xsd", ".mo", ".ttf")
-    )
+    wanted = _checkout_files((".py", ".html", ".css", ".js", ".svg", ".xsl", ".xsd", ".mo", ".ttf"))
     wanted |= {"libfed/root/demo/data/libfed_demo.xml", "libfed/schemas/catalog.xml"}
     wanted |= {"libfed/web/fonts/LICENSE"}  # the bundled fonts' licence travels with them
     assert wanted - held == set()
