@@ -119,7 +119,7 @@ _FITS_JS = """() => {
     }
     const header = document.querySelector('body > header');
     return {
-        scrollWidth: document.documentElement.scrollWidth,
+        scrollWidth: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
         width,
         header: header ? header.getBoundingClientRect().height : 0,
         problems: [...new Set(problems)],

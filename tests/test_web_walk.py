@@ -13,7 +13,7 @@ browser's view of the same pages (layout at 390 and 1366 px) is test_browser_lay
 
 What is not in any language is left out of the text read: code, keyboard and sample text,
 preformatted text, and what a page marks as no language (lang="zxx": identifiers, URLs)
-or not to translate; and the demo's own English data (a name, a note) where it holds one.
+or not to translate. The demo's own data needs no exception: it holds no code word.
 """
 
 from __future__ import annotations
