@@ -417,5 +417,21 @@ def test_a_word_with_two_meanings_is_said_by_its_meaning(
     assert _dd(russian.text(f"/harvesting/runs/{ledger['run']}"), "Начало")
 
 
+def test_a_partners_language_is_named_in_the_pages_language(russian: WebClient) -> None:
+    """The menu names each language in itself, for a reader choosing their own; a partner's
+    language of letters is chosen for someone else, by its name in the page's language."""
+    form = html.fromstring(russian.text("/partners/new"))
+    offered = [
+        o.text_content().strip() for o in form.xpath('//select[@name="letter_language"]/option')
+    ]
+    assert {"азербайджанский", "узбекский (латиница)", "узбекский (кириллица)"} <= set(offered)
+    russian.post("/language", {"language": "uz_Latn", "next": "/"})
+    form = html.fromstring(russian.text("/partners/new"))
+    offered = [
+        o.text_content().strip() for o in form.xpath('//select[@name="letter_language"]/option')
+    ]
+    assert "oʻzbek (kirill)" in offered
+
+
 def test_the_language_menu_refuses_unknown_languages(pages: WebClient) -> None:
     assert pages.post("/language", {"language": "xx", "next": "/"}).status_code == 400

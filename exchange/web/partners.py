@@ -48,7 +48,7 @@ from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.collation import sort_key
 from libfed.web.forms import field_errors, form_values, page_number
-from libfed.web.i18n import LANGUAGES, label_codes
+from libfed.web.i18n import label_codes, language_names
 
 from .. import catalogue
 from ..agreements import list_agreements, with_usage
@@ -170,7 +170,7 @@ def partner(caller: Caller, partner_id: int) -> str:
         caller=caller,
         this_year=clock.utc_now().year,
         sources=sources,
-        languages=LANGUAGES,
+        languages=language_names(),
     )
 
 
@@ -238,7 +238,7 @@ def _form(
         kinds=KINDS,
         name_languages=NAME_LANGUAGES,
         countries=country_choices(),
-        letter_languages=list(LANGUAGES.items()),
+        letter_languages=list(language_names().items()),
         duplicates=duplicates or [],
     ), status
 

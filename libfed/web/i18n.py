@@ -12,9 +12,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import Flask, g, session
 from flask import request as flask_request
-from flask_babel import Babel, format_date, format_datetime, gettext, lazy_gettext
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext, lazy_gettext
 
 from libfed.kernel.config import WebConfig
 from libfed.kernel.errors import Codes, Message
@@ -68,6 +69,19 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 def html_lang(locale_id: str) -> str:
     """BCP 47 for the `lang` attribute: uz_Latn -> uz-Latn."""
     return locale_id.replace("_", "-")
+
+
+def language_names() -> dict[str, str]:
+    """The pages' languages named in the page's language (CLDR: "узбекский (кириллица)" on
+    a Russian page), for choosing another's language, such as a partner's letters: the
+    menu's own names (Oʻzbekcha, Ўзбекча) are for the reader choosing their own."""
+    page = str(get_locale() or "en")
+    names = {
+        code: Locale.parse(code).get_display_name(page) or name for code, name in LANGUAGES.items()
+    }
+    if page == "uz_Latn":  # CLDR writes oʻ with U+2018; Uzbek Latin's letter is U+02BB
+        names = {code: name.replace("\u2018", "\u02bb") for code, name in names.items()}
+    return names
 
 
 def language_for_tag(tag: str) -> str | None:
