@@ -180,6 +180,9 @@ def test_a_receipt_letter_printed_in_the_partners_language(page: Page, site: dic
     expect(page.get_by_label("Language of the document")).to_be_hidden()
     expect(letter).to_be_visible()
     screenshot(page, "letters-05-receipt-ru-printed")
+    printed = page.pdf(prefer_css_page_size=True)  # what Chromium's Print makes of it
+    # A4 is 595 x 842 points (Chromium's own default is Letter, 612 x 792).
+    assert re.search(rb"/MediaBox \[0 0 59[45]\.\d+ 84[12]\.\d+\]", printed), "not A4"
     page.emulate_media(media="screen")
 
     # The same letter as a PDF file, named safely, saying the same.
