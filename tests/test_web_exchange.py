@@ -335,7 +335,7 @@ def test_the_dashboard_lists_what_waits(pages: WebClient, api) -> None:  # type:
     api.move(late["id"], "dispatched", at=(now - timedelta(days=45)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     page = pages.text("/")
     drafts = page.split('id="wait-draft"', 1)[1].split("</section>", 1)[0]
-    overdue = page.split('id="wait-overdue"', 1)[1].split("</section>", 1)[0]
+    overdue = page.split('id="wait-unacknowledged"', 1)[1].split("</section>", 1)[0]
     assert f"/shipments/{draft['id']}" in drafts and "LATE-1" not in drafts
     assert "LATE-1" in overdue
 
