@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -249,6 +250,26 @@ def test_each_letter_as_a_pdf_says_what_the_page_says(  # type: ignore[no-untype
     # "1 236": the PDF's font draws a no-break space with the glyph of a space.
     assert _number(1236, "ru").replace("\xa0", " ") in cover
     assert "экземпляр за экземпляр" in cover
+
+
+def test_an_amount_in_manat_keeps_its_unit_in_the_pdf(  # type: ignore[no-untyped-def]
+    pages: WebClient, api, partner: int
+) -> None:
+    """Azerbaijani writes manat as ₼, which the PDF's font has no glyph for: the PDF spells
+    the currency's code rather than print an amount without a unit."""
+    shipment = add_shipment(
+        api,
+        partner,
+        items=[
+            {"title": "Azərbaycan tarixi", "copies": 2, "unit_value": "12.50", "currency": "AZN"}
+        ],
+    )
+    path = f"/shipments/{shipment['id']}/packing-list"
+    amount = numbers.format_currency(Decimal("12.50"), "AZN", locale="az")
+    assert "₼" in amount
+    assert amount in _text(pages.get(f"{path}?language=az").get_data(as_text=True))
+    text = _fold(pdf_text(pages.get(f"{path}.pdf?language=az").data))
+    assert amount.replace("₼", "AZN").replace("\xa0", " ") in text.replace("\xa0", " ")
 
 
 # ------------------------------------------------------------------ who may read them

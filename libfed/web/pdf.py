@@ -3,15 +3,24 @@
 fpdf2 is pure Python; the text is set in DejaVu Sans (bundled in `fonts/`, with its
 licence), which has the Cyrillic, Azerbaijani (ə, ğ, ş) and Uzbek (ʻ, ʼ, ў, қ) letters the
 core PDF fonts lack. A character DejaVu has no glyph for (CJK, say) is left out with a
-logged warning, never an error: a partner's name must not stop a letter. Every text
+logged warning, never an error: a partner's name must not stop a letter; a currency sign
+it lacks (the manat's ₼, which Azerbaijani amounts use) is written as the currency's ISO
+code instead, so that no amount loses its unit. Every text
 has been clipped by `libfed.web.documents`, and fpdf2 breaks a word wider than its
 column, so no input makes a line run off the page.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from babel import Locale
+from babel.numbers import get_currency_symbol
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
@@ -274,8 +283,47 @@ class _Writer:
                 self.label(block)
 
 
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    """The code points the body font draws (both weights cover the same ones)."""
+    return frozenset(TTFont(FONTS / "DejaVuSans.ttf").getBestCmap())
+
+
+@lru_cache(maxsize=16)
+def _currency_codes(language: str) -> dict[str, str]:
+    """Currency sign -> ISO code, for the signs this language writes amounts with."""
+    locale = Locale.parse(language)
+    signs = {get_currency_symbol(code, locale=locale): code for code in locale.currencies}
+    return {sign: code for sign, code in signs.items() if len(sign) == 1}
+
+
+def _drawable(value: Any, codes: dict[str, str]) -> Any:
+    """The value with every currency sign the font lacks spelt as its ISO code."""
+    if isinstance(value, str):
+        glyphs = _glyphs()
+        return "".join(
+            codes.get(char, char)
+            if unicodedata.category(char) == "Sc" and ord(char) not in glyphs
+            else char
+            for char in value
+        )
+    if isinstance(value, tuple):
+        return tuple(_drawable(item, codes) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value,
+            **{
+                field.name: _drawable(getattr(value, field.name), codes)
+                for field in dataclasses.fields(value)
+                if field.init
+            },
+        )
+    return value
+
+
 def write_pdf(document: Document) -> bytes:
     """The document as the bytes of an A4 PDF."""
+    document = _drawable(document, _currency_codes(document.language))
     writer = _Writer(document)
     for block in document.blocks:
         writer.block(block)
