@@ -181,9 +181,14 @@ def _form_of(found: Source) -> dict[str, object]:
     }
 
 
-def _institution_choices(session: Session) -> list[tuple[int, str]]:
-    """The institutions a source may belong to, by name (an id is not what people know)."""
-    rows = session.execute(select(Institution.id, Institution.name)).all()
+def _institution_choices(session: Session, keep: int | None = None) -> list[tuple[int, str]]:
+    """The institutions a source may belong to, by name (an id is not what people know):
+    those in use, and `keep` (the source's own) even when it has been archived since."""
+    rows = session.execute(
+        select(Institution.id, Institution.name).where(
+            Institution.archived_at.is_(None) | (Institution.id == keep)
+        )
+    ).all()
     return sorted(((ident, name) for ident, name in rows), key=lambda row: row[1].casefold())
 
 
@@ -287,7 +292,7 @@ def _source_page(  # type: ignore[no-untyped-def]
         held = records_held(session, [name]).get(name, 0)
         upcoming = next_runs(session).get(name) if found.enabled else None
         moved = moved_to(session, found.id)
-        choices = _institution_choices(session) if caller.may("admin") else []
+        choices = _institution_choices(session, found.institution_id) if caller.may("admin") else []
     parked = found.parked_until
     return render_template(
         "harvest/source.html",

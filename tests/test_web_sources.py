@@ -151,3 +151,21 @@ def test_a_hostile_form_is_refused_field_by_field_and_nothing_is_stored(  # type
     response = admin_pages.post("/harvesting", {**GOOD, "sets": "ok " + "s" * 256})
     assert response.status_code == 422
     assert _sources(db) == {}
+
+
+def test_an_archived_institution_is_offered_only_to_the_source_it_already_owns(  # type: ignore[no-untyped-def]
+    admin_pages: WebClient, api, db
+) -> None:
+    library = add_partner(api, "Azərbaycan Milli Kitabxanası", "AZ")
+    closed = add_partner(api, "Closed Library", "AZ")
+    assert admin_pages.post(
+        "/harvesting", {**GOOD, "institution_id": str(closed["id"])}
+    ).status_code in (302, 303)
+    path = f"/institutions/{closed['id']}"
+    assert api.post(f"{path}/archive", etag=api.etag(path)).status_code == 200
+
+    def offered(page: str) -> set[str]:
+        return set(re.findall(r'<option value="(\d+)"', page))
+
+    assert offered(admin_pages.text("/harvesting")) == {str(library["id"])}
+    assert offered(admin_pages.text("/harvesting/az-nl")) == {str(library["id"]), str(closed["id"])}
