@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 from lxml import etree
 from sqlalchemy import func, select
@@ -218,7 +219,11 @@ def _choices(db: Database) -> dict:
             "SELECT partner_id, count(*) FROM shipments GROUP BY partner_id "
             "ORDER BY count(*) DESC LIMIT 1"
         ).one()
+        record = connection.exec_driver_sql(
+            "SELECT identifier FROM records WHERE NOT deleted ORDER BY id LIMIT 1"
+        ).scalar_one()
     return {
+        "record": record,
         "shipment": shipment[0],
         "shipment_items": shipment[1],
         "partner": partner[0],
@@ -239,6 +244,8 @@ def pages(config: Path, token: str) -> tuple[dict, dict]:
 
     def rest(*paths: str) -> Callable[[], object]:
         return _all(*(_get(api, API + path, bearer) for path in paths))
+
+    record = quote(chosen["record"], safe=":")
 
     reports = rest(f"/reports/balance?year={REPORT_YEAR}", f"/reports/countries?year={REPORT_YEAR}")
     cases: list[tuple[str, str, str | None, Callable[[], object] | None, bool]] = [
@@ -308,6 +315,20 @@ def pages(config: Path, token: str) -> tuple[dict, dict]:
             "balance + countries (2), miss",
             reports,
             True,
+        ),
+        (
+            f"reports {REPORT_YEAR - 4}-{REPORT_YEAR} by year",
+            f"/reports/years?first={REPORT_YEAR - 4}&last={REPORT_YEAR}",
+            "the same years",
+            rest(f"/reports/years?first={REPORT_YEAR - 4}&last={REPORT_YEAR}"),
+            False,
+        ),
+        (
+            "record page",
+            f"/records/{record}",
+            "GetRecord oai_dc",
+            _get(api, f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={record}"),
+            False,
         ),
         ("harvesting (3 sources)", "/harvesting", None, None, False),
     ]
