@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Locator, Page, Playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("LIBFED_CHROMIUM", "/usr/bin/chromium")
@@ -26,10 +30,60 @@ LAUNCH_ARGS = [
 ]
 # A page, or a wait for one, that takes longer than this is a failure, not a slow machine.
 TIMEOUT_MS = 10_000
+# The two screens every page must fit: a phone, and a common laptop.
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
 
 
 def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+
+
+# ------------------------------------------------------------------ fixtures
+# A test module imports the ones it uses (`from browser import browser, page, ...`); one
+# Chromium serves all the tests of a module, each test in a fresh profile.
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (make browser installs it)")
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = launch(playwright)
+    yield launched
+    launched.close()
+
+
+def new_page(
+    browser: Browser, base_url: str, viewport: dict[str, int] = DESKTOP, **options: Any
+) -> Page:
+    """A page in a fresh browser profile (no cookies) that asks for English unless `options`
+    say otherwise, and wants no animation (charts drawn at once, so screenshots show their
+    final state). Close it with `page.context.close()`."""
+    settings = {"locale": "en-US", "reduced_motion": "reduce", "viewport": viewport} | options
+    context = browser.new_context(base_url=base_url, **settings)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+@pytest.fixture
+def site_url(live_server: str, web_users: dict[str, str]) -> str:
+    """The app on loopback (its pages, not /oai), with conftest's users signed up."""
+    return live_server.removesuffix("/oai")
+
+
+@pytest.fixture
+def page(browser: Browser, site_url: str) -> Iterator[Page]:
+    """An English page at a desktop's width, in a fresh profile."""
+    opened = new_page(browser, site_url)
+    yield opened
+    opened.context.close()
 
 
 # ------------------------------------------------------------------ artifacts
@@ -48,6 +102,58 @@ def screenshot(page: Page, name: str) -> Path:
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# ------------------------------------------------------------------ what every page owes
+
+
+def accessible(page: Page, name: str) -> None:
+    """axe-core finds nothing wrong with the page as it is now, and no id repeats."""
+    ours, others = axe_violations(page)
+    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
+    twice = duplicate_ids(page)
+    assert not twice, f"ids used twice on {name}: {twice}"
+
+
+_TOO_WIDE_JS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right
+               <= window.innerWidth + 1)
+  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + (e.className ? '.' + e.className : '') + ' '
+            + Math.round(e.getBoundingClientRect().right))"""
+
+
+def fits_window(page: Page, name: str) -> None:
+    """The page itself never scrolls sideways: it is no wider than the window. A chart
+    redraws at a new width a moment after the window changes, so a page gets that moment;
+    one still too wide then is named with the elements that reach past the edge."""
+    fits = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    with suppress(PlaywrightTimeout):
+        page.wait_for_function(fits, timeout=3000)
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], (
+        f"{name} at {width[1]} px is {width[0]} px wide: {page.evaluate(_TOO_WIDE_JS)}"
+    )
+
+
+def checked(page: Page, name: str, forms: tuple[str, ...] = ()) -> None:
+    """What every page owes a person, checked on the page as it is now: a heading, nothing
+    axe-core finds wrong, no id twice, no sideways scroll at a desktop's 1366 px nor at a
+    phone's 390 px, where the `forms` (CSS selectors) too stay within the phone's width.
+    Screenshots at both widths, artifacts/screenshots/<name>.png and <name>-390.png."""
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    accessible(page, name)
+    page.set_viewport_size(DESKTOP)
+    fits_window(page, name)
+    screenshot(page, name)
+    page.set_viewport_size(PHONE)
+    fits_window(page, name)
+    for form in forms:
+        box = page.locator(form).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], (form, box)
+    screenshot(page, f"{name}-390")
+    page.set_viewport_size(DESKTOP)
 
 
 # ------------------------------------------------------------------ reading pages

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["XML_CATALOG_FILES"] = str(ROOT / "schemas" / "catalog.xml")
 
 import pytest  # noqa: E402
+
+# The browser tests' shared fixtures: one Chromium per module, an English desktop page.
+from browser import browser, page, playwright, site_url  # noqa: E402, F401
 from flask import Flask  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from lxml import etree  # noqa: E402

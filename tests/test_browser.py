@@ -19,17 +19,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
 from browser import (
-    CHROMIUM,
-    TIMEOUT_MS,
     axe_violations,
     duplicate_ids,
     focused,
-    launch,
+    new_page,
     number,
     read_table,
     screenshot,
@@ -41,12 +38,10 @@ from conftest import PASSWORD, REPOSITORY_ID, ROOT, config_dict
 from playwright.sync_api import (
     Browser,
     Page,
-    Playwright,
     Request,
     Response,
     Route,
     expect,
-    sync_playwright,
 )
 from sqlalchemy import select
 
@@ -144,35 +139,11 @@ def site(live_server: str, web_users: dict[str, str], db: Database) -> Site:
         return Site(live_server.removesuffix("/oai"), draft.id, sent.id, draft.partner_id)
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make browser installs it)")
-    with sync_playwright() as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = launch(playwright)
-    yield launched
-    launched.close()
-
-
 @pytest.fixture
 def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
-    """A fresh browser profile (no cookies) whose browser asks for English, and wants no
-    animation (the charts are drawn at once, so screenshots show their final state).
-    Every stylesheet, script or image that fails to load is noted in `broken`."""
-    context = browser.new_context(
-        base_url=site.url,
-        locale="en-US",
-        viewport={"width": 1280, "height": 900},
-        reduced_motion="reduce",
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    opened = context.new_page()
+    """conftest's English page (browser.new_page), 1280 px wide, on the demo's site; every
+    stylesheet, script or image that fails to load is noted in `broken`."""
+    opened = new_page(browser, site.url, viewport={"width": 1280, "height": 900})
 
     def check(response: Response) -> None:
         kind = response.request.resource_type
@@ -193,7 +164,7 @@ def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
     )
     opened.on("pageerror", lambda error: broken.append(f"script error: {error}"))
     yield opened
-    context.close()
+    opened.context.close()
 
 
 @pytest.fixture

@@ -7,38 +7,16 @@ scroll in their own box).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import suppress
-
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, read_table, screenshot
+from browser import checked, read_table
 from conftest import ApiCaller, add_partner, add_shipment
-from playwright.sync_api import Browser, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, playwright, sign_in  # noqa: F401  (fixtures)
+from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.slow
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
-
-
-@pytest.fixture
-def site(live_server: str, web_users: dict[str, str]) -> str:
-    return live_server.removesuffix("/oai")
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
-    context = browser.new_context(
-        base_url=site, locale="en-US", viewport=DESKTOP, reduced_motion="reduce"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 @pytest.fixture
@@ -81,44 +59,12 @@ def berlin(api: ApiCaller) -> dict:
     return partner
 
 
-def checked(page: Page, name: str) -> None:
-    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone."""
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    screenshot(page, f"balance-{name}")
-    page.set_viewport_size(PHONE)
-    # The charts redraw at the new width a moment after it changes; a page still too wide
-    # then is named below.
-    with suppress(PlaywrightTimeout):
-        page.wait_for_function(
-            "() => document.documentElement.scrollWidth <= window.innerWidth", timeout=3000
-        )
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide: {too_wide(page)}"
-    screenshot(page, f"balance-{name}-390")
-    page.set_viewport_size(DESKTOP)
-
-
-def too_wide(page: Page) -> list[str]:
-    """The outermost elements that reach past the window's right edge, to name in a failure."""
-    return page.evaluate(
-        """() => [...document.querySelectorAll('body *')]
-          .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-          .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right
-                       <= window.innerWidth + 1)
-          .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                    + (e.className ? '.' + e.className : '') + ' '
-                    + Math.round(e.getBoundingClientRect().right))"""
-    )
-
-
 def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
 def test_a_value_for_value_balance_on_the_partner_page_and_in_the_reports(
-    page: Page, site: str, berlin: dict
+    page: Page, site_url: str, berlin: dict
 ) -> None:
     sign_in(page)
 
@@ -135,7 +81,7 @@ def test_a_value_for_value_balance_on_the_partner_page_and_in_the_reports(
     balance = read_table(agreement.get_by_role("table"))
     assert balance["2024"]["Copies sent"] == "4"
     assert balance["2024"]["Value balance"] == "This library has sent AZN40.00 more"
-    checked(page, "partner")
+    checked(page, "balance-partner")
 
     page.goto("/reports?year=2025")
     rows = read_table(page.get_by_role("table", name="Value sent and received under each"))
@@ -145,7 +91,7 @@ def test_a_value_for_value_balance_on_the_partner_page_and_in_the_reports(
     assert berlin_row["Value sent"] == "AZN20.00 €10.00"
     assert "The partner has sent €20.00 more" in berlin_row["Value balance"]
     assert "Milli Kütüphane" not in rows  # copy for copy: copies only
-    checked(page, "reports")
+    checked(page, "balance-reports")
 
     page.get_by_role("link", name="Compare several years").click()
     page.get_by_label("From the year").fill("2023")
@@ -160,4 +106,4 @@ def test_a_value_for_value_balance_on_the_partner_page_and_in_the_reports(
         "() => { const c = document.getElementById('chart-years');"
         " return c && c.width > 0 && c.toDataURL().length > 1000; }"
     )
-    checked(page, "years")
+    checked(page, "balance-years")

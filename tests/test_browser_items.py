@@ -9,24 +9,24 @@ never scrolls sideways.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, number, read_table, screenshot
+from browser import checked, number, read_table
 from browser import submit as submit_and_wait
 from conftest import ApiCaller, add_partner, add_shipment
 from openpyxl import Workbook
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 
-from tests.test_browser import browser, labelled, playwright, sign_in  # noqa: F401  (fixtures)
+from tests.test_browser import labelled, sign_in
 
 pytestmark = pytest.mark.slow
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
+
+# The three ways to add books to a draft, which must each fit a phone.
+FORMS = ("#scan", "#paste", "#import")
 
 
 def isbns(count: int, start: int = 0) -> list[str]:
@@ -41,44 +41,10 @@ def title_of(isbn: str) -> str:
 
 
 @pytest.fixture
-def site(live_server: str, web_users: dict[str, str]) -> str:
-    return live_server.removesuffix("/oai")
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
-    context = browser.new_context(
-        base_url=site, locale="en-US", viewport=DESKTOP, reduced_motion="reduce"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-@pytest.fixture
 def shipment(api: ApiCaller) -> int:
     """A draft outgoing shipment with no items yet."""
     partner = add_partner(api, "Milli Kütüphane", "TR")
     return add_shipment(api, partner["id"], items=[])["id"]
-
-
-def checked(page: Page, name: str, forms: tuple[str, ...] = ("#scan", "#paste", "#import")) -> None:
-    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone,
-    nor are the `forms` on it."""
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    screenshot(page, f"items-{name}")
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide"
-    for form in forms:
-        box = page.locator(form).bounding_box()
-        assert box is not None and box["x"] + box["width"] <= PHONE["width"], (form, box)
-    screenshot(page, f"items-{name}-390")
-    page.set_viewport_size(DESKTOP)
 
 
 def lines(page: Page) -> dict[str, dict[str, str]]:
@@ -88,7 +54,7 @@ def lines(page: Page) -> dict[str, dict[str, str]]:
 def test_twenty_pasted_isbns_become_twenty_lines(page: Page, shipment: int) -> None:
     sign_in(page)
     page.goto(f"/shipments/{shipment}")
-    checked(page, "draft")
+    checked(page, "items-draft", FORMS)
     listed = isbns(20)
     page.get_by_label("ISBNs, one per line").fill("\n".join(listed))
     submit_and_wait(page, page.get_by_role("button", name="Add the listed books"))
@@ -96,7 +62,7 @@ def test_twenty_pasted_isbns_become_twenty_lines(page: Page, shipment: int) -> N
     rows = lines(page)
     assert set(rows) == {title_of(isbn) for isbn in listed}, rows
     assert all(number(row["Copies"]) == 1 for row in rows.values())
-    checked(page, "pasted")
+    checked(page, "items-pasted", FORMS)
 
 
 def _workbook(path: Path, rows: list[list[object]]) -> Path:
@@ -139,7 +105,7 @@ def test_a_spreadsheet_with_a_bad_row_is_refused_by_its_line(
     expect(field).to_be_focused()
     expect(field).to_have_attribute("aria-describedby", "h-file e-import")
     expect(page.get_by_text("No items yet.")).to_be_visible()
-    checked(page, "import-refused")
+    checked(page, "items-import-refused", FORMS)
 
     right = _workbook(
         tmp_path / "list.xlsx",
@@ -176,7 +142,7 @@ def test_the_scanner_loop_keeps_the_focus_and_counts_a_book_scanned_twice(
     expect(page.locator("#e-scan")).to_contain_text("ISBN: '97800' is not a valid ISBN")
     expect(scanner).to_be_focused()
     expect(scanner).to_have_value("")
-    checked(page, "scan-refused")
+    checked(page, "items-scan-refused", FORMS)
     for scanned in (one, two, one):
         # A scanner types the digits and Enter, as a keyboard does.
         page.keyboard.type(scanned)
@@ -190,12 +156,12 @@ def test_the_scanner_loop_keeps_the_focus_and_counts_a_book_scanned_twice(
         title_of(one): 2,
         title_of(two): 1,
     }
-    checked(page, "scanned")
+    checked(page, "items-scanned", FORMS)
 
     # The book the catalogue did not know is given its title on the line's own page.
     submit_and_wait(page, page.get_by_role("link", name=f"Edit the line {title_of(two)}"))
     expect(page.get_by_label(labelled("Title"))).to_have_value(title_of(two))
-    checked(page, "line-form", forms=())
+    checked(page, "items-line-form")
     page.get_by_label(labelled("Title")).fill("Azərbaycan xalçaları")
     page.get_by_label("Author").fill("Kərimov, Lətif")
     submit_and_wait(page, page.get_by_role("button", name="Save"))

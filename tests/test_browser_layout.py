@@ -15,22 +15,21 @@ box that hides what overflows it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, screenshot, submit
+from browser import DESKTOP, PHONE, axe_violations, duplicate_ids, new_page, screenshot, submit
 from conftest import PASSWORD, signed_in_as
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
-from test_browser import Site, browser, migrated_template, playwright, site  # noqa: F401  (fixtures)
+from test_browser import Site, migrated_template, site  # noqa: F401  (fixtures)
 from test_web_walk import known_pages, received, walk  # noqa: F401  (a fixture)
 
 from libfed.web.i18n import LANGUAGES
 
 pytestmark = pytest.mark.slow
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 # The header on a phone: two short lines, not a screenful of menu.
 HEADER_MAX_PX = 100
 # Russian, the longest words; and Uzbek (Latin), the widest language menu and buttons.
@@ -160,20 +159,27 @@ def pages(
     return walked
 
 
-def open_as_admin(browser: Browser, site: Site, admin: str, viewport: dict, language: str) -> Page:  # noqa: F811
-    context = browser.new_context(
-        base_url=site.url, locale="en-US", viewport=viewport, reduced_motion="reduce"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto("/sign-in")
-    page.locator("#f-name").fill(admin)
-    page.locator("#f-password").fill(PASSWORD)
-    submit(page, page.locator("main button[type=submit]"))
-    page.locator("#language-choice").select_option(language)
-    submit(page, page.locator("form.language button[type=submit]"))
-    expect(page.locator("html")).to_have_attribute("lang", language.replace("_", "-"))
-    return page
+@contextmanager
+def open_as_admin(
+    browser: Browser,
+    site: Site,  # noqa: F811
+    admin: str,
+    viewport: dict[str, int],
+    language: str,
+) -> Iterator[Page]:
+    """A page signed in as the admin, in `language`, closed after use."""
+    page = new_page(browser, site.url, viewport)
+    try:
+        page.goto("/sign-in")
+        page.locator("#f-name").fill(admin)
+        page.locator("#f-password").fill(PASSWORD)
+        submit(page, page.locator("main button[type=submit]"))
+        page.locator("#language-choice").select_option(language)
+        submit(page, page.locator("form.language button[type=submit]"))
+        expect(page.locator("html")).to_have_attribute("lang", language.replace("_", "-"))
+        yield page
+    finally:
+        page.context.close()
 
 
 def fits(page: Page) -> dict:
@@ -181,50 +187,64 @@ def fits(page: Page) -> dict:
     return page.evaluate(_FITS_JS)
 
 
+def assert_every_page_fits(
+    page: Page,
+    language: str,
+    pages: dict[str, str],
+    axe_on: Callable[[str], bool],
+    header_max_px: float | None = None,
+) -> None:
+    """Every page at the window's width: no sideways scroll, nothing cut off, the header no
+    taller than `header_max_px` (if given), nothing axe-core or a repeated id finds wrong
+    on the pages (by name) `axe_on` picks; the key pages photographed. Every wrong thing
+    of every page named at once."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    wrong = []
+    for name, path in pages.items():
+        page.goto(path)
+        found = fits(page)
+        if found["scrollWidth"] > width:
+            wrong.append(f"{path}: the page is {found['scrollWidth']} px wide")
+        if header_max_px is not None and found["header"] > header_max_px:
+            wrong.append(f"{path}: the header is {found['header']:.0f} px tall")
+        wrong.extend(f"{path}: {problem}" for problem in found["problems"])
+        if name in KEY_PAGES:
+            screenshot(page, f"layout-{width}-{language}-{name}")
+        if axe_on(name):
+            ours, others = axe_violations(page)
+            wrong.extend(f"{path}: axe: {line}" for line in ours + others)
+            wrong.extend(f"{path}: id used twice: {id_}" for id_ in duplicate_ids(page))
+    assert not wrong, f"at {width} px in {LANGUAGES[language]}:\n  " + "\n  ".join(wrong)
+
+
 @pytest.fixture(params=PHONE_LANGUAGES)
 def phone(
     request: pytest.FixtureRequest,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     site: Site,  # noqa: F811
     web_users: dict[str, str],
 ) -> Iterator[tuple[Page, str]]:
-    page = open_as_admin(browser, site, web_users["admin"], PHONE, request.param)
-    yield page, request.param
-    page.context.close()
+    with open_as_admin(browser, site, web_users["admin"], PHONE, request.param) as page:
+        yield page, request.param
 
 
 def test_every_page_fits_a_phone(phone: tuple[Page, str], pages: dict[str, str]) -> None:
     """At 390 px: the page never scrolls sideways, the header is at most two short lines,
     nothing is cut off; axe-core finds nothing wrong (Russian: every page)."""
     page, language = phone
-    wrong = []
-    for name, path in pages.items():
-        page.goto(path)
-        found = fits(page)
-        if found["scrollWidth"] > PHONE["width"]:
-            wrong.append(f"{path}: the page is {found['scrollWidth']} px wide")
-        if found["header"] > HEADER_MAX_PX:
-            wrong.append(f"{path}: the header is {found['header']:.0f} px tall")
-        wrong.extend(f"{path}: {problem}" for problem in found["problems"])
-        if name in KEY_PAGES:
-            screenshot(page, f"layout-390-{language}-{name}")
-        if language == PHONE_LANGUAGES[0]:
-            ours, others = axe_violations(page)
-            wrong.extend(f"{path}: axe: {line}" for line in ours + others)
-            wrong.extend(f"{path}: id used twice: {id_}" for id_ in duplicate_ids(page))
-    assert not wrong, f"at 390 px in {LANGUAGES[language]}:\n  " + "\n  ".join(wrong)
+    on_every_page = language == PHONE_LANGUAGES[0]
+    assert_every_page_fits(page, language, pages, lambda _: on_every_page, HEADER_MAX_PX)
 
 
 @pytest.fixture(params=list(LANGUAGES))
 def desktop(
     request: pytest.FixtureRequest,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     site: Site,  # noqa: F811
     web_users: dict[str, str],
 ) -> Iterator[tuple[Page, str]]:
-    page = open_as_admin(browser, site, web_users["admin"], DESKTOP, request.param)
-    yield page, request.param
-    page.context.close()
+    with open_as_admin(browser, site, web_users["admin"], DESKTOP, request.param) as page:
+        yield page, request.param
 
 
 def test_every_page_fits_a_desktop(desktop: tuple[Page, str], pages: dict[str, str]) -> None:
@@ -233,17 +253,5 @@ def test_every_page_fits_a_desktop(desktop: tuple[Page, str], pages: dict[str, s
     pages in Uzbek (Cyrillic), or Russian where it is missing (every page had its turn on
     the phone)."""
     page, language = desktop
-    axe_language = "uz_Cyrl" if "uz_Cyrl" in LANGUAGES else "ru"
-    wrong = []
-    for name, path in pages.items():
-        page.goto(path)
-        found = fits(page)
-        if found["scrollWidth"] > DESKTOP["width"]:
-            wrong.append(f"{path}: the page is {found['scrollWidth']} px wide")
-        wrong.extend(f"{path}: {problem}" for problem in found["problems"])
-        if name in KEY_PAGES:
-            screenshot(page, f"layout-1366-{language}-{name}")
-        if language == axe_language and name in KEY_PAGES:
-            ours, others = axe_violations(page)
-            wrong.extend(f"{path}: axe: {line}" for line in ours + others)
-    assert not wrong, f"at 1366 px in {LANGUAGES[language]}:\n  " + "\n  ".join(wrong)
+    on_key_pages = language == ("uz_Cyrl" if "uz_Cyrl" in LANGUAGES else "ru")
+    assert_every_page_fits(page, language, pages, lambda name: on_key_pages and name in KEY_PAGES)

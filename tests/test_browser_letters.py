@@ -16,55 +16,20 @@ from pathlib import Path
 
 import pytest
 from babel import numbers
-from browser import (
-    CHROMIUM,
-    TIMEOUT_MS,
-    axe_violations,
-    duplicate_ids,
-    launch,
-    screenshot,
-    submit,
-)
-from conftest import PASSWORD, ApiCaller, add_partner, add_shipment
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from browser import PHONE, accessible, fits_window, new_page, screenshot, submit
+from conftest import ApiCaller, add_partner, add_shipment
+from playwright.sync_api import Browser, Page, expect
 
 from libfed.accounts.models import Contact, Institution
 from libfed.kernel.db import Database
 from tests.pdf_text import pdf_text
+from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.slow
 
 COORDINATOR = "coordinator-user"
 PARTNER_RU = "Российская государственная библиотека"
 LONG_TITLE = "Очень длинное заглавие " * 12 + "без_единого_пробела_" * 6
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make browser installs it)")
-    with sync_playwright() as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = launch(playwright)
-    yield launched
-    launched.close()
-
-
-def _context_page(browser: Browser, url: str, width: int, height: int) -> Page:
-    context = browser.new_context(
-        base_url=url,
-        locale="en-US",
-        viewport={"width": width, "height": height},
-        reduced_motion="reduce",
-        accept_downloads=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    return context.new_page()
 
 
 @pytest.fixture
@@ -112,32 +77,13 @@ def site(live_server: str, web_users: dict[str, str], api: ApiCaller, db: Databa
 
 @pytest.fixture
 def page(browser: Browser, site: dict) -> Iterator[Page]:
-    opened = _context_page(browser, site["url"], 1280, 900)
+    opened = new_page(browser, site["url"], {"width": 1280, "height": 900}, accept_downloads=True)
     yield opened
     opened.context.close()
 
 
-def _sign_in(page: Page) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("User name").fill(COORDINATOR)
-    page.get_by_label("Password").fill(PASSWORD)
-    submit(page, page.get_by_role("button", name="Sign in"))
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def _accessible(page: Page) -> None:
-    ours, _others = axe_violations(page)
-    assert not ours, "\n".join(ours)
-    assert not duplicate_ids(page)
-
-
-def _no_horizontal_scroll(page: Page) -> None:
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
-
-
 def test_a_receipt_letter_printed_in_the_partners_language(page: Page, site: dict) -> None:
-    _sign_in(page)
+    sign_in(page)
     page.goto(f"/shipments/{site['incoming']}")
     screenshot(page, "letters-01-incoming-expected")
     # Nothing to thank for yet: the receipt is offered once the shipment has come.
@@ -149,7 +95,7 @@ def test_a_receipt_letter_printed_in_the_partners_language(page: Page, site: dic
     expect(page.get_by_role("heading", level=1)).to_contain_text("accessioned")
     letters = page.get_by_role("region", name="Letters")
     screenshot(page, "letters-02-incoming-accessioned")
-    _accessible(page)
+    accessible(page, "letters-02-incoming-accessioned")
 
     submit(page, letters.get_by_role("link", name="Receipt and thanks", exact=True))
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -169,7 +115,7 @@ def test_a_receipt_letter_printed_in_the_partners_language(page: Page, site: dic
     expect(letter).to_contain_text(numbers.format_decimal(1234, locale="ru"))
     expect(letter).to_contain_text("Ирина Петрова")
     screenshot(page, "letters-04-receipt-ru")
-    _accessible(page)
+    accessible(page, "letters-04-receipt-ru")
 
     # Printed: the menu, the buttons and the language choice stay off the paper.
     print_button = page.get_by_role("button", name="Print")
@@ -197,20 +143,20 @@ def test_a_receipt_letter_printed_in_the_partners_language(page: Page, site: dic
 
 
 def test_the_packing_list_and_a_letter_fit_a_phone(browser: Browser, site: dict) -> None:
-    page = _context_page(browser, site["url"], 390, 844)
+    page = new_page(browser, site["url"], PHONE)
     try:
-        _sign_in(page)
+        sign_in(page)
         page.goto(f"/shipments/{site['outgoing']}/packing-list")
         expect(page.get_by_role("table", name="Contents")).to_be_visible()
         expect(page.locator("#recipient")).to_contain_text("Москва 119019")
-        _no_horizontal_scroll(page)
+        fits_window(page, "letters-06-packing-list-390")
         screenshot(page, "letters-06-packing-list-390")
-        _accessible(page)
+        accessible(page, "letters-06-packing-list-390")
         page.goto(f"/shipments/{site['outgoing']}/letters/labels?language=ru")
         expect(page.locator(".parcel-label")).to_have_count(2)
         expect(page.locator(".parcel-label").nth(1)).to_contain_text("2/2")
-        _no_horizontal_scroll(page)
+        fits_window(page, "letters-07-labels-ru-390")
         screenshot(page, "letters-07-labels-ru-390")
-        _accessible(page)
+        accessible(page, "letters-07-labels-ru-390")
     finally:
         page.context.close()

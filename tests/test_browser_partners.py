@@ -8,35 +8,14 @@ sideways.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, screenshot, submit
+from browser import checked, submit
 from conftest import ApiCaller, add_partner, add_shipment
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, labelled, playwright, sign_in  # noqa: F401  (fixtures)
+from tests.test_browser import labelled, sign_in
 
 pytestmark = pytest.mark.slow
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
-
-
-@pytest.fixture
-def site(live_server: str, web_users: dict[str, str]) -> str:
-    return live_server.removesuffix("/oai")
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
-    context = browser.new_context(
-        base_url=site, locale="en-US", viewport=DESKTOP, reduced_motion="reduce"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 @pytest.fixture
@@ -54,22 +33,8 @@ def partners(api: ApiCaller) -> dict[str, dict]:
     return {"national": national, "turkey": turkey, "duplicate": duplicate}
 
 
-def checked(page: Page, name: str) -> None:
-    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone."""
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    screenshot(page, f"partners-{name}")
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide"
-    screenshot(page, f"partners-{name}-390")
-    page.set_viewport_size(DESKTOP)
-
-
 def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archived_and_merged(
-    page: Page, site: str, partners: dict[str, dict]
+    page: Page, site_url: str, partners: dict[str, dict]
 ) -> None:
     sign_in(page)
 
@@ -77,7 +42,7 @@ def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archive
     page.goto("/partners/new")
     country = page.get_by_label(labelled("Country"))
     assert country.locator("option").nth(1).inner_text() == "Azerbaijan"  # home first
-    checked(page, "form")
+    checked(page, "partners-form")
     page.get_by_label(labelled("Name")).fill("MILLI KITABXANA")
     country.select_option(label="Azerbaijan")
     page.get_by_label("Postal address").fill("Xaqani küçəsi 57\nAZ1000 Bakı")
@@ -91,13 +56,13 @@ def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archive
         "href", f"/partners/{partners['national']['id']}"
     )
     expect(country).to_have_value("AZ")  # what was chosen stays
-    checked(page, "duplicate-warning")
+    checked(page, "partners-duplicate-warning")
     submit(page, page.get_by_role("button", name="Add anyway"))
     expect(page.get_by_role("heading", level=1)).to_have_text("MILLI KITABXANA")
     expect(page.get_by_role("status")).to_have_text("Partner added.")
     expect(page.locator("address")).to_have_text("Xaqani küçəsi 57AZ1000 BakıAzerbaijan")
     expect(page.get_by_role("link", name="+994 12 493 40 03")).to_be_visible()
-    checked(page, "partner")
+    checked(page, "partners-partner")
 
     # A contact person, after a refused e-mail address.
     submit(page, page.get_by_role("link", name="Add a contact person"))
@@ -107,7 +72,7 @@ def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archive
     submit(page, page.get_by_role("button", name="Add the contact person"))
     expect(page.locator("#e-email")).to_be_visible()
     expect(page.get_by_label(labelled("Name"))).to_have_value("Leyla Məmmədova")
-    checked(page, "contact-form-error")
+    checked(page, "partners-contact-form-error")
     page.get_by_label("E-mail").fill("leyla@kitabxana.example.org")
     submit(page, page.get_by_role("button", name="Add the contact person"))
     contacts = page.get_by_role("region", name="Contact persons")
@@ -117,11 +82,11 @@ def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archive
     # Archived after the question: it leaves the list, its page says so.
     submit(page, page.get_by_role("link", name="Archive…"))
     expect(page.locator("#archive-question")).to_contain_text("can be brought back")
-    checked(page, "archive-question")
+    checked(page, "partners-archive-question")
     submit(page, page.get_by_role("button", name="Yes: archive it"))
     expect(page.locator("#archived")).to_be_visible()
     expect(page.get_by_role("link", name="New outgoing shipment")).to_have_count(0)
-    checked(page, "archived")
+    checked(page, "partners-archived")
     page.goto("/partners")
     expect(page.get_by_role("link", name="MILLI KITABXANA", exact=True)).to_have_count(0)
     submit(page, page.get_by_role("link", name="Archived partners"))
@@ -131,19 +96,19 @@ def test_a_partner_is_added_by_country_name_warned_about_given_a_contact_archive
     page.goto(f"/partners/{partners['duplicate']['id']}")
     submit(page, page.get_by_role("link", name="Merge into another partner…"))
     page.get_by_label(labelled("Partner to keep")).select_option(label="Milli Kütüphane (TR)")
-    checked(page, "merge-choose")
+    checked(page, "partners-merge-choose")
     submit(page, page.get_by_role("button", name="Next"))
     moves = page.locator("#moves")
     expect(moves).to_contain_text("2 shipments")
     expect(moves).to_contain_text("1 contact person")
-    checked(page, "merge-confirm")
+    checked(page, "partners-merge-confirm")
     submit(page, page.get_by_role("button", name="Yes: merge"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Milli Kütüphane")
     expect(page.get_by_role("status")).to_contain_text("The partners are merged")
     expect(page.get_by_role("rowheader", name="Ayşe Demir")).to_be_visible()
     expect(page.locator("address")).to_contain_text("06490 Ankara")
-    checked(page, "merged-survivor")
+    checked(page, "partners-merged-survivor")
     page.goto(f"/partners/{partners['duplicate']['id']}")
     expect(page.locator("#merged")).to_contain_text("Merged into Milli Kütüphane")
     submit(page, page.locator("#merged").get_by_role("link"))
-    expect(page).to_have_url(f"{site}/partners/{partners['turkey']['id']}")
+    expect(page).to_have_url(f"{site_url}/partners/{partners['turkey']['id']}")

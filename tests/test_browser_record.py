@@ -6,55 +6,23 @@ never scrolled sideways, however long a harvested title is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, screenshot, submit
+from browser import DESKTOP, PHONE, checked, submit
 from conftest import ApiCaller, add_partner, add_shipment
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from libfed.kernel.db import Database
 from tests.records_helpers import put
-from tests.test_browser import browser, playwright, sign_in  # noqa: F401  (fixtures)
+from tests.test_browser import sign_in
 from tests.test_record_page import records  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
-
-
-@pytest.fixture
-def site(live_server: str, web_users: dict[str, str]) -> str:
-    return live_server.removesuffix("/oai")
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
-    context = browser.new_context(base_url=site, locale="en-US", viewport=DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 @pytest.fixture
 def draft(api: ApiCaller) -> dict:
     partner = add_partner(api, "Milli Kitabxana", "AZ")
     return add_shipment(api, partner["id"], items=[], reference="MEK-EX/2026/9")
-
-
-def checked(page: Page, name: str) -> None:
-    """axe finds nothing, no id repeats, and the page shows nothing wider than a phone."""
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    screenshot(page, f"record-{name}")
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide"
-    screenshot(page, f"record-{name}-390")
-    page.set_viewport_size(DESKTOP)
 
 
 def test_search_open_the_record_and_add_it_to_a_draft(
@@ -68,19 +36,19 @@ def test_search_open_the_record_and_add_it_to_a_draft(
     page.get_by_label("Search for").fill("Karamazov")
     submit(page, page.get_by_role("button", name="Search", exact=True))
     expect(page.get_by_role("heading", name="1 edition")).to_be_visible()
-    checked(page, "01-search")
+    checked(page, "record-01-search")
 
     submit(page, page.get_by_role("link", name="Братья Карамазовы"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Братья Карамазовы")
     expect(page.get_by_role("heading", name="Holdings")).to_be_visible()
     expect(page.get_by_text("Alisher Navoiy nomidagi kutubxona")).to_be_visible()
-    checked(page, "02-record")
+    checked(page, "record-02-record")
 
     page.get_by_label("Add to shipment").select_option(str(draft["id"]))
     submit(page, page.get_by_role("button", name="Add Братья Карамазовы"))
     expect(page.get_by_role("status")).to_contain_text("Added “Братья Карамазовы” to shipment")
     expect(page.get_by_role("heading", level=1)).to_have_text("Братья Карамазовы")
-    checked(page, "03-added")
+    checked(page, "record-03-added")
 
     page.goto(f"/shipments/{draft['id']}")
     expect(page.get_by_role("cell", name="Братья Карамазовы (in the catalogue)")).to_be_visible()
@@ -90,7 +58,7 @@ def test_search_open_the_record_and_add_it_to_a_draft(
     # The harvested record of the edition, from its holding: provenance, and the MARC.
     submit(page, page.get_by_role("link", name=records["harvested"]))
     expect(page.get_by_role("heading", name="Provenance")).to_be_visible()
-    checked(page, "04-harvested")
+    checked(page, "record-04-harvested")
 
 
 def test_a_long_harvested_title_wraps_on_a_phone(page: Page, db: Database) -> None:
@@ -108,4 +76,4 @@ def test_a_long_harvested_title_wraps_on_a_phone(page: Page, db: Database) -> No
     assert response is not None and response.status == 200
     expect(page.get_by_role("heading", level=1)).to_contain_text("kutubxonalari")
     page.set_viewport_size(DESKTOP)
-    checked(page, "05-long-title")
+    checked(page, "record-05-long-title")

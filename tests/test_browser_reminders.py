@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from babel import dates
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, screenshot, submit
+from browser import checked, submit
 from conftest import PASSWORD, ApiCaller, add_partner, add_shipment, config_dict
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from libfed.accounts.models import User
@@ -22,12 +22,8 @@ from libfed.exchange.models import Shipment
 from libfed.kernel.config import Config, parse_config
 from libfed.kernel.db import Database
 from tests.smtp_sink import Sink, body, smtp_sink
-from tests.test_browser import browser, playwright  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 
 
 @pytest.fixture
@@ -42,20 +38,6 @@ def config(database_url: str, sink: Sink) -> Config:
     return parse_config(
         config_dict(database_url) | {"mail": {"host": "127.0.0.1", "port": sink.port}}
     )
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: str, web_users: dict[str, str]) -> Iterator[Page]:  # noqa: F811
-    context = browser.new_context(
-        base_url=live_server.removesuffix("/oai"),
-        locale="en-US",
-        viewport=DESKTOP,
-        reduced_motion="reduce",
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def _at(days_ago: int) -> str:
@@ -92,19 +74,6 @@ def reminders(api: ApiCaller, db: Database, web_users: dict[str, str]) -> dict:
     return {"sent": sent, "late": late, "expected_by": expected_by}
 
 
-def checked(page: Page, name: str) -> None:
-    """axe finds nothing, no id repeats, and at 390 px the page is no wider than the phone."""
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    screenshot(page, f"reminders-{name}")
-    page.set_viewport_size(PHONE)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} at 390 px is {width[0]} px wide"
-    screenshot(page, f"reminders-{name}-390")
-    page.set_viewport_size(DESKTOP)
-
-
 def test_reminder_digest_delivered_to_the_smtp_sink(
     page: Page, sink: Sink, reminders: dict, web_users: dict[str, str]
 ) -> None:
@@ -121,11 +90,11 @@ def test_reminder_digest_delivered_to_the_smtp_sink(
     expect(late).to_contain_text("7 days late")
     over = page.get_by_role("region", name="Agreements over their annual quota")
     expect(over).to_contain_text("2 of 1 copy sent this year (200%)")
-    checked(page, "dashboard")
+    checked(page, "reminders-dashboard")
 
     submit(page, page.get_by_role("button", name="Send the reminder digest now"))
     expect(page.get_by_role("status")).to_have_text("The reminder digest went to 2 people.")
-    checked(page, "sent")
+    checked(page, "reminders-sent")
 
     mails = {message["To"]: message for message in sink.received}
     assert set(mails) == {"coordinator@library.example.az", "admin@library.example.az"}

@@ -11,33 +11,22 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser import TIMEOUT_MS, axe_violations, duplicate_ids, screenshot, submit
+from browser import checked, new_page, screenshot, submit
 from conftest import PASSWORD, ApiCaller, add_partner, add_shipment
 from playwright.sync_api import Browser, Page, expect
 
-from tests.test_browser import browser, playwright  # noqa: F401  (fixtures)
-
 pytestmark = pytest.mark.slow
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 # Letters only the Latin script writes Uzbek with: oʻ, gʻ and the tutuq belgisi.
 UZBEK_LATIN = re.compile(r"[A-Za-z][ʻʼ]|[ʻʼ][a-z]")
 
 
 @pytest.fixture
-def site(live_server: str, web_users: dict[str, str]) -> str:
-    return live_server.removesuffix("/oai")
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:  # noqa: F811  (the imported fixture)
+def page(browser: Browser, site_url: str) -> Iterator[Page]:
     """A fresh profile whose browser asks for Uzbek in Cyrillic."""
-    context = browser.new_context(base_url=site, locale="uz-Cyrl", viewport=DESKTOP)
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
+    opened = new_page(browser, site_url, locale="uz-Cyrl")
     yield opened
-    context.close()
+    opened.context.close()
 
 
 @pytest.fixture
@@ -50,21 +39,13 @@ def shipment(api: ApiCaller) -> dict:
     )
 
 
-def checked(page: Page, name: str) -> None:
-    """In Uzbek Cyrillic, axe finds nothing, no id repeats, no Uzbek Latin word shows, and
-    the page is no wider than the window at 1366 px or at 390 px."""
+def checked_in_cyrillic(page: Page, name: str) -> None:
+    """In Uzbek Cyrillic, no Uzbek Latin word shows, and the page owes what every page does
+    (browser.checked: axe, ids, 1366 px and 390 px)."""
     assert page.locator("html").get_attribute("lang") == "uz-Cyrl"
     main = page.locator("main").inner_text()
     assert not UZBEK_LATIN.search(main), f"Uzbek Latin on {name}: {main[:400]}"
-    ours, others = axe_violations(page)
-    assert not ours + others, f"axe on {name}:\n  " + "\n  ".join(ours + others)
-    assert not duplicate_ids(page)
-    for size, suffix in ((DESKTOP, ""), (PHONE, "-390")):
-        page.set_viewport_size(size)
-        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"{name} at {size['width']} px is {width[0]} px wide"
-        screenshot(page, f"uz-cyrl-{name}{suffix}")
-    page.set_viewport_size(DESKTOP)
+    checked(page, f"uz-cyrl-{name}")
 
 
 def test_a_coordinator_works_in_uzbek_cyrillic(
@@ -72,12 +53,12 @@ def test_a_coordinator_works_in_uzbek_cyrillic(
 ) -> None:
     page.goto("/sign-in")
     expect(page.get_by_role("heading", level=1)).to_have_text("Кириш")
-    checked(page, "01-sign-in")
+    checked_in_cyrillic(page, "01-sign-in")
     page.get_by_label("Фойдаланувчи номи").fill(web_users["coordinator"])
     page.get_by_label("Пароль").fill(PASSWORD)
     submit(page, page.get_by_role("button", name="Кириш"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Бошқарув панели")
-    checked(page, "02-dashboard")
+    checked_in_cyrillic(page, "02-dashboard")
 
     menu = page.locator("#language-choice")  # the header's menu (a form has a Тил too)
     expect(page.locator("label[for=language-choice]")).to_have_text("Тил")
@@ -89,14 +70,14 @@ def test_a_coordinator_works_in_uzbek_cyrillic(
     nav = page.get_by_role("navigation", name="Асосий")
     submit(page, nav.get_by_role("link", name="Жўнатмалар", exact=True))
     expect(page.get_by_role("heading", level=1)).to_have_text("Жўнатмалар")
-    checked(page, "03-shipments")
+    checked_in_cyrillic(page, "03-shipments")
 
     page.goto(f"/shipments/{shipment['id']}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Жўнатма {shipment['id']}")
     expect(page.get_by_text("Бобурнома").first).to_be_visible()
     # CLDR's Uzbek Cyrillic: the sum's decimal comma, the currency named in Cyrillic.
     expect(page.get_by_text(re.compile(r"25,00\s*сўм")).first).to_be_visible()
-    checked(page, "04-shipment")
+    checked_in_cyrillic(page, "04-shipment")
 
     # The Latin script, and back: the menu keeps the choice for the next pages.
     menu.select_option("uz_Latn")
@@ -109,4 +90,4 @@ def test_a_coordinator_works_in_uzbek_cyrillic(
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Жўнатма {shipment['id']}")
     page.goto("/partners")
     expect(page.get_by_role("heading", level=1)).to_have_text("Ҳамкорлар")
-    checked(page, "06-partners")
+    checked_in_cyrillic(page, "06-partners")
