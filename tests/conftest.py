@@ -6,7 +6,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -291,14 +291,21 @@ def harvested_partner(api: ApiCaller, db: Database) -> int:
     return institution["id"]
 
 
+# An outgoing shipment's way in 2025: packed in February, dispatched on 1 March.
+SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
+RECEIVED_2025 = [("received", "2025-04-10T00:00:00Z")]
+
+
 def add_shipment(
     api: ApiCaller,
     partner_id: int,
     direction: str = "outgoing",
     items: list[dict] | None = None,
+    moves: Iterable[tuple[str, str]] = (),
     **fields: object,
 ) -> dict:
-    """A shipment with its items (default: one item of 2 copies at 10.00 EUR)."""
+    """A shipment with its items (default: one item of 2 copies at 10.00 EUR), then moved
+    through `moves` ((status, ISO time) pairs), each of which must be allowed."""
     shipment = api.create(
         "/shipments", {"direction": direction, "partner_id": partner_id, **fields}
     )
@@ -308,6 +315,9 @@ def add_shipment(
         else [{"title": "Azərbaycan tarixi", "copies": 2, "unit_value": "10.00", "currency": "EUR"}]
     ):
         api.create(f"/shipments/{shipment['id']}/items", item)
+    for to, at in moves:
+        response = api.move(shipment["id"], to, at=at)
+        assert response.status_code == 200, (to, response.get_json())
     return api.get(f"/shipments/{shipment['id']}").get_json()
 
 
@@ -342,6 +352,12 @@ class WebClient:
 
     def sign_in(self, name: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
         return self.post("/sign-in", {"name": name, "password": password})
+
+    def in_language(self, language: str) -> WebClient:
+        """The pages from now on in `language`, chosen from the language menu as a person does."""
+        response = self.post("/language", {"language": language, "next": "/"})
+        assert response.status_code in (302, 303), response.status_code
+        return self
 
 
 @pytest.fixture

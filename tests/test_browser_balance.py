@@ -13,10 +13,9 @@ from conftest import ApiCaller, add_partner, add_shipment
 from playwright.sync_api import Page, expect
 
 from tests.test_browser import sign_in
+from tests.test_web_reports import value_for_value_with_berlin
 
 pytestmark = pytest.mark.slow
-
-SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
 
 
 @pytest.fixture
@@ -24,33 +23,14 @@ def berlin(api: ApiCaller) -> dict:
     """Value for value with Berlin. 2025: sent 2 copies at 10.00 AZN and 1 at 10.00 EUR,
     received 3 at 10.00 EUR. 2024: sent 4 copies at 10.00 AZN. A copy-for-copy partner
     beside it, in Türkiye."""
-    partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
-    agreement = api.create(
-        "/agreements",
-        {"partner_id": partner["id"], "basis": "value_for_value", "start_date": "2024-01-01"},
+    partner, agreement = value_for_value_with_berlin(api)
+    add_shipment(
+        api,
+        partner["id"],
+        agreement_id=agreement["id"],
+        items=[{"title": "Buch", "copies": 4, "unit_value": "10.00", "currency": "AZN"}],
+        moves=[("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
     )
-    for direction, copies, currency, moves in (
-        ("outgoing", 2, "AZN", SENT_2025),
-        ("outgoing", 1, "EUR", SENT_2025),
-        ("incoming", 3, "EUR", [("received", "2025-04-10T00:00:00Z")]),
-        (
-            "outgoing",
-            4,
-            "AZN",
-            [("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
-        ),
-    ):
-        shipment = add_shipment(
-            api,
-            partner["id"],
-            direction,
-            agreement_id=agreement["id"],
-            items=[
-                {"title": "Buch", "copies": copies, "unit_value": "10.00", "currency": currency}
-            ],
-        )
-        for to, at in moves:
-            assert api.move(shipment["id"], to, at=at).status_code == 200
     turkey = add_partner(api, "Milli Kütüphane", "TR")
     api.create(
         "/agreements",

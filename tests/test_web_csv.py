@@ -10,25 +10,23 @@ import io
 import re
 
 import pytest
-from conftest import ApiCaller, WebClient, add_partner, add_shipment
+from conftest import RECEIVED_2025, SENT_2025, ApiCaller, WebClient, add_partner, add_shipment
 
 from libfed.kernel.db import Database
 from tests.records_helpers import put
 
-SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
 TURKISH_LIBRARY_RU = "Национальная библиотека Турции"
 
 
 def ship(api: ApiCaller, partner_id: int, direction: str, unit_value: str, currency: str) -> None:
-    shipment = add_shipment(
+    """Two copies of one title at `unit_value`, sent in March 2025 or received in April."""
+    add_shipment(
         api,
         partner_id,
         direction,
         items=[{"title": "Kitab", "copies": 2, "unit_value": unit_value, "currency": currency}],
+        moves=SENT_2025 if direction == "outgoing" else RECEIVED_2025,
     )
-    moves = SENT_2025 if direction == "outgoing" else [("received", "2025-04-10T00:00:00Z")]
-    for to, at in moves:
-        assert api.move(shipment["id"], to, at=at).status_code == 200
 
 
 @pytest.fixture
@@ -39,11 +37,6 @@ def ledger(api: ApiCaller) -> dict:
     ship(api, partner["id"], "outgoing", "10.25", "EUR")
     ship(api, partner["id"], "incoming", "1250.50", "TRY")
     return partner
-
-
-def in_language(pages: WebClient, language: str) -> WebClient:
-    assert pages.post("/language", {"language": language, "next": "/"}).status_code in (302, 303)
-    return pages
 
 
 def download(pages: WebClient, path: str) -> tuple[list[str], list[dict[str, str]], str]:
@@ -106,7 +99,7 @@ def test_the_balance_in_english_has_the_tables_headings_and_words(
 def test_the_balance_in_russian_is_in_russian_words_and_numbers(
     pages: WebClient, ledger: dict
 ) -> None:
-    headings, rows, delimiter = download(in_language(pages, "ru"), "/reports/balance.csv?year=2025")
+    headings, rows, delimiter = download(pages.in_language("ru"), "/reports/balance.csv?year=2025")
     assert delimiter == ";"  # a spreadsheet set to Russian splits cells there
     assert headings[:5] == [
         "Партнёр",
@@ -141,7 +134,7 @@ def test_the_countries_report_names_countries_in_the_pages_language(
     assert by_country["Azerbaijan"]["Value sent (AZN)"] == "7.00"
     assert "AZ" not in by_country and "TR" not in by_country
 
-    russian, rows, _ = download(in_language(pages, "ru"), "/reports/countries.csv?year=2025")
+    russian, rows, _ = download(pages.in_language("ru"), "/reports/countries.csv?year=2025")
     assert russian[:3] == ["Страна", "Внутренний или международный", "Партнёры"]
     by_country = {row["Страна"]: row for row in rows}
     assert set(by_country) == {"Азербайджан", "Турция"}
@@ -161,13 +154,13 @@ def test_a_partner_named_like_a_formula_is_quoted_in_every_csv(
         "/reports/years/balance.csv?first=2025&last=2025",
     ):
         for language in ("en", "ru"):
-            _headings, rows, _ = download(in_language(pages, language), path)
+            _headings, rows, _ = download(pages.in_language(language), path)
             names = {next(iter(row.values())) for row in rows}
             assert "'" + formula in names and formula not in names, (path, language)
 
 
 def test_the_reports_page_links_its_downloads(pages: WebClient, ledger: dict) -> None:
-    page = in_language(pages, "ru").text("/reports?year=2025")
+    page = pages.in_language("ru").text("/reports?year=2025")
     for kind in ("balance", "countries"):
         assert f'href="/reports/{kind}.csv?year=2025"' in page
         headings, _rows, _ = download(pages, f"/reports/{kind}.csv?year=2025")
@@ -177,7 +170,7 @@ def test_the_reports_page_links_its_downloads(pages: WebClient, ledger: dict) ->
 def test_the_apis_report_csv_is_unchanged_for_scripts(
     pages: WebClient, api: ApiCaller, ledger: dict
 ) -> None:
-    in_language(pages, "ru")  # a page's language is no business of the API's
+    pages.in_language("ru")  # a page's language is no business of the API's
     response = api.get("/reports/balance?year=2025", headers={"Accept": "text/csv"})
     text = response.get_data(as_text=True).removeprefix("\ufeff")
     header, _line = text.split("\r\n")[:2]
@@ -231,7 +224,7 @@ def test_the_offer_list_in_english_has_the_tables_columns(pages: WebClient, offe
 
 def test_the_offer_list_and_desiderata_in_russian(pages: WebClient, offer: int) -> None:
     headings, rows, delimiter = download(
-        in_language(pages, "ru"), f"/partners/{offer}/offer-list.csv?year_from=1900"
+        pages.in_language("ru"), f"/partners/{offer}/offer-list.csv?year_from=1900"
     )
     assert delimiter == ";"
     assert headings == ["Заглавие", "Автор", "Год", "Язык", "ISBN", "Идентификатор"]
@@ -246,7 +239,7 @@ def test_the_offer_list_and_desiderata_in_russian(pages: WebClient, offer: int) 
 def test_the_apis_list_csv_is_unchanged_for_scripts(
     pages: WebClient, viewer: ApiCaller, offer: int
 ) -> None:
-    in_language(pages, "ru")
+    pages.in_language("ru")
     response = viewer.get(f"/institutions/{offer}/offer-list", headers={"Accept": "text/csv"})
     text = response.get_data(as_text=True).removeprefix("\ufeff")
     assert text.startswith("identifier,title,author,year,language,isbn\r\n")

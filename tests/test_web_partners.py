@@ -23,15 +23,10 @@ def _options(page: str, name: str) -> list[tuple[str, str]]:
     return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select_.group(0))
 
 
-def _in_language(pages: WebClient, language: str) -> None:
-    with pages.client.session_transaction() as session:
-        session["language"] = language
-
-
 def test_the_country_is_chosen_by_name_in_the_pages_language_and_order(
     pages: WebClient,
 ) -> None:
-    _in_language(pages, "ru")
+    pages.in_language("ru")
     options = _options(pages.text("/partners/new"), "country")
     codes = [code for code, _name in options if code]
     names = dict(options)
@@ -41,7 +36,7 @@ def test_the_country_is_chosen_by_name_in_the_pages_language_and_order(
     rest = [names[code] for code in codes[1:]]
     assert rest.index("Австрия") < rest.index("Беларусь") < rest.index("Египет")
     assert rest.index("Йемен") < rest.index("Япония")
-    _in_language(pages, "az")
+    pages.in_language("az")
     az = dict(_options(pages.text("/partners/new"), "country"))
     assert az["TR"] == "Türkiyə" and az["DE"] == "Almaniya"
     az_names = [name for code, name in _options(pages.text("/partners/new"), "country") if code]
@@ -66,7 +61,7 @@ def test_a_partner_is_added_with_address_phone_and_letter_language(pages: WebCli
     assert "<address>Abai dangyly 14<br>050000 Almaty<br>Kazakhstan</address>" in page
     assert 'href="tel:+77272722891"' in page
     assert "Русский" in page
-    _in_language(pages, "ru")
+    pages.in_language("ru")
     assert "050000 Almaty<br>Казахстан</address>" in pages.text(_location(response))
 
 
@@ -257,12 +252,12 @@ def test_the_partner_page_speaks_russian_and_uzbek_cyrillic(
     """Waits for the translations of this round to be merged into the catalogues."""
     partner = add_partner(api, postal_address="Bahçelievler\n06490 Ankara", phone="+90 312")
     api.create(f"/institutions/{partner['id']}/contacts", {"name": "Ayşe Demir"})
-    _in_language(pages, "ru")
+    pages.in_language("ru")
     page = pages.text(f"/partners/{partner['id']}")
     for words in ("Почтовый адрес", "Телефон", "Контактные лица", "Язык писем", "Турция"):
         assert words in page, words
     assert "Объединить с другим партнёром…" in page  # noqa: RUF001
-    _in_language(pages, "uz_Cyrl")
+    pages.in_language("uz_Cyrl")
     page = pages.text(f"/partners/{partner['id']}")
     for words in ("Почта манзили", "Алоқа учун шахслар", "Хатлар тили"):
         assert words in page, words

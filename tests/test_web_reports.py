@@ -8,11 +8,9 @@ import io
 import json
 
 import pytest
-from conftest import ApiCaller, WebClient, add_partner, add_shipment
+from conftest import RECEIVED_2025, SENT_2025, ApiCaller, WebClient, add_partner, add_shipment
 from flask import url_for
 from lxml import html
-
-SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
 
 
 def ship(
@@ -23,15 +21,13 @@ def ship(
     moves: list[tuple[str, str]],
     currency: str = "EUR",
 ) -> dict:
-    shipment = add_shipment(
+    return add_shipment(
         api,
         partner["id"],
         direction,
         items=[{"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}],
+        moves=moves,
     )
-    for to, at in moves:
-        assert api.move(shipment["id"], to, at=at).status_code == 200
-    return shipment
 
 
 @pytest.fixture
@@ -241,10 +237,10 @@ def test_viewers_may_see_and_download_reports(
 # ------------------------------------------------------------------ value for value
 
 
-@pytest.fixture
-def value_agreement(api: ApiCaller) -> dict:
-    """Value for value with Berlin, 2025: sent 2 copies at 10.00 AZN and 1 at 10.00 EUR,
-    received 3 copies at 10.00 EUR: this library is 20.00 AZN ahead, the partner 20.00 EUR."""
+def value_for_value_with_berlin(api: ApiCaller) -> tuple[dict, dict]:
+    """Value for value with Berlin since 2024 (the partner, the agreement); in 2025 sent 2
+    copies at 10.00 AZN and 1 at 10.00 EUR, received 3 copies at 10.00 EUR: this library
+    is 20.00 AZN ahead, the partner 20.00 EUR."""
     partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
     agreement = api.create(
         "/agreements",
@@ -253,9 +249,9 @@ def value_agreement(api: ApiCaller) -> dict:
     for direction, copies, currency, moves in (
         ("outgoing", 2, "AZN", SENT_2025),
         ("outgoing", 1, "EUR", SENT_2025),
-        ("incoming", 3, "EUR", [("received", "2025-04-10T00:00:00Z")]),
+        ("incoming", 3, "EUR", RECEIVED_2025),
     ):
-        shipment = add_shipment(
+        add_shipment(
             api,
             partner["id"],
             direction,
@@ -263,10 +259,14 @@ def value_agreement(api: ApiCaller) -> dict:
             items=[
                 {"title": "Kitab", "copies": copies, "unit_value": "10.00", "currency": currency}
             ],
+            moves=moves,
         )
-        for to, at in moves:
-            assert api.move(shipment["id"], to, at=at).status_code == 200
-    return partner
+    return partner, agreement
+
+
+@pytest.fixture
+def value_agreement(api: ApiCaller) -> dict:
+    return value_for_value_with_berlin(api)[0]
 
 
 def test_the_reports_page_shows_each_value_agreements_balance_in_words(

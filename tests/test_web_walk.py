@@ -174,12 +174,6 @@ def received(db: Database) -> int:
     return found
 
 
-def in_language(web: WebClient, language: str) -> WebClient:
-    response = web.post("/language", {"language": language, "next": "/"})
-    assert response.status_code in (302, 303)
-    return web
-
-
 @pytest.fixture(params=list(LANGUAGES))
 def language(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -199,7 +193,7 @@ def test_every_page_says_things_in_words(
 ) -> None:
     """No snake_case, True/False/None or raw UTC time on any page reached, in any language;
     every CSV and XLSX file linked has its headings in words of the page's language."""
-    admin = in_language(signed_in_as(app, web_users["admin"]), language)
+    admin = signed_in_as(app, web_users["admin"]).in_language(language)
     found = walk(admin, known_pages(site, received))
     assert len(found.pages) >= 30, sorted(found.pages)  # the walk reached the whole site
     wrong = []
@@ -215,7 +209,7 @@ def test_every_page_says_things_in_words(
         if kind_body[0] in ("text/csv", XLSX)
     }
     assert files, "no CSV or XLSX file is linked from any page"
-    english = in_language(signed_in_as(app, web_users["admin"]), "en")
+    english = signed_in_as(app, web_users["admin"]).in_language("en")
     for path, (kind, body) in files.items():
         heading, *rows = headings(kind, body)
         wrong.extend(

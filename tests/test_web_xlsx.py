@@ -8,28 +8,16 @@ import io
 from decimal import Decimal
 
 import pytest
-from conftest import ApiCaller, WebClient, add_partner, add_shipment
+from conftest import ApiCaller, WebClient, add_partner
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from libfed.kernel.db import Database
 from libfed.web.spreadsheets import XLSX, safe_filename, sheet_title
 from tests.records_helpers import put
+from tests.test_web_csv import ship
 
-SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:00:00Z")]
 FORMULA = '=HYPERLINK("http://evil.example","click")'
-
-
-def ship(api: ApiCaller, partner_id: int, direction: str, unit_value: str, currency: str) -> None:
-    shipment = add_shipment(
-        api,
-        partner_id,
-        direction,
-        items=[{"title": "Kitab", "copies": 2, "unit_value": unit_value, "currency": currency}],
-    )
-    moves = SENT_2025 if direction == "outgoing" else [("received", "2025-04-10T00:00:00Z")]
-    for to, at in moves:
-        assert api.move(shipment["id"], to, at=at).status_code == 200
 
 
 @pytest.fixture
@@ -40,11 +28,6 @@ def ledger(api: ApiCaller) -> None:
     ship(api, turkey["id"], "outgoing", "10.25", "EUR")
     ship(api, turkey["id"], "incoming", "1250.50", "TRY")
     ship(api, add_partner(api, FORMULA, "AZ")["id"], "outgoing", "3.00", "AZN")
-
-
-def in_language(pages: WebClient, language: str) -> WebClient:
-    assert pages.post("/language", {"language": language, "next": "/"}).status_code in (302, 303)
-    return pages
 
 
 def workbook(pages: WebClient, path: str) -> tuple[Worksheet, list[str], list[dict], str]:
@@ -72,7 +55,7 @@ def test_the_balance_in_russian_has_russian_headings_and_real_numbers(
     pages: WebClient, ledger: None
 ) -> None:
     sheet, headings, rows, disposition = workbook(
-        in_language(pages, "ru"), "/reports/balance.xlsx?year=2025"
+        pages.in_language("ru"), "/reports/balance.xlsx?year=2025"
     )
     assert 'filename="balance-2025.xlsx"' in disposition
     assert sheet.title == "Баланс по партнёрам"
@@ -105,7 +88,7 @@ def test_a_partner_named_like_a_formula_stays_text(pages: WebClient, ledger: Non
 
 def test_the_countries_workbook_lists_countries_by_name(pages: WebClient, ledger: None) -> None:
     sheet, headings, rows, _ = workbook(
-        in_language(pages, "ru"), "/reports/countries.xlsx?year=2025"
+        pages.in_language("ru"), "/reports/countries.xlsx?year=2025"
     )
     assert headings[:3] == ["Страна", "Внутренний или международный", "Партнёры"]
     assert [row["Страна"].value for row in rows] == ["Азербайджан", "Турция"]
@@ -134,7 +117,7 @@ def offer(db: Database, harvested_partner: int) -> int:
 
 
 def test_the_offer_list_downloads_as_a_workbook(pages: WebClient, offer: int) -> None:
-    page = in_language(pages, "ru").text(f"/partners/{offer}/offer-list")
+    page = pages.in_language("ru").text(f"/partners/{offer}/offer-list")
     assert f'href="/partners/{offer}/offer-list.xlsx' in page
     sheet, headings, rows, _ = workbook(pages, f"/partners/{offer}/offer-list.xlsx")
     assert headings[1:] == ["Автор", "Год", "Язык", "ISBN", "Идентификатор"]
