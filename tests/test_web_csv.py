@@ -16,6 +16,14 @@ from libfed.kernel.db import Database
 from tests.records_helpers import put
 
 TURKISH_LIBRARY_RU = "Национальная библиотека Турции"
+# The first columns of the partners' balance, in Russian, in a download of any format.
+BALANCE_HEADINGS_RU = [
+    "Партнёр",
+    "Страна",
+    "Внутренний или международный",
+    "Отправлено названий",
+    "Отправлено экземпляров",
+]
 
 
 def ship(api: ApiCaller, partner_id: int, direction: str, unit_value: str, currency: str) -> None:
@@ -101,13 +109,7 @@ def test_the_balance_in_russian_is_in_russian_words_and_numbers(
 ) -> None:
     headings, rows, delimiter = download(pages.in_language("ru"), "/reports/balance.csv?year=2025")
     assert delimiter == ";"  # a spreadsheet set to Russian splits cells there
-    assert headings[:5] == [
-        "Партнёр",
-        "Страна",
-        "Внутренний или международный",
-        "Отправлено названий",
-        "Отправлено экземпляров",
-    ]
+    assert headings[:5] == BALANCE_HEADINGS_RU
     assert "Стоимость отправленного (EUR)" in headings
     (row,) = rows
     assert row["Партнёр"] == TURKISH_LIBRARY_RU

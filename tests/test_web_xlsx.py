@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from libfed.kernel.db import Database
 from libfed.web.spreadsheets import XLSX, safe_filename, sheet_title
 from tests.records_helpers import put
-from tests.test_web_csv import ship
+from tests.test_web_csv import BALANCE_HEADINGS_RU, ship
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 
@@ -59,13 +59,7 @@ def test_the_balance_in_russian_has_russian_headings_and_real_numbers(
     )
     assert 'filename="balance-2025.xlsx"' in disposition
     assert sheet.title == "Баланс по партнёрам"
-    assert headings[:5] == [
-        "Партнёр",
-        "Страна",
-        "Внутренний или международный",
-        "Отправлено названий",
-        "Отправлено экземпляров",
-    ]
+    assert headings[:5] == BALANCE_HEADINGS_RU
     assert "Стоимость отправленного (EUR)" in headings
     turkey = next(row for row in rows if row["Партнёр"].value == "Milli Kütüphane")
     assert turkey["Страна"].value == "Турция"
