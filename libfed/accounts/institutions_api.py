@@ -3,6 +3,9 @@ their contact persons; archiving, and merging a duplicate into the institution i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Response
 
 from libfed.kernel.api import PREFIX, Api, expected_version, page_reply, partial, reply
@@ -93,6 +96,28 @@ def institutions_read(caller: Caller, institution_id: int) -> Response:
     return reply(data, version=data["version"])
 
 
+def _changed(
+    change: Callable[..., Institution], institution_id: int, *args: Any, **kwargs: Any
+) -> Response:
+    """Every change of one institution (edit, archive, unarchive, merge) is guarded by
+    If-Match, written by its service in one transaction with the caller as actor and the
+    server's home country, and answered alike: the institution as read, with its new
+    version. One path, so that no change answers differently from another."""
+    expected = expected_version()
+    home_country = services().home_country
+    with services().db.write() as session:
+        institution = change(
+            session,
+            institution_id,
+            *args,
+            home_country=home_country,
+            expected_version=expected,
+            **kwargs,
+        )
+        data = renderer(home_country)(institution)
+    return reply(data, version=data["version"])
+
+
 @api.route(
     "PATCH",
     "/institutions/{institution_id}",
@@ -108,18 +133,7 @@ def institutions_read(caller: Caller, institution_id: int) -> Response:
     },
 )
 def institutions_update(caller: Caller, institution_id: int, body: dict) -> Response:
-    expected = expected_version()
-    with services().db.write() as session:
-        institution = update_institution(
-            session,
-            institution_id,
-            body,
-            actor=caller,
-            home_country=services().home_country,
-            expected_version=expected,
-        )
-        data = renderer(services().home_country)(institution)
-    return reply(data, version=data["version"])
+    return _changed(update_institution, institution_id, body, actor=caller)
 
 
 @api.route(
@@ -138,21 +152,6 @@ def institutions_history(caller: Caller, institution_id: int) -> Response:
         )
 
 
-def _archive(caller: Caller, institution_id: int, archived: bool) -> Response:
-    expected = expected_version()
-    with services().db.write() as session:
-        institution = archive_institution(
-            session,
-            institution_id,
-            actor=caller,
-            home_country=services().home_country,
-            expected_version=expected,
-            archived=archived,
-        )
-        data = renderer(services().home_country)(institution)
-    return reply(data, version=data["version"])
-
-
 @api.route(
     "POST",
     "/institutions/{institution_id}/archive",
@@ -163,7 +162,7 @@ def _archive(caller: Caller, institution_id: int, archived: bool) -> Response:
     if_match=True,
 )
 def institutions_archive(caller: Caller, institution_id: int) -> Response:
-    return _archive(caller, institution_id, True)
+    return _changed(archive_institution, institution_id, actor=caller)
 
 
 @api.route(
@@ -176,7 +175,7 @@ def institutions_archive(caller: Caller, institution_id: int) -> Response:
     if_match=True,
 )
 def institutions_unarchive(caller: Caller, institution_id: int) -> Response:
-    return _archive(caller, institution_id, False)
+    return _changed(archive_institution, institution_id, actor=caller, archived=False)
 
 
 @api.route(
@@ -194,20 +193,14 @@ def institutions_merge(caller: Caller, institution_id: int, body: dict) -> Respo
     sources) moves to `into`, in one transaction; `into`'s empty fields are filled from
     this one, which stays archived with `merged_into_id`. Answers with the survivor.
     If-Match is this institution's version."""
-    expected = expected_version()
-    with services().db.write() as session:
-        survivor = merge_institution(
-            session,
-            institution_id,
-            body["into"],
-            actor=caller,
-            home_country=services().home_country,
-            movers=services().institution_movers,
-            expected_version=expected,
-            into_version=body.get("into_version"),
-        )
-        data = renderer(services().home_country)(survivor)
-    return reply(data, version=data["version"])
+    return _changed(
+        merge_institution,
+        institution_id,
+        body["into"],
+        actor=caller,
+        movers=services().institution_movers,
+        into_version=body.get("into_version"),
+    )
 
 
 # ------------------------------------------------------------------ contacts
