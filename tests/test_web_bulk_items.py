@@ -50,6 +50,13 @@ def items(api, shipment: int) -> list[dict]:  # type: ignore[no-untyped-def]
     return api.get(f"/shipments/{shipment}/items").get_json()["items"]
 
 
+def scanned_line(pages: WebClient, api, shipment: int) -> dict:  # type: ignore[no-untyped-def]
+    """The one line an empty draft has after a book the catalogue lacks is scanned."""
+    pages.post(f"/shipments/{shipment}/items/scan", {"isbn": isbns(1)[0]})
+    (item,) = items(api, shipment)
+    return item
+
+
 def upload(pages: WebClient, shipment: int, name: str, data: bytes, **kwargs):  # type: ignore[no-untyped-def]
     return pages.post(
         f"/shipments/{shipment}/items/import",
@@ -345,9 +352,7 @@ def test_an_import_needs_the_forms_csrf_token(app, web_users, api, shipment: int
 def test_copies_are_changed_on_a_line_from_its_current_version(  # type: ignore[no-untyped-def]
     pages: WebClient, api, shipment: int
 ) -> None:
-    one = isbns(1)[0]
-    pages.post(f"/shipments/{shipment}/items/scan", {"isbn": one})
-    (item,) = items(api, shipment)
+    item = scanned_line(pages, api, shipment)
     path = f"/shipments/{shipment}/items/{item['id']}/copies"
     response = pages.post(path, {"copies": "6", "version": str(item["version"])})
     assert response.status_code == 303
@@ -377,9 +382,8 @@ def test_the_bulk_forms_are_offered_only_while_items_can_change(  # type: ignore
 def test_a_line_scanned_before_the_catalogue_knew_it_is_given_its_title(  # type: ignore[no-untyped-def]
     pages: WebClient, api, shipment: int
 ) -> None:
-    one = isbns(1)[0]
-    pages.post(f"/shipments/{shipment}/items/scan", {"isbn": one})
-    (item,) = items(api, shipment)
+    item = scanned_line(pages, api, shipment)
+    one = isbns(1)[0]  # the ISBN scanned_line scans
     path = f"/shipments/{shipment}/items/{item['id']}/edit"
     assert f'href="{path}"' in pages.text(f"/shipments/{shipment}")
     form = pages.text(path)
