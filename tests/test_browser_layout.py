@@ -15,7 +15,7 @@ box that hides what overflows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -217,41 +217,43 @@ def assert_every_page_fits(
     assert not wrong, f"at {width} px in {LANGUAGES[language]}:\n  " + "\n  ".join(wrong)
 
 
-@pytest.fixture(params=PHONE_LANGUAGES)
-def phone(
+@pytest.fixture
+def admin_page(
     request: pytest.FixtureRequest,
     browser: Browser,
     site: Site,  # noqa: F811
     web_users: dict[str, str],
 ) -> Iterator[tuple[Page, str]]:
-    with open_as_admin(browser, site, web_users["admin"], PHONE, request.param) as page:
-        yield page, request.param
+    """The admin's page at the screen and in the language a test is parametrized with
+    (indirectly: (viewport, language))."""
+    viewport, language = request.param
+    with open_as_admin(browser, site, web_users["admin"], viewport, language) as page:
+        yield page, language
 
 
-def test_every_page_fits_a_phone(phone: tuple[Page, str], pages: dict[str, str]) -> None:
+def on(screen: dict[str, int], languages: Iterable[str]) -> pytest.MarkDecorator:
+    """Run a test with admin_page at `screen` once per language, named by the language."""
+    codes = list(languages)
+    return pytest.mark.parametrize(
+        "admin_page", [(screen, code) for code in codes], indirect=True, ids=codes
+    )
+
+
+@on(PHONE, PHONE_LANGUAGES)
+def test_every_page_fits_a_phone(admin_page: tuple[Page, str], pages: dict[str, str]) -> None:
     """At 390 px: the page never scrolls sideways, the header is at most two short lines,
     nothing is cut off; axe-core finds nothing wrong (Russian: every page)."""
-    page, language = phone
+    page, language = admin_page
     on_every_page = language == PHONE_LANGUAGES[0]
     assert_every_page_fits(page, language, pages, lambda _: on_every_page, HEADER_MAX_PX)
 
 
-@pytest.fixture(params=list(LANGUAGES))
-def desktop(
-    request: pytest.FixtureRequest,
-    browser: Browser,
-    site: Site,  # noqa: F811
-    web_users: dict[str, str],
-) -> Iterator[tuple[Page, str]]:
-    with open_as_admin(browser, site, web_users["admin"], DESKTOP, request.param) as page:
-        yield page, request.param
-
-
-def test_every_page_fits_a_desktop(desktop: tuple[Page, str], pages: dict[str, str]) -> None:
+@on(DESKTOP, LANGUAGES)
+def test_every_page_fits_a_desktop(admin_page: tuple[Page, str], pages: dict[str, str]) -> None:
     """At 1366 px, in every language: the page never scrolls sideways and nothing is cut
     off (a long Russian or Uzbek heading wraps); axe-core finds nothing wrong on the key
     pages in Uzbek (Cyrillic), or Russian where it is missing (every page had its turn on
     the phone)."""
-    page, language = desktop
+    page, language = admin_page
     on_key_pages = language == ("uz_Cyrl" if "uz_Cyrl" in LANGUAGES else "ru")
     assert_every_page_fits(page, language, pages, lambda name: on_key_pages and name in KEY_PAGES)
