@@ -17,22 +17,16 @@ from browser import submit as submit_and_wait
 from conftest import ApiCaller, add_partner, add_shipment
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
-from stdnum import ean
 from stdnum import isbn as stdnum_isbn
 
 from tests.test_browser import labelled, sign_in
+from tests.test_web_bulk_items import isbns
 
 pytestmark = pytest.mark.slow
 
 
 # The three ways to add books to a draft, which must each fit a phone.
 FORMS = ("#scan", "#paste", "#import")
-
-
-def isbns(count: int, start: int = 0) -> list[str]:
-    """Valid ISBN-13s (their check digits computed) that no record carries."""
-    stems = [f"978000{number:06d}" for number in range(start, start + count)]
-    return [stem + ean.calc_check_digit(stem) for stem in stems]
 
 
 def title_of(isbn: str) -> str:
@@ -80,20 +74,23 @@ def test_a_spreadsheet_with_a_bad_row_is_refused_by_its_line(
 ) -> None:
     one, two, three = isbns(3, start=100)
     bad = three[:-1] + str((int(three[-1]) + 1) % 10)
-    headings = ["ISBN", "Title", "Copies", "Year"]
-    wrong = _workbook(
-        tmp_path / "list.xlsx",
-        [
-            headings,
+
+    def import_list(third: str) -> None:
+        """A spreadsheet of three books, the third with the ISBN `third`, imported."""
+        rows = [
+            ["ISBN", "Title", "Copies", "Year"],
             [one, "Birinci kitab", 2, 2020],
             [two, "İkinci kitab", 1, 2021],
-            [bad, "Üçüncü", 1, 2022],
-        ],
-    )
+            [third, "Üçüncü", 1, 2022],
+        ]
+        page.get_by_label("CSV or XLSX file").set_input_files(
+            _workbook(tmp_path / "list.xlsx", rows)
+        )
+        submit_and_wait(page, page.get_by_role("button", name="Import the rows"))
+
     sign_in(page)
     page.goto(f"/shipments/{shipment}")
-    page.get_by_label("CSV or XLSX file").set_input_files(wrong)
-    submit_and_wait(page, page.get_by_role("button", name="Import the rows"))
+    import_list(bad)
     refusal = page.locator("#e-import")
     expect(refusal).to_contain_text("Nothing was added:")
     expect(refusal.get_by_role("listitem")).to_have_count(1)
@@ -107,17 +104,7 @@ def test_a_spreadsheet_with_a_bad_row_is_refused_by_its_line(
     expect(page.get_by_text("No items yet.")).to_be_visible()
     checked(page, "items-import-refused", FORMS)
 
-    right = _workbook(
-        tmp_path / "list.xlsx",
-        [
-            headings,
-            [one, "Birinci kitab", 2, 2020],
-            [two, "İkinci kitab", 1, 2021],
-            [three, "Üçüncü", 1, 2022],
-        ],
-    )
-    page.get_by_label("CSV or XLSX file").set_input_files(right)
-    submit_and_wait(page, page.get_by_role("button", name="Import the rows"))
+    import_list(three)
     expect(page.get_by_role("status")).to_have_text("3 lines added or given more copies.")
     rows = lines(page)
     assert {title: number(row["Copies"]) for title, row in rows.items()} == {
