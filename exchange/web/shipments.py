@@ -527,9 +527,12 @@ def edit_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
     return submit(save, show, _("Changes saved."), current["version"])
 
 
-@blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/copies")
-@page("coordinator")
-def change_copies(caller: Caller, shipment_id: int, item_id: int) -> Response:
+def _change_count(
+    caller: Caller, shipment_id: int, item_id: int, field: str, done: str | None
+) -> Response:
+    """A count typed beside a line of the shipment page's items (copies sent, copies
+    received): only that field changes, guarded by the line's version, and the page comes
+    back at its items with the refusal, or `done`, said above them."""
     patch = form_values(ItemIn, request.form, blank="clear")
     try:
         with services().db.write() as session:
@@ -537,17 +540,24 @@ def change_copies(caller: Caller, shipment_id: int, item_id: int) -> Response:
                 session,
                 shipment_id,
                 item_id,
-                {"copies": patch.get("copies")},
+                {field: patch.get(field)},
                 actor=caller,
                 expected_version=version_field(),
             )
     except Invalid as error:
         flash(named_refusals(field_errors(error)), "error")
     else:
-        flash(_("Copies changed."), "success")
+        if done:
+            flash(done, "success")
     return redirect(
         url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
     )
+
+
+@blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/copies")
+@page("coordinator")
+def change_copies(caller: Caller, shipment_id: int, item_id: int) -> Response:
+    return _change_count(caller, shipment_id, item_id, "copies", _("Copies changed."))
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/withdraw")
@@ -563,23 +573,8 @@ def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/received")
 @page("coordinator")
-def receive_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
-    patch = form_values(ItemIn, request.form, blank="clear")
-    try:
-        with services().db.write() as session:
-            update_item(
-                session,
-                shipment_id,
-                item_id,
-                {"received_copies": patch.get("received_copies")},
-                actor=caller,
-                expected_version=version_field(),
-            )
-    except Invalid as error:
-        flash(named_refusals(field_errors(error)), "error")
-    return redirect(
-        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
-    )
+def receive_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
+    return _change_count(caller, shipment_id, item_id, "received_copies", None)
 
 
 def _moment_in_utc(text: str) -> str:
