@@ -178,12 +178,18 @@ def _duplicate_with_history(api: ApiCaller, db) -> tuple[dict, dict, dict]:  # t
     return survivor, duplicate, shipment
 
 
+def merge(api: ApiCaller, duplicate: dict, into: int, **fields: object):  # type: ignore[no-untyped-def]
+    """Partner `duplicate` merged into partner `into`, sent with its current version."""
+    path = f"/institutions/{duplicate['id']}"
+    return api.post(f"{path}/merge", {"into": into, **fields}, etag=api.etag(path))
+
+
 def test_a_merge_moves_everything_fills_empty_fields_and_archives_the_duplicate(
     api: ApiCaller, db
 ) -> None:  # type: ignore[no-untyped-def]
     survivor, duplicate, shipment = _duplicate_with_history(api, db)
     path = f"/institutions/{duplicate['id']}"
-    response = api.post(f"{path}/merge", {"into": survivor["id"]}, etag=api.etag(path))
+    response = merge(api, duplicate, survivor["id"])
     assert response.status_code == 200, response.get_json()
     merged = response.get_json()
     assert merged["id"] == survivor["id"]
@@ -236,23 +242,19 @@ def test_a_merge_into_itself_an_archived_one_or_from_a_stale_read_is_refused(
     api.post(f"{archived_path}/archive", etag=api.etag(archived_path))
     path = f"/institutions/{duplicate['id']}"
 
-    itself = api.post(f"{path}/merge", {"into": duplicate["id"]}, etag=api.etag(path))
+    itself = merge(api, duplicate, duplicate["id"])
     assert itself.status_code == 422
     assert "itself" in itself.get_json()["error"]["fields"]["into"]
-    into_archived = api.post(f"{path}/merge", {"into": archived["id"]}, etag=api.etag(path))
+    into_archived = merge(api, duplicate, archived["id"])
     assert into_archived.status_code == 422
     assert "archived" in into_archived.get_json()["error"]["fields"]["into"]
-    unknown = api.post(f"{path}/merge", {"into": 4242}, etag=api.etag(path))
+    unknown = merge(api, duplicate, 4242)
     assert unknown.status_code == 422
-    from_archived = api.post(
-        f"{archived_path}/merge", {"into": survivor["id"]}, etag=api.etag(archived_path)
-    )
+    from_archived = merge(api, archived, survivor["id"])
     assert from_archived.status_code == 409
     stale = api.post(f"{path}/merge", {"into": survivor["id"]}, etag='"9"')
     assert stale.status_code == 412
-    stale_survivor = api.post(
-        f"{path}/merge", {"into": survivor["id"], "into_version": 9}, etag=api.etag(path)
-    )
+    stale_survivor = merge(api, duplicate, survivor["id"], into_version=9)
     assert stale_survivor.status_code == 412
     assert api.get(path).get_json()["archived_at"] is None
     assert api.get("/institutions").get_json()["total"] == 2
@@ -265,8 +267,7 @@ def test_a_merged_duplicate_stays_archived_and_earlier_duplicates_follow(
     second = add_partner(api, "B", "TR")
     third = add_partner(api, "C", "TR")
     for duplicate, survivor in ((first, second), (second, third)):
-        path = f"/institutions/{duplicate['id']}"
-        merged = api.post(f"{path}/merge", {"into": survivor["id"]}, etag=api.etag(path))
+        merged = merge(api, duplicate, survivor["id"])
         assert merged.status_code == 200, merged.get_json()
     assert api.get(f"/institutions/{first['id']}").get_json()["merged_into_id"] == third["id"]
     path = f"/institutions/{second['id']}"
