@@ -313,6 +313,21 @@ def edit_partner(caller: Caller, partner_id: int) -> PageResult:
 # ------------------------------------------------------------------ archive
 
 
+def _archived(caller: Caller, partner_id: int, archived: bool, done: str) -> PageResult:
+    """Archive or bring back, guarded by the page's version; the partner's page says `done`."""
+    with services().db.write() as session:
+        archive_institution(
+            session,
+            partner_id,
+            actor=caller,
+            home_country=services().home_country,
+            expected_version=version_field(),
+            archived=archived,
+        )
+    flash(done, "success")
+    return redirect(url_for("exchange_pages.partner", partner_id=partner_id), code=303)
+
+
 @blueprint.route("/partners/<int:partner_id>/archive", methods=["GET", "POST"])
 @page("coordinator")
 def archive_partner(caller: Caller, partner_id: int) -> PageResult:
@@ -321,32 +336,15 @@ def archive_partner(caller: Caller, partner_id: int) -> PageResult:
         with services().db.session() as session:
             institution = get(session, Institution, partner_id, "institution")
         return render_template("exchange/partner_archive.html", partner=institution)
-    with services().db.write() as session:
-        archive_institution(
-            session,
-            partner_id,
-            actor=caller,
-            home_country=services().home_country,
-            expected_version=version_field(),
-        )
-    flash(_("The partner is archived. Its history and reports stay."), "success")
-    return redirect(url_for("exchange_pages.partner", partner_id=partner_id), code=303)
+    return _archived(
+        caller, partner_id, True, _("The partner is archived. Its history and reports stay.")
+    )
 
 
 @blueprint.post("/partners/<int:partner_id>/unarchive")
 @page("coordinator")
 def unarchive_partner(caller: Caller, partner_id: int) -> PageResult:
-    with services().db.write() as session:
-        archive_institution(
-            session,
-            partner_id,
-            actor=caller,
-            home_country=services().home_country,
-            expected_version=version_field(),
-            archived=False,
-        )
-    flash(_("The partner is back in the lists."), "success")
-    return redirect(url_for("exchange_pages.partner", partner_id=partner_id), code=303)
+    return _archived(caller, partner_id, False, _("The partner is back in the lists."))
 
 
 # ------------------------------------------------------------------ merge
