@@ -296,6 +296,14 @@ SENT_2025 = [("packed", "2025-02-27T10:00:00Z"), ("dispatched", "2025-03-01T10:0
 RECEIVED_2025 = [("received", "2025-04-10T00:00:00Z")]
 
 
+def dispatched_at(moment: datetime) -> list[tuple[str, str]]:
+    """add_shipment's moves of a parcel packed the day before `moment` (UTC), dispatched at it."""
+    return [
+        (status, (moment - timedelta(days=days_before)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for status, days_before in (("packed", 1), ("dispatched", 0))
+    ]
+
+
 def add_shipment(
     api: ApiCaller,
     partner_id: int,

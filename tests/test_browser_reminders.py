@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from babel import dates
 from browser import checked, submit
-from conftest import PASSWORD, ApiCaller, add_partner, add_shipment, config_dict
+from conftest import PASSWORD, ApiCaller, add_partner, add_shipment, config_dict, dispatched_at
 from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
@@ -40,10 +40,6 @@ def config(database_url: str, sink: Sink) -> Config:
     )
 
 
-def _at(days_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture
 def reminders(api: ApiCaller, db: Database, web_users: dict[str, str]) -> dict:
     """A parcel to Ankara sent 45 days ago and never acknowledged, one from Minsk expected
@@ -56,9 +52,13 @@ def reminders(api: ApiCaller, db: Database, web_users: dict[str, str]) -> dict:
         {"partner_id": ankara["id"], "basis": "copy_for_copy", "start_date": "2020-01-01"}
         | {"annual_quota": 1},
     )
-    sent = add_shipment(api, ankara["id"], reference="MEK-EX/45", agreement_id=agreement["id"])
-    api.move(sent["id"], "packed", at=_at(46))
-    api.move(sent["id"], "dispatched", at=_at(45))
+    sent = add_shipment(
+        api,
+        ankara["id"],
+        reference="MEK-EX/45",
+        agreement_id=agreement["id"],
+        moves=dispatched_at(datetime.now(UTC) - timedelta(days=45)),
+    )
     late = add_shipment(api, minsk["id"], direction="incoming", reference="ЦНБ-МКО 7")  # noqa: RUF001
     expected_by = date.today() - timedelta(days=7)
     with db.write() as session:

@@ -29,14 +29,18 @@ from libfed.kernel.mail import MailError
 from libfed.kernel.models import MailDigest
 from libfed.root.app import create_app
 from libfed.root.cli import main
-from tests.conftest import ApiCaller, Clock, add_partner, add_shipment, config_dict, write_config
+from tests.conftest import (
+    ApiCaller,
+    Clock,
+    add_partner,
+    add_shipment,
+    config_dict,
+    dispatched_at,
+    write_config,
+)
 from tests.smtp_sink import Sink, body, free_port, smtp_sink
 
 WEEK = "2024-W18"  # conftest's CLOCK_START, 2024-05-01
-
-
-def _at(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _mail_config(database_url: str, port: int | None) -> Config:
@@ -75,11 +79,9 @@ def people(db: Database) -> None:
 
 
 def _sent(api: ApiCaller, partner_id: int, reference: str, days_ago: int, **kw: object) -> dict:
-    shipment = add_shipment(api, partner_id, reference=reference, **kw)
     now = datetime(2024, 5, 1, 10, 0)
-    api.move(shipment["id"], "packed", at=_at(now - timedelta(days=days_ago + 1)))
-    api.move(shipment["id"], "dispatched", at=_at(now - timedelta(days=days_ago)))
-    return shipment
+    moves = dispatched_at(now - timedelta(days=days_ago))
+    return add_shipment(api, partner_id, reference=reference, moves=moves, **kw)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tests.conftest import (
     add_partner,
     add_shipment,
     config_dict,
+    dispatched_at,
     signed_in_as,
 )
 from tests.smtp_sink import free_port
@@ -54,9 +55,7 @@ def test_a_waiting_shipment_is_dated_by_its_state_not_by_its_entry(pages: WebCli
     packed = add_shipment(api, partner["id"], reference="PACKED-1")
     packed_on = _days_ago(20)
     api.move(packed["id"], "packed", at=_at(packed_on))
-    late = add_shipment(api, partner["id"], reference="LATE-1")
-    api.move(late["id"], "packed", at=_at(_days_ago(61)))
-    api.move(late["id"], "dispatched", at=_at(_days_ago(60)))
+    add_shipment(api, partner["id"], reference="LATE-1", moves=dispatched_at(_days_ago(60)))
     draft = add_shipment(api, partner["id"], reference="DRAFT-1")
     page = pages.text("/")
     today = _shown(clock.utc_now().date())
@@ -163,11 +162,13 @@ def _quota_agreement(api, partner_id: int, quota: int, copies: int, days_ago: in
         {"partner_id": partner_id, "basis": "copy_for_copy", "start_date": "2020-01-01"}
         | {"annual_quota": quota},
     )
-    shipment = add_shipment(
-        api, partner_id, agreement_id=agreement["id"], items=[{"title": "Kitab", "copies": copies}]
+    add_shipment(
+        api,
+        partner_id,
+        agreement_id=agreement["id"],
+        items=[{"title": "Kitab", "copies": copies}],
+        moves=dispatched_at(_days_ago(days_ago)),
     )
-    api.move(shipment["id"], "packed", at=_at(_days_ago(days_ago + 1)))
-    api.move(shipment["id"], "dispatched", at=_at(_days_ago(days_ago)))
 
 
 def test_each_kind_of_reminder_is_on_the_dashboard(
@@ -212,9 +213,7 @@ def test_the_acknowledgement_wait_is_the_configured_one(
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
     partner = add_partner(api)
-    shipment = add_shipment(api, partner["id"], reference="TWELVE")
-    api.move(shipment["id"], "packed", at=_at(_days_ago(13)))
-    api.move(shipment["id"], "dispatched", at=_at(_days_ago(12)))
+    add_shipment(api, partner["id"], reference="TWELVE", moves=dispatched_at(_days_ago(12)))
     assert "TWELVE" not in _section(pages_of(database_url, db, web_users), "unacknowledged")
     ten_days = pages_of(database_url, db, web_users, acknowledgement_days=10)
     flagged = _section(ten_days, "unacknowledged")
@@ -257,9 +256,7 @@ def test_a_mail_server_that_is_down_is_named_on_the_page_and_nothing_is_recorded
     api,  # type: ignore[no-untyped-def]
 ) -> None:
     partner = add_partner(api)
-    late = add_shipment(api, partner["id"], reference="LATE")
-    api.move(late["id"], "packed", at=_at(_days_ago(41)))
-    api.move(late["id"], "dispatched", at=_at(_days_ago(40)))
+    add_shipment(api, partner["id"], reference="LATE", moves=dispatched_at(_days_ago(40)))
     with db.write() as session:
         admin = session.scalars(select(User).where(User.name == web_users["admin"])).one()
         admin.email = "admin@library.example.az"
