@@ -280,6 +280,14 @@ def add_partner(
     return api.create("/institutions", {"name": name, "country": country, **fields})
 
 
+def archive_partner(api: ApiCaller, partner: dict) -> dict:
+    """The partner archived, from its current version; as the API answers it."""
+    path = f"/institutions/{partner['id']}"
+    response = api.post(f"{path}/archive", etag=api.etag(path))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
 @pytest.fixture
 def harvested_partner(api: ApiCaller, db: Database) -> int:
     """Tashkent's national library, its catalogue harvested as source `tashkent`."""

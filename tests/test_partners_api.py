@@ -9,7 +9,7 @@ from sqlalchemy import select
 from libfed.harvest.models import Source
 from libfed.kernel.models import AuditEvent
 from libfed.kernel.services import services
-from tests.conftest import ApiCaller, add_partner, add_shipment
+from tests.conftest import ApiCaller, add_partner, add_shipment, archive_partner
 
 ADDRESS = "Xaqani küçəsi 29\nAZ1000 Bakı"
 
@@ -238,8 +238,7 @@ def test_a_merge_into_itself_an_archived_one_or_from_a_stale_read_is_refused(
     survivor = add_partner(api, "Milli Kütüphane", "TR")
     duplicate = add_partner(api, "Milli Kutuphane", "TR")
     archived = add_partner(api, "Old one", "TR")
-    archived_path = f"/institutions/{archived['id']}"
-    api.post(f"{archived_path}/archive", etag=api.etag(archived_path))
+    archive_partner(api, archived)
     path = f"/institutions/{duplicate['id']}"
 
     itself = merge(api, duplicate, duplicate["id"])

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import select
 
 from libfed.accounts.models import Contact, Institution
-from tests.conftest import ApiCaller, WebClient, add_partner, add_shipment
+from tests.conftest import ApiCaller, WebClient, add_partner, add_shipment, archive_partner
 
 
 def _location(response) -> str:  # type: ignore[no-untyped-def]
@@ -234,7 +234,7 @@ def test_a_merge_into_an_archived_partner_is_refused_on_the_page(
     pages: WebClient, api: ApiCaller
 ) -> None:
     archived = add_partner(api, "Old", "TR")
-    api.post(f"/institutions/{archived['id']}/archive", etag='"1"')
+    archive_partner(api, archived)
     duplicate = add_partner(api, "Dup", "TR")
     response = pages.post(
         f"/partners/{duplicate['id']}/merge",
@@ -267,7 +267,7 @@ def test_an_archived_namesake_is_pointed_out_and_a_merged_one_is_not(
     pages: WebClient, api: ApiCaller
 ) -> None:
     archived = add_partner(api, "Qafqaz Universiteti", "AZ")
-    api.post(f"/institutions/{archived['id']}/archive", etag='"1"')
+    archive_partner(api, archived)
     survivor = add_partner(api, "Bakı Mühəndislik Universiteti", "AZ")
     merged = add_partner(api, "Qafqaz Universiteti Kitabxanası", "AZ")
     api.post(f"/institutions/{merged['id']}/merge", {"into": survivor["id"]}, etag='"1"')
