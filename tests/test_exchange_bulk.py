@@ -117,7 +117,7 @@ def test_expected_by_is_typed_as_a_date_and_shown_in_the_pages_language(
     assert "<dd>May 1, 2026</dd>" in pages.text(location)
     form = pages.text(location + "/edit")
     assert re.search(r'id="f-expected_by"[^>]*type="date"[^>]*value="2026-05-01"', form, re.S)
-    pages.post("/language", {"language": "ru", "next": "/"})
+    pages.in_language("ru")
     assert "<dd>1 мая 2026\u202fг.</dd>" in pages.text(location)  # noqa: RUF001
     # An outgoing shipment's form does not offer it.
     outgoing = add_shipment(api, partner)

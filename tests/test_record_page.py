@@ -231,7 +231,7 @@ def test_hostile_text_is_text(app: Flask, client, db: Database) -> None:  # type
 
 def test_the_page_speaks_the_visitors_language(app: Flask, client, records: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     web = WebClient(client)
-    assert web.post("/language", {"language": "ru", "next": "/"}).status_code == 302
+    web.in_language("ru")
     page = tree(client.get(record_path(app, records["local"])))
     assert page.xpath("//html")[0].get("lang") == "ru"
     assert "русский" in facts(page).values()  # the language named in Russian (CLDR)
@@ -257,7 +257,7 @@ def test_russian_and_uzbek_cyrillic_pages_have_no_latin_word(
     """Every word of the pages in the visitor's language (these wait for the merged
     catalogues); what is not (identifiers, a format's name, Latin titles) says so by its
     lang attribute."""
-    assert pages.post("/language", {"language": language, "next": "/"}).status_code == 302
+    pages.in_language(language)
     for path in (record_path(app, records["local"]), record_path(app, records["harvested"])):
         text = pages.text(path)
         tag = language.replace("_", "-")

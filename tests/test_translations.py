@@ -176,7 +176,7 @@ def _latin_words(page: str, lang: str = "ru") -> list[str]:
 
 @pytest.fixture
 def russian(pages: WebClient) -> WebClient:
-    assert pages.post("/language", {"language": "ru", "next": "/"}).status_code == 302
+    pages.in_language("ru")
     return pages
 
 
@@ -291,7 +291,7 @@ def test_pages_in_russian_show_no_english(russian: WebClient, ledger: dict) -> N
 
 @pytest.fixture
 def uzbek_cyrillic(pages: WebClient) -> WebClient:
-    assert pages.post("/language", {"language": "uz_Cyrl", "next": "/"}).status_code == 302
+    pages.in_language("uz_Cyrl")
     return pages
 
 
@@ -357,7 +357,7 @@ def test_the_language_menu_offers_five_languages_each_in_itself(pages: WebClient
         "uz_Cyrl": ("uz-Cyrl", "Ўзбекча"),
         "en": ("en", "English"),
     }
-    assert pages.post("/language", {"language": "uz_Cyrl", "next": "/"}).status_code == 302
+    pages.in_language("uz_Cyrl")
     page = pages.text("/")
     assert '<html lang="uz-Cyrl">' in page
     chosen = html.fromstring(page).xpath("//option[@selected]")
@@ -365,7 +365,7 @@ def test_the_language_menu_offers_five_languages_each_in_itself(pages: WebClient
 
 
 def test_a_users_language_is_kept_for_their_next_session(app, pages: WebClient, web_users) -> None:  # type: ignore[no-untyped-def]
-    pages.post("/language", {"language": "az", "next": "/"})
+    pages.in_language("az")
     pages.post("/sign-out")
     again = WebClient(app.test_client())
     again.sign_in(web_users["coordinator"])
@@ -375,7 +375,7 @@ def test_a_users_language_is_kept_for_their_next_session(app, pages: WebClient, 
 def test_numbers_and_dates_follow_the_language(russian: WebClient, ledger: dict) -> None:
     page = russian.text(f"/shipments/{ledger['sent']['id']}/packing-list")
     assert "20,00\xa0€" in page  # Russian: decimal comma, sign after the amount
-    russian.post("/language", {"language": "en", "next": "/"})
+    russian.in_language("en")
     assert "€20.00" in russian.text(f"/shipments/{ledger['sent']['id']}/packing-list")
 
 
@@ -390,7 +390,7 @@ def test_numbers_and_dates_in_uzbek_cyrillic(uzbek_cyrillic: WebClient, ledger: 
     assert "20,00\xa0€" in uzbek_cyrillic.text(f"/shipments/{sent}/packing-list")
     page = uzbek_cyrillic.text(f"/shipments/{sent}")
     assert "7 дек, 2026" in page and "3,5" in page
-    uzbek_cyrillic.post("/language", {"language": "uz_Latn", "next": "/"})
+    uzbek_cyrillic.in_language("uz_Latn")
     assert "7-dek, 2026" in uzbek_cyrillic.text(f"/shipments/{sent}")
 
 
@@ -426,7 +426,7 @@ def test_a_partners_language_is_named_in_the_pages_language(russian: WebClient) 
         o.text_content().strip() for o in form.xpath('//select[@name="letter_language"]/option')
     ]
     assert {"азербайджанский", "узбекский (латиница)", "узбекский (кириллица)"} <= set(offered)
-    russian.post("/language", {"language": "uz_Latn", "next": "/"})
+    russian.in_language("uz_Latn")
     form = html.fromstring(russian.text("/partners/new"))
     offered = [
         o.text_content().strip() for o in form.xpath('//select[@name="letter_language"]/option')

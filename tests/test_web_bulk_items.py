@@ -190,7 +190,7 @@ def test_a_list_needs_the_forms_csrf_token(app, web_users, api, shipment: int) -
 
 def test_the_refusals_are_in_the_pages_language(pages: WebClient, api, shipment: int) -> None:  # type: ignore[no-untyped-def]
     """Waits for the translations' merge: the Russian words come from the catalogue."""
-    pages.post("/language", {"language": "ru", "next": "/"})
+    pages.in_language("ru")
     response = pages.post(f"/shipments/{shipment}/items/paste", {"lines": "\n978000000000X"})
     assert response.status_code == 422
     (said,) = refusals(response)
@@ -274,7 +274,7 @@ def test_a_bad_spreadsheet_row_is_named_by_its_row_and_nothing_is_stored(  # typ
 def test_a_csv_is_read_with_its_separator_and_the_pages_decimal_comma(  # type: ignore[no-untyped-def]
     pages: WebClient, api, shipment: int
 ) -> None:
-    pages.post("/language", {"language": "ru", "next": "/"})
+    pages.in_language("ru")
     one, two = isbns(2)
     text = f"isbn;title;copies;unit value;currency\n{one};Kitab;2;42,50;AZN\n{two};Başqa;1;;\n"
     response = upload(pages, shipment, "list.csv", ("\ufeff" + text).encode())
@@ -397,7 +397,7 @@ def test_a_line_scanned_before_the_catalogue_knew_it_is_given_its_title(  # type
         "unit_value": "12,50",
         "currency": "AZN",
     }
-    pages.post("/language", {"language": "ru", "next": "/"})
+    pages.in_language("ru")
     response = pages.post(path, typed)
     assert response.status_code == 303
     (changed,) = items(api, shipment)

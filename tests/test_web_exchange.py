@@ -390,13 +390,13 @@ def test_partners_are_named_in_the_page_language_when_the_ledger_knows_it(
     )
     add_shipment(api, partner["id"], reference="TR-7")
     assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")
-    pages.post("/language", {"language": "az", "next": "/"})
+    pages.in_language("az")
     for path in ("/shipments", "/partners", f"/partners/{partner['id']}", "/"):
         assert "Türkiyə Milli Kitabxanası" in pages.text(path), path
     assert "Millî Kütüphane Başkanlığı" in pages.text(
         f"/partners/{partner['id']}"
     )  # its own name too
-    pages.post("/language", {"language": "uz_Latn", "next": "/"})
+    pages.in_language("uz_Latn")
     assert "Millî Kütüphane Başkanlığı" in pages.text("/shipments")  # no Uzbek name: its own
 
 

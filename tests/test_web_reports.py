@@ -334,7 +334,7 @@ def six_countries(api: ApiCaller) -> None:
 
 
 def country_order(pages: WebClient, language: str) -> tuple[list[str], list[str]]:
-    pages.post("/language", {"language": language, "next": "/"})
+    pages.in_language(language)
     page = document(pages, "/reports?year=2025")
     rows = [
         " ".join(th.text_content().split())
@@ -442,7 +442,7 @@ def test_the_value_balance_and_the_years_speak_russian(
 ) -> None:
     """In the page's language and its number format (passes once E's translations are in
     the catalogues)."""
-    pages.post("/language", {"language": "ru", "next": "/"})
+    pages.in_language("ru")
     page = document(pages, "/reports?year=2025")
     name = "Staatsbibliothek zu Berlin"
     (heading,) = page.xpath('//table[@id="value-agreements"]/thead/tr/th[last()]')

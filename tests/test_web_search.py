@@ -373,7 +373,7 @@ def test_hostile_text_is_shown_as_text(viewer_pages: WebClient, db: Database) ->
 
 @pytest.fixture
 def russian(pages: WebClient) -> WebClient:
-    assert pages.post("/language", {"language": "ru", "next": "/"}).status_code == 302
+    pages.in_language("ru")
     return pages
 
 

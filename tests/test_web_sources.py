@@ -54,7 +54,7 @@ def test_an_admin_adds_a_source_and_sees_it_listed(admin_pages: WebClient, api, 
 
 
 def test_a_bad_url_is_refused_beside_its_field_in_russian(admin_pages: WebClient, db) -> None:  # type: ignore[no-untyped-def]
-    admin_pages.post("/language", {"language": "ru", "next": "/"})
+    admin_pages.in_language("ru")
     response = admin_pages.post("/harvesting", {**GOOD, "base_url": "ftp://anl.example/oai?x=1"})
     assert response.status_code == 422
     page = html.unescape(response.get_data(as_text=True))
