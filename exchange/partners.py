@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from libfed.accounts.models import Institution
-from libfed.kernel import clock
-from libfed.kernel.audit import record_event
+from libfed.kernel import editing
 from libfed.kernel.callers import Caller
 from libfed.records.search_keys import record_key
 
@@ -53,19 +52,19 @@ def move_partner(session: Session, duplicate_id: int, survivor_id: int, actor: C
     libfed.kernel.services.MoveInstitution). Each move is an audited change of its
     shipment or agreement, so that its history says it changed partner and every
     report cached before the merge is recomputed."""
-    now = clock.utc_now()
     for model, entity in ((Agreement, "agreement"), (Shipment, "shipment")):
         for row in session.scalars(select(model).where(model.partner_id == duplicate_id)):
-            row.partner_id = survivor_id
-            row.updated_at = now
-            session.flush()
-            record_event(
+            editing.change(
                 session,
-                at=now,
-                actor=actor.name,
+                row,
+                {"partner_id": survivor_id},
+                _partner_of,
+                actor=actor,
                 entity=entity,
-                entity_id=row.id,
-                action="update",
                 group_id=row.id if entity == "shipment" else None,
-                changes={"partner_id": [duplicate_id, survivor_id]},
             )
+
+
+def _partner_of(row: Agreement | Shipment) -> dict:
+    """What a merge changes of an agreement or a shipment, and so all its event says."""
+    return {"partner_id": row.partner_id}
