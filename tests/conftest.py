@@ -280,6 +280,20 @@ def add_partner(
     return api.create("/institutions", {"name": name, "country": country, **fields})
 
 
+def add_agreement(
+    api: ApiCaller,
+    partner_id: int,
+    basis: str = "copy_for_copy",
+    start_date: str = "2020-01-01",
+    **fields: object,
+) -> dict:
+    """An exchange agreement with the partner (`fields`: annual_quota, end_date, ...)."""
+    return api.create(
+        "/agreements",
+        {"partner_id": partner_id, "basis": basis, "start_date": start_date, **fields},
+    )
+
+
 def archive_partner(api: ApiCaller, partner: dict) -> dict:
     """The partner archived, from its current version; as the API answers it."""
     path = f"/institutions/{partner['id']}"

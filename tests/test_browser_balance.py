@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from browser import checked, read_table
-from conftest import ApiCaller, add_partner, add_shipment
+from conftest import ApiCaller, add_agreement, add_partner, add_shipment
 from playwright.sync_api import Page, expect
 
 from tests.test_browser import sign_in
@@ -32,10 +32,7 @@ def berlin(api: ApiCaller) -> dict:
         moves=[("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
     )
     turkey = add_partner(api, "Milli Kütüphane", "TR")
-    api.create(
-        "/agreements",
-        {"partner_id": turkey["id"], "basis": "copy_for_copy", "start_date": "2024-01-01"},
-    )
+    add_agreement(api, turkey["id"], start_date="2024-01-01")
     return partner
 
 

@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from babel import dates
 from browser import checked, submit
-from conftest import PASSWORD, ApiCaller, add_partner, add_shipment, config_dict, dispatched_at
+from conftest import (
+    PASSWORD,
+    ApiCaller,
+    add_agreement,
+    add_partner,
+    add_shipment,
+    config_dict,
+    dispatched_at,
+)
 from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
@@ -47,11 +55,7 @@ def reminders(api: ApiCaller, db: Database, web_users: dict[str, str]) -> dict:
     has an address, as has the administrator."""
     ankara = add_partner(api, "Milli Kütüphane", "TR")
     minsk = add_partner(api, "Центральная научная библиотека", "BY")
-    agreement = api.create(
-        "/agreements",
-        {"partner_id": ankara["id"], "basis": "copy_for_copy", "start_date": "2020-01-01"}
-        | {"annual_quota": 1},
-    )
+    agreement = add_agreement(api, ankara["id"], annual_quota=1)
     sent = add_shipment(
         api,
         ankara["id"],

@@ -32,6 +32,7 @@ from libfed.root.cli import main
 from tests.conftest import (
     ApiCaller,
     Clock,
+    add_agreement,
     add_partner,
     add_shipment,
     config_dict,
@@ -90,16 +91,8 @@ def due(api: ApiCaller, db: Database, clock: Clock) -> dict:
     expected by ten days ago, an agreement at its quota and one over it."""
     partner = add_partner(api, "Milli Kütüphane", "TR")
     other = add_partner(api, "Национальная библиотека", "BY")
-    near = api.create(
-        "/agreements",
-        {"partner_id": other["id"], "basis": "copy_for_copy", "start_date": "2020-01-01"}
-        | {"annual_quota": 2},
-    )
-    over = api.create(
-        "/agreements",
-        {"partner_id": partner["id"], "basis": "copy_for_copy", "start_date": "2020-01-01"}
-        | {"annual_quota": 1},
-    )
+    near = add_agreement(api, other["id"], annual_quota=2)
+    over = add_agreement(api, partner["id"], annual_quota=1)
     unacknowledged = _sent(api, partner["id"], "EX-45", 45, agreement_id=over["id"])
     _sent(api, other["id"], "EX-NEAR", 3, agreement_id=near["id"])
     late = add_shipment(api, partner["id"], direction="incoming", reference="IN-LATE")

@@ -22,6 +22,7 @@ from libfed.kernel.services import Services
 from libfed.root.app import create_app
 from tests.conftest import (
     WebClient,
+    add_agreement,
     add_partner,
     add_shipment,
     config_dict,
@@ -157,11 +158,7 @@ def test_all_of_them_leads_to_the_shipments_in_that_state(
 
 def _quota_agreement(api, partner_id: int, quota: int, copies: int, days_ago: int) -> None:  # type: ignore[no-untyped-def]
     """An agreement with `quota` copies a year, `copies` of them sent `days_ago`."""
-    agreement = api.create(
-        "/agreements",
-        {"partner_id": partner_id, "basis": "copy_for_copy", "start_date": "2020-01-01"}
-        | {"annual_quota": quota},
-    )
+    agreement = add_agreement(api, partner_id, annual_quota=quota)
     add_shipment(
         api,
         partner_id,

@@ -8,7 +8,15 @@ import io
 import json
 
 import pytest
-from conftest import RECEIVED_2025, SENT_2025, ApiCaller, WebClient, add_partner, add_shipment
+from conftest import (
+    RECEIVED_2025,
+    SENT_2025,
+    ApiCaller,
+    WebClient,
+    add_agreement,
+    add_partner,
+    add_shipment,
+)
 from flask import url_for
 from lxml import html
 
@@ -242,10 +250,7 @@ def value_for_value_with_berlin(api: ApiCaller) -> tuple[dict, dict]:
     copies at 10.00 AZN and 1 at 10.00 EUR, received 3 copies at 10.00 EUR: this library
     is 20.00 AZN ahead, the partner 20.00 EUR."""
     partner = add_partner(api, "Staatsbibliothek zu Berlin", "DE")
-    agreement = api.create(
-        "/agreements",
-        {"partner_id": partner["id"], "basis": "value_for_value", "start_date": "2024-01-01"},
-    )
+    agreement = add_agreement(api, partner["id"], "value_for_value", "2024-01-01")
     for direction, copies, currency, moves in (
         ("outgoing", 2, "AZN", SENT_2025),
         ("outgoing", 1, "EUR", SENT_2025),
@@ -313,10 +318,7 @@ def test_the_partner_page_shows_the_value_balance_beside_copies(
 def test_a_copy_for_copy_partner_shows_copies_only(
     pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
 ) -> None:
-    api.create(
-        "/agreements",
-        {"partner_id": ledger["TR"]["id"], "basis": "copy_for_copy", "start_date": "2024-01-01"},
-    )
+    add_agreement(api, ledger["TR"]["id"], start_date="2024-01-01")
     page = document(pages, f"/partners/{ledger['TR']['id']}")
     assert "Value sent" not in " ".join(page.xpath('//table[@id="balance-per-year"]//th/text()'))
     assert not page.xpath('//table[contains(@class, "value-balance")]')
