@@ -7,9 +7,11 @@ scroll in their own box).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from browser import checked, read_table
-from conftest import ApiCaller, add_agreement, add_partner, add_shipment
+from conftest import ApiCaller, add_agreement, add_partner, add_shipment, dispatched_at
 from playwright.sync_api import Page, expect
 
 from tests.test_browser import sign_in
@@ -29,7 +31,7 @@ def berlin(api: ApiCaller) -> dict:
         partner["id"],
         agreement_id=agreement["id"],
         items=[{"title": "Buch", "copies": 4, "unit_value": "10.00", "currency": "AZN"}],
-        moves=[("packed", "2024-05-01T00:00:00Z"), ("dispatched", "2024-05-02T00:00:00Z")],
+        moves=dispatched_at(datetime(2024, 5, 2)),
     )
     turkey = add_partner(api, "Milli Kütüphane", "TR")
     add_agreement(api, turkey["id"], start_date="2024-01-01")
