@@ -119,13 +119,7 @@ def test_the_balance_follows_the_ledger(
     pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
 ) -> None:
     assert table(document(pages, "/reports?year=2025"), "balance")["BAN"]["Copies sent"] == "0"
-    ship(
-        api,
-        ledger["RU"],
-        "outgoing",
-        5,
-        dispatched_at(datetime(2025, 6, 2)),
-    )
+    ship(api, ledger["RU"], "outgoing", 5, dispatched_at(datetime(2025, 6, 2)))
     page = document(pages, "/reports?year=2025")
     assert table(page, "balance")["BAN"]["Copies sent"] == "5"
     assert table(page, "balance")["All partners"]["Copies sent"] == "7"
@@ -387,13 +381,7 @@ def test_countries_are_sorted_by_name_in_azerbaijani(pages: WebClient, six_count
 def test_the_years_page_compares_a_range_of_years(
     pages: WebClient, api: ApiCaller, ledger: dict[str, dict]
 ) -> None:
-    ship(
-        api,
-        ledger["RU"],
-        "outgoing",
-        4,
-        dispatched_at(datetime(2023, 5, 2)),
-    )
+    ship(api, ledger["RU"], "outgoing", 4, dispatched_at(datetime(2023, 5, 2)))
     page = document(pages, "/reports/years?first=2023&last=2025")
     assert page.xpath("//h1")[0].text_content().strip() == "Exchange from 2023 to 2025"
     years = table(page, "years")
