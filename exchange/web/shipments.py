@@ -68,6 +68,12 @@ from .history import change_words, history_names
 from .labels import STATE_LABELS
 from .lists import ACCESSIONS_SET_SPEC
 
+
+def _items_of(shipment_id: int) -> str:
+    """Where a change of a shipment's lines comes back to: its page, at the items."""
+    return url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items"
+
+
 # ------------------------------------------------------------------ list
 
 
@@ -271,9 +277,7 @@ def add_shipment_item(caller: Caller, shipment_id: int) -> PageResult:
             shipment_id, item_values=request.form.to_dict(), item_errors=errors, status=422
         )
     flash(_("Added “%(title)s”.", title=title), "success")
-    return redirect(
-        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
-    )
+    return redirect(_items_of(shipment_id), code=303)
 
 
 # ------------------------------------------------------------------ many items at once
@@ -389,9 +393,7 @@ def _add_rows(
             ),
             "success",
         )
-        return redirect(
-            url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
-        )
+        return redirect(_items_of(shipment_id), code=303)
     return _shipment_page(
         shipment_id, bulk_form=form, bulk_text=text, bulk_errors=refusals, status=422
     )
@@ -522,7 +524,7 @@ def edit_item(caller: Caller, shipment_id: int, item_id: int) -> PageResult:
                 actor=caller,
                 expected_version=version_field(),
             )
-        return url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items"
+        return _items_of(shipment_id)
 
     return submit(save, show, _("Changes saved."), current["version"])
 
@@ -549,9 +551,7 @@ def _change_count(
     else:
         if done:
             flash(done, "success")
-    return redirect(
-        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
-    )
+    return redirect(_items_of(shipment_id), code=303)
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/copies")
@@ -566,9 +566,7 @@ def withdraw_item(caller: Caller, shipment_id: int, item_id: int) -> Response:
     with services().db.write() as session:
         remove_item(session, shipment_id, item_id, actor=caller, expected_version=version_field())
     flash(_("The item was withdrawn; the history keeps it."), "success")
-    return redirect(
-        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#items", code=303
-    )
+    return redirect(_items_of(shipment_id), code=303)
 
 
 @blueprint.post("/shipments/<int:shipment_id>/items/<int:item_id>/received")
