@@ -112,16 +112,13 @@ def get_item(session: Session, shipment_id: int, item_id: int) -> ShipmentItem:
     return _item(session, shipment_id, item_id)
 
 
-def _create_item(
-    session: Session, shipment: Shipment, values: ItemIn, *, actor: Caller
-) -> ShipmentItem:
-    return editing.create(
-        session,
-        ShipmentItem(shipment_id=shipment.id, removed=False, **_columns(values)),
-        render_item,
-        actor=actor,
-        entity="item",
-        group_id=lambda i: i.shipment_id,
+def _new_item(shipment: Shipment, values: ItemIn) -> ShipmentItem:
+    return ShipmentItem(shipment_id=shipment.id, removed=False, **_columns(values))
+
+
+def _create_items(session: Session, items: list[ShipmentItem], *, actor: Caller) -> None:
+    editing.create_all(
+        session, items, render_item, actor=actor, entity="item", group_id=lambda i: i.shipment_id
     )
 
 
@@ -130,7 +127,8 @@ def add_item(session: Session, shipment_id: int, data: dict, *, actor: Caller) -
     values = editing.validated(ItemIn, data)
     _refuse_unless_editable(shipment)
     _check(session, shipment, values)
-    item = _create_item(session, shipment, values, actor=actor)
+    item = _new_item(shipment, values)
+    _create_items(session, [item], actor=actor)
     refresh_totals(session, shipment.id)
     return item
 
@@ -193,26 +191,34 @@ def add_items(
             }
     if refused:
         raise RowsInvalid(dict(sorted(refused.items())))
-    touched: dict[int, ShipmentItem] = {}
+    # The new lines are created together, then a row repeating a line's ISBN (already on
+    # the shipment, or new a few rows up) gives it more copies, as a scan of it would.
+    order: list[ShipmentItem] = []
+    created: list[ShipmentItem] = []
+    repeats: list[tuple[ShipmentItem, int]] = []
     for _number, values in checked:
         line = lines.get(values.isbn) if values.isbn else None
         if line is None:
-            line = _create_item(session, shipment, values, actor=actor)
+            line = _new_item(shipment, values)
+            created.append(line)
             if values.isbn:
                 lines[values.isbn] = line
         else:
-            _change_item(
-                session,
-                shipment,
-                line,
-                {"copies": line.copies + values.copies},
-                actor=actor,
-                action="update",
-                refresh=False,
-            )
-        touched[line.id] = line
+            repeats.append((line, values.copies))
+        order.append(line)
+    _create_items(session, created, actor=actor)
+    for line, more in repeats:
+        _change_item(
+            session,
+            shipment,
+            line,
+            {"copies": line.copies + more},
+            actor=actor,
+            action="update",
+            refresh=False,
+        )
     refresh_totals(session, shipment.id)
-    return list(touched.values())
+    return list(dict.fromkeys(order))
 
 
 def _item_to_change(

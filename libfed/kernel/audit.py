@@ -75,9 +75,18 @@ def record_event(
         note=note,
         changes=changes,
     )
-    session.add(event)
-    session.execute(update(Counter).where(Counter.name == "ledger").values(value=Counter.value + 1))
+    record_events(session, [event])
     return event
+
+
+def record_events(session: Session, events: list[AuditEvent]) -> None:
+    """Events written together, the ledger's counter moved once by their number: a list
+    of 2,000 items pasted at once is one INSERT and one UPDATE under the write lock, not
+    4,000 statements."""
+    session.add_all(events)
+    session.execute(
+        update(Counter).where(Counter.name == "ledger").values(value=Counter.value + len(events))
+    )
 
 
 def ledger_changes(connection: Connection | Session) -> int:

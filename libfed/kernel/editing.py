@@ -7,7 +7,7 @@ after a start date) holds after every change, not only on the first write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from libfed.kernel import clock
 
-from .audit import changes_between, record_event
+from .audit import changes_between, record_event, record_events
 from .callers import Caller
 from .errors import Codes, Invalid, Message, NotFound, Stale
-from .models import Versioned
+from .models import AuditEvent, Versioned
 
 M = TypeVar("M", bound=BaseModel)
 V = TypeVar("V", bound=Versioned)
@@ -68,21 +68,42 @@ def create(
     entity: str,
     group_id: Callable[[V], int | None] = lambda _obj: None,
 ) -> V:
+    return create_all(session, [obj], render, actor=actor, entity=entity, group_id=group_id)[0]
+
+
+def create_all(
+    session: Session,
+    objs: Sequence[V],
+    render: Render,
+    *,
+    actor: Caller,
+    entity: str,
+    group_id: Callable[[V], int | None] = lambda _obj: None,
+) -> list[V]:
+    """Objects created together, each audited as `create` audits one, in one flush: a
+    pasted list of 2,000 items held SQLite's write lock for seconds when each item was
+    flushed and audited on its own."""
     now = clock.utc_now()
-    obj.created_at = obj.updated_at = now
-    session.add(obj)
+    for obj in objs:
+        obj.created_at = obj.updated_at = now
+    session.add_all(objs)
     session.flush()
-    record_event(
+    record_events(
         session,
-        at=now,
-        actor=actor.name,
-        entity=entity,
-        entity_id=obj.id,
-        action="create",
-        group_id=group_id(obj),
-        changes=changes_between({}, _audited(render(obj))),
+        [
+            AuditEvent(
+                at=now,
+                actor=actor.name,
+                entity=entity,
+                entity_id=obj.id,
+                action="create",
+                group_id=group_id(obj),
+                changes=changes_between({}, _audited(render(obj))),
+            )
+            for obj in objs
+        ],
     )
-    return obj
+    return list(objs)
 
 
 def change(
