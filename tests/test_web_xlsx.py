@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from libfed.kernel.db import Database
-from libfed.web.spreadsheets import XLSX, safe_filename, sheet_title
+from libfed.web.documents import filename
+from libfed.web.spreadsheets import XLSX, sheet_title
 from tests.records_helpers import put
 from tests.test_web_csv import BALANCE_HEADINGS_RU, ship
 
@@ -130,4 +131,4 @@ def test_the_offer_list_downloads_as_a_workbook(pages: WebClient, offer: int) ->
 def test_sheet_names_and_file_names_are_what_spreadsheets_and_browsers_take() -> None:
     assert sheet_title("Balance: 2025/2026 [draft]?*") == "Balance 2025 2026 draft"
     assert len(sheet_title("Exchange with each country over several years")) == 31
-    assert safe_filename('offer "list"/../1.xlsx') == "offer-list-..-1.xlsx"
+    assert filename('offer "list"/../1', suffix=".xlsx") == "offer-list-..-1.xlsx"

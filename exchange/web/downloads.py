@@ -78,7 +78,7 @@ def page_download(
     headings = [column.heading for column in columns]
     table = ([column.cell(row) for column in columns] for row in rows)
     if extension == "xlsx":
-        return xlsx_reply(headings, table, f"{name}.xlsx", title)
+        return xlsx_reply(headings, table, name, title)
     cells = (
         {heading: _csv_text(value) for heading, value in zip(headings, values, strict=True)}
         for values in table

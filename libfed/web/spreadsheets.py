@@ -7,7 +7,9 @@ at once. Text is always written as text, never as a formula, whatever it starts 
 partner named "=HYPERLINK(...)" stays a name. The heading row is bold and frozen.
 
 openpyxl's write-only workbook streams rows to a temporary file instead of keeping a
-cell object per value, so a long list costs little memory.
+cell object per value, so a long list costs little memory. openpyxl takes tens of
+milliseconds to import: it loads when a workbook is asked for, not in every worker's
+start-up.
 """
 
 from __future__ import annotations
@@ -18,22 +20,22 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.styles.numbers import FORMAT_DATE_XLSX14
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from werkzeug.wrappers import Response
+
+from .documents import filename
+
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A sheet's name: at most 31 characters, none of : \ / ? * [ ] (Excel refuses the file).
 _SHEET_FORBIDDEN = re.compile(r"[:\\/?*\[\]]")
 _SHEET_LENGTH = 31
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_FORMATS: dict[type, str] = {int: "0", Decimal: "#,##0.00", date: FORMAT_DATE_XLSX14}
+# openpyxl's FORMAT_DATE_XLSX14, the spreadsheet's own short date.
+_FORMATS: dict[type, str] = {int: "0", Decimal: "#,##0.00", date: "mm-dd-yy"}
 # Column widths in characters, from the heading and the first rows: enough to read a
 # heading, bounded so that one long title does not push the rest off the screen.
 _WIDTH_ROWS, _MIN_WIDTH, _MAX_WIDTH = 50, 8, 60
@@ -46,6 +48,8 @@ def sheet_title(text: str) -> str:
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"  # openpyxl would make "=..." a formula
@@ -62,9 +66,14 @@ def _width(values: Iterable[Any]) -> float:
 
 
 def xlsx_reply(
-    headings: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, title: str
+    headings: Sequence[str], rows: Iterable[Sequence[Any]], name: str, title: str
 ) -> Response:
-    """The rows (typed values, in the order of `headings`) as a one-sheet workbook."""
+    """The rows (typed values, in the order of `headings`) as a one-sheet workbook,
+    downloaded as `name`.xlsx."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title(title))
     sheet.freeze_panes = "A2"
@@ -87,11 +96,5 @@ def xlsx_reply(
     return Response(
         out.getvalue(),
         mimetype=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{safe_filename(filename)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename(name, suffix=".xlsx")}"'},
     )
-
-
-def safe_filename(name: str) -> str:
-    """A download's name as every browser and file system takes it: ASCII letters, digits,
-    dot, hyphen and underscore, the rest as hyphens."""
-    return _UNSAFE_NAME.sub("-", name).strip(".-") or "download"
