@@ -202,7 +202,10 @@ def read_xlsx(data: bytes, headings: Mapping[str, str]) -> list[Row]:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise Unreadable(Message("the file has no rows"))
-        return _rows(sheet.iter_rows(values_only=True), headings)
+        # A sheet may declare 16,384 columns and a million rows: read no further than a
+        # list may go (one row past it, to say it is too long).
+        cells = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS, max_row=MAX_LINES + 2)
+        return _rows(cells, headings)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
         raise Unreadable(Message("the file is not an XLSX workbook")) from None
     finally:
