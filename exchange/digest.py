@@ -5,10 +5,13 @@ language (their account's, else the site's default), dates and numbers as that l
 writes them, with links to the shipments and agreements on this site. Nothing to remind,
 no mail.
 
-Once per ISO week: a `MailDigest` row ('reminders', '2026-W49') is written in the same
-transaction as the sending and before it, so that of two processes (gunicorn workers
-each run the schedule) only the first sends; the second finds the row, or fails on its
-primary key. A refused send rolls the row back, so that a retry sends.
+Once per ISO week: a `MailDigest` row ('reminders', '2026-W49') claims the week before
+anything is sent, so that of two processes (gunicorn workers each run the schedule) only
+the first sends; the second finds the row, or fails on its primary key. The claim is
+committed before the mail goes, so that no coordinator's save waits on the mail server
+(SQLite's write lock covers the whole database); a refused send takes the claim back,
+so that a retry sends. A process that dies while sending leaves the week claimed:
+`libfed exchange digest --force` sends it again.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, g
 from flask_babel import force_locale, format_percent, ngettext
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.routing import MapAdapter
@@ -165,15 +168,23 @@ def send_digest(
     try:
         with database.write() as session:
             # Asked again under the lock: another process may have sent it meanwhile.
-            if not force and session.get(MailDigest, (KIND, period)) is not None:
+            claimed = session.get(MailDigest, (KIND, period))
+            if claimed is not None and not force:
                 return Outcome(period, ALREADY_SENT)
             session.merge(
                 MailDigest(kind=KIND, period=period, sent_at=now, recipients=len(messages))
             )
-            session.flush()  # the period is claimed before anything is sent
-            sent = mail.send(config.mail, messages)
     except IntegrityError:  # another process claimed the week between our read and write
         return Outcome(period, ALREADY_SENT)
+    try:
+        sent = mail.send(config.mail, messages)
+    except mail.MailError:
+        if claimed is None:  # a week sent before stays sent when a forced resend fails
+            with database.write() as session:
+                session.execute(
+                    delete(MailDigest).where(MailDigest.kind == KIND, MailDigest.period == period)
+                )
+        raise
     return Outcome(period, SENT, sent, messages)
 
 

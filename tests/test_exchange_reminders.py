@@ -220,6 +220,18 @@ def test_a_refusing_server_leaves_no_week_behind_so_a_retry_sends(
     assert digest.send_digest(mail_app).sent == 2
 
 
+def test_a_forced_resend_that_fails_leaves_the_week_sent(
+    mail_app: Flask, sink: Sink, people: None, due: dict, db: Database
+) -> None:
+    assert digest.send_digest(mail_app).sent == 2
+    sink.refuse = True
+    with pytest.raises(MailError):
+        digest.send_digest(mail_app, force=True)
+    sink.refuse = False
+    assert digest.send_digest(mail_app).status == digest.ALREADY_SENT
+    assert len(sink.received) == 2
+
+
 def test_the_week_is_the_librarys(config: Config) -> None:
     # Sunday 21:30 UTC is already Monday in Baku (UTC+4): the next ISO week there.
     sunday_night = datetime(2026, 12, 6, 21, 30)
