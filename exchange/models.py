@@ -92,12 +92,15 @@ class ShipmentItem(Versioned, Base):
     year: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(3))
     copies: Mapped[int] = mapped_column(Integer)
-    # Incoming only: what actually arrived, when it differs from `copies`.
+    # What actually arrived, when it differs from `copies`: recorded here for incoming
+    # shipments, and for outgoing ones as a peer or a partner's receipt page reports it.
     received_copies: Mapped[int | None] = mapped_column(Integer)
     unit_value_minor: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str | None] = mapped_column(String(3))
     record_identifier: Mapped[str | None] = mapped_column(String(IDENTIFIER_LENGTH))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Linked to a peer's shipment: the id of this item at the peer's side.
+    remote_id: Mapped[int | None] = mapped_column(Integer)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -2,7 +2,7 @@
 
 Every request has a connect and a read timeout (Sickle and pyoai have none, and a
 harvest then hangs forever) and, because a body dripping a byte at a time resets
-every read timeout, a deadline for the whole answer (`harvest.bounded.Deadline`). 5xx, 429,
+every read timeout, a deadline for the whole answer (`libfed.kernel.bounded.Deadline`). 5xx, 429,
 read timeouts, broken connections and truncated bodies are retried with exponential
 backoff and jitter, honouring Retry-After in seconds or as an HTTP-date; a provider
 that asks for longer than we are willing to wait is reported as ComeBackLater, so
@@ -30,9 +30,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import HTTPError as URLLib3Error
 
+from libfed.kernel.bounded import Deadline, DeadlineAdapter, TooLarge, read_body
 from libfed.kernel.config import HarvestConfig
-
-from .bounded import Deadline, DeadlineAdapter, TooLarge, read_body
 
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})

@@ -129,6 +129,29 @@ class MailConfig(_Section):
     timeout_seconds: float = Field(default=30, gt=0, le=600)
 
 
+class FederationConfig(_Section):
+    # This server's public root address, as partners reach it (https://libfed.example.org):
+    # its node document names it and the addresses of the exchange's endpoints under it.
+    # Default: [oai] base_url without its final /oai.
+    base_url: Annotated[str, AfterValidator(http_url)] | None = None
+    # This library's ISIL (ISO 15511), where its country has an ISIL agency.
+    isil: str | None = Field(
+        default=None, min_length=3, max_length=16, pattern=r"^[A-Za-z]{1,4}-\S+$"
+    )
+    # A signed request is heard only this close to our clock (RFC 9421 `created`), and
+    # the nonces seen are remembered this long, so a replay is refused either way.
+    max_clock_skew_seconds: int = Field(default=300, ge=30, le=3600)
+    # Delivery: every worker looks at the outbox this often, and at once after a change;
+    # a message still undelivered after this many attempts is shown to coordinators.
+    delivery_interval_seconds: float = Field(default=30, gt=0, le=3600)
+    failing_after_attempts: int = Field(default=6, ge=1, le=1000)
+    # One request to or from a peer may take this long and weigh this much.
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    max_message_kib: int = Field(default=1024, ge=16, le=65536)
+    # How long a receipt link on a letter stays valid for a partner without a server.
+    receipt_link_days: int = Field(default=180, ge=1, le=3650)
+
+
 class ServerConfig(_Section):
     secret_key: str | None = Field(default=None, min_length=32)
 
@@ -160,6 +183,15 @@ class Config(_Section):
     server: ServerConfig = ServerConfig()
     web: WebConfig = WebConfig()
     mail: MailConfig = MailConfig()
+    federation: FederationConfig = FederationConfig()
+
+    @property
+    def public_base_url(self) -> str:
+        """This server's root address as partners reach it, without a final slash."""
+        if self.federation.base_url:
+            return self.federation.base_url.rstrip("/")
+        base = self.oai.base_url.rstrip("/")
+        return base.removesuffix("/oai")
 
 
 def _describe(error: ValidationError) -> str:

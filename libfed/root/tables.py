@@ -6,6 +6,7 @@ Each package declares its own tables; only the composition root knows all of the
 from __future__ import annotations
 
 import libfed.accounts.models
+import libfed.exchange.federation.models
 import libfed.exchange.models
 import libfed.harvest.models
 import libfed.kernel.models
