@@ -10,6 +10,7 @@ from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
 from . import api, web
+from .federation.install import install_federation
 from .partners import move_partner
 from .reports import ReportCache
 
@@ -24,3 +25,4 @@ def install_exchange(app: Flask, services: Services) -> None:
     serve(app, api.api)
     app.register_blueprint(web.blueprint)
     add_menu(app, web.MENU)
+    install_federation(app, services)

@@ -83,6 +83,7 @@ def _create_app(config: Config, db: Database) -> Flask:
         "sources": "libfed.harvest.cli:sources",
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
+        "peers": "libfed.exchange.federation.cli:peers",
     },
 )
 @click.option(

@@ -9,6 +9,9 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from libfed.exchange.digest import start_weekly
+from libfed.exchange.federation.client import PeerClient
+from libfed.exchange.federation.delivery import Deliverer
+from libfed.exchange.federation.identity import NodeKey
 from libfed.harvest.scheduler import Schedule
 from libfed.kernel.config import Config
 from libfed.kernel.mail import is_configured
@@ -71,9 +74,7 @@ class WSGIServer(BaseApplication):
 def run(config: Config, host: str, port: int, workers: int) -> None:
     from .app import create_app
 
-    options = gunicorn_options(host, port, workers)
-    if config.harvest.scheduler or is_configured(config.mail):
-        options |= _scheduler_hooks(config)
+    options = gunicorn_options(host, port, workers) | _scheduler_hooks(config)
     WSGIServer(lambda: create_app(config), options).run()
 
 
@@ -87,15 +88,24 @@ class _Weekly:
         self._scheduler.shutdown(wait=True)
 
 
+def _deliverer(app: Flask) -> Deliverer:
+    """The federation's outbox, delivered from this worker (every worker runs one)."""
+    own = services(app)
+    key = own.part(NodeKey)
+    deliverer = Deliverer(own.config, own.db, lambda: PeerClient(own.config.federation, key))
+    deliverer.start()
+    return deliverer
+
+
 def _scheduler_hooks(config: Config) -> dict:
-    """Every worker starts a Schedule, the lease in the database letting one of them run
-    it, and, when mail can be sent, the weekly reminder digest, whose row per week in the
-    database lets one of them send it."""
-    running: dict[int, list[Schedule | _Weekly]] = {}
+    """Every worker delivers the federation's outbox and starts a Schedule, the lease in
+    the database letting one of them run it, and, when mail can be sent, the weekly
+    reminder digest, whose row per week in the database lets one of them send it."""
+    running: dict[int, list[Schedule | _Weekly | Deliverer]] = {}
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         _freeze_startup_objects(worker)
-        started: list[Schedule | _Weekly] = []
+        started: list[Schedule | _Weekly | Deliverer] = [_deliverer(worker.wsgi)]
         if config.harvest.scheduler:
             schedule = Schedule(config, services(worker.wsgi).db)
             schedule.start()

@@ -1,0 +1,242 @@
+"""Delivering the outbox: each message sent, signed, until its peer confirms it.
+
+A pass takes the due messages of active peers, oldest first, and marks them taken for a
+lease (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock), so that
+two workers never send the same message at once. A peer's messages leave in the order
+they were written; when one cannot be delivered now, the rest of that peer's wait with
+it. An OK confirmation (a duplicate included) marks it delivered; an ERROR confirmation
+marks it refused, which sending again would not change, and shows it to coordinators;
+anything else (down, slow, 5xx, a peer that has not added us yet) is tried again later,
+each time after a longer wait, up to six hours.
+
+A message confirmed but not yet marked (the process dies in between) is sent again and
+recognised by the peer as a duplicate: nothing is lost and nothing applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from libfed.kernel import clock
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+
+from .client import PeerClient, PeerUnreachable
+from .messages import envelope, on_enqueued
+from .models import OutboxMessage, Peer
+from .schemas import Confirmation
+
+_log = logging.getLogger(__name__)
+# ERROR codes that mean "not now" rather than "never": the peer has not added us yet,
+# or its clock and ours disagree for the moment.
+TRANSIENT_CODES = frozenset({"UnknownPeer", "Replayed", "BadSignature"})
+_LEASE = timedelta(minutes=5)
+_BATCH = 200
+_BACKOFF_BASE = 30.0
+_BACKOFF_MAX = 6 * 3600.0
+
+
+@dataclass
+class Delivered:
+    """What one pass did: counts, and the reasons of what failed."""
+
+    delivered: int = 0
+    refused: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1, 2, 4 minutes ... up to 6 hours, with a tenth of jitter."""
+    seconds = min(_BACKOFF_BASE * 2 ** max(attempts - 1, 0), _BACKOFF_MAX)
+    return timedelta(seconds=seconds * (1 + random.random() / 10))
+
+
+def _due(now: datetime, ignore_backoff: bool):  # type: ignore[no-untyped-def]
+    waiting = OutboxMessage.delivered_at.is_(None) & OutboxMessage.refused_code.is_(None)
+    if not ignore_backoff:
+        waiting &= OutboxMessage.next_attempt_at <= now
+    return waiting
+
+
+def _take(db: Database, ignore_backoff: bool) -> list[tuple[OutboxMessage, Peer]]:
+    now = clock.utc_now()
+    with db.write() as session:
+        rows = session.execute(
+            select(OutboxMessage, Peer)
+            .join(Peer, Peer.id == OutboxMessage.peer_id)
+            .where(_due(now, ignore_backoff), Peer.removed_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(_BATCH)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        ).all()
+        taken = [row.OutboxMessage.id for row in rows]
+        if taken:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(taken))
+                .values(next_attempt_at=now + _LEASE)
+            )
+        session.expunge_all()
+        return [(row.OutboxMessage, row.Peer) for row in rows]
+
+
+def _send(client: PeerClient, message: OutboxMessage, peer: Peer) -> tuple[str, str | None]:
+    """("delivered" | "refused" | "failed", the reason)."""
+    try:
+        answer = client.request("POST", peer.inbox_url, envelope(message))
+    except PeerUnreachable as error:
+        return "failed", str(error)
+    try:
+        confirmation = Confirmation.model_validate(answer.body.get("confirmation"))
+    except ValidationError:
+        return "failed", f"{peer.inbox_url}: answered {answer.status} without a confirmation"
+    if confirmation.status == "OK" and answer.status == 200:
+        return "delivered", None
+    if confirmation.error is None:
+        return "failed", f"{peer.inbox_url}: answered {answer.status}"
+    reason = f"{confirmation.error.code}: {confirmation.error.reason}"
+    if confirmation.error.code in TRANSIENT_CODES or answer.status >= 500:
+        return "failed", reason
+    return "refused", reason
+
+
+def _record(db: Database, results: list[tuple[OutboxMessage, str, str | None]]) -> None:
+    now = clock.utc_now()
+    with db.write() as session:
+        for message, outcome, reason in results:
+            values: dict = {"attempts": OutboxMessage.attempts + 1, "last_error": reason}
+            if outcome == "delivered":
+                values["delivered_at"] = now
+            elif outcome == "refused":
+                values["refused_code"] = (reason or "Refused").split(":", 1)[0][:32]
+            else:
+                values["next_attempt_at"] = now + backoff(message.attempts + 1)
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
+            )
+
+
+def _release(db: Database, messages: list[OutboxMessage]) -> None:
+    """Messages taken but not sent (their peer's earlier one failed): due again when the
+    one before them is, so the peer's order holds."""
+    if not messages:
+        return
+    with db.write() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m.id for m in messages]))
+            .values(next_attempt_at=clock.utc_now() + backoff(1))
+        )
+
+
+def deliver(
+    db: Database, client: PeerClient, *, ignore_backoff: bool = False, passes: int = 1000
+) -> Delivered:
+    """Send what is due now (everything undelivered, with `ignore_backoff`), in passes of
+    up to 200 messages, until nothing due is left or a pass delivers nothing."""
+    report = Delivered()
+    for _ in range(passes):
+        batch = _take(db, ignore_backoff)
+        if not batch:
+            break
+        results: list[tuple[OutboxMessage, str, str | None]] = []
+        blocked: set[int] = set()
+        held: list[OutboxMessage] = []
+        for message, peer in batch:
+            if peer.id in blocked:
+                held.append(message)
+                continue
+            outcome, reason = _send(client, message, peer)
+            results.append((message, outcome, reason))
+            if outcome == "failed":
+                blocked.add(peer.id)
+                report.failed += 1
+                report.errors.append(f"{peer.name}: {reason}")
+            elif outcome == "refused":
+                report.refused += 1
+                report.errors.append(f"{peer.name}: {reason}")
+            else:
+                report.delivered += 1
+            if len(results) >= 50:
+                _record(db, results)
+                results = []
+        _record(db, results)
+        _release(db, held)
+        if ignore_backoff and (blocked or held):
+            break  # what failed now would fail again at once: leave it for later
+        if not any(outcome == "delivered" for _, outcome, _ in results) and blocked:
+            break
+    return report
+
+
+def undelivered(session: Session) -> int:
+    """Messages not yet confirmed (refused ones included): what `peers sync` reports."""
+    return session.scalar(select(func.count()).where(OutboxMessage.delivered_at.is_(None))) or 0
+
+
+def failing(session: Session, after_attempts: int) -> list[OutboxMessage]:
+    """What coordinators are shown: messages refused, or tried `after_attempts` times."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.delivered_at.is_(None),
+                or_(
+                    OutboxMessage.refused_code.is_not(None),
+                    OutboxMessage.attempts >= after_attempts,
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(500)
+        )
+    )
+
+
+class Deliverer:
+    """The outbox delivered by a thread of a server worker: at its interval, and at once
+    when this process commits a new message. Every worker runs one; `_take` keeps them
+    from sending the same message."""
+
+    def __init__(
+        self, config: Config, db: Database, client_factory: Callable[[], PeerClient]
+    ) -> None:
+        self._interval = config.federation.delivery_interval_seconds
+        self._db = db
+        self._client_factory = client_factory
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="libfed-delivery", daemon=True)
+        on_enqueued(self._wake.set)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        client = self._client_factory()
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self._interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                try:
+                    deliver(self._db, client)
+                except Exception:
+                    _log.exception("outbox delivery pass failed")
+        finally:
+            client.close()

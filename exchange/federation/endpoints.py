@@ -1,0 +1,68 @@
+"""The protocol's HTTP face: the node document at the well-known address and the
+endpoints under /federation/v1 that peers call (signed: no session, no CSRF token).
+
+Every answer is JSON; an error here (an unknown path, a wrong method, a body too large)
+is a confirmation with an error code too, so a peer's software reads one shape.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from libfed.kernel.services import services
+
+from .identity import FEDERATION_PATH, WELL_KNOWN_PATH, NodeKey, node_document
+from .receiving import SignedRequest, receive
+
+blueprint = Blueprint("federation", __name__)
+
+
+def signed_request() -> SignedRequest:
+    """This request as its signer addressed it: our public root address, not whatever
+    host name a proxy in front of us passed on."""
+    config = services().config
+    url = config.public_base_url + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    limit = config.federation.max_message_kib * 1024
+    body = request.get_data(cache=True)[: limit + 1] if request.content_length != 0 else b""
+    return SignedRequest(
+        method=request.method,
+        url=url,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+    )
+
+
+@blueprint.get(WELL_KNOWN_PATH)
+def node() -> Response:
+    own = services()
+    response = jsonify(node_document(own.config, own.part(NodeKey)))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.post(f"{FEDERATION_PATH}/inbox")
+def inbox() -> tuple[Response, int]:
+    own = services()
+    status, confirmation = receive(own.db, own.config, signed_request())
+    return jsonify(confirmation), status
+
+
+def as_confirmation(error: HTTPException) -> tuple[Response, int]:
+    """An HTTP error under /federation as the protocol's error confirmation."""
+    code = "BadRequest" if (error.code or 500) < 500 else "InternalError"
+    return (
+        jsonify(
+            {
+                "confirmation": {
+                    "message_id": None,
+                    "status": "ERROR",
+                    "error": {"code": code, "reason": error.description or error.name},
+                }
+            }
+        ),
+        error.code or 500,
+    )

@@ -1,0 +1,115 @@
+"""What peers send, as pydantic models: the node document, a message's envelope and a
+confirmation. Everything a peer sends is validated by these before anything is stored;
+unknown fields are ignored (a newer peer may say more), known ones are bounded."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from libfed.kernel.fields import country_code, http_url
+
+from .identity import PROTOCOL, PROTOCOL_VERSION, key_id
+
+Url = Annotated[str, Field(max_length=500), AfterValidator(http_url)]
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class NodeInstitution(_Read):
+    name: str = Field(min_length=1, max_length=255)
+    country: Annotated[str, AfterValidator(country_code)]
+    isil: str | None = Field(default=None, max_length=16)
+
+
+class NodeEndpoints(_Read):
+    inbox: Url
+    offers: Url
+    reconciliation: Url
+
+
+class NodePublicKey(_Read):
+    type: Literal["ed25519"]
+    key_id: str = Field(min_length=16, max_length=64)
+    public_key: str = Field(min_length=40, max_length=64)
+
+    def raw(self) -> bytes:
+        return base64.b64decode(self.public_key, validate=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodePublicKey:
+        try:
+            raw = self.raw()
+        except (binascii.Error, ValueError):
+            raise ValueError("public_key is not base64") from None
+        if len(raw) != 32:
+            raise ValueError("public_key is not a 32-byte Ed25519 key")
+        if key_id(raw) != self.key_id:
+            raise ValueError("key_id is not the SHA-256 of the public key")
+        return self
+
+
+class NodeDocument(_Read):
+    """A peer's node document, served at its root address's /.well-known/libfed-node."""
+
+    protocol: Literal["libfed-exchange"]
+    protocol_versions: list[str] = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1, max_length=255)
+    institution: NodeInstitution
+    base_url: Url
+    endpoints: NodeEndpoints
+    public_key: NodePublicKey
+
+    @model_validator(mode="after")
+    def _same_server(self) -> NodeDocument:
+        """A document may not send our requests to some other host (or to one inside the
+        peer's network that it could not otherwise make us call)."""
+        origin = urlsplit(self.base_url)
+        for name in ("inbox", "offers", "reconciliation"):
+            target = urlsplit(getattr(self.endpoints, name))
+            if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+                raise ValueError(f"endpoints.{name} is not on the server of base_url")
+        if PROTOCOL_VERSION not in self.protocol_versions:
+            raise ValueError(
+                f"speaks {PROTOCOL} versions {self.protocol_versions}, not {PROTOCOL_VERSION}"
+            )
+        return self
+
+
+MessageId = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+
+
+class Envelope(_Read):
+    """One message: its id (a UUID, the same on every retry), its type, when it was
+    written, and a body that the type's handler validates with its own model."""
+
+    protocol: Literal["libfed-exchange/1"]
+    message_id: MessageId
+    type: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z]+$")
+    created_at: datetime
+    body: dict[str, Any]
+
+
+class ConfirmationError(_Read):
+    code: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=2000)
+
+
+class Confirmation(_Read):
+    """A peer's answer to a message: OK (perhaps a duplicate), or ERROR with a code."""
+
+    message_id: str | None = Field(default=None, max_length=64)
+    status: Literal["OK", "ERROR"]
+    duplicate: bool = False
+    error: ConfirmationError | None = None
+    # What the handler answered, for requests whose answer the sender waits on (claims).
+    result: dict[str, Any] | None = None
