@@ -422,3 +422,8 @@ def viewer_pages(app: Flask, web_users: dict[str, str]) -> WebClient:
 @pytest.fixture
 def admin_pages(app: Flask, web_users: dict[str, str]) -> WebClient:
     return signed_in_as(app, web_users["admin"])
+
+
+# Two live servers that are each other's peers (the federated exchange's tests); imported
+# last, as it builds on the helpers above.
+from federation_nodes import two_nodes  # noqa: E402, F401

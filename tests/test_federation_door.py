@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from federation_nodes import Node, make_peer, start_node, two_nodes  # noqa: F401
+from federation_nodes import Node, make_peer, start_node
 from sqlalchemy import func, select
 
 from libfed.exchange.federation import messages
