@@ -6,9 +6,11 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
+from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.pages import exempt_from_csrf
 
+from .api import api
 from .endpoints import as_confirmation, blueprint
 from .identity import FEDERATION_PATH, node_key
 
@@ -18,3 +20,4 @@ def install_federation(app: Flask, services: Services) -> None:
     exempt_from_csrf(blueprint)
     app.register_blueprint(blueprint)
     services.errors.own(FEDERATION_PATH, HTTPException, as_confirmation)
+    serve(app, api)
