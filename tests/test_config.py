@@ -49,6 +49,19 @@ def test_example_configuration_parses_with_the_documented_defaults() -> None:
     assert config.server.secret_key is None  # commented out: generated and kept in the database
 
 
+def test_the_public_root_address_is_the_oai_base_url_less_oai_unless_given() -> None:
+    """Partners reach the federation's endpoints under it: a wrong root would make every
+    signed request fail its target check."""
+    data = example()
+    assert parse_config(data).public_base_url == "http://127.0.0.1:8080"
+    data["federation"]["base_url"] = "https://libfed.example.org/"
+    assert parse_config(data).public_base_url == "https://libfed.example.org"
+    data["federation"]["base_url"] = "ftp://libfed.example.org"
+    assert "federation.base_url" in error_of(data)
+    data["federation"] = {"isil": "not an isil"}
+    assert "federation.isil" in error_of(data)
+
+
 def test_defaults_apply_when_optional_keys_are_left_out() -> None:
     data = example()
     del data["database"]
