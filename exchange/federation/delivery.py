@@ -68,13 +68,18 @@ def _due(now: datetime, ignore_backoff: bool):  # type: ignore[no-untyped-def]
     return waiting
 
 
-def _take(db: Database, ignore_backoff: bool) -> list[tuple[OutboxMessage, Peer]]:
+def _take(
+    db: Database, ignore_backoff: bool, peer_id: int | None
+) -> list[tuple[OutboxMessage, Peer]]:
     now = clock.utc_now()
+    due = _due(now, ignore_backoff)
+    if peer_id is not None:
+        due &= OutboxMessage.peer_id == peer_id
     with db.write() as session:
         rows = session.execute(
             select(OutboxMessage, Peer)
             .join(Peer, Peer.id == OutboxMessage.peer_id)
-            .where(_due(now, ignore_backoff), Peer.removed_at.is_(None))
+            .where(due, Peer.removed_at.is_(None))
             .order_by(OutboxMessage.id)
             .limit(_BATCH)
             .with_for_update(skip_locked=True, of=OutboxMessage)
@@ -140,13 +145,19 @@ def _release(db: Database, messages: list[OutboxMessage]) -> None:
 
 
 def deliver(
-    db: Database, client: PeerClient, *, ignore_backoff: bool = False, passes: int = 1000
+    db: Database,
+    client: PeerClient,
+    *,
+    ignore_backoff: bool = False,
+    passes: int = 1000,
+    peer_id: int | None = None,
 ) -> Delivered:
     """Send what is due now (everything undelivered, with `ignore_backoff`), in passes of
-    up to 200 messages, until nothing due is left or a pass delivers nothing."""
+    up to 200 messages, until nothing due is left or a pass delivers nothing; only the
+    messages to `peer_id` when given (a coordinator's "Deliver now" on a peer's page)."""
     report = Delivered()
     for _ in range(passes):
-        batch = _take(db, ignore_backoff)
+        batch = _take(db, ignore_backoff, peer_id)
         if not batch:
             break
         results: list[tuple[OutboxMessage, str, str | None]] = []

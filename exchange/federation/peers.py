@@ -34,6 +34,11 @@ class NodeDocumentError(Exception):
     """The address gives no usable node document; the message says why."""
 
 
+class NodeUnreachable(NodeDocumentError):
+    """The server at the address gave no answer to read (down, slow, not 200): unlike a
+    document that is wrong, trying again later may help."""
+
+
 def fetch_node_document(client: PeerClient, base_url: str) -> NodeDocument:
     """The node document at `base_url`, checked: served by that server, about that
     server, with a well-formed key. Fetched unsigned: it is public."""
@@ -41,9 +46,9 @@ def fetch_node_document(client: PeerClient, base_url: str) -> NodeDocument:
     try:
         answer = client.request("GET", base + WELL_KNOWN_PATH)
     except PeerUnreachable as error:
-        raise NodeDocumentError(str(error)) from None
+        raise NodeUnreachable(str(error)) from None
     if answer.status != 200:
-        raise NodeDocumentError(f"{base}{WELL_KNOWN_PATH}: answered {answer.status}")
+        raise NodeUnreachable(f"{base}{WELL_KNOWN_PATH}: answered {answer.status}")
     try:
         document = NodeDocument.model_validate(answer.body)
     except ValidationError as error:
