@@ -6,7 +6,7 @@ transaction, so the balance reports never see items without their totals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import BigInteger, Select, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
@@ -282,6 +282,43 @@ def update_item(
     _check(session, shipment, values)
     _change_item(session, shipment, item, _columns(values), actor=actor, action="update")
     return item
+
+
+def record_received(
+    session: Session, shipment: Shipment, copies: Mapping[int, int], *, actor: Caller
+) -> None:
+    """The copies that arrived of each listed item (by item id), as the partner reports
+    them for an outgoing shipment (a peer's message, the receipt page): the receiving
+    side's word, so it is taken in any state, audited as a receipt; the totals are
+    recomputed once. An id that is not a live item of the shipment, or a count out of
+    bounds, is refused before anything changes."""
+    items = {item.id: item for item in list_items(session, shipment.id)}
+    unknown = sorted(set(copies) - set(items))
+    if unknown:
+        raise Invalid(
+            {
+                "items": Message(
+                    "shipment {id} has no item {item_id}", id=shipment.id, item_id=unknown[0]
+                )
+            }
+        )
+    if any(received < 0 for received in copies.values()):
+        raise Invalid({"received_copies": Message("must be at least {ge}", ge=0)})
+    if any(received > MAX_COPIES for received in copies.values()):
+        raise Invalid({"received_copies": Message("must be at most {le}", le=MAX_COPIES)})
+    for item_id, received in copies.items():
+        item = items[item_id]
+        if item.received_copies != received:
+            _change_item(
+                session,
+                shipment,
+                item,
+                {"received_copies": received},
+                actor=actor,
+                action="receipt",
+                refresh=False,
+            )
+    refresh_totals(session, shipment.id)
 
 
 def link_record(
