@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from libfed.kernel import clock
@@ -195,18 +195,20 @@ def undelivered(session: Session) -> int:
     return session.scalar(select(func.count()).where(OutboxMessage.delivered_at.is_(None))) or 0
 
 
+def is_failing(after_attempts: int) -> ColumnElement[bool]:
+    """A message coordinators are shown: refused, or tried `after_attempts` times."""
+    return and_(
+        OutboxMessage.delivered_at.is_(None),
+        or_(OutboxMessage.refused_code.is_not(None), OutboxMessage.attempts >= after_attempts),
+    )
+
+
 def failing(session: Session, after_attempts: int) -> list[OutboxMessage]:
     """What coordinators are shown: messages refused, or tried `after_attempts` times."""
     return list(
         session.scalars(
             select(OutboxMessage)
-            .where(
-                OutboxMessage.delivered_at.is_(None),
-                or_(
-                    OutboxMessage.refused_code.is_not(None),
-                    OutboxMessage.attempts >= after_attempts,
-                ),
-            )
+            .where(is_failing(after_attempts))
             .order_by(OutboxMessage.id)
             .limit(500)
         )
