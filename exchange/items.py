@@ -221,6 +221,56 @@ def add_items(
     return list(dict.fromkeys(order))
 
 
+def add_copied_items(
+    session: Session, shipment_id: int, rows: Sequence[tuple[int, dict]], *, actor: Caller
+) -> list[ShipmentItem]:
+    """A peer's items copied into the twin of its shipment, all or none: each row is
+    (the item's id at the peer, its fields), checked as `add_item` checks one, and
+    becomes a line of its own that keeps that id (`remote_id`), so that the peer's
+    receipt can name it; a repeated ISBN is not merged as a typed list's is."""
+    shipment = get_shipment(session, shipment_id, lock=True)
+    _refuse_unless_editable(shipment)
+    if len(rows) > MAX_BULK_ITEMS:
+        raise Invalid({"items": Message("at most {max_length} items", max_length=MAX_BULK_ITEMS)})
+    lines: list[ShipmentItem] = []
+    refused: dict[int, dict[str, str]] = {}
+    for number, (remote_id, data) in enumerate(rows):
+        try:
+            values = editing.validated(ItemIn, data)
+            _check(session, shipment, values)
+        except Invalid as error:
+            refused[number] = error.fields
+        else:
+            line = _new_item(shipment, values)
+            line.remote_id = remote_id
+            lines.append(line)
+    if refused:
+        raise RowsInvalid(refused)
+    _create_items(session, lines, actor=actor)
+    refresh_totals(session, shipment.id)
+    return lines
+
+
+def record_receipt(
+    session: Session, shipment: Shipment, received: dict[int, int], *, actor: Caller
+) -> None:
+    """The copies a partner reports received, by item id, on the shipment it was sent
+    (whatever its state: the report comes after dispatch); ids not of its live items
+    are ignored. The caller holds the shipment's lock."""
+    for item in list_items(session, shipment.id):
+        if item.id in received:
+            _change_item(
+                session,
+                shipment,
+                item,
+                {"received_copies": received[item.id]},
+                actor=actor,
+                action="receipt",
+                refresh=False,
+            )
+    refresh_totals(session, shipment.id)
+
+
 def _item_to_change(
     session: Session,
     shipment_id: int,

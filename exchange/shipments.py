@@ -22,6 +22,7 @@ from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
 from libfed.kernel.fields import from_minor, to_minor
 from libfed.kernel.models import AuditEvent
 
+from .federation.announce import announce_transition
 from .models import Agreement, Shipment, ShipmentItem, ShipmentTotal
 from .references import configured_pattern, next_reference
 from .schemas import ShipmentCreate, ShipmentIn, ShipmentQuery, TransitionIn
@@ -319,7 +320,7 @@ def transition(
     values: dict = {"status": request.to, f"{request.to}_at": at}
     if request.to == machine.year_state:
         values["year"] = at.year
-    return editing.change(
+    moved = editing.change(
         session,
         shipment,
         values,
@@ -333,6 +334,9 @@ def transition(
         to_status=request.to,
         note=request.note,
     )
+    # The twin at a peer hears of it in this same transaction (the outbox).
+    announce_transition(session, moved, actor=actor, note=request.note)
+    return moved
 
 
 def _effective_time(shipment: Shipment, request: TransitionIn) -> datetime:

@@ -10,6 +10,7 @@ from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.pages import exempt_from_csrf
 
+from . import events  # noqa: F401  (registers the shipment events' handlers)
 from .api import api
 from .endpoints import as_confirmation, blueprint
 from .identity import FEDERATION_PATH, node_key

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from libfed.kernel.fields import country_code, http_url
+from libfed.kernel.fields import Timestamp, country_code, http_url
 
 from .identity import PROTOCOL, PROTOCOL_VERSION, key_id
 
@@ -113,3 +113,81 @@ class Confirmation(_Read):
     error: ConfirmationError | None = None
     # What the handler answered, for requests whose answer the sender waits on (claims).
     result: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------ shipment events
+# Bodies of the messages that keep a shipment's two ledgers agreeing (.events). Each
+# names the sender's own shipment and, once the sender knows it, the receiver's. Texts
+# and numbers are bounded as the exchange's own inputs are (exchange/schemas.py); the
+# services that apply them check the rest (an ISBN's check digit, a currency's code).
+
+ShipmentId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Copies = Annotated[int, Field(ge=0, le=1_000_000)]
+# As many lines as one shipment may be given at once (exchange.schemas.MAX_BULK_ITEMS).
+MAX_SHIPPED_ITEMS = 2000
+
+
+class ShipmentEvent(_Read):
+    shipment: ShipmentId
+    your_shipment: ShipmentId | None = None
+
+
+class ShippedItem(_Read):
+    id: ShipmentId
+    title: str = Field(min_length=1, max_length=1000)
+    author: str | None = Field(default=None, max_length=500)
+    isbn: str | None = Field(default=None, max_length=32)
+    issn: str | None = Field(default=None, max_length=16)
+    year: int | None = Field(default=None, ge=0, le=9999)
+    language: str | None = Field(default=None, max_length=3)
+    copies: Annotated[int, Field(ge=1, le=1_000_000)]
+    unit_value: str | None = Field(default=None, max_length=16)
+    currency: str | None = Field(default=None, max_length=3)
+
+
+class Shipped(ShipmentEvent):
+    """Our outgoing shipment left: the peer expects it, with these items."""
+
+    reference: str | None = Field(default=None, max_length=64)
+    carrier: str | None = Field(default=None, max_length=128)
+    tracking_number: str | None = Field(default=None, max_length=64)
+    parcels: int | None = Field(default=None, ge=1, le=1_000_000)
+    weight_kg: str | None = Field(default=None, max_length=16)
+    dispatched_at: Timestamp
+    notes: str | None = Field(default=None, max_length=10_000)
+    items: list[ShippedItem] = Field(min_length=1, max_length=MAX_SHIPPED_ITEMS)
+
+
+class ReceivedItem(_Read):
+    id: ShipmentId
+    received_copies: Copies
+
+
+class Received(ShipmentEvent):
+    """The peer received our shipment: the copies that arrived, by our items' ids."""
+
+    received_at: Timestamp
+    items: list[ReceivedItem] = Field(max_length=MAX_SHIPPED_ITEMS)
+
+
+class Accessioned(Received):
+    """The peer took the items into its collection (the copies again: a Received lost
+    or still on its way is not needed)."""
+
+    accessioned_at: Timestamp
+
+
+class Told(ShipmentEvent):
+    """Cancelled, Lost or Returned: what happened, when, and the sender's words why."""
+
+    at: Timestamp
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class NoteSent(ShipmentEvent):
+    """A note of the shipment's thread; `note_id` is its id on both sides."""
+
+    note_id: MessageId
+    author: str = Field(min_length=1, max_length=255)
+    body: str = Field(min_length=1, max_length=4000)
+    created_at: Timestamp
