@@ -251,26 +251,6 @@ def add_copied_items(
     return lines
 
 
-def record_receipt(
-    session: Session, shipment: Shipment, received: dict[int, int], *, actor: Caller
-) -> None:
-    """The copies a partner reports received, by item id, on the shipment it was sent
-    (whatever its state: the report comes after dispatch); ids not of its live items
-    are ignored. The caller holds the shipment's lock."""
-    for item in list_items(session, shipment.id):
-        if item.id in received:
-            _change_item(
-                session,
-                shipment,
-                item,
-                {"received_copies": received[item.id]},
-                actor=actor,
-                action="receipt",
-                refresh=False,
-            )
-    refresh_totals(session, shipment.id)
-
-
 def _item_to_change(
     session: Session,
     shipment_id: int,
