@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.explain
 	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.federation
 
 # After changing visible text: refresh the catalogue and each language's file, then
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run
