@@ -10,10 +10,12 @@ from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.pages import exempt_from_csrf
 
+from ..web.reconciliation import reconciliation_page  # noqa: F401  (the page's route)
 from . import events  # noqa: F401  (registers the shipment events' handlers)
 from .api import api
 from .endpoints import as_confirmation, blueprint
 from .identity import FEDERATION_PATH, node_key
+from .reconciliation import reconciliation  # noqa: F401  (the peers' signed route)
 
 
 def install_federation(app: Flask, services: Services) -> None:

@@ -83,6 +83,84 @@ class NodeDocument(_Read):
         return self
 
 
+# ------------------------------------------------------------------ reconciliation
+# One side's ledger with a peer for a year (.reconciliation): ours as we answer a peer's
+# signed request, theirs as we read it. Amounts stay decimal text, as the API writes
+# them; a status is a word the other side's pages look up, never trusted to be ours.
+
+Amount = Annotated[str, Field(pattern=r"^[0-9]{1,13}(\.[0-9]{1,2})?$")]
+Values = Annotated[dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Amount], Field(max_length=50)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+# A partner's shipments in one year: far more than any exchange sends.
+MAX_RECONCILED = 5000
+
+
+class Figure(_Read):
+    copies: Count
+    value: Values = Field(default_factory=dict)
+
+
+class ReconciledShipment(_Read):
+    """A shipment as both sides compare it: `remote_id` is the other side's id of its
+    twin, when known (never for one that is not linked)."""
+
+    id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    remote_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    reference: str | None = Field(default=None, max_length=64)
+    direction: Literal["outgoing", "incoming"]
+    status: str = Field(pattern=r"^[a-z_]{1,16}$")
+    copies: Count
+    received_copies: Count
+    value: Values = Field(default_factory=dict)
+
+
+class LedgerSide(_Read):
+    """One side's year with the other: what it counts as sent and received (as its
+    balance reports count them), its shipments linked to the other side, and those
+    entered by hand that count in the year but are linked to nothing."""
+
+    year: Annotated[int, Field(ge=1900, le=2100)]
+    sent: Figure
+    received: Figure
+    shipments: list[ReconciledShipment] = Field(max_length=MAX_RECONCILED)
+    not_linked: list[ReconciledShipment] = Field(max_length=MAX_RECONCILED)
+
+
+class ReconciliationQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: Annotated[int, Field(ge=1900, le=2100)]
+
+
+class FigurePair(BaseModel):
+    """One way's figures: what its sender counts as sent, its receiver as received."""
+
+    sender: Figure
+    receiver: Figure
+    agree: bool
+
+
+class ShipmentDifference(BaseModel):
+    """A shipment the two ledgers disagree on; `reasons`: only_here, only_there,
+    status, copies, received_copies, short (fewer copies received than sent)."""
+
+    reasons: list[str]
+    ours: ReconciledShipment | None
+    theirs: ReconciledShipment | None
+
+
+class Reconciliation(BaseModel):
+    """Both sides' year with a peer, side by side, and the shipments that differ."""
+
+    year: int
+    peer: str
+    ours: LedgerSide
+    theirs: LedgerSide
+    sent_by_us: FigurePair
+    sent_by_them: FigurePair
+    differences: list[ShipmentDifference]
+
+
 MessageId = Annotated[
     str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ]

@@ -1,0 +1,259 @@
+"""Reconciliation with a peer: both ledgers' year side by side, and the shipments on
+which they disagree.
+
+Each side counts as its balance reports count (exchange.reports: sent once dispatched
+and not lost or returned, received once received), so a figure here is the figure the
+reports page shows. What we sent is compared with what the peer received, and the other
+way round; a linked shipment differs when only one side has it in the year, when the
+two states do not belong together, or when the copies (sent or received) disagree.
+
+A peer asks for our side with a signed request and is answered for its own institution
+only: no other partner's shipment ever leaves in an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask import Response, jsonify, request
+from pydantic import ValidationError
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from libfed.kernel.config import FederationConfig
+from libfed.kernel.db import Database
+from libfed.kernel.errors import Message, NotFound
+from libfed.kernel.services import services
+
+from ..models import Shipment, ShipmentTotal
+from ..reports import Flow, flows_by_year
+from ..shipments import COUNTED, with_totals
+from .client import PeerClient, PeerUnreachable
+from .endpoints import blueprint, signed_request
+from .identity import FEDERATION_PATH, NodeKey
+from .messages import Refused
+from .models import Peer, ShipmentLink
+from .receiving import authenticate
+from .schemas import (
+    MAX_RECONCILED,
+    Confirmation,
+    Figure,
+    FigurePair,
+    LedgerSide,
+    ReconciledShipment,
+    Reconciliation,
+    ReconciliationQuery,
+    ShipmentDifference,
+)
+
+# (outgoing state at the sender, incoming state at the receiver) that tell the same story:
+# on its way; arrived (and perhaps accessioned, or acknowledged); never arrived.
+AGREEING = frozenset(
+    {
+        ("dispatched", "expected"),
+        *(
+            (sent, got)
+            for sent in ("delivered", "acknowledged")
+            for got in ("received", "accessioned")
+        ),
+        *((sent, "cancelled") for sent in ("lost", "returned", "cancelled")),
+    }
+)
+# States in which the copies received are known, on either side.
+_ARRIVED = frozenset({"delivered", "acknowledged", "received", "accessioned"})
+
+
+# ------------------------------------------------------------------ our side
+
+
+def our_side(session: Session, peer: Peer, year: int) -> LedgerSide:
+    """Our year with `peer`'s institution: the balance reports' figures, the shipments
+    linked to that peer, and the counted ones linked to nothing."""
+    flow = flows_by_year(session, peer.institution_id).get(year, Flow()).render()
+    link = ShipmentLink
+    rows = session.execute(
+        select(Shipment.__table__, link.remote_id.label("remote_id"), link.peer_id.label("peer"))
+        .outerjoin(link, and_(link.shipment_id == Shipment.id, link.peer_id == peer.id))
+        .where(Shipment.partner_id == peer.institution_id, Shipment.year == year)
+        .where(or_(link.peer_id.is_not(None), COUNTED))
+        .order_by(Shipment.id)
+        .limit(2 * MAX_RECONCILED)
+    ).all()
+    received = dict(
+        session.execute(
+            select(ShipmentTotal.shipment_id, func.sum(ShipmentTotal.received_copies))
+            .where(ShipmentTotal.shipment_id.in_([row.id for row in rows]))
+            .group_by(ShipmentTotal.shipment_id)
+        ).all()
+    )
+    linked: list[ReconciledShipment] = []
+    not_linked: list[ReconciledShipment] = []
+    for row, totals in zip(rows, with_totals(session, rows), strict=True):
+        shipment = ReconciledShipment(
+            id=row.id,
+            remote_id=row.remote_id,
+            reference=row.reference,
+            direction=row.direction,
+            status=row.status,
+            copies=totals["copies"],
+            received_copies=received.get(row.id, 0),
+            value=totals["value"],
+        )
+        (linked if row.peer is not None else not_linked).append(shipment)
+    return LedgerSide(
+        year=year,
+        sent=Figure(copies=flow["copies_sent"], value=flow["value_sent"]),
+        received=Figure(copies=flow["copies_received"], value=flow["value_received"]),
+        shipments=linked[:MAX_RECONCILED],
+        not_linked=not_linked[:MAX_RECONCILED],
+    )
+
+
+def _refusal(refused: Refused) -> tuple[Response, int]:
+    """The protocol's error confirmation, as the inbox answers one."""
+    error = {"code": refused.code, "reason": refused.reason}
+    return jsonify(
+        {"confirmation": {"message_id": None, "status": "ERROR", "error": error}}
+    ), refused.status
+
+
+@blueprint.get(f"{FEDERATION_PATH}/reconciliation")
+def reconciliation() -> tuple[Response, int]:
+    """Our side for the peer that signed the request, and for no one else."""
+    own = services()
+    try:
+        with own.db.write() as session:
+            peer = authenticate(session, own.config, signed_request())
+            try:
+                query = ReconciliationQuery.model_validate(request.args.to_dict())
+            except ValidationError:
+                raise Refused(
+                    "BadRequest", "give ?year= from 1900 to 2100, and nothing else", 400
+                ) from None
+            side = our_side(session, peer, query.year)
+    except Refused as refused:
+        return _refusal(refused)
+    return jsonify(side.model_dump(mode="json")), 200
+
+
+# ------------------------------------------------------------------ their side
+
+
+def their_side(client: PeerClient, peer: Peer, year: int) -> LedgerSide:
+    """The peer's side as it answers our signed request, checked before any of it is
+    used; PeerUnreachable with the reason in words when there is no usable answer."""
+    url = f"{peer.document['endpoints']['reconciliation']}?year={year}"
+    answer = client.request("GET", url)
+    if answer.status != 200:
+        try:
+            error = Confirmation.model_validate(answer.body.get("confirmation")).error
+        except ValidationError:
+            error = None
+        said = f" ({error.code}: {error.reason[:300]})" if error is not None else ""
+        raise PeerUnreachable(f"{url}: answered {answer.status}{said}")
+    try:
+        side = LedgerSide.model_validate(answer.body)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
+            for e in error.errors()[:5]
+        )
+        raise PeerUnreachable(f"{url}: not a reconciliation: {problems}") from None
+    if side.year != year:
+        raise PeerUnreachable(f"{url}: answered for {side.year}, not {year}")
+    return side
+
+
+# ------------------------------------------------------------------ comparing
+
+
+def _values(figure: Figure) -> dict[str, Decimal]:
+    return {
+        currency: Decimal(amount) for currency, amount in figure.value.items() if Decimal(amount)
+    }
+
+
+def _pair(sender: Figure, receiver: Figure) -> FigurePair:
+    agree = sender.copies == receiver.copies and _values(sender) == _values(receiver)
+    return FigurePair(sender=sender, receiver=receiver, agree=agree)
+
+
+def _reasons(ours: ReconciledShipment, theirs: ReconciledShipment) -> list[str]:
+    outgoing, incoming = (ours, theirs) if ours.direction == "outgoing" else (theirs, ours)
+    reasons = []
+    if ours.direction == theirs.direction or (outgoing.status, incoming.status) not in AGREEING:
+        reasons.append("status")
+    if ours.copies != theirs.copies:
+        reasons.append("copies")
+    both_arrived = ours.status in _ARRIVED and theirs.status in _ARRIVED
+    if both_arrived and ours.received_copies != theirs.received_copies:
+        reasons.append("received_copies")
+    if any(s.status in _ARRIVED and s.received_copies < s.copies for s in (ours, theirs)):
+        reasons.append("short")
+    return reasons
+
+
+def compare(peer: Peer, ours: LedgerSide, theirs: LedgerSide) -> Reconciliation:
+    """Both sides side by side. A twin is found by either side's link: their
+    `remote_id` naming our shipment, or ours naming theirs."""
+    by_remote = {s.remote_id: s for s in theirs.shipments if s.remote_id is not None}
+    by_id = {s.id: s for s in theirs.shipments}
+    matched: set[int] = set()
+    differences = []
+    for mine in ours.shipments:
+        twin = by_remote.get(mine.id)
+        if twin is None and mine.remote_id is not None:
+            twin = by_id.get(mine.remote_id)
+        if twin is None:
+            differences.append(ShipmentDifference(reasons=["only_here"], ours=mine, theirs=None))
+            continue
+        matched.add(twin.id)
+        reasons = _reasons(mine, twin)
+        if reasons:
+            differences.append(ShipmentDifference(reasons=reasons, ours=mine, theirs=twin))
+    differences += [
+        ShipmentDifference(reasons=["only_there"], ours=None, theirs=other)
+        for other in theirs.shipments
+        if other.id not in matched
+    ]
+    return Reconciliation(
+        year=ours.year,
+        peer=peer.name,
+        ours=ours,
+        theirs=theirs,
+        sent_by_us=_pair(ours.sent, theirs.received),
+        sent_by_them=_pair(theirs.sent, ours.received),
+        differences=differences,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a reconciliation page or answer shows: our side always; the comparison when
+    the peer answered, otherwise why it did not."""
+
+    peer: Peer
+    ours: LedgerSide
+    compared: Reconciliation | None
+    failure: str | None
+
+
+def reconcile(
+    db: Database, settings: FederationConfig, key: NodeKey, peer_id: int, year: int
+) -> Outcome:
+    """Our side read (in a short read, not held while the peer answers), theirs fetched
+    signed and checked, and the two compared."""
+    with db.session() as session:
+        peer = session.get(Peer, peer_id)
+        if peer is None or peer.removed_at is not None:
+            raise NotFound(Message("no peer with id {id}", id=peer_id))
+        ours = our_side(session, peer, year)
+    client = PeerClient(settings, key)
+    try:
+        theirs = their_side(client, peer, year)
+    except PeerUnreachable as error:
+        return Outcome(peer, ours, None, str(error))
+    finally:
+        client.close()
+    return Outcome(peer, ours, compare(peer, ours, theirs), None)
