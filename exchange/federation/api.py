@@ -7,16 +7,163 @@ the OpenAPI document follow; the logic lives in the service modules beside this 
 from __future__ import annotations
 
 from flask import Response
+from sqlalchemy.orm import Session
 
-from libfed.kernel.api import Api, ApiError, reply
+from libfed.kernel.api import PREFIX, Api, ApiError, page_reply, reply
 from libfed.kernel.callers import Caller
+from libfed.kernel.editing import get
+from libfed.kernel.paging import PageQuery
 from libfed.kernel.services import services
 
 from .identity import NodeKey
+from .models import Peer
+from .peer_status import peer_figures, peer_messages
+from .peering import accept, deliver_now, describe, preview
+from .peers import NodeDocumentError, NodeUnreachable, remove_peer
 from .reconciliation import reconcile
-from .schemas import Reconciliation, ReconciliationQuery
+from .schemas import (
+    PeerAdded,
+    PeerIn,
+    PeerList,
+    PeerMessagePage,
+    PeerPreview,
+    PeerPreviewIn,
+    PeerSynced,
+    Reconciliation,
+    ReconciliationQuery,
+)
 
 api = Api("federation")
+
+
+# ------------------------------------------------------------------ peers
+
+
+def _peer(session: Session, peer_id: int) -> Peer:
+    return get(session, Peer, peer_id, "peer")
+
+
+def _document_refused(error: NodeDocumentError) -> ApiError:
+    """A server that gave no document is the gateway's failure (502); a document that is
+    wrong is the address's (422). Either way, the reason in words."""
+    if isinstance(error, NodeUnreachable):
+        return ApiError(502, "peer_unreachable", str(error))
+    return ApiError(422, "bad_node_document", str(error))
+
+
+@api.route(
+    "GET",
+    "/peers",
+    summary="List the peers, with what waits for each",
+    tag="peers",
+    role="viewer",
+    response=PeerList,
+)
+def peers_list(caller: Caller) -> Response:
+    """Active peers by name: the partner each speaks for, its key's fingerprint, its
+    messages not yet delivered and those failing (refused, or tried
+    [federation] failing_after_attempts times), and its last delivery."""
+    after = services().config.federation.failing_after_attempts
+    with services().db.session() as session:
+        return reply({"items": [row.render() for row in peer_figures(session, after)]})
+
+
+@api.route(
+    "POST",
+    "/peers/preview",
+    summary="Read a server's node document before accepting it",
+    tag="peers",
+    role="admin",
+    body=PeerPreviewIn,
+    response=PeerPreview,
+)
+def peers_preview(caller: Caller, body: dict) -> Response:
+    """Fetches BASE_URL/.well-known/libfed-node and answers who the server says it is and
+    its key's fingerprint, to compare with the partner by telephone or e-mail. Nothing
+    is stored."""
+    try:
+        document = preview(services().config, body["base_url"])
+    except NodeDocumentError as error:
+        raise _document_refused(error) from None
+    return reply(describe(document))
+
+
+@api.route(
+    "POST",
+    "/peers",
+    summary="Accept a peer by its fingerprint",
+    tag="peers",
+    role="admin",
+    body=PeerIn,
+    response=PeerAdded,
+    status=201,
+)
+def peers_add(caller: Caller, body: dict) -> Response:
+    """Fetches the node document again and stores the peer only if its key's fingerprint
+    is the one given (409 otherwise: compare again). A removed peer of that name is
+    brought back."""
+    try:
+        data = accept(
+            services().db,
+            services().config,
+            name=body["name"],
+            base_url=body["base_url"],
+            institution_id=body["institution_id"],
+            fingerprint=body["fingerprint"],
+            actor=caller,
+        )
+    except NodeDocumentError as error:
+        raise _document_refused(error) from None
+    return reply(data, 201, version=data["version"], location=f"{PREFIX}/peers/{data['id']}")
+
+
+@api.route(
+    "DELETE",
+    "/peers/{peer_id}",
+    summary="Remove a peer (what was exchanged stays)",
+    tag="peers",
+    role="admin",
+    status=204,
+)
+def peers_remove(caller: Caller, peer_id: int) -> Response:
+    with services().db.write() as session:
+        remove_peer(session, _peer(session, peer_id).name, actor=caller)
+    return Response(status=204)
+
+
+@api.route(
+    "GET",
+    "/peers/{peer_id}/messages",
+    summary="A peer's outbox, newest first",
+    tag="peers",
+    role="coordinator",
+    query=PageQuery,
+    response=PeerMessagePage,
+)
+def peers_messages(caller: Caller, peer_id: int, query: PageQuery) -> Response:
+    """Each message with its state (waiting, failing, delivered, refused), attempts and
+    the last error."""
+    with services().db.session() as session:
+        _peer(session, peer_id)
+        rows, total = peer_messages(session, peer_id, query)
+        return page_reply([row.render() for row in rows], total, query)
+
+
+@api.route(
+    "POST",
+    "/peers/{peer_id}/sync",
+    summary="Deliver a peer's messages now",
+    tag="peers",
+    role="coordinator",
+    response=PeerSynced,
+)
+def peers_sync(caller: Caller, peer_id: int) -> Response:
+    """Sends every undelivered message to the peer now, whatever its next retry time, and
+    answers what was delivered, refused or failed, and what still waits."""
+    with services().db.session() as session:
+        peer = _peer(session, peer_id)
+    synced = deliver_now(services().db, services().config, services().part(NodeKey), peer)
+    return reply(synced.render())
 
 
 # ------------------------------------------------------------------ reconciliation

@@ -22,7 +22,7 @@ def _client(context: Context, signed: bool):  # type: ignore[no-untyped-def]
     from .client import PeerClient
     from .identity import node_key
 
-    key = node_key(context.migrated_db) if signed else None
+    key = node_key(context.migrated_db()) if signed else None
     return PeerClient(context.config.federation, key)
 
 
@@ -51,7 +51,7 @@ def add_command(context: Context, name: str, base_url: str, institution_id: int,
         click.echo("not added")
         sys.exit(1)
     try:
-        with context.migrated_db.write() as session:
+        with context.migrated_db().write() as session:
             peer = add_peer(session, name, institution_id, document, shown, actor=SYSTEM)
             click.echo(f"peer {peer.name} added for institution {peer.institution_id}")
     except ServiceError as error:
@@ -68,7 +68,7 @@ def list_command(context: Context, everything: bool) -> None:
     from .models import OutboxMessage, Peer
     from .peers import fingerprint_of
 
-    with context.migrated_db.session() as session:
+    with context.migrated_db().session() as session:
         waiting = dict(
             session.execute(
                 select(OutboxMessage.peer_id, func.count())
@@ -95,7 +95,7 @@ def remove_command(context: Context, name: str) -> None:
     from .peers import remove_peer
 
     try:
-        with context.migrated_db.write() as session:
+        with context.migrated_db().write() as session:
             remove_peer(session, name, actor=SYSTEM)
     except ServiceError as error:
         raise refusal(error) from None
@@ -111,10 +111,10 @@ def sync_command(context: Context) -> None:
 
     client = _client(context, signed=True)
     try:
-        report = deliver(context.migrated_db, client, ignore_backoff=True)
+        report = deliver(context.migrated_db(), client, ignore_backoff=True)
     finally:
         client.close()
-    with context.migrated_db.session() as session:
+    with context.migrated_db().session() as session:
         left = undelivered(session)
     click.echo(f"delivered {report.delivered}, refused {report.refused}, failed {report.failed}")
     for error in report.errors[:20]:

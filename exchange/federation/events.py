@@ -10,21 +10,31 @@ shipment has passed changes nothing, so messages may come twice or out of order.
 
 from __future__ import annotations
 
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from libfed.kernel import clock
+from libfed.kernel.audit import record_event
+from libfed.kernel.callers import Caller
 from libfed.kernel.services import services
 
-from ..items import add_copied_items
+from ..items import add_copied_items, record_received
 from ..models import Shipment
-from ..shipments import create_shipment, get_shipment
+from ..shipments import create_shipment, get_shipment, transition
 from .announce import peer_caller
 from .messages import Refused, handles
-from .models import Peer, ShipmentLink
-from .schemas import ShipmentEvent, Shipped
+from .models import InboxMessage, OutboxMessage, Peer, ShipmentLink
+from .notes import store_note
+from .schemas import Accessioned, NoteSent, Received, ShipmentEvent, Shipped, Told
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,3 +110,219 @@ def shipped(session: Session, peer: Peer, body: dict) -> int:
         actor=actor,
     )
     return shipment.id
+
+
+def _outgoing(session: Session, peer: Peer, event: ShipmentEvent, *states: str) -> Shipment:
+    """Our outgoing shipment the event is about, in one of `states` (Conflict otherwise:
+    a receipt of a shipment we never dispatched, or called lost, is not taken)."""
+    shipment = shipment_of(session, peer, event)
+    if shipment.direction != "outgoing":
+        raise _not_yours(shipment.id)
+    if shipment.status not in states:
+        raise Refused("Conflict", f"shipment {shipment.id} is {shipment.status} here", 409)
+    return shipment
+
+
+def _move(session: Session, shipment: Shipment, to: str, at: datetime, actor: Caller) -> None:
+    """The shipment moved as the peer says, at the peer's time, kept between the state
+    it leaves and now (two servers' clocks differ)."""
+    since = getattr(shipment, f"{shipment.status}_at", None) or shipment.created_at
+    at = min(max(at, since), clock.utc_now())
+    transition(
+        session,
+        shipment.id,
+        {"to": to, "at": at.isoformat() + "Z"},
+        actor=actor,
+        expected_version=None,
+    )
+
+
+_RECEIPT_STATES = ("dispatched", "delivered", "acknowledged")
+
+
+def _take_receipt(session: Session, peer: Peer, told: Received) -> Shipment:
+    """The copies the peer received, beside those sent; a dispatched shipment is
+    delivered at the peer's moment of receipt."""
+    shipment = _outgoing(session, peer, told, *_RECEIPT_STATES)
+    actor = peer_caller(peer)
+    record_received(
+        session, shipment, {item.id: item.received_copies for item in told.items}, actor=actor
+    )
+    if shipment.status == "dispatched":
+        _move(session, shipment, "delivered", told.received_at, actor)
+    return shipment
+
+
+@handles("Received")
+def received(session: Session, peer: Peer, body: dict) -> int:
+    return _take_receipt(session, peer, read_body(Received, body)).id
+
+
+@handles("Accessioned")
+def accessioned(session: Session, peer: Peer, body: dict) -> int:
+    """Acknowledged, by way of delivered when the Received is lost or still coming."""
+    told = read_body(Accessioned, body)
+    shipment = _take_receipt(session, peer, told)
+    if shipment.status == "delivered":
+        _move(session, shipment, "acknowledged", told.accessioned_at, peer_caller(peer))
+    return shipment.id
+
+
+def _told_here(session: Session, shipment: Shipment, peer: Peer, sentence: str, told: Told) -> str:
+    """What the peer told, in this server's language, with its coordinator's words,
+    written to the shipment's thread and to its history; returns the text."""
+    text = sentence if not told.reason else f"{sentence}\n{told.reason}"
+    store_note(
+        session,
+        shipment,
+        peer,
+        note_id=str(uuid.uuid4()),
+        author=f"peer:{peer.name}",
+        body=text,
+        created_at=told.at,
+    )
+    return text
+
+
+def _server_language() -> AbstractContextManager:
+    """What a peer tells is written once, in this server's language, as a letter is."""
+    return force_locale(services().config.web.default_language)
+
+
+@handles("Cancelled")
+def cancelled(session: Session, peer: Peer, body: dict) -> int:
+    """The peer no longer expects our shipment: our side cannot undo a dispatch, so it
+    is told (thread and history) for the coordinators to settle."""
+    told = read_body(Told, body)
+    shipment = shipment_of(session, peer, told)
+    if shipment.direction != "outgoing":
+        raise _not_yours(shipment.id)
+    with _server_language():
+        sentence = _("%(peer)s cancelled the shipment it expected.", peer=peer.name)
+    text = _told_here(session, shipment, peer, sentence, told)
+    record_event(
+        session,
+        at=clock.utc_now(),
+        actor=peer_caller(peer).name,
+        entity="shipment",
+        entity_id=shipment.id,
+        group_id=shipment.id,
+        action="told",
+        note=text,
+        changes={},
+    )
+    return shipment.id
+
+
+def _gone(session: Session, peer: Peer, body: dict, sentence: str) -> int:
+    """Our expected shipment from the peer will not come: cancelled, saying why."""
+    told = read_body(Told, body)
+    shipment = shipment_of(session, peer, told)
+    if shipment.direction != "incoming":
+        raise _not_yours(shipment.id)
+    text = _told_here(session, shipment, peer, sentence, told)
+    actor = peer_caller(peer)
+    if shipment.status == "expected":
+        transition(
+            session,
+            shipment.id,
+            {"to": "cancelled", "note": text},
+            actor=actor,
+            expected_version=None,
+        )
+    else:  # received after all: the coordinators settle it; history keeps what was said
+        record_event(
+            session,
+            at=clock.utc_now(),
+            actor=actor.name,
+            entity="shipment",
+            entity_id=shipment.id,
+            group_id=shipment.id,
+            action="told",
+            note=text,
+            changes={},
+        )
+    return shipment.id
+
+
+@handles("Lost")
+def lost(session: Session, peer: Peer, body: dict) -> int:
+    with _server_language():
+        sentence = _("%(peer)s reports the shipment lost.", peer=peer.name)
+    return _gone(session, peer, body, sentence)
+
+
+@handles("Returned")
+def returned(session: Session, peer: Peer, body: dict) -> int:
+    with _server_language():
+        sentence = _("%(peer)s reports the shipment returned to it.", peer=peer.name)
+    return _gone(session, peer, body, sentence)
+
+
+@handles("Note")
+def note(session: Session, peer: Peer, body: dict) -> int:
+    told = read_body(NoteSent, body)
+    shipment = shipment_of(session, peer, told)
+    store_note(
+        session,
+        shipment,
+        peer,
+        note_id=told.note_id,
+        author=told.author,
+        body=told.body,
+        created_at=told.created_at,
+    )
+    return shipment.id
+
+
+# ------------------------------------------------------------------ the twin, as seen here
+
+# Our direction -> the twin's states in the order it passes them, each with the message
+# that says it and whether we heard it ("in") or the peer confirmed ours ("out").
+_TWIN_STATES = {
+    "outgoing": (
+        ("Shipped", "out", "expected"),
+        ("Received", "in", "received"),
+        ("Accessioned", "in", "accessioned"),
+        ("Cancelled", "in", "cancelled"),
+    ),
+    "incoming": (
+        ("Shipped", "in", "dispatched"),
+        ("Received", "out", "delivered"),
+        ("Accessioned", "out", "acknowledged"),
+        ("Lost", "in", "lost"),
+        ("Returned", "in", "returned"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Twin:
+    """Our shipment's twin at a peer: whose, its id there (once known) and its state as
+    far as the messages exchanged tell (None: the peer has not yet heard of it)."""
+
+    peer: str
+    remote_id: int | None
+    state: str | None
+
+
+def twin_of(session: Session, shipment: Shipment) -> Twin | None:
+    link = session.get(ShipmentLink, shipment.id)
+    if link is None:
+        return None
+    peer = session.get(Peer, link.peer_id)
+    heard = set(
+        session.scalars(select(InboxMessage.kind).where(InboxMessage.shipment_id == shipment.id))
+    )
+    confirmed = set(
+        session.scalars(
+            select(OutboxMessage.kind).where(
+                OutboxMessage.shipment_id == shipment.id, OutboxMessage.delivered_at.is_not(None)
+            )
+        )
+    )
+    state = None
+    for kind, way, reached in _TWIN_STATES[shipment.direction]:
+        if kind in (heard if way == "in" else confirmed):
+            state = reached
+    return Twin(peer.name if peer else "", link.remote_id, state)

@@ -269,3 +269,104 @@ class NoteSent(ShipmentEvent):
     author: str = Field(min_length=1, max_length=255)
     body: str = Field(min_length=1, max_length=4000)
     created_at: Timestamp
+
+
+# ------------------------------------------------------------------ /api/v1/peers
+# What people send and read about peers (.api): an address to look at, a peer to
+# accept by its fingerprint, the peers with their delivery figures, a peer's outbox.
+
+PeerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Fingerprint = Annotated[str, Field(min_length=32, max_length=64)]
+
+
+class _Ask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PeerPreviewIn(_Ask):
+    base_url: Url
+
+
+class PeerAddress(_Ask):
+    """A peer as a person names it before looking at its key."""
+
+    name: PeerName
+    base_url: Url
+    institution_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class PeerIn(PeerAddress):
+    fingerprint: Fingerprint
+
+
+class PeerPreview(BaseModel):
+    """The node document as a person compares it; nothing is stored."""
+
+    name: str
+    institution: str
+    country: str
+    isil: str | None
+    base_url: str
+    fingerprint: str
+
+
+class PeerPartner(BaseModel):
+    id: int
+    name: str
+
+
+class PeerOut(BaseModel):
+    id: int
+    name: str
+    partner: PeerPartner
+    base_url: str
+    fingerprint: str
+    protocol_version: str
+    undelivered: int
+    failing: int
+    last_delivered_at: str | None
+
+
+class PeerList(BaseModel):
+    items: list[PeerOut]
+
+
+class PeerAdded(BaseModel):
+    id: int
+    name: str
+    institution_id: int
+    base_url: str
+    key_id: str
+    fingerprint: str
+    protocol_version: str
+    removed_at: str | None
+    version: int
+
+
+class PeerMessageOut(BaseModel):
+    id: int
+    message_id: str
+    type: str
+    shipment_id: int | None
+    state: Literal["waiting", "failing", "delivered", "refused"]
+    created_at: str
+    attempts: int
+    next_attempt_at: str | None
+    delivered_at: str | None
+    refused_code: str | None
+    last_error: str | None
+
+
+class PeerMessagePage(BaseModel):
+    items: list[PeerMessageOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class PeerSynced(BaseModel):
+    delivered: int
+    refused: int
+    failed: int
+    undelivered: int
+    errors: list[str]

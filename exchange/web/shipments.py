@@ -32,6 +32,8 @@ from libfed.web.pages import csrf
 
 from .. import bulk, lookup
 from ..catalogue import may_accession
+from ..federation.events import twin_of
+from ..federation.notes import add_note, list_notes, mark_seen, peer_names, render_note
 from ..items import (
     RowsInvalid,
     add_item,
@@ -193,8 +195,12 @@ def _shipment_page(
     bulk_form: str | None = None,
     bulk_text: str = "",
     bulk_errors: list[str] | None = None,
+    note_values: dict | None = None,
+    note_errors: dict | None = None,
+    reader: Caller | None = None,
     status: int = 200,
 ) -> PageResult:
+    """The shipment's page; a coordinator `reader` has now seen the thread's new notes."""
     with services().db.session() as session:
         shipment = get_shipment(session, shipment_id)
         data = with_totals(session, [shipment])[0]
@@ -207,6 +213,12 @@ def _shipment_page(
         query = request.args.get("q", "").strip()
         found = lookup.search(session, query) if query else []
         accessionable = may_accession(shipment)
+        twin = twin_of(session, shipment)
+        names = peer_names(session)
+        notes = [render_note(note, names) for note in list_notes(session, shipment_id)]
+    if reader is not None and reader.may("coordinator") and not all(n["seen"] for n in notes):
+        with services().db.write() as session:
+            mark_seen(session, shipment_id)
     return render_template(
         "exchange/shipment.html",
         shipment=data,
@@ -234,13 +246,42 @@ def _shipment_page(
         bulk_errors=bulk_errors or [],
         max_lines=bulk.MAX_LINES,
         max_mib=bulk.MAX_FILE_BYTES >> 20,
+        twin=twin,
+        with_received=data["direction"] == "incoming"
+        or any(item["received_copies"] is not None for item in items),
+        differences={
+            item["id"]: item["received_copies"] - item["copies"]
+            for item in items
+            if item["received_copies"] is not None and item["received_copies"] != item["copies"]
+        },
+        notes=notes,
+        note_values=note_values or {},
+        note_errors=note_errors or {},
     ), status
 
 
 @blueprint.get("/shipments/<int:shipment_id>")
 @page("viewer")
 def shipment(caller: Caller, shipment_id: int) -> PageResult:
-    return _shipment_page(shipment_id)
+    return _shipment_page(shipment_id, reader=caller)
+
+
+@blueprint.post("/shipments/<int:shipment_id>/notes")
+@page("coordinator")
+def add_shipment_note(caller: Caller, shipment_id: int) -> PageResult:
+    """A note in the thread; a linked shipment's peer is sent it."""
+    text = request.form.get("body", "")
+    try:
+        with services().db.write() as session:
+            add_note(session, shipment_id, text, actor=caller)
+    except Invalid as error:
+        return _shipment_page(
+            shipment_id, note_values={"body": text}, note_errors=field_errors(error), status=422
+        )
+    flash(_("The note is added to the thread."), "success")
+    return redirect(
+        url_for("exchange_pages.shipment", shipment_id=shipment_id) + "#notes", code=303
+    )
 
 
 def _from_catalogue(session: Session, values: dict[str, Any]) -> bool:
