@@ -6,22 +6,31 @@ the OpenAPI document follow; the logic lives in the service modules beside this 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Response
 from sqlalchemy.orm import Session
 
 from libfed.kernel.api import PREFIX, Api, ApiError, page_reply, reply
 from libfed.kernel.callers import Caller
 from libfed.kernel.editing import get
+from libfed.kernel.errors import Message, NotFound
 from libfed.kernel.paging import PageQuery
 from libfed.kernel.services import services
 
+from ..shipments import get_shipment
+from .events import twin_of
 from .identity import NodeKey
 from .models import Peer
+from .notes import add_note, list_notes, peer_names, render_note
 from .peer_status import peer_figures, peer_messages
 from .peering import accept, deliver_now, describe, preview
 from .peers import NodeDocumentError, NodeUnreachable, remove_peer
 from .reconciliation import reconcile
 from .schemas import (
+    NoteIn,
+    NoteList,
+    NoteOut,
     PeerAdded,
     PeerIn,
     PeerList,
@@ -31,6 +40,7 @@ from .schemas import (
     PeerSynced,
     Reconciliation,
     ReconciliationQuery,
+    TwinOut,
 )
 
 api = Api("federation")
@@ -189,3 +199,55 @@ def peers_reconciliation(caller: Caller, peer_id: int, query: ReconciliationQuer
             502, "peer_unreachable", f"the peer gave no usable answer: {outcome.failure}"
         )
     return reply(outcome.compared.model_dump(mode="json"))
+
+
+# ------------------------------------------------------------------ a shipment's thread and twin
+
+
+@api.route(
+    "GET",
+    "/shipments/{shipment_id}/notes",
+    summary="The shipment's thread: notes of both sides, oldest first",
+    tag="shipments",
+    role="viewer",
+    response=NoteList,
+)
+def shipment_notes(caller: Caller, shipment_id: int) -> Response:
+    with services().db.session() as session:
+        names = peer_names(session)
+        notes = [render_note(note, names) for note in list_notes(session, shipment_id)]
+    return reply({"items": notes})
+
+
+@api.route(
+    "POST",
+    "/shipments/{shipment_id}/notes",
+    summary="Write a note in the shipment's thread (sent to the peer of a linked shipment)",
+    tag="shipments",
+    role="coordinator",
+    body=NoteIn,
+    response=NoteOut,
+    status=201,
+)
+def shipment_note_add(caller: Caller, shipment_id: int, body: dict) -> Response:
+    with services().db.write() as session:
+        note = add_note(session, shipment_id, body["body"], actor=caller)
+        data = render_note(note, {})
+    return reply(data, 201)
+
+
+@api.route(
+    "GET",
+    "/shipments/{shipment_id}/link",
+    summary="The shipment's twin at a peer, and its state there as far as told",
+    tag="shipments",
+    role="viewer",
+    response=TwinOut,
+)
+def shipment_link(caller: Caller, shipment_id: int) -> Response:
+    """404 `not_linked` when the shipment has no twin at a peer."""
+    with services().db.session() as session:
+        twin = twin_of(session, get_shipment(session, shipment_id))
+    if twin is None:
+        raise NotFound(Message("shipment {id} is not linked to a peer's shipment", id=shipment_id))
+    return reply(asdict(twin))

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from libfed.kernel.fields import Timestamp, country_code, http_url
+from libfed.kernel.fields import Timestamp, country_code, http_url, paragraphs
 
 from .identity import PROTOCOL, PROTOCOL_VERSION, key_id
 
@@ -269,6 +269,38 @@ class NoteSent(ShipmentEvent):
     author: str = Field(min_length=1, max_length=255)
     body: str = Field(min_length=1, max_length=4000)
     created_at: Timestamp
+
+
+class NoteIn(BaseModel):
+    """A note written here (the API's body, the page's form)."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: Annotated[paragraphs(4000), Field(min_length=1)]
+
+
+class NoteOut(BaseModel):
+    id: int
+    note_id: str = Field(description="The note's id, the same at the peer")
+    origin: Literal["here", "peer", "receipt_link"]
+    peer: str | None = Field(description="The peer that wrote it, for a note from the peer")
+    author: str
+    body: str
+    created_at: str
+    seen: bool = Field(description="False for a note from the other side no coordinator here read")
+
+
+class NoteList(BaseModel):
+    items: list[NoteOut]
+
+
+class TwinOut(BaseModel):
+    """A linked shipment's twin at a peer."""
+
+    peer: str
+    remote_id: int | None = Field(description="Its id at the peer, once the peer has said it")
+    state: str | None = Field(
+        description="Its state there as the messages exchanged tell (null: not yet told)"
+    )
 
 
 # ------------------------------------------------------------------ /api/v1/peers
