@@ -32,6 +32,7 @@ from libfed.web.documents import (
     Heading,
     Label,
     Letterhead,
+    Link,
     Paragraph,
     Parties,
     Party,
@@ -43,6 +44,7 @@ from libfed.web.documents import (
 )
 from libfed.web.formatting import day, money, number
 
+from .federation.receipt_links import link_for
 from .items import list_items, render_item
 from .models import Agreement
 from .shipments import get_shipment, with_totals
@@ -108,6 +110,8 @@ class Sources:
     partner: Institution
     contact: str | None  # the partner's first contact person's name
     agreement: Agreement | None
+    # The short link by which a partner without a server confirms receipt, while it may.
+    receipt_link: str | None = None
 
 
 def load(session: Session, shipment_id: int) -> Sources:
@@ -127,6 +131,7 @@ def load(session: Session, shipment_id: int) -> Sources:
         partner=partner,
         contact=contact,
         agreement=agreement,
+        receipt_link=link_for(session, shipment),
     )
 
 
@@ -208,6 +213,13 @@ class _Writer:
             Signatures((Signature(self.library, (pgettext("person", "Name"), _("Signature"))),)),
         ]
 
+    def receipt_link(self) -> list[Block]:
+        """The QR code and short link to confirm receipt, for a partner without a server."""
+        link = self.sources.receipt_link
+        if link is None:
+            return []
+        return [Link(link, _("Confirm receipt on your phone: scan the code or open this link."))]
+
     def agreement(self) -> list[Fact]:
         agreement = self.sources.agreement
         if agreement is None:
@@ -269,6 +281,7 @@ class _Writer:
                     "forward to continuing our exchange."
                 )
             ),
+            *self.receipt_link(),
             *self.closing(),
             Paragraph(_("Enclosure: packing list")),
         ]
@@ -470,6 +483,7 @@ class _Writer:
                 (number(shipment["copies"]), values),
             ),
         ]
+        blocks += self.receipt_link()
         if partner.country != self.home:
             blocks += self.customs(partner.country if self.incoming else self.home)
         blocks.append(

@@ -24,7 +24,10 @@ def _objects(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
         if b"stream" in body:
             body, rest = body.split(b"stream", 1)
             raw = rest[: rest.rfind(b"endstream")].strip(b"\r\n")
-            stream = zlib.decompress(raw) if b"FlateDecode" in body else raw
+            try:
+                stream = zlib.decompress(raw) if b"FlateDecode" in body else raw
+            except zlib.error:  # an image (a QR code) whose bytes hold "endobj": no text
+                stream = None
         found[int(match.group(1))] = (body, stream)
     return found
 

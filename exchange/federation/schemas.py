@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from libfed.kernel.fields import Timestamp, country_code, http_url, paragraphs
+from libfed.kernel.fields import Timestamp, country_code, http_url, line, paragraphs
 
 from .identity import PROTOCOL, PROTOCOL_VERSION, key_id
 
@@ -402,3 +402,14 @@ class PeerSynced(BaseModel):
     failed: int
     undelivered: int
     errors: list[str]
+
+
+class ReceiptIn(BaseModel):
+    """What a partner's librarian types on the receipt page besides the copies: their
+    name (the history and the note name them) and a note; a hostile page's input is
+    bounded and refused with control characters, as every typed text is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: line(120)
+    note: paragraphs(2000) | None = None

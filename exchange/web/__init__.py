@@ -49,4 +49,14 @@ def _labels() -> dict:
     }
 
 
-from . import agreements, dashboard, from_search, letters, lists, partners, reports, shipments  # noqa: E402, F401  (routes)
+from . import (  # noqa: E402, F401  (routes)
+    agreements,
+    dashboard,
+    from_search,
+    letters,
+    lists,
+    partners,
+    receipt,
+    reports,
+    shipments,
+)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from markupsafe import Markup
 from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from segno import QRCode
 
 # Longest text of one line (a name, an address line, a table cell) and most lines of
 # one address: beyond them a document prints an ellipsis, not a page of one word.
@@ -133,8 +137,29 @@ class Label:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Link:
+    """An address to open on a phone, printed as a QR code beside its caption (which
+    spells the address out, for typing it from paper)."""
+
+    kind: ClassVar[str] = "link"
+    url: str
+    caption: str
+
+    def qr(self) -> QRCode:
+        """The address as a QR code (level M: a letter may be creased or smudged)."""
+        import segno  # loaded only when a document carries a link
+
+        return segno.make(self.url, error="m", micro=False)
+
+    def svg(self) -> Markup:
+        """The QR code as inline SVG for the page: drawn from the address's bits alone,
+        so no text of it reaches the markup."""
+        return Markup(self.qr().svg_inline(scale=4, svgclass="qr", lineclass=None))
+
+
 # A document's blocks; each names its `kind`, by which the page's template draws it.
-Block = Letterhead | Parties | Heading | Paragraph | Facts | Table | Signatures | Label
+Block = Letterhead | Parties | Heading | Paragraph | Facts | Table | Signatures | Label | Link
 
 
 @dataclass(frozen=True)

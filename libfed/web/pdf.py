@@ -13,6 +13,7 @@ column, so no input makes a line run off the page.
 from __future__ import annotations
 
 import dataclasses
+import io
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from .documents import (
     Heading,
     Label,
     Letterhead,
+    Link,
     Paragraph,
     Parties,
     Party,
@@ -47,6 +49,7 @@ GAP = 8  # mm between columns side by side
 SIZE = 10.5  # pt, of the body text
 LINE = 5.2  # mm, height of a line of body text
 MUTED = (90, 90, 90)
+QR_SIDE = 32  # mm: a phone's camera reads it from arm's length
 
 
 class _Writer:
@@ -262,6 +265,23 @@ class _Writer:
                 self.pdf.rect(MARGIN, top, self.width, bottom - top)
         self.pdf.set_xy(MARGIN, bottom + 8)
 
+    def link(self, block: Link) -> None:
+        """The QR code, and beside it the caption and the address to type."""
+        side = QR_SIDE
+        self.keep_together(side + 4)
+        top = self.pdf.get_y()
+        image = io.BytesIO()
+        block.qr().save(image, kind="png", scale=8, border=2)
+        image.seek(0)
+        self.pdf.image(image, x=MARGIN, y=top, w=side, h=side, link=block.url)
+        self.pdf.set_xy(MARGIN + side + GAP / 2, top + 2)
+        width = self.width - side - GAP / 2
+        self.text(block.caption, LINE, width)
+        self.font(SIZE, bold=True)
+        self.text(block.url, LINE, width)
+        self.font()
+        self.pdf.set_xy(MARGIN, max(self.pdf.get_y(), top + side) + 4)
+
     def block(self, block: Block) -> None:
         self.pdf.set_x(MARGIN)
         match block:
@@ -281,6 +301,8 @@ class _Writer:
                 self.signatures(block)
             case Label():
                 self.label(block)
+            case Link():
+                self.link(block)
 
 
 @lru_cache(maxsize=1)
