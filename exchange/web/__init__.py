@@ -56,6 +56,7 @@ from . import (  # noqa: E402, F401  (routes)
     letters,
     lists,
     partners,
+    peers,
     receipt,
     reports,
     shipments,

@@ -22,6 +22,7 @@ from libfed.web.auth import page
 
 from .. import digest
 from ..attention import reminders, waiting
+from ..federation.peer_status import failing_by_peer, recent_changes
 from ..shipments import with_totals
 from . import blueprint
 from .common import partner_names, report
@@ -41,7 +42,11 @@ def dashboard(caller: Caller) -> str:
         partner_ids = {row["partner_id"] for rows in rendered.values() for row in rows} | {
             item.partner_id for group in due for item in group.items
         }
-        names = partner_names(connection, partner_ids)
+        failing = failing_by_peer(session, config.federation.failing_after_attempts)
+        changes = recent_changes(session)
+        names = partner_names(
+            connection, partner_ids | {failed.peer.institution_id for failed in failing}
+        )
     return render_template(
         "exchange/dashboard.html",
         groups=groups,
@@ -54,6 +59,8 @@ def dashboard(caller: Caller) -> str:
         year=now.year,
         acknowledgement_days=config.exchange.acknowledgement_days,
         failed_harvests=failed_harvests,
+        failing=failing,
+        changes=changes,
         mail_configured=is_configured(config.mail),
         caller=caller,
     )
