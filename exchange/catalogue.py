@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from lxml import etree
 from pymarc import Field, Leader, Subfield
 from pymarc import Record as MarcRecord
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from libfed.accounts.models import Institution
@@ -107,10 +107,13 @@ def offer_list(
     *,
     set_spec: str | None = None,
     year_from: int | None = None,
+    where: ColumnElement[bool] | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[list[CatalogueEntry], int]:
-    """This library's editions the partner lacks, newest first, one record each."""
+    """This library's editions the partner lacks, newest first, one record each.
+    `where` narrows it further by the record (`Record`): the federation leaves out what
+    another peer has claimed, and asks whether one record is offered."""
     get(session, Institution, partner_id, "institution")
     e, other, mine = aliased(SearchEntry), aliased(SearchEntry), aliased(SearchEntry)
     held = (
@@ -135,6 +138,8 @@ def offer_list(
         conditions.append(
             exists().where(RecordSet.record_id == e.record_id, RecordSet.set_spec == set_spec)
         )
+    if where is not None:
+        conditions.append(where)
     return _listed(session, e, and_(*conditions), page, per_page)
 
 

@@ -7,7 +7,8 @@ they were written; when one cannot be delivered now, the rest of that peer's wai
 it. An OK confirmation (a duplicate included) marks it delivered; an ERROR confirmation
 marks it refused, which sending again would not change, and shows it to coordinators;
 anything else (down, slow, 5xx, a peer that has not added us yet) is tried again later,
-each time after a longer wait, up to six hours.
+each time after a longer wait, up to six hours. A type whose sender waits on the answer
+(a claim) reads either confirmation in the write that marks it (messages.on_confirmation).
 
 A message confirmed but not yet marked (the process dies in between) is sent again and
 recognised by the peer as a duplicate: nothing is lost and nothing applied twice.
@@ -31,7 +32,7 @@ from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 
 from .client import PeerClient, PeerUnreachable
-from .messages import envelope, on_enqueued
+from .messages import CONFIRMATION_HOOKS, envelope, on_enqueued
 from .models import OutboxMessage, Peer
 from .schemas import Confirmation
 
@@ -95,30 +96,39 @@ def _take(
         return [(row.OutboxMessage, row.Peer) for row in rows]
 
 
-def _send(client: PeerClient, message: OutboxMessage, peer: Peer) -> tuple[str, str | None]:
-    """("delivered" | "refused" | "failed", the reason)."""
+# A message sent, how it went ("delivered" | "refused" | "failed"), the reason, and the
+# peer's confirmation when one was read.
+Result = tuple[OutboxMessage, str, str | None, Confirmation | None]
+
+
+def _send(
+    client: PeerClient, message: OutboxMessage, peer: Peer
+) -> tuple[str, str | None, Confirmation | None]:
+    """(how it went, the reason, the confirmation)."""
     try:
         answer = client.request("POST", peer.inbox_url, envelope(message))
     except PeerUnreachable as error:
-        return "failed", str(error)
+        return "failed", str(error), None
     try:
         confirmation = Confirmation.model_validate(answer.body.get("confirmation"))
     except ValidationError:
-        return "failed", f"{peer.inbox_url}: answered {answer.status} without a confirmation"
+        return "failed", f"{peer.inbox_url}: answered {answer.status} without a confirmation", None
     if confirmation.status == "OK" and answer.status == 200:
-        return "delivered", None
+        return "delivered", None, confirmation
     if confirmation.error is None:
-        return "failed", f"{peer.inbox_url}: answered {answer.status}"
+        return "failed", f"{peer.inbox_url}: answered {answer.status}", None
     reason = f"{confirmation.error.code}: {confirmation.error.reason}"
     if confirmation.error.code in TRANSIENT_CODES or answer.status >= 500:
-        return "failed", reason
-    return "refused", reason
+        return "failed", reason, None
+    return "refused", reason, confirmation
 
 
-def _record(db: Database, results: list[tuple[OutboxMessage, str, str | None]]) -> None:
+def _record(db: Database, results: list[Result]) -> None:
+    """Mark what was sent; a confirmed message's type's hook (messages.on_confirmation)
+    reads the answer in the same write."""
     now = clock.utc_now()
     with db.write() as session:
-        for message, outcome, reason in results:
+        for message, outcome, reason, confirmation in results:
             values: dict = {"attempts": OutboxMessage.attempts + 1, "last_error": reason}
             if outcome == "delivered":
                 values["delivered_at"] = now
@@ -129,6 +139,9 @@ def _record(db: Database, results: list[tuple[OutboxMessage, str, str | None]]) 
             session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
             )
+            hook = CONFIRMATION_HOOKS.get(message.kind)
+            if hook is not None and outcome != "failed":
+                hook(session, message, outcome, confirmation, reason)
 
 
 def _release(db: Database, messages: list[OutboxMessage]) -> None:
@@ -160,15 +173,15 @@ def deliver(
         batch = _take(db, ignore_backoff, peer_id)
         if not batch:
             break
-        results: list[tuple[OutboxMessage, str, str | None]] = []
+        results: list[Result] = []
         blocked: set[int] = set()
         held: list[OutboxMessage] = []
         for message, peer in batch:
             if peer.id in blocked:
                 held.append(message)
                 continue
-            outcome, reason = _send(client, message, peer)
-            results.append((message, outcome, reason))
+            outcome, reason, confirmation = _send(client, message, peer)
+            results.append((message, outcome, reason, confirmation))
             if outcome == "failed":
                 blocked.add(peer.id)
                 report.failed += 1
@@ -185,7 +198,7 @@ def deliver(
         _release(db, held)
         if ignore_backoff and (blocked or held):
             break  # what failed now would fail again at once: leave it for later
-        if not any(outcome == "delivered" for _, outcome, _ in results) and blocked:
+        if not any(result[1] == "delivered" for result in results) and blocked:
             break
     return report
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from libfed.kernel import clock
 
 from .models import OutboxMessage, Peer
+from .schemas import Confirmation
 
 PROTOCOL_TAG = "libfed-exchange/1"
 
@@ -56,6 +57,26 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
             raise ValueError(f"message type {kind} already has a handler")
         HANDLERS[kind] = handler
         return handler
+
+    return register
+
+
+# (session, the message sent, "delivered" or "refused", the peer's confirmation, the
+# reason of a refusal): what the sender does with the answer to a message whose answer
+# it waits on (a claim becomes accepted or refused). Called by delivery in the write that
+# marks the message, so the answer and its mark are stored together.
+ConfirmationHook = Callable[[Session, OutboxMessage, str, Confirmation | None, str | None], None]
+CONFIRMATION_HOOKS: dict[str, ConfirmationHook] = {}
+
+
+def on_confirmation(kind: str) -> Callable[[ConfirmationHook], ConfirmationHook]:
+    """Register what is done when a message of type `kind` is confirmed (once per type)."""
+
+    def register(hook: ConfirmationHook) -> ConfirmationHook:
+        if kind in CONFIRMATION_HOOKS:
+            raise ValueError(f"message type {kind} already has a confirmation hook")
+        CONFIRMATION_HOOKS[kind] = hook
+        return hook
 
     return register
 
