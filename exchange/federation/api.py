@@ -19,6 +19,15 @@ from libfed.kernel.paging import PageQuery
 from libfed.kernel.services import services
 
 from ..shipments import get_shipment
+from .claims import (
+    OffersUnavailable,
+    claims_on,
+    fetch_offers,
+    list_claims,
+    make_claim,
+    render_claim,
+)
+from .client import PeerClient
 from .events import twin_of
 from .identity import NodeKey
 from .models import Peer
@@ -28,6 +37,10 @@ from .peering import accept, deliver_now, describe, preview
 from .peers import NodeDocumentError, NodeUnreachable, remove_peer
 from .reconciliation import reconcile
 from .schemas import (
+    ClaimIn,
+    ClaimOut,
+    ClaimPage,
+    ClaimsQuery,
     NoteIn,
     NoteList,
     NoteOut,
@@ -35,6 +48,8 @@ from .schemas import (
     PeerIn,
     PeerList,
     PeerMessagePage,
+    PeerOfferPage,
+    PeerOffersQuery,
     PeerPreview,
     PeerPreviewIn,
     PeerSynced,
@@ -199,6 +214,83 @@ def peers_reconciliation(caller: Caller, peer_id: int, query: ReconciliationQuer
             502, "peer_unreachable", f"the peer gave no usable answer: {outcome.failure}"
         )
     return reply(outcome.compared.model_dump(mode="json"))
+
+
+# ------------------------------------------------------------------ claims on offer lists
+
+
+@api.route(
+    "GET",
+    "/peers/{peer_id}/offers",
+    summary="A page of a peer's offer list for us, read now",
+    tag="claims",
+    role="coordinator",
+    query=PeerOffersQuery,
+    response=PeerOfferPage,
+)
+def peers_offers(caller: Caller, peer_id: int, query: PeerOffersQuery) -> Response:
+    """The editions the peer offers this library (its offer list for us, less what other
+    peers have claimed), fetched now with a signed request, and our latest claim on each.
+    502, with the reason in words, when the peer's server gives no usable answer."""
+    own = services()
+    with own.db.session() as session:
+        peer = _peer(session, peer_id)
+    client = PeerClient(own.config.federation, own.part(NodeKey))
+    try:
+        offered = fetch_offers(client, peer, query.page, query.per_page)
+    except OffersUnavailable as error:
+        raise ApiError(
+            502, "peer_unreachable", f"the peer gave no usable answer: {error}"
+        ) from None
+    finally:
+        client.close()
+    with own.db.session() as session:
+        claimed = claims_on(session, peer, [offer.record_identifier for offer in offered.items])
+    items = [
+        offer.model_dump() | {"claim": claimed.get(offer.record_identifier)}
+        for offer in offered.items
+    ]
+    return reply(offered.model_dump() | {"items": items})
+
+
+@api.route(
+    "POST",
+    "/peers/{peer_id}/claims",
+    summary="Claim a record of a peer's offer list",
+    tag="claims",
+    role="coordinator",
+    body=ClaimIn,
+    response=ClaimOut,
+    status=202,
+)
+def peers_claims(caller: Caller, peer_id: int, body: dict) -> Response:
+    """Asks the peer for copies of one record of its offer list (first come, first
+    served). Answers the claim, pending until the peer's answer arrives; GET /claims
+    shows it accepted, or refused with the peer's reason (Unavailable: another was
+    first). A claim on the same record still pending is not sent twice."""
+    claim = ClaimIn.model_validate(body)
+    with services().db.write() as session:
+        peer = _peer(session, peer_id)
+        made = make_claim(session, peer, claim)
+        data = render_claim(made, peer)
+    return reply(data, 202, location=f"{PREFIX}/claims?peer_id={peer_id}")
+
+
+@api.route(
+    "GET",
+    "/claims",
+    summary="The claims this library made on peers' offer lists",
+    tag="claims",
+    role="viewer",
+    query=ClaimsQuery,
+    response=ClaimPage,
+)
+def claims_list(caller: Caller, query: ClaimsQuery) -> Response:
+    """Newest first, each pending, accepted, or refused with the peer's reason."""
+    with services().db.session() as session:
+        rows, total = list_claims(session, query)
+        items = [render_claim(claim, peer) for claim, peer in rows]
+    return page_reply(items, total, query)
 
 
 # ------------------------------------------------------------------ a shipment's thread and twin

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from libfed.kernel.services import services
 
 from .identity import FEDERATION_PATH, WELL_KNOWN_PATH, NodeKey, node_document
+from .messages import Refused
 from .receiving import SignedRequest, receive
 
 blueprint = Blueprint("federation", __name__)
@@ -49,6 +50,14 @@ def inbox() -> tuple[Response, int]:
     own = services()
     status, confirmation = receive(own.db, own.config, signed_request())
     return jsonify(confirmation), status
+
+
+def refused_answer(refused: Refused) -> tuple[Response, int]:
+    """A refusal at a signed endpoint other than the inbox (a peer reading our offer
+    list), in the shape the inbox answers one."""
+    error = {"code": refused.code, "reason": refused.reason}
+    confirmation = {"message_id": None, "status": "ERROR", "error": error}
+    return jsonify({"confirmation": confirmation}), refused.status
 
 
 def as_confirmation(error: HTTPException) -> tuple[Response, int]:

@@ -10,8 +10,9 @@ from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.pages import exempt_from_csrf
 
+from ..web.peer_offers import offers_panel
 from ..web.reconciliation import reconciliation_page  # noqa: F401  (the page's route)
-from . import events  # noqa: F401  (registers the shipment events' handlers)
+from . import claims, events, offers  # noqa: F401  (message handlers, hooks, signed routes)
 from .api import api
 from .endpoints import as_confirmation, blueprint
 from .identity import FEDERATION_PATH, node_key
@@ -24,3 +25,4 @@ def install_federation(app: Flask, services: Services) -> None:
     app.register_blueprint(blueprint)
     services.errors.own(FEDERATION_PATH, HTTPException, as_confirmation)
     serve(app, api)
+    services.institution_panels.append(offers_panel)

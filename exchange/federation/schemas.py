@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from libfed.kernel.fields import Timestamp, country_code, http_url, line, paragraphs
+from libfed.kernel.paging import PageQuery
 
 from .identity import PROTOCOL, PROTOCOL_VERSION, key_id
 
@@ -301,6 +302,101 @@ class TwinOut(BaseModel):
     state: str | None = Field(
         description="Its state there as the messages exchanged tell (null: not yet told)"
     )
+
+
+# ------------------------------------------------------------------ offers and claims
+
+MAX_OFFERS_PER_PAGE = 200
+MAX_CLAIM_COPIES = 50
+RecordIdentifier = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class OffersQuery(_Read):
+    """The page of an offer list a peer asks for (GET /federation/v1/offers)."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=MAX_OFFERS_PER_PAGE)
+
+
+class Offer(_Read):
+    """One edition a peer offers us, as its offer list says (read from a hostile server:
+    every field bounded)."""
+
+    record_identifier: RecordIdentifier
+    title: str = Field(min_length=1, max_length=1000)
+    author: str | None = Field(default=None, max_length=500)
+    year: int | None = Field(default=None, ge=0, le=9999)
+    isbn: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(default=None, max_length=16)
+    copies: int = Field(default=1, ge=1, le=1_000_000)
+
+
+class OfferPage(_Read):
+    """A page of a peer's offer list for us."""
+
+    items: list[Offer] = Field(max_length=MAX_OFFERS_PER_PAGE)
+    total: int = Field(ge=0, le=100_000_000)
+    page: int = Field(ge=1, le=1_000_000)
+    per_page: int = Field(ge=1, le=MAX_OFFERS_PER_PAGE)
+
+
+class ClaimRequest(_Read):
+    """The body of a `ClaimRequest` message: the claimant asks for copies of one record
+    of the offerer's list (the title only for what people read on either side)."""
+
+    record_identifier: RecordIdentifier
+    copies: int = Field(ge=1, le=MAX_CLAIM_COPIES)
+    title: str = Field(min_length=1, max_length=1000)
+
+
+class ClaimIn(ClaimRequest):
+    """POST /peers/{id}/claims: a record of that peer's offer list, claimed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    copies: int = Field(default=1, ge=1, le=MAX_CLAIM_COPIES)
+
+
+class PeerOffersQuery(PageQuery):
+    """GET /peers/{id}/offers: the page of the peer's list to fetch."""
+
+    per_page: int = Field(default=50, ge=1, le=MAX_OFFERS_PER_PAGE)
+
+
+class OfferOut(Offer):
+    claim: str | None = Field(
+        description="Our latest claim on it: pending, accepted or refused (null: none)"
+    )
+
+
+class PeerOfferPage(BaseModel):
+    items: list[OfferOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class ClaimsQuery(PageQuery):
+    peer_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    status: Literal["pending", "accepted", "refused", "released"] | None = None
+
+
+class ClaimOut(BaseModel):
+    id: int
+    peer_id: int
+    peer: str
+    record_identifier: str
+    title: str
+    copies: int
+    status: Literal["pending", "accepted", "refused", "released"]
+    reason: str | None
+    created_at: str
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    total: int
+    page: int
+    per_page: int
 
 
 # ------------------------------------------------------------------ /api/v1/peers
