@@ -321,3 +321,13 @@ def test_a_hostile_node_document_is_refused_with_its_reason(two_nodes, hostile) 
         refused = baku.admin.post("/peers/preview", {"base_url": address})
         assert refused.status_code == 422
         assert "base_url" in refused.get_json()["error"]["fields"]
+
+
+def test_the_openapi_document_names_the_peers_answers(two_nodes) -> None:  # type: ignore[no-untyped-def]
+    baku, _ = two_nodes
+    paths = baku.api.get("/openapi.json").get_json()["paths"]
+    preview = paths["/api/v1/peers/preview"]["post"]
+    assert {"200", "403", "422", "502"} <= set(preview["responses"])
+    assert preview["x-required-role"] == "admin"
+    assert "502" in paths["/api/v1/peers"]["post"]["responses"]
+    assert paths["/api/v1/peers/{peer_id}/messages"]["get"]["x-required-role"] == "coordinator"

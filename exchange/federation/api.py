@@ -68,6 +68,9 @@ def _peer(session: Session, peer_id: int) -> Peer:
     return get(session, Peer, peer_id, "peer")
 
 
+_UNREACHABLE = {"502": "The server at base_url gave no node document (down, slow, not JSON)"}
+
+
 def _document_refused(error: NodeDocumentError) -> ApiError:
     """A server that gave no document is the gateway's failure (502); a document that is
     wrong is the address's (422). Either way, the reason in words."""
@@ -101,6 +104,7 @@ def peers_list(caller: Caller) -> Response:
     role="admin",
     body=PeerPreviewIn,
     response=PeerPreview,
+    errors=_UNREACHABLE,
 )
 def peers_preview(caller: Caller, body: dict) -> Response:
     """Fetches BASE_URL/.well-known/libfed-node and answers who the server says it is and
@@ -122,6 +126,7 @@ def peers_preview(caller: Caller, body: dict) -> Response:
     body=PeerIn,
     response=PeerAdded,
     status=201,
+    errors=_UNREACHABLE,
 )
 def peers_add(caller: Caller, body: dict) -> Response:
     """Fetches the node document again and stores the peer only if its key's fingerprint

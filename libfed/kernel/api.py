@@ -101,6 +101,8 @@ class Operation:
     description: str | None
     # Better words than "unknown field" for fields that exist but cannot be sent here.
     hints: dict[str, str]
+    # Answers particular to the operation (a 502 when it asks another server), documented.
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 class Api:
@@ -126,6 +128,7 @@ class Api:
         if_match: bool = False,
         csv: bool = False,
         hints: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         """Declare an operation. The view gets `caller`, the path ids, and `body`/`query`
         as plain data already checked to be a JSON object / to fit the query model."""
@@ -145,6 +148,7 @@ class Api:
                 csv,
                 (view.__doc__ or "").strip() or None,
                 hints or {},
+                errors or {},
             )
             self.operations.append(operation)
 
@@ -536,7 +540,7 @@ def openapi_document(apis: list[Api], info: dict[str, str]) -> dict:
             if op.csv:
                 success["content"]["text/csv"] = {"schema": {"type": "string"}}
         entry["responses"][str(op.status)] = success
-        codes = dict(errors)
+        codes = dict(errors) | op.errors
         if op.role is not None:
             codes |= {"401": "Missing, unknown or revoked token", "403": "Role too low"}
         if op.method in ("POST", "PATCH"):
