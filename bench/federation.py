@@ -47,7 +47,7 @@ from sqlalchemy import func, select
 from libfed.accounts.institutions import create_institution
 from libfed.exchange.federation.client import Answer, PeerClient
 from libfed.exchange.federation.delivery import deliver, undelivered
-from libfed.exchange.federation.identity import NodeKey, node_document, node_key
+from libfed.exchange.federation.identity import node_document, node_key, own_key
 from libfed.exchange.federation.models import InboxMessage, OutboxMessage
 from libfed.exchange.federation.peers import (
     add_peer,
@@ -251,7 +251,7 @@ def measure(engine: str, sender_url: str, peer_url: str) -> dict:
     app = create_app(load_config(sender_config), sender_db)
     with app.app_context():
         own = services()
-        key = own.part(NodeKey)
+        key = own_key(own)
         # The peer accepts us, as `libfed peers add baku URL --institution ID --yes` would.
         document = NodeDocument.model_validate(node_document(own.config, key))
         sender_at_peer = _partner(peer_db, "Baku Library", "AZ")

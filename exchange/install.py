@@ -25,4 +25,5 @@ def install_exchange(app: Flask, services: Services) -> None:
     serve(app, api.api)
     app.register_blueprint(web.blueprint)
     add_menu(app, web.MENU)
+    services.institution_panels.append(web.peer_offers.offers_panel)
     install_federation(app, services)

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from backends import Databases
+from conftest import ApiCaller, add_partner, config_dict
 from flask import Flask
 from werkzeug.serving import make_server
 
 from libfed.exchange.federation.client import PeerClient
 from libfed.exchange.federation.delivery import Delivered, deliver
-from libfed.exchange.federation.identity import NodeKey
+from libfed.exchange.federation.identity import NodeKey, own_key
 from libfed.exchange.federation.peers import (
     add_peer,
     document_fingerprint,
@@ -32,9 +34,6 @@ from libfed.kernel.config import Config, parse_config
 from libfed.kernel.db import Database
 from libfed.kernel.services import services
 from libfed.root.app import create_app
-
-from backends import Databases
-from conftest import ApiCaller, add_partner, config_dict
 
 
 class _Late:
@@ -62,7 +61,7 @@ class Node:
 
     @property
     def key(self) -> NodeKey:
-        return services(self.app).part(NodeKey)
+        return own_key(services(self.app))
 
     @property
     def api(self) -> ApiCaller:

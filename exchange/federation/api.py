@@ -29,7 +29,7 @@ from .claims import (
 )
 from .client import PeerClient
 from .events import twin_of
-from .identity import NodeKey
+from .identity import own_key
 from .models import Peer
 from .notes import add_note, list_notes, peer_names, render_note
 from .peer_status import peer_figures, peer_messages
@@ -192,7 +192,7 @@ def peers_sync(caller: Caller, peer_id: int) -> Response:
     answers what was delivered, refused or failed, and what still waits."""
     with services().db.session() as session:
         peer = _peer(session, peer_id)
-    synced = deliver_now(services().db, services().config, services().part(NodeKey), peer)
+    synced = deliver_now(services().db, services().config, own_key(services()), peer)
     return reply(synced.render())
 
 
@@ -213,7 +213,7 @@ def peers_reconciliation(caller: Caller, peer_id: int, query: ReconciliationQuer
     way, as each side's balance reports count them, and the shipments that differ. 502,
     with the reason in words, when the peer's server gives no usable answer."""
     own = services()
-    outcome = reconcile(own.db, own.config.federation, own.part(NodeKey), peer_id, query.year)
+    outcome = reconcile(own.db, own.config.federation, own_key(own), peer_id, query.year)
     if outcome.compared is None:
         raise ApiError(
             502, "peer_unreachable", f"the peer gave no usable answer: {outcome.failure}"
@@ -240,7 +240,7 @@ def peers_offers(caller: Caller, peer_id: int, query: PeerOffersQuery) -> Respon
     own = services()
     with own.db.session() as session:
         peer = _peer(session, peer_id)
-    client = PeerClient(own.config.federation, own.part(NodeKey))
+    client = PeerClient(own.config.federation, own_key(own))
     try:
         offered = fetch_offers(client, peer, query.page, query.per_page)
     except OffersUnavailable as error:

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from libfed.kernel.services import services
 
-from .identity import FEDERATION_PATH, WELL_KNOWN_PATH, NodeKey, node_document
+from .identity import FEDERATION_PATH, WELL_KNOWN_PATH, node_document, own_key
 from .messages import Refused
 from .receiving import SignedRequest, receive
 
@@ -39,7 +39,7 @@ def signed_request() -> SignedRequest:
 @blueprint.get(WELL_KNOWN_PATH)
 def node() -> Response:
     own = services()
-    response = jsonify(node_document(own.config, own.part(NodeKey)))
+    response = jsonify(node_document(own.config, own_key(own)))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.kernel.models import Setting
+from libfed.kernel.services import Services
 
 PROTOCOL = "libfed-exchange"
 PROTOCOL_VERSION = "1"
@@ -90,6 +92,30 @@ def node_key(db: Database) -> NodeKey:
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError(f"the stored {_KEY} is not an Ed25519 key")
     return NodeKey(private)
+
+
+class Keyring:
+    """This server's key as a part of its services, read from the database when first
+    asked for: an application is built before its database may be migrated (the API's
+    fuzzing builds one to read the OpenAPI document), and a key stored in a database
+    that does not exist yet would be lost."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._key: NodeKey | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def key(self) -> NodeKey:
+        with self._lock:
+            if self._key is None:
+                self._key = node_key(self._db)
+            return self._key
+
+
+def own_key(services: Services) -> NodeKey:
+    """This server's signing key."""
+    return services.part(Keyring).key
 
 
 def endpoints(base_url: str) -> dict[str, str]:

@@ -56,8 +56,10 @@ from . import (  # noqa: E402, F401  (routes)
     letters,
     lists,
     partners,
+    peer_offers,
     peers,
     receipt,
+    reconciliation,
     reports,
     shipments,
 )

@@ -37,7 +37,7 @@ from ..federation.claims import (
     taken_by_another,
 )
 from ..federation.client import PeerClient
-from ..federation.identity import NodeKey
+from ..federation.identity import own_key
 from ..federation.models import OfferClaim, Peer
 from ..federation.peers import peer_of_institution
 from ..federation.schemas import ClaimIn, ClaimsQuery
@@ -73,7 +73,7 @@ def peer_offers(caller: Caller, peer_id: int) -> PageResult:
     number = page_number(request.args)
     with own.db.session() as session:
         peer, partner = _peer_and_partner(session, peer_id)
-    client = PeerClient(own.config.federation, own.part(NodeKey))
+    client = PeerClient(own.config.federation, own_key(own))
     offered, failed = None, False
     try:
         offered = fetch_offers(client, peer, number, PER_PAGE)
@@ -139,7 +139,7 @@ def claim_offer(caller: Caller, peer_id: int) -> Response:
         peer, partner = _peer_and_partner(session, peer_id)
         claim_id = make_claim(session, peer, claim).id
         partner_name = partner.name
-    deliver_claims(own.db, own.config, own.part(NodeKey))
+    deliver_claims(own.db, own.config, own_key(own))
     with own.db.session() as session:
         made = session.get_one(OfferClaim, claim_id)
         message, kind = _claimed_message(made, partner_name)

@@ -26,7 +26,7 @@ from libfed.web.auth import page
 from libfed.web.forms import field_errors, page_number
 from libfed.web.i18n import label_codes
 
-from ..federation.identity import NodeKey
+from ..federation.identity import own_key
 from ..federation.models import Peer
 from ..federation.peer_status import Change, Sent, peer_figures, peer_messages
 from ..federation.peering import accept, deliver_now, describe, preview
@@ -155,7 +155,7 @@ def sync_peer(caller: Caller, peer_id: int) -> PageResult:
     """Deliver now what waits for the peer, and say how it went."""
     with services().db.session() as session:
         found = get(session, Peer, peer_id, "peer")
-    synced = deliver_now(services().db, services().config, services().part(NodeKey), found)
+    synced = deliver_now(services().db, services().config, own_key(services()), found)
     report = synced.delivered
     if synced.undelivered:
         flash(

@@ -22,7 +22,7 @@ from libfed.kernel.editing import get
 from libfed.kernel.services import services
 from libfed.web.auth import page
 
-from ..federation.identity import NodeKey
+from ..federation.identity import own_key
 from ..federation.models import Peer
 from ..federation.peers import peer_of_institution
 from ..federation.reconciliation import reconcile
@@ -94,7 +94,7 @@ def reconciliation_page(caller: Caller, partner_id: int) -> PageResult:
             errors={"year": _("Choose a year from 1900 to 2100.")},
         ), 400
     own = services()
-    outcome = reconcile(own.db, own.config.federation, own.part(NodeKey), peer.id, year)
+    outcome = reconcile(own.db, own.config.federation, own_key(own), peer.id, year)
     compared = outcome.compared
     ways = [
         Way(

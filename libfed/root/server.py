@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 from libfed.exchange.digest import start_weekly
 from libfed.exchange.federation.client import PeerClient
 from libfed.exchange.federation.delivery import Deliverer
-from libfed.exchange.federation.identity import NodeKey
+from libfed.exchange.federation.identity import own_key
 from libfed.harvest.scheduler import Schedule
 from libfed.kernel.config import Config
 from libfed.kernel.mail import is_configured
@@ -91,7 +91,7 @@ class _Weekly:
 def _deliverer(app: Flask) -> Deliverer:
     """The federation's outbox, delivered from this worker (every worker runs one)."""
     own = services(app)
-    key = own.part(NodeKey)
+    key = own_key(own)
     deliverer = Deliverer(own.config, own.db, lambda: PeerClient(own.config.federation, key))
     deliverer.start()
     return deliverer
