@@ -221,10 +221,11 @@ def test_a_lost_shipment_or_a_partner_with_a_server_has_no_link(
 
 
 def test_an_expired_link_is_gone(clock: Clock, phone: WebClient, path: str, sent: dict) -> None:
-    # receipt_link_days (180) counted from the dispatch on 1 March 2025: good through 28 August.
-    clock.set(datetime(2025, 8, 28, 23, 0))
+    # receipt_link_days (180) counted from the packing on 27 February 2025 (the letters go
+    # into the parcel then): good through 26 August.
+    clock.set(datetime(2025, 8, 26, 23, 0))
     assert phone.get(path).status_code == 200
-    clock.set(datetime(2025, 8, 29, 0, 30))
+    clock.set(datetime(2025, 8, 27, 0, 30))
     response = phone.get(path)
     assert response.status_code == 410
     assert "Azərbaycan tarixi" not in response.get_data(as_text=True)
@@ -281,7 +282,7 @@ def test_the_letters_carry_the_qr_code_and_the_link(
         assert link in text.replace(" ", "")
     # The shipment's page gives it to the coordinator, to send by e-mail or text message.
     assert f'id="receipt-link" href="{link}"' in pages.text(f"/shipments/{sent['id']}")
-    # A shipment still being packed has no link, nor any QR code on its letters.
+    # A draft has no link, nor any QR code on its letters.
     draft = add_shipment(api, school, items=ITEMS)
     assert "qr-link" not in pages.text(f"/shipments/{draft['id']}/letters/cover-letter")
     assert 'id="receipt-link"' not in pages.text(f"/shipments/{draft['id']}")
@@ -290,3 +291,23 @@ def test_the_letters_carry_the_qr_code_and_the_link(
 def test_confirming_is_rate_limited_per_link(phone: WebClient, path: str, sent: dict) -> None:
     statuses = [_confirm(phone, path, name="").status_code for _ in range(21)]
     assert statuses[:20] == [422] * 20 and statuses[20] == 429
+
+
+def test_a_parcel_confirmed_while_still_marked_packed_was_dispatched(
+    app: Flask, api: ApiCaller, db: Database, clock: Clock, phone: WebClient, school: int
+) -> None:
+    """The letters go into the parcel when it is packed, so they carry the link already; a
+    partner who confirms has the parcel, so the dispatch nobody logged is recorded too."""
+    clock.set(datetime(2025, 3, 5, 9, 0))
+    packed = add_shipment(api, school, items=ITEMS, moves=[("packed", "2025-03-04T10:00:00Z")])
+    link = _link(app, db, packed["id"])
+    assert link is not None
+    assert _confirm(phone, _path(app, link), name="Gülnarə").status_code == 200
+    confirmed = api.get(f"/shipments/{packed['id']}").get_json()
+    assert confirmed["status"] == "acknowledged"
+    assert confirmed["dispatched_at"] is not None and confirmed["delivered_at"] is not None
+    # The same link keeps working after the coordinator marks the parcel dispatched.
+    again = add_shipment(api, school, items=ITEMS, moves=[("packed", "2025-03-04T10:00:00Z")])
+    printed = _link(app, db, again["id"])
+    assert api.move(again["id"], "dispatched").status_code == 200
+    assert _link(app, db, again["id"]) == printed

@@ -5,8 +5,13 @@ carry a short link (and its QR code) to a page where its librarian says how many
 of each item arrived. The link names one outgoing shipment and is signed with the
 server's secret key: `<public base URL>/r/<shipment id>-<16 base32 letters>`, short
 enough to type from paper. The signature covers the shipment id and the day the link
-expires (its dispatch day plus `[federation] receipt_link_days`), so nothing in the
-link can be changed, and a link whose day has passed is refused. The link confirms
+expires (its packing day plus `[federation] receipt_link_days`), so nothing in the
+link can be changed, and a link whose day has passed is refused.
+
+The link exists from packing on, because the packing list and the cover letter go into
+the parcel when it is packed, before the coordinator marks it dispatched; a partner who
+confirms a parcel still marked packed here has it, so the confirmation records the
+dispatch too. The link confirms
 receipt and can do nothing else: once the shipment is acknowledged, confirming again
 changes nothing.
 """
@@ -19,7 +24,7 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -40,7 +45,7 @@ PATH = "/r/"
 MAC_CHARS = 16
 TOKEN = re.compile(rf"([1-9][0-9]{{0,9}})-([a-z2-7]{{{MAC_CHARS}}})")
 # States in which the partner may still confirm; acknowledged is where confirming ends.
-CONFIRMABLE = frozenset({"dispatched", "delivered"})
+CONFIRMABLE = frozenset({"packed", "dispatched", "delivered"})
 CONFIRMED = "acknowledged"
 # Who the history names for what the page does.
 ACTOR = Caller(id=0, name="receipt link", role="coordinator")
@@ -64,19 +69,26 @@ def _mac(secret_key: str, shipment_id: int, expires: date) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:MAC_CHARS]
 
 
+def _packed_at(shipment: Shipment) -> datetime | None:
+    """When the parcel was packed (dispatched_at for one logged as dispatched at once):
+    a moment that never changes afterwards, so a printed link keeps its signature."""
+    return shipment.packed_at or shipment.dispatched_at
+
+
 def expires_on(shipment: Shipment, config: Config) -> date | None:
-    """The last day the shipment's link is good for; None before it is dispatched."""
-    if shipment.dispatched_at is None:
+    """The last day the shipment's link is good for; None before it is packed."""
+    packed = _packed_at(shipment)
+    if packed is None:
         return None
-    return shipment.dispatched_at.date() + timedelta(days=config.federation.receipt_link_days)
+    return packed.date() + timedelta(days=config.federation.receipt_link_days)
 
 
 def _by_link(session: Session, shipment: Shipment) -> bool:
-    """Whether the partner confirms through a link: an outgoing shipment that left,
-    to a partner with no server of its own that we accepted as a peer."""
+    """Whether the partner confirms through a link: an outgoing shipment packed for a
+    partner with no server of its own that we accepted as a peer."""
     return (
         shipment.direction == "outgoing"
-        and shipment.dispatched_at is not None
+        and _packed_at(shipment) is not None
         and peer_of_institution(session, shipment.partner_id) is None
     )
 
@@ -87,7 +99,7 @@ def link_for(session: Session, shipment: Shipment) -> str | None:
         return None
     config = services().config
     expires = expires_on(shipment, config)
-    assert expires is not None  # dispatched: _by_link checked it
+    assert expires is not None  # packed: _by_link checked it
     if clock.utc_now().date() > expires:
         return None
     token = f"{shipment.id}-{_mac(services().secret_key, shipment.id, expires)}"
@@ -104,7 +116,7 @@ def shipment_of(session: Session, token: str) -> Shipment:
     if shipment is None or not _by_link(session, shipment):
         raise LinkRefused(404)
     expires = expires_on(shipment, services().config)
-    assert expires is not None  # dispatched: _by_link checked it
+    assert expires is not None  # packed: _by_link checked it
     if not hmac.compare_digest(_mac(services().secret_key, shipment.id, expires), found.group(2)):
         raise LinkRefused(404)
     if clock.utc_now().date() > expires:
@@ -132,6 +144,8 @@ def confirm(session: Session, shipment: Shipment, receipt: Receipt) -> bool:
     if shipment.status == CONFIRMED:
         return False
     record_received(session, shipment, receipt.copies, actor=ACTOR)
+    if shipment.status == "packed":
+        transition(session, shipment.id, {"to": "dispatched"}, actor=ACTOR, expected_version=None)
     if shipment.status == "dispatched":
         transition(session, shipment.id, {"to": "delivered"}, actor=ACTOR, expected_version=None)
     transition(
