@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from libfed.accounts.models import Institution
 from libfed.kernel import clock, editing
 from libfed.kernel.callers import Caller
-from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
+from libfed.kernel.errors import N_, Conflict, Invalid, Message, NotFound
 
 from .client import PeerClient, PeerUnreachable
 from .identity import PROTOCOL_VERSION, WELL_KNOWN_PATH, fingerprint
@@ -123,16 +123,14 @@ def add_peer(
         "document": document.model_dump(mode="json"),
         "removed_at": None,
     }
-    for column, value in (
-        ("name", name),
-        ("institution_id", institution_id),
-        ("key_id", values["key_id"]),
-    ):
-        other = session.scalar(select(Peer).where(getattr(Peer, column) == value))
+    taken = (
+        (Peer.institution_id == institution_id, N_("peer {name} already speaks for this partner")),
+        (Peer.key_id == values["key_id"], N_("peer {name} already has this key")),
+    )
+    for condition, refusal in taken:
+        other = session.scalar(select(Peer).where(condition))
         if other is not None and other.name != name:
-            raise Conflict(
-                Message("peer {name} already has this {what}", name=other.name, what=column)
-            )
+            raise Conflict(Message(refusal, name=other.name))
     existing = session.scalar(select(Peer).where(Peer.name == name).with_for_update())
     if existing is not None:
         return editing.change(
