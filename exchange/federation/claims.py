@@ -21,7 +21,7 @@ from .delivery import deliver
 from .identity import NodeKey
 from .messages import enqueue, on_confirmation
 from .models import OfferClaim, OutboxMessage, Peer
-from .schemas import ClaimRequest, ClaimsQuery, Confirmation, OfferPage
+from .schemas import ClaimRequest, ClaimsQuery, Confirmation, OfferPage, problems
 
 MADE = OfferClaim.side == "made"
 # What a refusal's reason starts with when another claimant was first.
@@ -47,9 +47,7 @@ def fetch_offers(client: PeerClient, peer: Peer, page: int, per_page: int) -> Of
     try:
         return OfferPage.model_validate(answer.body)
     except ValidationError as error:
-        raise OffersUnavailable(
-            f"{url}: not an offer list ({error.error_count()} errors)"
-        ) from None
+        raise OffersUnavailable(f"{url}: not an offer list: {problems(error, 'answer')}") from None
 
 
 def claims_on(session: Session, peer: Peer, identifiers: list[str]) -> dict[str, str]:

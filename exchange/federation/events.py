@@ -34,7 +34,15 @@ from .announce import peer_caller
 from .messages import Refused, handles
 from .models import InboxMessage, OutboxMessage, Peer, ShipmentLink
 from .notes import store_note
-from .schemas import Accessioned, NoteSent, Received, ShipmentEvent, Shipped, Told
+from .schemas import (
+    Accessioned,
+    NoteSent,
+    Received,
+    ShipmentEvent,
+    Shipped,
+    Told,
+    problems,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,12 +52,8 @@ def read_body(model: type[M], body: dict) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_input=False)[:5]
-        )
         raise Refused(
-            "BadRequest", f"not a {model.__name__} body: {problems}"[:1000], 400
+            "BadRequest", f"not a {model.__name__} body: {problems(error, 'body')}"[:1000], 400
         ) from None
 
 

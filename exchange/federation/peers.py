@@ -25,7 +25,7 @@ from libfed.kernel.errors import N_, Conflict, Invalid, Message, NotFound
 from .client import PeerClient, PeerUnreachable
 from .identity import PROTOCOL_VERSION, WELL_KNOWN_PATH, fingerprint
 from .models import Peer
-from .schemas import NodeDocument
+from .schemas import NodeDocument, problems
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -52,12 +52,8 @@ def fetch_node_document(client: PeerClient, base_url: str) -> NodeDocument:
     try:
         document = NodeDocument.model_validate(answer.body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
-            for e in error.errors()[:5]
-        )
         raise NodeDocumentError(
-            f"{base}{WELL_KNOWN_PATH}: not a node document: {problems}"
+            f"{base}{WELL_KNOWN_PATH}: not a node document: {problems(error, 'document')}"
         ) from None
     if document.base_url.rstrip("/") != base:
         raise NodeDocumentError(

@@ -29,7 +29,7 @@ from .client import parse_json_object
 from .messages import HANDLERS, Refused
 from .models import InboxMessage, Peer, SeenNonce
 from .peers import peer_by_key
-from .schemas import Envelope
+from .schemas import Envelope, problems
 from .signing import BadSignature, Heard, signing_key_id, verify
 
 
@@ -109,13 +109,7 @@ def _envelope(config: Config, body: bytes) -> Envelope:
             parse_json_object(body, config.federation.max_message_kib * 1024)
         )
     except ValueError as error:  # ValidationError included
-        detail = (
-            "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]
-            )
-            if isinstance(error, ValidationError)
-            else str(error)
-        )
+        detail = problems(error, "message") if isinstance(error, ValidationError) else str(error)
         raise Refused("BadRequest", f"not a message: {detail}"[:1000], 400) from None
 
 

@@ -45,6 +45,7 @@ from .schemas import (
     Reconciliation,
     ReconciliationQuery,
     ShipmentDifference,
+    problems,
 )
 
 # (outgoing state at the sender, incoming state at the receiver) that tell the same story:
@@ -155,11 +156,7 @@ def their_side(client: PeerClient, peer: Peer, year: int) -> LedgerSide:
     try:
         side = LedgerSide.model_validate(answer.body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
-            for e in error.errors()[:5]
-        )
-        raise PeerUnreachable(f"{url}: not a reconciliation: {problems}") from None
+        raise PeerUnreachable(f"{url}: not a reconciliation: {problems(error, 'answer')}") from None
     if side.year != year:
         raise PeerUnreachable(f"{url}: answered for {side.year}, not {year}")
     return side

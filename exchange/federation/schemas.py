@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from libfed.kernel.fields import Timestamp, country_code, http_url, line, paragraphs
 from libfed.kernel.paging import PageQuery
@@ -22,6 +22,16 @@ Url = Annotated[str, Field(max_length=500), AfterValidator(http_url)]
 
 class _Read(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def problems(error: ValidationError, what: str) -> str:
+    """What a peer sent wrong, in words: the first five places and pydantic's message for
+    each, never the values (a peer's input is not repeated back or logged). `what` names
+    the whole document when the problem is with it rather than one of its fields."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or what}: {e['msg']}"
+        for e in error.errors(include_input=False)[:5]
+    )
 
 
 class NodeInstitution(_Read):
