@@ -203,7 +203,13 @@ def cancelled(session: Session, peer: Peer, body: dict) -> int:
         raise _not_yours(shipment.id)
     with _server_language():
         sentence = _("%(peer)s cancelled the shipment it expected.", peer=peer.name)
-    text = _told_here(session, shipment, peer, sentence, told)
+    _told_in_history(session, shipment, peer, _told_here(session, shipment, peer, sentence, told))
+    return shipment.id
+
+
+def _told_in_history(session: Session, shipment: Shipment, peer: Peer, text: str) -> None:
+    """What the peer told, in the shipment's history where no move of ours records it
+    (the coordinators settle it by hand)."""
     record_event(
         session,
         at=clock.utc_now(),
@@ -215,7 +221,6 @@ def cancelled(session: Session, peer: Peer, body: dict) -> int:
         note=text,
         changes={},
     )
-    return shipment.id
 
 
 def _gone(session: Session, peer: Peer, body: dict, sentence: str) -> int:
@@ -235,17 +240,7 @@ def _gone(session: Session, peer: Peer, body: dict, sentence: str) -> int:
             expected_version=None,
         )
     else:  # received after all: the coordinators settle it; history keeps what was said
-        record_event(
-            session,
-            at=clock.utc_now(),
-            actor=actor.name,
-            entity="shipment",
-            entity_id=shipment.id,
-            group_id=shipment.id,
-            action="told",
-            note=text,
-            changes={},
-        )
+        _told_in_history(session, shipment, peer, text)
     return shipment.id
 
 
