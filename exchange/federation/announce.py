@@ -28,6 +28,21 @@ from .messages import enqueue
 from .models import Peer, ShipmentLink
 from .peers import peer_of_institution
 
+# What a Shipped message tells of each item: the fields the API shows of it, as it shows
+# them, less what is ours alone (versions, notes, our record, times).
+SHIPPED_ITEM_FIELDS = (
+    "id",
+    "title",
+    "author",
+    "isbn",
+    "issn",
+    "year",
+    "language",
+    "copies",
+    "unit_value",
+    "currency",
+)
+
 # (direction, the state reached) -> the message that tells the peer.
 TOLD = {
     ("outgoing", "lost"): "Lost",
@@ -67,24 +82,15 @@ def _items(session: Session, shipment_id: int) -> list[ShipmentItem]:
 
 
 def _shipped(session: Session, shipment: Shipment) -> dict:
+    # Imported here: the items' module needs the shipments', which announces through this one.
+    from ..items import render_item
+
     weight = None if shipment.weight_grams is None else f"{shipment.weight_grams / 1000:.3f}"
     items = [
-        {
-            "id": item.id,
-            "title": item.title,
-            "author": item.author,
-            "isbn": item.isbn,
-            "issn": item.issn,
-            "year": item.year,
-            "language": item.language,
-            "copies": item.copies,
-            "unit_value": (
-                None if item.unit_value_minor is None else f"{item.unit_value_minor / 100:.2f}"
-            ),
-            "currency": item.currency,
-        }
-        for item in _items(session, shipment.id)
-        if not item.removed
+        {field: shown[field] for field in SHIPPED_ITEM_FIELDS}
+        for shown in (
+            render_item(item) for item in _items(session, shipment.id) if not item.removed
+        )
     ]
     return {
         "shipment": shipment.id,
