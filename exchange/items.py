@@ -149,18 +149,12 @@ class RowsInvalid(Invalid):
         self.rows = rows
 
 
-def add_items(
-    session: Session,
-    shipment_id: int,
-    rows: Sequence[tuple[int, dict]],
-    *,
-    actor: Caller,
-) -> list[ShipmentItem]:
-    """Items added together, all or none: every row is checked as `add_item` checks one,
-    and one refused row refuses them all (RowsInvalid names each by its number). A row
-    whose ISBN a line of the shipment already has adds its copies to that line, so that
-    a book scanned twice, or listed twice, is one line of two copies. Returns the lines
-    added or changed, in the rows' order; the totals are recomputed once."""
+def _checked_rows(
+    session: Session, shipment_id: int, rows: Sequence[tuple[int, dict]]
+) -> tuple[Shipment, list[tuple[int, ItemIn]], dict[int, dict[str, str]]]:
+    """The shipment, locked and still open to items, and each numbered row checked as
+    `add_item` checks one: (number, values) of those that pass, and why each other was
+    refused, by number, so that a list is taken all or none."""
     shipment = get_shipment(session, shipment_id, lock=True)
     _refuse_unless_editable(shipment)
     if len(rows) > MAX_BULK_ITEMS:
@@ -175,6 +169,22 @@ def add_items(
             refused[number] = error.fields
         else:
             checked.append((number, values))
+    return shipment, checked, refused
+
+
+def add_items(
+    session: Session,
+    shipment_id: int,
+    rows: Sequence[tuple[int, dict]],
+    *,
+    actor: Caller,
+) -> list[ShipmentItem]:
+    """Items added together, all or none: every row is checked as `add_item` checks one,
+    and one refused row refuses them all (RowsInvalid names each by its number). A row
+    whose ISBN a line of the shipment already has adds its copies to that line, so that
+    a book scanned twice, or listed twice, is one line of two copies. Returns the lines
+    added or changed, in the rows' order; the totals are recomputed once."""
+    shipment, checked, refused = _checked_rows(session, shipment_id, rows)
     lines = {item.isbn: item for item in list_items(session, shipment_id) if item.isbn}
     copies = {isbn: item.copies for isbn, item in lines.items()}
     for number, values in checked:
@@ -228,24 +238,16 @@ def add_copied_items(
     (the item's id at the peer, its fields), checked as `add_item` checks one, and
     becomes a line of its own that keeps that id (`remote_id`), so that the peer's
     receipt can name it; a repeated ISBN is not merged as a typed list's is."""
-    shipment = get_shipment(session, shipment_id, lock=True)
-    _refuse_unless_editable(shipment)
-    if len(rows) > MAX_BULK_ITEMS:
-        raise Invalid({"items": Message("at most {max_length} items", max_length=MAX_BULK_ITEMS)})
-    lines: list[ShipmentItem] = []
-    refused: dict[int, dict[str, str]] = {}
-    for number, (remote_id, data) in enumerate(rows):
-        try:
-            values = editing.validated(ItemIn, data)
-            _check(session, shipment, values)
-        except Invalid as error:
-            refused[number] = error.fields
-        else:
-            line = _new_item(shipment, values)
-            line.remote_id = remote_id
-            lines.append(line)
+    shipment, checked, refused = _checked_rows(
+        session, shipment_id, [(number, data) for number, (_id, data) in enumerate(rows)]
+    )
     if refused:
         raise RowsInvalid(refused)
+    lines: list[ShipmentItem] = []
+    for number, values in checked:
+        line = _new_item(shipment, values)
+        line.remote_id = rows[number][0]
+        lines.append(line)
     _create_items(session, lines, actor=actor)
     refresh_totals(session, shipment.id)
     return lines
