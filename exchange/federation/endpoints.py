@@ -54,7 +54,7 @@ def inbox() -> tuple[Response, int]:
 
 def refused_answer(refused: Refused) -> tuple[Response, int]:
     """A refusal at a signed endpoint other than the inbox (a peer reading our offer
-    list), in the shape the inbox answers one."""
+    list or our side of a reconciliation), in the shape the inbox answers one."""
     error = {"code": refused.code, "reason": refused.reason}
     confirmation = {"message_id": None, "status": "ERROR", "error": error}
     return jsonify({"confirmation": confirmation}), refused.status

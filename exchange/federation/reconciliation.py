@@ -30,7 +30,7 @@ from ..models import Shipment, ShipmentTotal
 from ..reports import Flow, flows_by_year
 from ..shipments import COUNTED, with_totals
 from .client import PeerClient, PeerUnreachable
-from .endpoints import blueprint, signed_request
+from .endpoints import blueprint, refused_answer, signed_request
 from .identity import FEDERATION_PATH, NodeKey
 from .messages import Refused
 from .models import Peer, ShipmentLink
@@ -111,14 +111,6 @@ def our_side(session: Session, peer: Peer, year: int) -> LedgerSide:
     )
 
 
-def _refusal(refused: Refused) -> tuple[Response, int]:
-    """The protocol's error confirmation, as the inbox answers one."""
-    error = {"code": refused.code, "reason": refused.reason}
-    return jsonify(
-        {"confirmation": {"message_id": None, "status": "ERROR", "error": error}}
-    ), refused.status
-
-
 @blueprint.get(f"{FEDERATION_PATH}/reconciliation")
 def reconciliation() -> tuple[Response, int]:
     """Our side for the peer that signed the request, and for no one else."""
@@ -134,7 +126,7 @@ def reconciliation() -> tuple[Response, int]:
                 ) from None
             side = our_side(session, peer, query.year)
     except Refused as refused:
-        return _refusal(refused)
+        return refused_answer(refused)
     return jsonify(side.model_dump(mode="json")), 200
 
 
