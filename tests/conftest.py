@@ -424,6 +424,7 @@ def admin_pages(app: Flask, web_users: dict[str, str]) -> WebClient:
     return signed_in_as(app, web_users["admin"])
 
 
-# Two live servers that are each other's peers (the federated exchange's tests); imported
-# last, as it builds on the helpers above.
-from federation_nodes import two_nodes  # noqa: E402, F401
+# Two live servers that are each other's peers, and a message type that only counts what
+# it was given (the federated exchange's tests); imported last, as it builds on the helpers
+# above.
+from federation_nodes import pings, two_nodes  # noqa: E402, F401

@@ -21,6 +21,7 @@ from conftest import ApiCaller, add_partner, config_dict
 from flask import Flask
 from werkzeug.serving import make_server
 
+from libfed.exchange.federation import messages
 from libfed.exchange.federation.client import PeerClient
 from libfed.exchange.federation.delivery import Delivered, deliver
 from libfed.exchange.federation.identity import NodeKey, own_key
@@ -164,3 +165,16 @@ def two_nodes(databases: Databases, migrated_template: str) -> Iterator[tuple[No
         for node in (baku, tashkent):
             node.stop()
             databases.drop(node.config.database.url)
+
+
+@pytest.fixture
+def pings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+    """A message type, TestPing, whose handler only counts what it was given: (the
+    sending peer's name, the body), so a test sees what travelled without a shipment."""
+    heard: list[tuple[str, dict]] = []
+
+    def ping(_session, peer, body):  # type: ignore[no-untyped-def]
+        heard.append((peer.name, body))
+
+    monkeypatch.setitem(messages.HANDLERS, "TestPing", ping)
+    return heard

@@ -8,7 +8,6 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from federation_nodes import Node, make_peer, start_node
@@ -18,18 +17,6 @@ from libfed.exchange.federation import messages
 from libfed.exchange.federation.identity import WELL_KNOWN_PATH, NodeKey, fingerprint
 from libfed.exchange.federation.models import InboxMessage, OutboxMessage
 from libfed.exchange.federation.signing import sign
-
-
-@pytest.fixture
-def pings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
-    """A message type that only counts what it was given."""
-    heard: list[tuple[str, dict]] = []
-
-    def ping(_session, peer, body):  # type: ignore[no-untyped-def]
-        heard.append((peer.name, body))
-
-    monkeypatch.setitem(messages.HANDLERS, "TestPing", ping)
-    return heard
 
 
 def _envelope(kind: str = "TestPing", body: dict | None = None, message_id: str | None = None):  # type: ignore[no-untyped-def]

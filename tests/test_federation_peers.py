@@ -33,18 +33,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
 
 
-@pytest.fixture
-def pings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
-    """A message type that only counts what it was given."""
-    heard: list[tuple[str, dict]] = []
-
-    def ping(_session, peer, body):  # type: ignore[no-untyped-def]
-        heard.append((peer.name, body))
-
-    monkeypatch.setitem(messages.HANDLERS, "TestPing", ping)
-    return heard
-
-
 def cli(node: Node, tmp_path: Path) -> Invoke:
     """`libfed --config <node's settings> ...`, as its operator types it."""
     path = write_config(tmp_path / f"{node.name}.toml", node.config)

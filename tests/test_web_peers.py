@@ -9,7 +9,6 @@ import re
 import uuid
 from datetime import datetime
 
-import pytest
 from conftest import PASSWORD, WebClient
 from federation_nodes import Node
 from sqlalchemy import select
@@ -17,17 +16,6 @@ from sqlalchemy import select
 from libfed.exchange.federation import messages
 from libfed.exchange.federation.models import InboxMessage, OutboxMessage, Peer
 from libfed.exchange.federation.peers import peer_of_institution
-
-
-@pytest.fixture
-def pings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
-    heard: list[tuple[str, dict]] = []
-
-    def ping(_session, peer, body):  # type: ignore[no-untyped-def]
-        heard.append((peer.name, body))
-
-    monkeypatch.setitem(messages.HANDLERS, "TestPing", ping)
-    return heard
 
 
 def signed_in(node: Node, role: str) -> WebClient:
