@@ -79,6 +79,12 @@ def _document_refused(error: NodeDocumentError) -> ApiError:
     return ApiError(422, "bad_node_document", str(error))
 
 
+def _no_usable_answer(reason: str | Exception | None) -> ApiError:
+    """A peer's server read live (reconciliation, offers) gave nothing to use: the
+    gateway's failure, with its reason, said the same way by every operation."""
+    return ApiError(502, "peer_unreachable", f"the peer gave no usable answer: {reason}")
+
+
 @api.route(
     "GET",
     "/peers",
@@ -215,9 +221,7 @@ def peers_reconciliation(caller: Caller, peer_id: int, query: ReconciliationQuer
     own = services()
     outcome = reconcile(own.db, own.config.federation, own_key(own), peer_id, query.year)
     if outcome.compared is None:
-        raise ApiError(
-            502, "peer_unreachable", f"the peer gave no usable answer: {outcome.failure}"
-        )
+        raise _no_usable_answer(outcome.failure)
     return reply(outcome.compared.model_dump(mode="json"))
 
 
@@ -244,9 +248,7 @@ def peers_offers(caller: Caller, peer_id: int, query: PeerOffersQuery) -> Respon
     try:
         offered = fetch_offers(client, peer, query.page, query.per_page)
     except OffersUnavailable as error:
-        raise ApiError(
-            502, "peer_unreachable", f"the peer gave no usable answer: {error}"
-        ) from None
+        raise _no_usable_answer(error) from None
     finally:
         client.close()
     with own.db.session() as session:
