@@ -63,15 +63,4 @@ def refused_answer(refused: Refused) -> tuple[Response, int]:
 def as_confirmation(error: HTTPException) -> tuple[Response, int]:
     """An HTTP error under /federation as the protocol's error confirmation."""
     code = "BadRequest" if (error.code or 500) < 500 else "InternalError"
-    return (
-        jsonify(
-            {
-                "confirmation": {
-                    "message_id": None,
-                    "status": "ERROR",
-                    "error": {"code": code, "reason": error.description or error.name},
-                }
-            }
-        ),
-        error.code or 500,
-    )
+    return refused_answer(Refused(code, error.description or error.name, error.code or 500))
