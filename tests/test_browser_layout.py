@@ -161,14 +161,11 @@ def pages(
 
 @contextmanager
 def open_as_admin(
-    browser: Browser,
-    site: Site,  # noqa: F811
-    admin: str,
-    viewport: dict[str, int],
-    language: str,
+    browser: Browser, url: str, admin: str, viewport: dict[str, int], language: str
 ) -> Iterator[Page]:
-    """A page signed in as the admin, in `language`, closed after use."""
-    page = new_page(browser, site.url, viewport)
+    """A page of the site at `url` signed in as the admin, in `language`, closed after use
+    (the site of test_browser, or a node of the federation's tests)."""
+    page = new_page(browser, url, viewport)
     try:
         page.goto("/sign-in")
         page.locator("#f-name").fill(admin)
@@ -227,7 +224,7 @@ def admin_page(
     """The admin's page at the screen and in the language a test is parametrized with
     (indirectly: (viewport, language))."""
     viewport, language = request.param
-    with open_as_admin(browser, site, web_users["admin"], viewport, language) as page:
+    with open_as_admin(browser, site.url, web_users["admin"], viewport, language) as page:
         yield page, language
 
 
