@@ -1,6 +1,6 @@
-"""`libfed peers`: add, list and remove partners' servers, and deliver the outbox now.
-
-Loaded by the root CLI only when a `peers` command runs."""
+"""`libfed peers add/list/remove/sync`: partners' servers added, listed and removed, and
+the outbox delivered now. The root CLI's `peers` group loads each only when it runs, so
+`libfed --help` imports no domain."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from libfed.kernel.cli import Context, pass_context, refusal
 from libfed.kernel.errors import ServiceError
 
 
-@click.group("peers")
-def peers() -> None:
-    """Partners' libfed servers: the federated exchange (docs/exchange-protocol.md)."""
-
-
 def _client(context: Context, signed: bool):  # type: ignore[no-untyped-def]
     from .client import PeerClient
     from .identity import node_key
@@ -26,7 +21,7 @@ def _client(context: Context, signed: bool):  # type: ignore[no-untyped-def]
     return PeerClient(context.config.federation, key)
 
 
-@peers.command("add")
+@click.command("add")
 @click.argument("name")
 @click.argument("base_url")
 @click.option("--institution", "institution_id", type=int, required=True, help="Partner's id.")
@@ -58,7 +53,7 @@ def add_command(context: Context, name: str, base_url: str, institution_id: int,
         raise refusal(error) from None
 
 
-@peers.command("list")
+@click.command("list")
 @click.option("--all", "everything", is_flag=True, help="Also the removed ones.")
 @pass_context
 def list_command(context: Context, everything: bool) -> None:
@@ -87,7 +82,7 @@ def list_command(context: Context, everything: bool) -> None:
             )
 
 
-@peers.command("remove")
+@click.command("remove")
 @click.argument("name")
 @pass_context
 def remove_command(context: Context, name: str) -> None:
@@ -102,7 +97,7 @@ def remove_command(context: Context, name: str) -> None:
     click.echo(f"peer {name} removed")
 
 
-@peers.command("sync")
+@click.command("sync")
 @pass_context
 def sync_command(context: Context) -> None:
     """Deliver every undelivered message now, whatever its next retry time; exit status 1

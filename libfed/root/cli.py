@@ -83,7 +83,6 @@ def _create_app(config: Config, db: Database) -> Flask:
         "sources": "libfed.harvest.cli:sources",
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
-        "peers": "libfed.exchange.federation.cli:peers",
     },
 )
 @click.option(
@@ -97,6 +96,17 @@ def _create_app(config: Config, db: Database) -> Flask:
 def main(ctx: click.Context, config_path: str | None) -> None:
     """libfed: OAI-PMH federation and book exchange server."""
     ctx.obj = Context(config_path, _is_current, _create_app)
+
+
+@main.group(
+    cls=LazyGroup,
+    lazy_commands={
+        name: f"libfed.exchange.federation.cli:{name}_command"
+        for name in ("add", "list", "remove", "sync")
+    },
+)
+def peers() -> None:
+    """Partners' libfed servers: the federated exchange (docs/exchange-protocol.md)."""
 
 
 @main.group(cls=LazyGroup, lazy_commands={"digest": "libfed.exchange.cli:digest_command"})
