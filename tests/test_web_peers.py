@@ -122,12 +122,17 @@ def test_a_failing_message_is_shown_and_delivered_now(two_nodes, pings) -> None:
         message.attempts = baku.config.federation.failing_after_attempts
         message.last_error = "http://tashkent/inbox: ReadTimeout <script>"
     dashboard = coordinator.text("/")
+    # The reason as received, escaped, and marked as code in no language.
     assert (
-        "1 message to Tashkent Library not delivered: http://tashkent/inbox: ReadTimeout &lt;script&gt;"
+        "1 message to Tashkent Library not delivered: "
+        '<code lang="zxx" translate="no">http://tashkent/inbox: ReadTimeout &lt;script&gt;</code>'
         in dashboard
     )
     assert f'href="/peers/{peer.id}"' in dashboard
-    assert "Not delivered yet, 6 attempts" in coordinator.text(f"/peers/{peer.id}")
+    assert (
+        'Not delivered yet, 6 attempts: <code lang="zxx" translate="no">http://tashkent/inbox: '
+        "ReadTimeout &lt;script&gt;</code>" in coordinator.text(f"/peers/{peer.id}")
+    )
 
     synced = coordinator.post(f"/peers/{peer.id}/sync")
     assert synced.status_code == 303

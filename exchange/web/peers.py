@@ -84,9 +84,24 @@ def change_words(change: Change) -> Markup:
     return Markup(escape(str(words))) % {"peer": peer, "shipment": shipment_link(change.shipment)}
 
 
-def reason_text(reason: str | None) -> str:
+def reason_text(reason: str | None) -> Markup:
+    """Why a message was not delivered, as the peer or the network said it (addresses,
+    codes, the peer's words): shortened, escaped, and marked as code in no language, so
+    that no reader or translation check takes it for a sentence of the page."""
     reason = (reason or "").strip()
-    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 1] + "…"
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 1] + "…"
+    return Markup('<code lang="zxx" translate="no">{}</code>').format(reason)
+
+
+# Translated sentences are made with this in place of their reason, which then goes in as
+# markup (gettext formats into plain text, which the page would escape whole).
+_REASON = "\u2063reason\u2063"
+
+
+def with_reason(sentence: str, reason: str | None) -> Markup:
+    """`sentence`, translated with _REASON for its reason, escaped, the reason put in."""
+    return escape(sentence).replace(_REASON, reason_text(reason))
 
 
 @blueprint.app_context_processor
@@ -138,13 +153,16 @@ def _state_words(sent: Sent) -> str:
     if state == "delivered":
         return _("Delivered")
     if state == "refused":
-        return _("Refused by the peer: %(reason)s", reason=reason_text(message.last_error))
+        return with_reason(_("Refused by the peer: %(reason)s", reason=_REASON), message.last_error)
     if state == "failing":
-        return ngettext(
-            "Not delivered yet, %(num)s attempt: %(reason)s",
-            "Not delivered yet, %(num)s attempts: %(reason)s",
-            message.attempts,
-            reason=reason_text(message.last_error),
+        return with_reason(
+            ngettext(
+                "Not delivered yet, %(num)s attempt: %(reason)s",
+                "Not delivered yet, %(num)s attempts: %(reason)s",
+                message.attempts,
+                reason=_REASON,
+            ),
+            message.last_error,
         )
     return _("Waiting to be sent")
 
@@ -159,11 +177,14 @@ def sync_peer(caller: Caller, peer_id: int) -> PageResult:
     report = synced.delivered
     if synced.undelivered:
         flash(
-            ngettext(
-                "%(num)s message still waits: %(reason)s",
-                "%(num)s messages still wait: %(reason)s",
-                synced.undelivered,
-                reason=reason_text(report.errors[0] if report.errors else ""),
+            with_reason(
+                ngettext(
+                    "%(num)s message still waits: %(reason)s",
+                    "%(num)s messages still wait: %(reason)s",
+                    synced.undelivered,
+                    reason=_REASON,
+                ),
+                report.errors[0] if report.errors else "",
             ),
             "error",
         )
