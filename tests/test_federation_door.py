@@ -156,6 +156,9 @@ def test_bad_messages_get_an_error_confirmation(two_nodes, pings) -> None:  # ty
         deep = {"x": deep}
     nested = _post(tashkent.url, _envelope(body=deep), baku.key)
     assert nested.json()["confirmation"]["error"]["code"] == "BadRequest"
+    huge = _post(tashkent.url, _envelope(body={"x": "a" * (1100 * 1024)}), baku.key)
+    assert huge.status_code == 413
+    assert huge.json()["confirmation"]["error"]["code"] == "BadRequest"
     lost = requests.get(tashkent.url + "/federation/v1/nowhere", timeout=10)
     assert lost.status_code == 404
     assert lost.json()["confirmation"]["status"] == "ERROR"

@@ -14,7 +14,7 @@ from libfed.kernel.services import services
 
 from .identity import FEDERATION_PATH, WELL_KNOWN_PATH, node_document, own_key
 from .messages import Refused
-from .receiving import SignedRequest, receive
+from .receiving import SignedRequest, confirmation, receive
 
 blueprint = Blueprint("federation", __name__)
 
@@ -26,8 +26,9 @@ def signed_request() -> SignedRequest:
     url = config.public_base_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
-    limit = config.federation.max_message_kib * 1024
-    body = request.get_data(cache=True)[: limit + 1] if request.content_length != 0 else b""
+    # Larger than a message may be: 413, answered as a confirmation, before it is read.
+    request.max_content_length = config.federation.max_message_kib * 1024
+    body = request.get_data(cache=True) if request.content_length != 0 else b""
     return SignedRequest(
         method=request.method,
         url=url,
@@ -55,12 +56,12 @@ def inbox() -> tuple[Response, int]:
 def refused_answer(refused: Refused) -> tuple[Response, int]:
     """A refusal at a signed endpoint other than the inbox (a peer reading our offer
     list or our side of a reconciliation), in the shape the inbox answers one."""
-    error = {"code": refused.code, "reason": refused.reason}
-    confirmation = {"message_id": None, "status": "ERROR", "error": error}
-    return jsonify({"confirmation": confirmation}), refused.status
+    return jsonify(confirmation(None, refused=refused)), refused.status
 
 
+@blueprint.errorhandler(HTTPException)
 def as_confirmation(error: HTTPException) -> tuple[Response, int]:
-    """An HTTP error under /federation as the protocol's error confirmation."""
+    """An HTTP error at or under /federation (a body too large, a wrong method, an unknown
+    path) as the protocol's error confirmation."""
     code = "BadRequest" if (error.code or 500) < 500 else "InternalError"
     return refused_answer(Refused(code, error.description or error.name, error.code or 500))

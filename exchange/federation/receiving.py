@@ -86,7 +86,7 @@ def _remember(session: Session, heard: Heard, skew: timedelta) -> None:
         raise Refused("Replayed", "this signed request was heard before", 401) from None
 
 
-def _confirmation(
+def confirmation(
     message_id: str | None,
     *,
     duplicate: bool = False,
@@ -127,7 +127,7 @@ def receive(db: Database, config: Config, request: SignedRequest) -> tuple[int, 
                 )
             )
             if seen is not None:
-                return 200, _confirmation(message_id, duplicate=True)
+                return 200, confirmation(message_id, duplicate=True)
             handler = HANDLERS.get(message.type)
             if handler is None:
                 raise Refused("UnsupportedAction", f"unknown message type {message.type!r}")
@@ -143,15 +143,15 @@ def receive(db: Database, config: Config, request: SignedRequest) -> tuple[int, 
                 )
             )
             session.flush()
-        return 200, _confirmation(message_id, result=outcome if isinstance(outcome, dict) else None)
+        return 200, confirmation(message_id, result=outcome if isinstance(outcome, dict) else None)
     except Refused as refused:
-        return refused.status, _confirmation(message_id, refused=refused)
+        return refused.status, confirmation(message_id, refused=refused)
     except ServiceError as error:
         refused = Refused("UnrecognisedDataValue", str(error)[:1000])
-        return refused.status, _confirmation(message_id, refused=refused)
+        return refused.status, confirmation(message_id, refused=refused)
     except IntegrityError:
         # The same message applied at this moment by another worker: a duplicate.
         with db.session() as session:
             if session.scalar(select(InboxMessage.id).where(InboxMessage.message_id == message_id)):
-                return 200, _confirmation(message_id, duplicate=True)
+                return 200, confirmation(message_id, duplicate=True)
         raise
