@@ -80,8 +80,7 @@ def offers() -> tuple[Response, int]:
     """A page of the offer list for the peer that signed the request."""
     own = services()
     try:
-        with own.db.write() as session:
-            peer_id = authenticate(session, own.config, signed_request()).id
+        peer_id = authenticate(own.db, own.config, signed_request()).id
         try:
             query = OffersQuery.model_validate(request.args.to_dict())
         except ValidationError:

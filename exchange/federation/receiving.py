@@ -48,15 +48,21 @@ def _public_key(peer: Peer) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(peer.public_key))
 
 
-def authenticate(session: Session, config: Config, request: SignedRequest) -> Peer:
-    """The active peer that signed `request`, its nonce remembered in the caller's
-    transaction; Refused (401) otherwise."""
+def authenticate(db: Database, config: Config, request: SignedRequest) -> Peer:
+    """The active peer that signed `request` (detached from any session), its nonce
+    remembered; Refused (401) otherwise.
+
+    The signature is checked in a read-only session, and only a request that passed it
+    writes (its nonce): a flood of unsigned or forged requests never takes the write lock,
+    which on SQLite is the whole database's."""
     key = signing_key_id(request.headers)
     if key is None:
         raise Refused("BadSignature", "the request is not signed (RFC 9421)", 401)
-    peer = peer_by_key(session, key)
-    if peer is None:
-        raise Refused("UnknownPeer", "this server has not added the key that signed this", 401)
+    with db.session() as session:
+        peer = peer_by_key(session, key)
+        if peer is None:
+            raise Refused("UnknownPeer", "this server has not added the key that signed this", 401)
+        session.expunge(peer)
     skew = timedelta(seconds=config.federation.max_clock_skew_seconds)
     try:
         heard = verify(
@@ -70,7 +76,8 @@ def authenticate(session: Session, config: Config, request: SignedRequest) -> Pe
         )
     except BadSignature as error:
         raise Refused("BadSignature", str(error)[:500], 401) from None
-    _remember(session, heard, skew)
+    with db.write() as session:
+        _remember(session, heard, skew)
     return peer
 
 
@@ -117,9 +124,10 @@ def receive(db: Database, config: Config, request: SignedRequest) -> tuple[int, 
     """Check and apply one message: (HTTP status, the confirmation to answer with)."""
     message_id = None
     try:
+        peer_id = authenticate(db, config, request).id
+        message = _envelope(config, request.body)
         with db.write() as session:
-            peer = authenticate(session, config, request)
-            message = _envelope(config, request.body)
+            peer = session.get_one(Peer, peer_id)
             message_id = message.message_id
             seen = session.scalar(
                 select(InboxMessage.id).where(

@@ -116,14 +116,14 @@ def reconciliation() -> tuple[Response, int]:
     """Our side for the peer that signed the request, and for no one else."""
     own = services()
     try:
-        with own.db.write() as session:
-            peer = authenticate(session, own.config, signed_request())
-            try:
-                query = ReconciliationQuery.model_validate(request.args.to_dict())
-            except ValidationError:
-                raise Refused(
-                    "BadRequest", "give ?year= from 1900 to 2100, and nothing else", 400
-                ) from None
+        peer = authenticate(own.db, own.config, signed_request())
+        try:
+            query = ReconciliationQuery.model_validate(request.args.to_dict())
+        except ValidationError:
+            raise Refused(
+                "BadRequest", "give ?year= from 1900 to 2100, and nothing else", 400
+            ) from None
+        with own.db.session() as session:
             side = our_side(session, peer, query.year)
     except Refused as refused:
         return refused_answer(refused)
