@@ -17,6 +17,7 @@ from libfed.kernel.errors import Codes, Conflict, Invalid, Message, NotFound
 from libfed.kernel.fields import from_minor, to_minor
 from libfed.records.models import Record
 
+from .federation.announce import announce_removal
 from .models import Shipment, ShipmentItem, ShipmentTotal
 from .schemas import MAX_BULK_ITEMS, MAX_COPIES, ItemIn
 from .shipments import get_shipment, machine_of
@@ -378,6 +379,8 @@ def remove_item(
     """Withdraw an item: it leaves the shipment and its totals but stays in the history."""
     shipment, item = _item_to_change(session, shipment_id, item_id, expected_version)
     _change_item(session, shipment, item, {"removed": True}, actor=actor, action="remove")
+    # A claimed edition taken off a draft is offered again, and its claimant told.
+    announce_removal(session, shipment, item, actor=actor)
 
 
 TOTAL_COLUMNS = (

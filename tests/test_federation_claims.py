@@ -250,3 +250,128 @@ def test_a_coordinator_claims_from_the_page(two_nodes, offered, samarkand) -> No
     down = web.get(offers_path)
     assert down.status_code == 502
     assert "server did not answer" in down.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ a claim released
+
+
+def _claimed_draft(baku: Node, tashkent: Node, offered: dict[str, str]) -> dict:
+    """Baku claims both editions; Tashkent's draft to Baku holds them."""
+    _claim(baku, "tashkent", offered["poems"])
+    _claim(baku, "tashkent", offered["atlas"])
+    assert baku.sync().delivered == 2
+    (draft,) = _drafts_to(tashkent, tashkent.partners["baku"])
+    return draft
+
+
+def _statuses(node: Node) -> dict[str, tuple[str, str | None]]:
+    return {c["record_identifier"]: (c["status"], c["reason"]) for c in _claims(node)}
+
+
+def test_a_cancelled_draft_releases_its_claims_and_tells_the_claimant(two_nodes, offered) -> None:  # type: ignore[no-untyped-def]
+    baku, tashkent = two_nodes
+    draft = _claimed_draft(baku, tashkent, offered)
+    assert _offers(baku, "tashkent")["items"] == []
+
+    packed = tashkent.api.post(
+        f"/shipments/{draft['id']}/transitions", {"to": "packed"}, etag=f'"{draft["version"]}"'
+    )
+    assert packed.status_code == 200, packed.get_json()
+    cancelled = tashkent.api.post(
+        f"/shipments/{draft['id']}/transitions",
+        {"to": "cancelled"},
+        etag=f'"{packed.get_json()["version"]}"',
+    )
+    assert cancelled.status_code == 200, cancelled.get_json()
+    # Offered again at once, before Baku hears of it.
+    assert {o["record_identifier"] for o in _offers(baku, "tashkent")["items"]} == set(
+        offered.values()
+    )
+    assert tashkent.sync().delivered == 2
+    assert _statuses(baku) == {
+        offered["poems"]: ("released", "cancelled"),
+        offered["atlas"]: ("released", "cancelled"),
+    }
+    mine = _signed_in(baku).text("/claims")
+    assert "Released: the partner cancelled the shipment it was on" in mine
+
+    # The same ClaimReleased messages again change nothing.
+    with tashkent.db.write() as session:
+        for message in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "ClaimReleased")
+        ):
+            message.delivered_at = None
+    assert tashkent.sync().delivered == 2
+    assert _statuses(baku) == {
+        offered["poems"]: ("released", "cancelled"),
+        offered["atlas"]: ("released", "cancelled"),
+    }
+    # A new claim on a released edition is taken again, onto a new draft.
+    _claim(baku, "tashkent", offered["poems"])
+    assert baku.sync().delivered == 1
+    (again,) = _drafts_to(tashkent, tashkent.partners["baku"])
+    assert again["id"] != draft["id"]
+    assert [i["record_identifier"] for i in again["items"]] == [offered["poems"]]
+
+
+def test_a_claimed_item_removed_releases_that_claim(two_nodes, offered) -> None:  # type: ignore[no-untyped-def]
+    baku, tashkent = two_nodes
+    draft = _claimed_draft(baku, tashkent, offered)
+    poems = next(i for i in draft["items"] if i["record_identifier"] == offered["poems"])
+    # As if Baku had not heard that Tashkent accepted: the release still applies.
+    with baku.db.write() as session:
+        claim = session.scalars(
+            select(OfferClaim).where(OfferClaim.record_identifier == offered["poems"])
+        ).one()
+        claim.status = "pending"
+        request_id = claim.message_id
+
+    removed = tashkent.api.delete(
+        f"/shipments/{draft['id']}/items/{poems['id']}", etag=f'"{poems["version"]}"'
+    )
+    assert removed.status_code == 204
+    assert [o["record_identifier"] for o in _offers(baku, "tashkent")["items"]] == [
+        offered["poems"]
+    ]
+    assert tashkent.sync().delivered == 1
+    assert _statuses(baku) == {
+        offered["poems"]: ("released", "removed"),
+        offered["atlas"]: ("accepted", None),
+    }
+    # The claim's confirmation, arriving late, does not undo the release.
+    with baku.db.write() as session:
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.message_id == request_id)
+        ).one()
+        message.delivered_at = None
+    assert baku.sync().delivered == 1
+    assert _statuses(baku)[offered["poems"]] == ("released", "removed")
+    assert "Released: the partner took it off the shipment" in _signed_in(baku).text("/claims")
+
+
+def test_only_the_peer_that_took_a_claim_may_release_it(two_nodes, offered, samarkand) -> None:  # type: ignore[no-untyped-def]
+    baku, _tashkent = two_nodes
+    federate(samarkand, baku)
+    _claim(baku, "tashkent", offered["poems"])
+    baku.sync()
+    with baku.db.session() as session:
+        request_id = session.scalars(select(OfferClaim.message_id)).one()
+    release = {
+        "protocol": "libfed-exchange/1",
+        "message_id": "7a1c9e2b-4d3f-4e8a-9b0c-1d2e3f4a5b6c",
+        "type": "ClaimReleased",
+        "created_at": "2026-03-01T10:00:00Z",
+        "body": {
+            "claim_message_id": request_id,
+            "record_identifier": offered["poems"],
+            "reason": "cancelled",
+        },
+    }
+    client = samarkand.client()
+    try:
+        answer = client.request("POST", baku.url + "/federation/v1/inbox", release)
+    finally:
+        client.close()
+    assert answer.status == 403
+    assert answer.body["confirmation"]["error"]["code"] == "NotYourClaim"
+    assert _statuses(baku) == {offered["poems"]: ("accepted", None)}

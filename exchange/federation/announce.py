@@ -11,6 +11,10 @@ together or not at all (the outbox). Which moves are told, and by which message:
 - our linked incoming shipment is received, accessioned or cancelled: `Received`,
   `Accessioned` (each with the copies received), `Cancelled`.
 
+A claim a peer made on our offer list is an item of a draft outgoing shipment to it; when
+that shipment is cancelled before dispatch, or the claimed item removed from it, the claim
+is released (the record is offered again) and the claimant told: `ClaimReleased`.
+
 A move applied because the peer told us of it is not told back to that peer.
 """
 
@@ -24,8 +28,9 @@ from sqlalchemy.orm import Session
 from libfed.kernel.callers import Caller
 
 from ..models import Shipment, ShipmentItem
+from .claims import TAKEN
 from .messages import enqueue
-from .models import Peer, ShipmentLink
+from .models import OfferClaim, Peer, ShipmentLink
 from .peers import peer_of_institution
 
 # What a Shipped message tells of each item: the fields the API shows of it, as it shows
@@ -132,10 +137,59 @@ def _told(session: Session, shipment: Shipment, kind: str, note: str | None) -> 
     return {"at": wire_time(at), "reason": note}
 
 
+def _release_claims(
+    session: Session,
+    shipment: Shipment,
+    reason: str,
+    *,
+    actor: Caller,
+    record_identifier: str | None = None,
+) -> None:
+    """Let go of the claims taken onto the shipment (of one record, or all), and tell
+    each claimant: the records return to every peer's offer list with this transaction."""
+    taken = select(OfferClaim).where(TAKEN, OfferClaim.shipment_id == shipment.id)
+    if record_identifier is not None:
+        taken = taken.where(OfferClaim.record_identifier == record_identifier)
+    for claim in session.scalars(taken.order_by(OfferClaim.id)).all():
+        claim.status = "released"
+        claim.reason = reason
+        peer = session.get(Peer, claim.peer_id)
+        if peer is None or peer.removed_at is not None or actor == peer_caller(peer):
+            continue
+        body = {
+            "claim_message_id": claim.message_id,
+            "record_identifier": claim.record_identifier,
+            "reason": reason,
+        }
+        enqueue(session, peer, "ClaimReleased", body)
+
+
+def announce_removal(
+    session: Session, shipment: Shipment, item: ShipmentItem, *, actor: Caller
+) -> None:
+    """An item withdrawn from an outgoing shipment before dispatch: the claim it came from
+    is released, unless another live line of the shipment still holds that record."""
+    if shipment.direction != "outgoing" or item.record_identifier is None:
+        return
+    still_held = session.scalar(
+        select(ShipmentItem.id).where(
+            ShipmentItem.shipment_id == shipment.id,
+            ShipmentItem.record_identifier == item.record_identifier,
+            ShipmentItem.removed.is_(False),
+        )
+    )
+    if still_held is None:
+        _release_claims(
+            session, shipment, "removed", actor=actor, record_identifier=item.record_identifier
+        )
+
+
 def announce_transition(
     session: Session, shipment: Shipment, *, actor: Caller, note: str | None
 ) -> None:
     """Write the message that tells the shipment's peer of its new state, if any."""
+    if shipment.direction == "outgoing" and shipment.status == "cancelled":
+        _release_claims(session, shipment, "cancelled", actor=actor)
     link = session.get(ShipmentLink, shipment.id)
     if link is None:
         if shipment.direction == "outgoing" and shipment.status == "dispatched":

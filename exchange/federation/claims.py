@@ -3,7 +3,9 @@ it claimed.
 
 A claim is written with its `ClaimRequest` message in one transaction (pending), and
 becomes accepted or refused when the peer's confirmation comes back (the delivery's
-confirmation hook), so what a coordinator sees is what the offering side decided.
+confirmation hook), so what a coordinator sees is what the offering side decided. It
+becomes released when the offering side lets it go (`ClaimReleased`: the draft cancelled,
+the item removed), whenever that message comes, even before the confirmation.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from libfed.kernel.db import Database
 from .client import PeerClient, PeerUnreachable
 from .delivery import deliver
 from .identity import NodeKey
-from .messages import enqueue, on_confirmation
+from .messages import Refused, enqueue, handles, on_confirmation
 from .models import OfferClaim, OutboxMessage, Peer
-from .schemas import ClaimRequest, ClaimsQuery, Confirmation, OfferPage, problems
+from .schemas import ClaimReleased, ClaimRequest, ClaimsQuery, Confirmation, OfferPage, problems
 
 MADE = OfferClaim.side == "made"
+# A claim a peer made here and we accepted: its record is on nobody's offer list.
+TAKEN = (OfferClaim.side == "taken") & (OfferClaim.status == "accepted")
 # What a refusal's reason starts with when another claimant was first.
 _TAKEN_BY_ANOTHER = "Unavailable:"
 
@@ -106,6 +110,33 @@ def _answered(
         .where(MADE, OfferClaim.message_id == message.message_id, OfferClaim.status == "pending")
         .values(**values)
     )
+
+
+@handles("ClaimReleased")
+def claim_released(session: Session, peer: Peer, body: dict) -> None:
+    """The offering side let our claim go: released, whatever we knew of it (a release may
+    come before the claim's confirmation), unless it was refused there. Only the peer the
+    claim was made at may release it."""
+    try:
+        told = ClaimReleased.model_validate(body)
+    except ValidationError as error:
+        raise Refused(
+            "BadRequest", f"not a ClaimReleased body: {problems(error, 'body')}", 400
+        ) from None
+    claim = session.scalar(
+        select(OfferClaim)
+        .where(MADE, OfferClaim.message_id == told.claim_message_id)
+        .with_for_update()
+    )
+    if (
+        claim is None
+        or claim.peer_id != peer.id
+        or claim.record_identifier != told.record_identifier
+    ):
+        raise Refused("NotYourClaim", "this server made no such claim at yours", 403)
+    if claim.status in ("pending", "accepted"):
+        claim.status = "released"
+        claim.reason = told.reason
 
 
 def taken_by_another(claim: OfferClaim) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import timedelta
 
 from sqlalchemy import event
@@ -32,8 +33,8 @@ class Refused(Exception):
     """The message is understood and refused: an ERROR confirmation with `code`.
 
     Codes (ISO 18626's discipline, documented in docs/exchange-protocol.md): BadRequest,
-    UnrecognisedDataValue, UnsupportedAction, NotYourShipment, Unavailable, Conflict;
-    and, at the door, UnknownPeer, BadSignature, Replayed.
+    UnrecognisedDataValue, UnsupportedAction, NotYourShipment, NotYourClaim, Unavailable,
+    Conflict; and, at the door, UnknownPeer, BadSignature, Replayed.
     """
 
     def __init__(self, code: str, reason: str, status: int = 422) -> None:
@@ -59,6 +60,12 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+# The id of the message a handler is applying (set by receiving around the call): a handler
+# that keeps what it took under the sender's name for it reads it here (a claim taken is
+# known to its claimant by its ClaimRequest's id, which a ClaimReleased names).
+applying: ContextVar[str] = ContextVar("applying")
 
 
 # (session, the message sent, "delivered" or "refused", the peer's confirmation, the

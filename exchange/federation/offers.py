@@ -11,7 +11,6 @@ to the claimant: one draft per peer collects its claims until someone here moves
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 
 from flask import Response, jsonify, request
@@ -32,14 +31,13 @@ from libfed.kernel.callers import Caller
 from libfed.kernel.services import services
 from libfed.records.models import Record
 
+from .claims import TAKEN
 from .endpoints import blueprint, refused_answer, signed_request
 from .identity import FEDERATION_PATH
-from .messages import Refused, handles
+from .messages import Refused, applying, handles
 from .models import OfferClaim, Peer
 from .receiving import authenticate
 from .schemas import ClaimRequest, OffersQuery
-
-TAKEN = (OfferClaim.side == "taken") & (OfferClaim.status == "accepted")
 
 
 def peer_actor(peer: Peer) -> Caller:
@@ -158,7 +156,8 @@ def claim_request(session: Session, peer: Peer, body: dict) -> dict:
         title=rows[0].title[:1000],
         copies=claim.copies,
         status="accepted",
-        message_id=str(uuid.uuid4()),
+        # The claimant's name for it: a ClaimReleased names the claim so.
+        message_id=applying.get(),
         created_at=clock.utc_now(),
     )
     try:

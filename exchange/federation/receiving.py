@@ -26,7 +26,7 @@ from libfed.kernel.db import Database
 from libfed.kernel.errors import ServiceError
 
 from .client import parse_json_object
-from .messages import HANDLERS, Refused
+from .messages import HANDLERS, Refused, applying
 from .models import InboxMessage, Peer, SeenNonce
 from .peers import peer_by_key
 from .schemas import Envelope, problems
@@ -139,7 +139,11 @@ def receive(db: Database, config: Config, request: SignedRequest) -> tuple[int, 
             handler = HANDLERS.get(message.type)
             if handler is None:
                 raise Refused("UnsupportedAction", f"unknown message type {message.type!r}")
-            outcome = handler(session, peer, message.body)
+            applied = applying.set(message_id)
+            try:
+                outcome = handler(session, peer, message.body)
+            finally:
+                applying.reset(applied)
             session.add(
                 InboxMessage(
                     peer_id=peer.id,

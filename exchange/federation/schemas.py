@@ -359,6 +359,16 @@ class ClaimRequest(_Read):
     title: str = Field(min_length=1, max_length=1000)
 
 
+class ClaimReleased(_Read):
+    """The body of a `ClaimReleased` message: the offerer let go of a claim it accepted
+    (the draft it was on cancelled, or the item removed), so the record is offered again.
+    The claim is named by its ClaimRequest's message id, which only its claimant knows."""
+
+    claim_message_id: MessageId
+    record_identifier: RecordIdentifier
+    reason: Literal["cancelled", "removed"]
+
+
 class ClaimIn(ClaimRequest):
     """POST /peers/{id}/claims: a record of that peer's offer list, claimed."""
 

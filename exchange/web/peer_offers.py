@@ -51,11 +51,18 @@ CLAIM_LABELS = {
     "refused": _l("Refused"),
     "released": _l("Released"),
 }
+# Why the offering library let a claim go (ClaimReleased's reason codes).
+RELEASE_LABELS = {
+    "cancelled": _l("Released: the partner cancelled the shipment it was on"),
+    "removed": _l("Released: the partner took it off the shipment"),
+}
 
 
 def claim_label(claim: OfferClaim) -> str:
     if taken_by_another(claim):
         return _("Already taken by another library")
+    if claim.status == "released" and claim.reason in RELEASE_LABELS:
+        return str(RELEASE_LABELS[claim.reason])
     return str(CLAIM_LABELS.get(claim.status, claim.status))
 
 

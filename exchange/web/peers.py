@@ -46,6 +46,7 @@ MESSAGE_LABELS = {
     "Returned": lazy_pgettext("message between peers", "Return"),
     "Note": lazy_pgettext("message between peers", "Note"),
     "ClaimRequest": lazy_pgettext("message between peers", "Claim"),
+    "ClaimReleased": lazy_pgettext("message between peers", "Claim released"),
 }
 # What a peer's message changed here, as the dashboard says it.
 CHANGE_WORDS = {
