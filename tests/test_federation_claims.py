@@ -375,3 +375,25 @@ def test_only_the_peer_that_took_a_claim_may_release_it(two_nodes, offered, sama
     assert answer.status == 403
     assert answer.body["confirmation"]["error"]["code"] == "NotYourClaim"
     assert _statuses(baku) == {offered["poems"]: ("accepted", None)}
+
+
+def test_the_offers_link_is_shown_only_to_those_who_may_claim(two_nodes, offered) -> None:  # type: ignore[no-untyped-def]
+    from conftest import WebClient
+
+    from libfed.accounts.users import find_user, set_password
+
+    baku, _tashkent = two_nodes
+    offers_path = f"/peers/{_peer_id(baku, 'tashkent')}/offers"
+    with baku.db.write() as session:
+        set_password(session, find_user(session, "viewer-user"), PASSWORD)
+    viewer = WebClient(baku.app.test_client())
+    assert viewer.sign_in("viewer-user").status_code == 302
+    partner_page = viewer.text(f"/partners/{baku.partners['tashkent']}")
+    assert 'href="/claims"' in partner_page and offers_path not in partner_page
+    assert viewer.get(offers_path).status_code == 403
+    coordinator = _signed_in(baku)
+    assert offers_path in coordinator.text(f"/partners/{baku.partners['tashkent']}")
+    # My claims names the partner's server, a link only for those who may open it.
+    _claim(baku, "tashkent", offered["poems"])
+    assert offers_path not in viewer.text("/claims")
+    assert offers_path in coordinator.text("/claims")

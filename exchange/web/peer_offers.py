@@ -24,7 +24,7 @@ from libfed.kernel.editing import get
 from libfed.kernel.errors import Invalid
 from libfed.kernel.services import services
 from libfed.search.web import language_label
-from libfed.web.auth import page
+from libfed.web.auth import page, signed_in
 from libfed.web.forms import field_errors, page_number
 
 from ..federation.claims import (
@@ -168,12 +168,18 @@ def claims(caller: Caller) -> PageResult:
         query=query,
         claim_label=claim_label,
         page_args=lambda n: urlencode({"page": n}),
+        caller=caller,
     )
 
 
 def offers_panel(session: Session, institution_id: int) -> Markup | None:
-    """On a partner's page: its server's offer list, when the partner runs one."""
+    """On a partner's page: its server's offer list, when the partner runs one. The list
+    is linked only for those who may open it (coordinators); anyone sees their claims."""
     peer = peer_of_institution(session, institution_id)
     if peer is None:
         return None
-    return Markup(render_template("exchange/peer_offers_panel.html", peer=peer))
+    caller = signed_in()
+    may_claim = caller is not None and caller.may("coordinator")
+    return Markup(
+        render_template("exchange/peer_offers_panel.html", peer=peer, may_claim=may_claim)
+    )
