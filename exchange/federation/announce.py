@@ -31,7 +31,7 @@ from ..models import Shipment, ShipmentItem
 from .claims import TAKEN
 from .messages import enqueue
 from .models import OfferClaim, Peer, ShipmentLink
-from .peers import peer_of_institution
+from .peers import peer_caller, peer_of_institution
 
 # What a Shipped message tells of each item: the fields the API shows of it, as it shows
 # them, less what is ours alone (versions, notes, our record, times).
@@ -56,11 +56,6 @@ TOLD = {
     ("incoming", "accessioned"): "Accessioned",
     ("incoming", "cancelled"): "Cancelled",
 }
-
-
-def peer_caller(peer: Peer) -> Caller:
-    """Who a change applied from a peer's message was made by, as history shows it."""
-    return Caller(id=0, name=f"peer:{peer.name}", role="coordinator")
 
 
 def wire_time(value: datetime | None) -> str | None:

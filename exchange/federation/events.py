@@ -30,10 +30,10 @@ from libfed.kernel.services import services
 from ..items import add_copied_items, record_received
 from ..models import Shipment
 from ..shipments import create_shipment, get_shipment, transition
-from .announce import peer_caller
 from .messages import Refused, handles
 from .models import InboxMessage, OutboxMessage, Peer, ShipmentLink
 from .notes import store_note
+from .peers import peer_caller
 from .schemas import (
     Accessioned,
     NoteSent,

@@ -36,13 +36,9 @@ from .endpoints import blueprint, refused_answer, signed_request
 from .identity import FEDERATION_PATH
 from .messages import Refused, applying, handles
 from .models import OfferClaim, Peer
+from .peers import peer_caller
 from .receiving import authenticate
 from .schemas import ClaimRequest, OffersQuery
-
-
-def peer_actor(peer: Peer) -> Caller:
-    """Who history names for what a peer's message changed here."""
-    return Caller(id=0, name=f"peer:{peer.name}", role="coordinator")
 
 
 def offers_for(
@@ -165,7 +161,7 @@ def claim_request(session: Session, peer: Peer, body: dict) -> dict:
             session.add(taken_claim)
     except IntegrityError:
         raise Refused("Unavailable", "already claimed") from None
-    actor = peer_actor(peer)
+    actor = peer_caller(peer)
     shipment_id = _draft(session, peer, actor)
     item = catalogue.add_record(session, shipment_id, claim.record_identifier, actor=actor)
     if item.copies != claim.copies:

@@ -135,6 +135,11 @@ def add_peer(
     return editing.create(session, Peer(**values), render_peer, actor=actor, entity="peer")
 
 
+def peer_caller(peer: Peer) -> Caller:
+    """Who a change applied from a peer's message was made by, as history shows it."""
+    return Caller(id=0, name=f"peer:{peer.name}", role="coordinator")
+
+
 def get_peer(session: Session, name: str) -> Peer:
     peer = session.scalar(select(Peer).where(Peer.name == name))
     if peer is None:
