@@ -4,6 +4,8 @@ signed request that answers for the asking peer's institution only."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import requests
 from conftest import PASSWORD, WebClient, add_partner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -13,6 +15,7 @@ from sqlalchemy import select
 from libfed.exchange.federation.client import PeerClient
 from libfed.exchange.federation.identity import NodeKey
 from libfed.exchange.federation.models import Peer
+from libfed.exchange.federation.schemas import MAX_TWINS
 from libfed.kernel import clock
 
 YEAR = clock.utc_now().year
@@ -236,3 +239,69 @@ def test_the_page_shows_both_sides_in_the_page_language(two_nodes) -> None:  # t
     assert 'id="peer-failure"' in page and "25.00" in page  # our side still shown
     assert 'id="differences"' not in page
     assert _pages(baku, "viewer").get(path).status_code == 403
+
+
+def test_a_parcel_crossing_the_new_year_is_counted_in_another_year_not_a_difference(
+    two_nodes, clock
+) -> None:  # type: ignore[no-untyped-def]
+    baku, tashkent = two_nodes
+    clock.set(datetime(2025, 12, 28, 9, 0, 0))
+    crossing = _dispatch(baku, "tashkent", 3)
+    baku.sync()
+    [twin] = _expected(tashkent)
+    clock.set(datetime(2026, 1, 9, 14, 0, 0))
+    _receive(tashkent, twin["id"])
+    tashkent.sync()
+    lonely = _dispatch(baku, "tashkent", 4)  # never told to Tashkent: a real difference
+
+    for node, peer, ours, theirs in (
+        (baku, "tashkent", crossing, twin),
+        (tashkent, "baku", twin, crossing),
+    ):
+        for year in (2025, 2026):
+            result = _reconcile(node, peer, year).get_json()
+            [pair] = result["other_year"]
+            assert (pair["ours"]["id"], pair["theirs"]["id"]) == (ours["id"], theirs["id"])
+            sent, received = (pair["ours"], pair["theirs"])[:: 1 if node is baku else -1]
+            assert (sent["counted_on"], sent["year"]) == ("2025-12-28", 2025)
+            assert (received["counted_on"], received["year"]) == ("2026-01-09", 2026)
+            differing = [(d["ours"] or d["theirs"])["id"] for d in result["differences"]]
+            # The figures stay each side's: Baku counts the 3 copies in 2025, Tashkent in 2026.
+            assert result["sent_by_us" if node is baku else "sent_by_them"]["agree"] is False
+            if year == 2026:
+                assert differing == [lonely["id"]]
+            else:
+                assert differing == []
+
+    web = _pages(baku)
+    path = f"/partners/{baku.partners['tashkent']}/reconciliation"
+    page = web.in_language("en").text(f"{path}?year=2026")
+    assert 'id="other-year"' in page
+    assert "sent Dec 28, 2025, counted here in 2025" in page
+    assert "received Jan 9, 2026, counted there in 2026" in page
+    assert f'href="/shipments/{crossing["id"]}"' in page
+
+
+def test_the_signed_side_tells_where_it_counts_only_the_callers_twins(two_nodes, clock) -> None:  # type: ignore[no-untyped-def]
+    baku, tashkent = two_nodes
+    clock.set(datetime(2025, 12, 30, 9, 0, 0))
+    crossing = _dispatch(baku, "tashkent", 1)
+    baku.sync()
+    [twin] = _expected(tashkent)
+    clock.set(datetime(2026, 1, 2, 9, 0, 0))
+    _receive(tashkent, twin["id"])
+
+    answer = _signed_get(tashkent, baku.key, f"year=2025&twin={crossing['id']}&twin=999")
+    assert answer.status == 200, answer.body
+    assert answer.body["shipments"] == []
+    [elsewhere] = answer.body["elsewhere"]
+    assert (elsewhere["id"], elsewhere["year"]) == (twin["id"], 2026)
+    # Asked for its own year, a twin is not elsewhere; too many twins are refused.
+    assert (
+        _signed_get(tashkent, baku.key, f"year=2026&twin={crossing['id']}").body["elsewhere"] == []
+    )
+    many = "&".join(f"twin={n}" for n in range(1, MAX_TWINS + 2))
+    refused = _signed_get(tashkent, baku.key, f"year=2025&{many}")
+    assert refused.status == 400
+    assert refused.body["confirmation"]["error"]["code"] == "BadRequest"
+    assert _signed_get(tashkent, baku.key, "year=2025&year=2026").status == 400

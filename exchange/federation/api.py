@@ -216,8 +216,10 @@ def peers_sync(caller: Caller, peer_id: int) -> Response:
 )
 def peers_reconciliation(caller: Caller, peer_id: int, query: ReconciliationQuery) -> Response:
     """Our side and the peer's (fetched now, signed): copies and value per currency each
-    way, as each side's balance reports count them, and the shipments that differ. 502,
-    with the reason in words, when the peer's server gives no usable answer."""
+    way, as each side's balance reports count them, the shipments that differ, and in
+    `other_year` the linked ones the two sides count in different years (dispatched in
+    December, received in January), which are not differences. 502, with the reason in
+    words, when the peer's server gives no usable answer."""
     own = services()
     outcome = reconcile(own.db, own.config.federation, own_key(own), peer_id, query.year)
     if outcome.compared is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -104,6 +104,10 @@ Values = Annotated[dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Amount], F
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 # A partner's shipments in one year: far more than any exchange sends.
 MAX_RECONCILED = 5000
+# Twins a caller may ask about in one request (`twin=`): a year-end's crossing parcels,
+# with room to spare; a longer query string is refused.
+MAX_TWINS = 200
+Year = Annotated[int, Field(ge=1900, le=2100)]
 
 
 class Figure(_Read):
@@ -113,7 +117,10 @@ class Figure(_Read):
 
 class ReconciledShipment(_Read):
     """A shipment as both sides compare it: `remote_id` is the other side's id of its
-    twin, when known (never for one that is not linked)."""
+    twin, when known (never for one that is not linked). `year` is the year it counts
+    in, and `counted_on` the day that put it there (dispatch of an outgoing shipment,
+    receipt of an incoming one): a parcel crossing the new year counts in two years, one
+    on each side. Both are optional, so a peer that does not send them still answers."""
 
     id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     remote_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
@@ -123,24 +130,44 @@ class ReconciledShipment(_Read):
     copies: Count
     received_copies: Count
     value: Values = Field(default_factory=dict)
+    year: Year | None = None
+    counted_on: date | None = None
 
 
 class LedgerSide(_Read):
     """One side's year with the other: what it counts as sent and received (as its
     balance reports count them), its shipments linked to the other side, and those
-    entered by hand that count in the year but are linked to nothing."""
+    entered by hand that count in the year but are linked to nothing. `elsewhere`: the
+    twins of the shipments the caller asked about (`twin=`) that this side counts in
+    another year, each with that year."""
 
-    year: Annotated[int, Field(ge=1900, le=2100)]
+    year: Year
     sent: Figure
     received: Figure
     shipments: list[ReconciledShipment] = Field(max_length=MAX_RECONCILED)
     not_linked: list[ReconciledShipment] = Field(max_length=MAX_RECONCILED)
+    elsewhere: list[ReconciledShipment] = Field(default_factory=list, max_length=MAX_TWINS)
+
+    @model_validator(mode="after")
+    def _in_another_year(self) -> LedgerSide:
+        if any(s.year is None or s.year == self.year for s in self.elsewhere):
+            raise ValueError("elsewhere holds a shipment without a year, or in the year asked")
+        return self
 
 
 class ReconciliationQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year: Annotated[int, Field(ge=1900, le=2100)]
+    year: Year
+
+
+class SideQuery(ReconciliationQuery):
+    """A peer's signed request for our side: the year, and the caller's ids of the
+    linked shipments whose twins it did not find in our year."""
+
+    twin: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=MAX_TWINS
+    )
 
 
 class FigurePair(BaseModel):
@@ -160,8 +187,17 @@ class ShipmentDifference(BaseModel):
     theirs: ReconciledShipment | None
 
 
+class CountedElsewhere(BaseModel):
+    """A linked shipment the two sides count in different years (dispatched in December,
+    received in January): not a difference, each with the year it counts in."""
+
+    ours: ReconciledShipment
+    theirs: ReconciledShipment
+
+
 class Reconciliation(BaseModel):
-    """Both sides' year with a peer, side by side, and the shipments that differ."""
+    """Both sides' year with a peer, side by side, the shipments that differ, and those
+    whose twin counts in another year (`other_year`), which do not differ for that."""
 
     year: int
     peer: str
@@ -170,6 +206,7 @@ class Reconciliation(BaseModel):
     sent_by_us: FigurePair
     sent_by_them: FigurePair
     differences: list[ShipmentDifference]
+    other_year: list[CountedElsewhere]
 
 
 MessageId = Annotated[
