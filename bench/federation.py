@@ -16,8 +16,9 @@ nodes, each with its own fresh database:
 3. **Dispatch**, at once: one transaction moves every shipment to `dispatched` through
    `exchange.shipments.transition`, which writes each shipment's `Shipped` message into
    the outbox as in production.
-4. **Delivery**: `deliver()` as the server's Deliverer runs it after a commit (one
-   PeerClient, keep-alive, signed requests, messages in order), until the outbox is empty.
+4. **Delivery**: `deliver()` as the server's Deliverer runs it after a commit (keep-alive
+   PeerClients, signed requests, over `[federation] delivery_connections` (4) lanes, each
+   shipment's messages in order), until the outbox is empty.
    messages/s is messages delivered over the delivery's wall time. **Delivery lag** per
    message: from the dispatch's commit to the moment the peer's confirmation came back
    (the peer confirms after committing the expected shipment); p50/p95/max. Beside it,
@@ -179,6 +180,12 @@ class _TimedClient(PeerClient):
     def __init__(self, *arguments, **keywords) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*arguments, **keywords)
         self.answered: dict[str, float] = {}
+
+    def sibling(self) -> _TimedClient:
+        """Another lane's client, noting into the same moments."""
+        twin = _TimedClient(self.settings, self.key)
+        twin.answered = self.answered
+        return twin
 
     def request(self, method: str, url: str, payload: dict | None = None) -> Answer:
         answer = super().request(method, url, payload)

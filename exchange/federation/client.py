@@ -79,6 +79,11 @@ class PeerClient:
         self.session.headers["User-Agent"] = f"libfed/{version('libfed')} (exchange)"
         self.session.headers["Accept"] = "application/json"
 
+    def sibling(self) -> PeerClient:
+        """A client with the same settings and key, for another thread: a requests.Session
+        is not shared between threads (delivery's lanes each have their own)."""
+        return PeerClient(self.settings, self.key)
+
     def close(self) -> None:
         self.session.close()
 

@@ -2,13 +2,18 @@
 
 A pass takes the due messages of active peers, oldest first, and marks them taken for a
 lease (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock), so that
-two workers never send the same message at once. A peer's messages leave in the order
-they were written; when one cannot be delivered now, the rest of that peer's wait with
-it. An OK confirmation (a duplicate included) marks it delivered; an ERROR confirmation
-marks it refused, which sending again would not change, and shows it to coordinators;
-anything else (down, slow, 5xx, a peer that has not added us yet) is tried again later,
-each time after a longer wait, up to six hours. A type whose sender waits on the answer
-(a claim) reads either confirmation in the write that marks it (messages.on_confirmation).
+two workers never send the same message at once. A pass sends to a peer over up to
+`[federation] delivery_connections` connections at once, each a lane sent in order: a
+shipment's messages leave in the order they were written, in one lane, and the messages
+of no shipment (claims) in order in a lane of their own; different shipments' messages
+may overtake each other (receivers tolerate it: forward-only states). When one cannot be
+delivered now, the rest of its lane waits with it while the other lanes go on, and no
+later message of its shipment is taken while it waits. An OK confirmation (a duplicate
+included) marks it delivered; an ERROR confirmation marks it refused, which sending again
+would not change, and shows it to coordinators; anything else (down, slow, 5xx, a peer
+that has not added us yet) is tried again later, each time after a longer wait, up to
+six hours. A type whose sender waits on the answer (a claim) reads either confirmation
+in the write that marks it (messages.on_confirmation).
 
 A message confirmed but not yet marked (the process dies in between) is sent again and
 recognised by the peer as a duplicate: nothing is lost and nothing applied twice.
@@ -17,15 +22,17 @@ recognised by the peer as a duplicate: nothing is lost and nothing applied twice
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from libfed.kernel import clock
 from libfed.kernel.config import Config
@@ -63,9 +70,25 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _due(now: datetime, ignore_backoff: bool):  # type: ignore[no-untyped-def]
+    """Undelivered and not refused; unless `ignore_backoff`, also past its wait, and with
+    no earlier message of its shipment (or, with none, of the claims) to its peer still
+    waiting: a message taken out of its lane for a failure, or written since, never
+    overtakes the one before it."""
     waiting = OutboxMessage.delivered_at.is_(None) & OutboxMessage.refused_code.is_(None)
     if not ignore_backoff:
-        waiting &= OutboxMessage.next_attempt_at <= now
+        earlier = aliased(OutboxMessage)
+        behind = exists().where(
+            earlier.delivered_at.is_(None),
+            earlier.next_attempt_at > now,
+            earlier.id < OutboxMessage.id,
+            earlier.refused_code.is_(None),
+            earlier.peer_id == OutboxMessage.peer_id,
+            or_(
+                earlier.shipment_id == OutboxMessage.shipment_id,
+                earlier.shipment_id.is_(None) & OutboxMessage.shipment_id.is_(None),
+            ),
+        )
+        waiting &= (OutboxMessage.next_attempt_at <= now) & ~behind
     return waiting
 
 
@@ -150,8 +173,9 @@ def _record(db: Database, results: list[Result]) -> None:
 
 
 def _release(db: Database, messages: list[OutboxMessage]) -> None:
-    """Messages taken but not sent (their peer's earlier one failed): due again when the
-    one before them is, so the peer's order holds."""
+    """Messages taken but not sent (an earlier one in their lane failed): due again after
+    the first wait; one whose shipment's earlier message still waits then waits with it
+    (`_due`), so a shipment's order holds."""
     if not messages:
         return
     with db.write() as session:
@@ -160,6 +184,63 @@ def _release(db: Database, messages: list[OutboxMessage]) -> None:
             .where(OutboxMessage.id.in_([m.id for m in messages]))
             .values(next_attempt_at=clock.utc_now() + backoff(1))
         )
+
+
+def _lanes(
+    batch: list[tuple[OutboxMessage, Peer]], connections: int
+) -> list[list[tuple[OutboxMessage, Peer]]]:
+    """The batch split over `connections` lanes, each to be sent in order on its own
+    connection: a shipment's messages all in one lane, so they keep the order they were
+    written in; the messages of no shipment (claims and their releases) together in a
+    lane of their own, so a claim never waits behind a burst of dispatches; each
+    shipment into the lane least loaded so far."""
+    groups: dict[int, dict[int | None, list[tuple[OutboxMessage, Peer]]]] = {}
+    for message, peer in batch:
+        groups.setdefault(peer.id, {}).setdefault(message.shipment_id, []).append((message, peer))
+    lanes: list[list[tuple[OutboxMessage, Peer]]] = [[] for _ in range(connections)]
+    for by_shipment in groups.values():
+        load = [0] * connections
+        shared = range(connections)
+        unattached = by_shipment.pop(None, None)
+        if unattached is not None:
+            lanes[0] += unattached
+            if connections > 1:
+                shared = range(1, connections)
+        for group in by_shipment.values():
+            lane = min(shared, key=load.__getitem__)
+            lanes[lane] += group
+            load[lane] += len(group)
+    for lane in lanes:
+        lane.sort(key=lambda pair: pair[0].id)
+    return [lane for lane in lanes if lane]
+
+
+_Sent = tuple[Result, Peer]
+_LANE_DONE = None
+
+
+def _send_lane(
+    client: PeerClient,
+    lane: list[tuple[OutboxMessage, Peer]],
+    results: queue.Queue[_Sent | None],
+) -> list[OutboxMessage]:
+    """Send one lane's messages in order, each result put on `results` for the
+    delivering thread to record; once one to a peer fails, the lane's later ones to that
+    peer are held (returned), while the other lanes go on."""
+    blocked: set[int] = set()
+    held: list[OutboxMessage] = []
+    try:
+        for message, peer in lane:
+            if peer.id in blocked:
+                held.append(message)
+                continue
+            outcome, reason, confirmation = _send(client, message, peer)
+            if outcome == "failed":
+                blocked.add(peer.id)
+            results.put(((message, outcome, reason, confirmation), peer))
+    finally:
+        results.put(_LANE_DONE)
+    return held
 
 
 def deliver(
@@ -172,39 +253,61 @@ def deliver(
 ) -> Delivered:
     """Send what is due now (everything undelivered, with `ignore_backoff`), in passes of
     up to 200 messages, until nothing due is left or a pass delivers nothing; only the
-    messages to `peer_id` when given (a coordinator's "Deliver now" on a peer's page)."""
+    messages to `peer_id` when given (a coordinator's "Deliver now" on a peer's page).
+
+    A pass's messages go over up to `[federation] delivery_connections` lanes at once
+    (`_lanes`), each lane in a thread with its own client (`client` for the first, its
+    siblings for the others, kept for the whole call); what they send is recorded here,
+    in this thread, 50 messages a write."""
     report = Delivered()
-    for _ in range(passes):
-        batch = _take(db, ignore_backoff, peer_id)
-        if not batch:
-            break
-        results: list[Result] = []
-        blocked: set[int] = set()
-        held: list[OutboxMessage] = []
-        for message, peer in batch:
-            if peer.id in blocked:
-                held.append(message)
-                continue
-            outcome, reason, confirmation = _send(client, message, peer)
-            results.append((message, outcome, reason, confirmation))
-            if outcome == "failed":
-                blocked.add(peer.id)
-                report.failed += 1
-                report.errors.append(f"{peer.name}: {reason}")
-            elif outcome == "refused":
-                report.refused += 1
-                report.errors.append(f"{peer.name}: {reason}")
-            else:
-                report.delivered += 1
-            if len(results) >= 50:
+    connections = client.settings.delivery_connections
+    clients = [client]
+    try:
+        with ThreadPoolExecutor(connections, thread_name_prefix="libfed-lane") as pool:
+            for _ in range(passes):
+                batch = _take(db, ignore_backoff, peer_id)
+                if not batch:
+                    break
+                lanes = _lanes(batch, connections)
+                clients += [client.sibling() for _ in range(len(clients), len(lanes))]
+                sent: queue.Queue[_Sent | None] = queue.Queue()
+                running = [
+                    pool.submit(_send_lane, clients[n], lane, sent) for n, lane in enumerate(lanes)
+                ]
+                results: list[Result] = []
+                delivered = failed = 0
+                lanes_left = len(running)
+                while lanes_left:
+                    item = sent.get()
+                    if item is _LANE_DONE:
+                        lanes_left -= 1
+                        continue
+                    result, peer = item
+                    outcome, reason = result[1], result[2]
+                    if outcome == "delivered":
+                        delivered += 1
+                    else:
+                        if outcome == "failed":
+                            failed += 1
+                        else:
+                            report.refused += 1
+                        report.errors.append(f"{peer.name}: {reason}")
+                    results.append(result)
+                    if len(results) >= 50:
+                        _record(db, results)
+                        results = []
                 _record(db, results)
-                results = []
-        _record(db, results)
-        _release(db, held)
-        if ignore_backoff and (blocked or held):
-            break  # what failed now would fail again at once: leave it for later
-        if not any(result[1] == "delivered" for result in results) and blocked:
-            break
+                held = [message for lane in running for message in lane.result()]
+                _release(db, held)
+                report.delivered += delivered
+                report.failed += failed
+                if ignore_backoff and (failed or held):
+                    break  # what failed now would fail again at once: leave it for later
+                if not delivered and failed:
+                    break
+    finally:
+        for sibling in clients[1:]:
+            sibling.close()
     return report
 
 

@@ -145,6 +145,10 @@ class FederationConfig(_Section):
     # a message still undelivered after this many attempts is shown to coordinators.
     delivery_interval_seconds: float = Field(default=30, gt=0, le=3600)
     failing_after_attempts: int = Field(default=6, ge=1, le=1000)
+    # A peer's messages leave over up to this many connections at once, each shipment's
+    # in the order written (the claims' together in one of their own), so that a burst
+    # of dispatches is not one long queue behind the slowest answer.
+    delivery_connections: int = Field(default=4, ge=1, le=16)
     # One request to or from a peer may take this long and weigh this much.
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_message_kib: int = Field(default=1024, ge=16, le=65536)
