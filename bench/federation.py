@@ -31,6 +31,8 @@ Both nodes run on SQLite, then on PostgreSQL when one answers on 127.0.0.1:5432
 shared: compare the ratios of one run (a delivered message against creating the same
 20-item shipment locally), not absolute times between runs. Figures go to
 bench/data/federation.json. Knobs: BENCH_FED_SHIPMENTS, BENCH_FED_ITEMS,
+BENCH_FED_CONNECTIONS (the sender's delivery_connections, default 4; 1 sends one message
+at a time), BENCH_FED_RTT_MS (a round trip added before each request, default 0),
 BENCH_POSTGRES (the PostgreSQL server, default postgresql://postgres@127.0.0.1:5432).
 """
 
@@ -73,6 +75,12 @@ from .run import BIN, DATA, Server, free_port
 SHIPMENTS = int(os.environ.get("BENCH_FED_SHIPMENTS", "1000"))
 ITEMS = int(os.environ.get("BENCH_FED_ITEMS", "20"))
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+# The sender's [federation] delivery_connections: 1 is the delivery of one message at a
+# time, for comparing in the same conditions.
+CONNECTIONS = int(os.environ.get("BENCH_FED_CONNECTIONS", "4"))
+# A round trip added to each request, as a peer across the internet has (loopback has
+# none): milliseconds the client waits before sending.
+RTT_MS = float(os.environ.get("BENCH_FED_RTT_MS", "0"))
 PER_TRANSACTION = 100
 OUT = DATA / "federation.json"
 LANGUAGES = ("aze", "rus", "uzb", "eng", "kaa")
@@ -85,7 +93,7 @@ def _config(path: Path, url: str, base_url: str, country: str, name: str) -> Pat
         f'[oai]\nrepository_name = "{name}"\nrepository_identifier = "{name}.libfed.org"\n'
         f'base_url = "{base_url}/oai"\nadmin_emails = ["bench@libfed.org"]\n'
         f'[exchange]\nhome_country = "{country}"\nlibrary_name = "{name.title()} Library"\n'
-        f'[federation]\nbase_url = "{base_url}"\n'
+        f'[federation]\nbase_url = "{base_url}"\ndelivery_connections = {CONNECTIONS}\n'
         "[harvest]\nscheduler = false\n"
     )
     return path
@@ -188,6 +196,7 @@ class _TimedClient(PeerClient):
         return twin
 
     def request(self, method: str, url: str, payload: dict | None = None) -> Answer:
+        time.sleep(RTT_MS / 1000)
         answer = super().request(method, url, payload)
         if payload is not None:
             self.answered[payload["message_id"]] = time.perf_counter()
@@ -340,6 +349,8 @@ def measure(engine: str, sender_url: str, peer_url: str) -> dict:
             "per_shipment_ms": round(1000 * dispatched / SHIPMENTS, 2),
         },
         "delivery": {
+            "connections": CONNECTIONS,
+            "added_rtt_ms": RTT_MS,
             "delivered": report.delivered,
             "failed": report.failed,
             "refused": report.refused,
