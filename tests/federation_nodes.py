@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -153,11 +154,14 @@ def federate(a: Node, b: Node, *, both: bool = True) -> None:
         make_peer(b, a, b.partners[a.name])
 
 
-@pytest.fixture
-def two_nodes(databases: Databases, migrated_template: str) -> Iterator[tuple[Node, Node]]:
-    """Baku (AZ) and Tashkent (UZ), each the other's partner and peer."""
-    baku = start_node(databases, migrated_template, "baku", "AZ")
-    tashkent = start_node(databases, migrated_template, "tashkent", "UZ")
+@contextmanager
+def node_pair(
+    databases: Databases, template: str, **baku_federation: object
+) -> Iterator[tuple[Node, Node]]:
+    """Baku (AZ, with `baku_federation` settings) and Tashkent (UZ), each the other's
+    partner and peer; both stopped and their databases dropped afterwards."""
+    baku = start_node(databases, template, "baku", "AZ", **baku_federation)
+    tashkent = start_node(databases, template, "tashkent", "UZ")
     try:
         federate(baku, tashkent)
         yield baku, tashkent
@@ -165,6 +169,13 @@ def two_nodes(databases: Databases, migrated_template: str) -> Iterator[tuple[No
         for node in (baku, tashkent):
             node.stop()
             databases.drop(node.config.database.url)
+
+
+@pytest.fixture
+def two_nodes(databases: Databases, migrated_template: str) -> Iterator[tuple[Node, Node]]:
+    """Baku (AZ) and Tashkent (UZ), each the other's partner and peer."""
+    with node_pair(databases, migrated_template) as nodes:
+        yield nodes
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from backends import Databases
 from conftest import add_shipment
-from federation_nodes import Node, federate, start_node
+from federation_nodes import Node, node_pair
 from sqlalchemy import select, update
 
 from libfed.exchange.federation.client import Answer, PeerClient, PeerUnreachable
@@ -24,15 +24,8 @@ from libfed.kernel import clock
 @pytest.fixture
 def three_lanes(databases: Databases, migrated_template: str) -> Iterator[tuple[Node, Node]]:
     """Baku, delivering over three lanes, and Tashkent, each the other's partner and peer."""
-    baku = start_node(databases, migrated_template, "baku", "AZ", delivery_connections=3)
-    tashkent = start_node(databases, migrated_template, "tashkent", "UZ")
-    try:
-        federate(baku, tashkent)
-        yield baku, tashkent
-    finally:
-        for node in (baku, tashkent):
-            node.stop()
-            databases.drop(node.config.database.url)
+    with node_pair(databases, migrated_template, delivery_connections=3) as nodes:
+        yield nodes
 
 
 class _Gated(PeerClient):
