@@ -1,5 +1,5 @@
-"""The union catalogue search joins an application: GET /api/v1/search, the search page
-and the record pages."""
+"""The union catalogue search joins an application: GET /api/v1/search, the search page,
+the record pages, and the sitemap and robots.txt that lead crawlers to them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from libfed.kernel.api import serve
 from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
-from . import api, record_page, web
+from . import api, record_page, sitemap, web
 
 
 def install_search(app: Flask, services: Services) -> None:
@@ -20,4 +20,5 @@ def install_search(app: Flask, services: Services) -> None:
     app.url_map.converters["oai_identifier"] = record_page.IdentifierConverter
     app.register_blueprint(web.blueprint)
     app.register_blueprint(record_page.blueprint)
+    app.register_blueprint(sitemap.blueprint)
     add_menu(app, web.MENU)

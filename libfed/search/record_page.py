@@ -9,6 +9,8 @@ this library's records, the crosswalk's rendering of its MARC), the MARC record 
 is stored, the search index's edition and its holdings (the search page's own query),
 the provenance a harvested record carries in its `about` container, and the formats it
 is served in. A deleted record answers 410 with a page saying so, an unknown one 404.
+Its head tells crawlers and reference managers the same (`landing`: Highwire meta tags,
+schema.org JSON-LD).
 
 The identifier is the URL's last segment, every `/` in it percent-encoded
 (`IdentifierConverter`): a harvested identifier may hold `/`, `..`, `?` or `%`, and a
@@ -24,6 +26,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, abort, render_template, url_for
 from lxml import etree
+from markupsafe import Markup
 from pymarc import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +45,7 @@ from libfed.records.search_index import source_of
 from libfed.web.auth import signed_in
 from libfed.web.formatting import day, moment
 
+from . import landing
 from .query import Edition, editions
 from .web import helpers, language_label
 
@@ -57,6 +61,12 @@ _PROVENANCE = "{http://www.openarchives.org/OAI/2.0/provenance}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 # What stays as written in the URL's identifier segment: RFC 3986's pchar, less '/'.
 _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
+PATH = "/records/"  # the sitemap writes its many addresses without routing each
+
+
+def segment(identifier: str) -> str:
+    """An OAI identifier as the last segment of its page's path."""
+    return quote(identifier, safe=_SEGMENT_SAFE)
 
 
 class IdentifierConverter(PathConverter):
@@ -66,7 +76,7 @@ class IdentifierConverter(PathConverter):
     stored; matching like `path` keeps an encoded `/` (decoded by then) in it."""
 
     def to_url(self, value: str) -> str:
-        return quote(value, safe=_SEGMENT_SAFE)
+        return segment(value)
 
 
 @dataclass(frozen=True)
@@ -256,7 +266,7 @@ def when(value: date | datetime | str) -> str:
     return value
 
 
-@blueprint.get("/records/<oai_identifier:identifier>")
+@blueprint.get(PATH + "<oai_identifier:identifier>")
 def record_page(identifier: str) -> tuple[str, int]:
     """The record for anyone; 410 once deleted, 404 when there never was one."""
     caller = signed_in()
@@ -269,9 +279,13 @@ def record_page(identifier: str) -> tuple[str, int]:
             choice = services().shipment_targets(session, caller)
     if view.deleted:
         return render_template("search/record_deleted.html", record=view), 410
+    url = landing.public_url("record_pages.record_page", identifier=identifier)
     return render_template(
         "search/record.html",
         record=view,
+        url=url,
+        citations=landing.citation_tags(view, url),
+        json_ld=Markup(landing.script_json(landing.json_ld(view, url))),  # escaped for <script>
         choice=choice,
         back=url_for("record_pages.record_page", identifier=identifier),
         languages=[language_label(code) for code in view.dc.get("language", [])],
