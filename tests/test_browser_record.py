@@ -1,10 +1,14 @@
 """The record page in a real browser (Debian's Chromium): a coordinator searches, opens a
 record's page, adds it to a draft shipment, and finds it on the shipment, whose item
 leads back to the page; every page on the way axe-clean, and a phone's 390 px width
-never scrolled sideways, however long a harvested title is.
+never scrolled sideways, however long a harvested title is. What crawlers read of a page
+opened from a search result: its citation_* meta tags and its JSON-LD, as a browser parses
+them.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import pytest
 from browser import DESKTOP, PHONE, checked, submit
@@ -59,6 +63,56 @@ def test_search_open_the_record_and_add_it_to_a_draft(
     submit(page, page.get_by_role("link", name=records["harvested"]))
     expect(page.get_by_role("heading", name="Provenance")).to_be_visible()
     checked(page, "record-04-harvested")
+
+
+def linked_data(page: Page) -> dict:
+    """The page's JSON-LD as the browser's own JSON reads it."""
+    return page.evaluate(
+        "JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').text)"
+    )
+
+
+def test_a_search_result_opens_a_landing_page_with_its_meta_tags_and_json_ld(
+    page: Page,
+    records: dict[str, str],  # noqa: F811
+) -> None:
+    sign_in(page)
+    page.goto("/search?q=Karamazov")
+    submit(page, page.get_by_role("link", name="Братья Карамазовы"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Братья Карамазовы")
+    tags = page.eval_on_selector_all(
+        "meta[name^='citation_']", "found => found.map(m => [m.name, m.content])"
+    )
+    url = page.url
+    assert dict(tags) == {
+        "citation_title": "Братья Карамазовы",
+        "citation_author": "Достоевский, Фёдор Михайлович",
+        "citation_publication_date": "2019",
+        "citation_publisher": "Москва : Наука",
+        "citation_isbn": "978-9952-8123-4-3",
+        "citation_language": "ru",
+        "citation_keywords": "Русская литература",
+        # The public address (the configured base), the path the browser is on.
+        "citation_abstract_html_url": "http://127.0.0.1" + urlsplit(url).path,
+    }
+    data = linked_data(page)
+    assert (data["@type"], data["name"], data["identifier"]) == (
+        "Book",
+        "Братья Карамазовы",
+        records["local"],
+    )
+    assert data["author"] == [{"@type": "Person", "name": "Достоевский, Фёдор Михайлович"}]
+    assert (data["isbn"], data["inLanguage"], data["datePublished"]) == (
+        "978-9952-8123-4-3",
+        "ru",
+        "2019",
+    )
+
+    # The harvested record of the edition, from its holding: based on Tashkent's record.
+    submit(page, page.get_by_role("link", name=records["harvested"]))
+    data = linked_data(page)
+    assert data["provider"]["name"] == "Alisher Navoiy nomidagi kutubxona"
+    assert data["isBasedOn"]["url"] == "http://tashkent.example/oai"
 
 
 def test_a_long_harvested_title_wraps_on_a_phone(page: Page, db: Database) -> None:
