@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from libfed.kernel.config import OAIConfig
-from libfed.records.formats import FORMATS
+from libfed.records.formats import FORMATS, stored_prefix
 from libfed.records.repository import earliest_datestamp
 from libfed.records.stored_xml import record_element
 
@@ -79,10 +79,11 @@ class Provider:
         found = queries.record(session, args["identifier"])
         if found is None:
             raise OAIError(ID_DOES_NOT_EXIST, "No item has this identifier.")
-        prefixes = [p for p in queries.formats_of(session, found.id) if p in FORMATS]
-        if not prefixes:
+        stored = set(queries.formats_of(session, found.id))
+        offered = [f for f in FORMATS.values() if f.stored_prefix in stored]
+        if not offered:
             raise OAIError(NO_METADATA_FORMATS, "This item has no metadata format to offer.")
-        yield oxml.metadata_formats(FORMATS[p] for p in prefixes)
+        yield oxml.metadata_formats(offered)
 
     def _list_sets(self, session: Session, args: dict[str, str], _now: datetime) -> Iterator[str]:
         if "resumptionToken" in args:
@@ -101,7 +102,11 @@ class Provider:
         found = queries.record(session, args["identifier"])
         if found is None:
             raise OAIError(ID_DOES_NOT_EXIST, "No item has this identifier.")
-        stored = queries.record_format(session, found.id, prefix) if prefix in FORMATS else None
+        stored = (
+            queries.record_format(session, found.id, stored_prefix(prefix))
+            if prefix in FORMATS
+            else None
+        )
         if stored is None:
             raise OAIError(CANNOT_DISSEMINATE_FORMAT, f"This item is not available as {prefix!r}.")
         yield "<GetRecord>"

@@ -13,6 +13,7 @@ from functools import cache
 from sqlalchemy import DateTime, Row, Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from libfed.records.formats import stored_prefix
 from libfed.records.models import OAISet, Record, RecordFormat, RecordSet
 
 from .tokens import ListState
@@ -56,6 +57,7 @@ def _statement(kind: str, in_set: bool, from_: bool, resumed: bool) -> Select:
 
 
 def _run(session: Session, kind: str, state: ListState, size: int = 0):  # type: ignore[no-untyped-def]
+    # An alias prefix (marcxml) is read from the rendering stored under its format's.
     statement = _statement(
         kind, state.set_spec is not None, state.lower is not None, state.after is not None
     )
@@ -64,7 +66,7 @@ def _run(session: Session, kind: str, state: ListState, size: int = 0):  # type:
         statement,
         {
             "set_spec": state.set_spec,
-            "prefix": state.prefix,
+            "prefix": stored_prefix(state.prefix),
             "upper": state.upper,
             "lower": state.lower,
             "after_datestamp": after_datestamp,

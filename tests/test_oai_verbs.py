@@ -109,6 +109,7 @@ def test_list_metadata_formats_of_the_repository(client, oai_schema) -> None:
     assert _formats(root) == {
         "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC_NS),
         "marc21": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
+        "marcxml": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
     }
 
 
@@ -116,7 +117,7 @@ def test_list_metadata_formats_of_one_item(repository, client, oai_schema) -> No
     identifier = all_identifiers(repository)[0]
     root = oai(client, oai_schema, verb="ListMetadataFormats", identifier=identifier)
     no_error(root)
-    assert set(_formats(root)) == {"oai_dc", "marc21"}
+    assert set(_formats(root)) == {"oai_dc", "marc21", "marcxml"}
     assert root.find("oai:request", NS).attrib == {
         "verb": "ListMetadataFormats",
         "identifier": identifier,
@@ -184,7 +185,7 @@ def test_get_record_in_marc21(repository, client, oai_schema) -> None:
     assert marc.findtext("marc:controlfield[@tag='001']", namespaces=NS).strip() == local
 
 
-@pytest.mark.parametrize("prefix", ["oai_dc", "marc21"])
+@pytest.mark.parametrize("prefix", ["oai_dc", "marc21", "marcxml"])
 def test_get_record_of_a_deleted_record(repository, client, oai_schema, prefix: str) -> None:
     identifier = all_identifiers(repository)[5]
     before = oai(client, oai_schema, verb="GetRecord", identifier=identifier, metadataPrefix=prefix)

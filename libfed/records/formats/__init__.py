@@ -8,7 +8,9 @@ and its line in FORMATS; docs/formats.md shows one.
 
 Every format is rendered from a MARC record; MARC21 is the one stored MARC records are
 read back from. A harvested record that came as oai_dc only has no MARC, so it is
-served in oai_dc alone, as received.
+served in oai_dc alone, as received. A format that is another one under a second
+prefix (`marcxml`) is an alias (`MetadataFormat.stored_as`): served from the other's
+stored rendering, never rendered or stored itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 
 from pymarc import Record
 
-from . import marc21, oai_dc
+from . import marc21, marcxml, oai_dc
 from .entry import MetadataFormat
 
 # prefix -> format, in the order ListMetadataFormats lists them: one line per format.
@@ -26,6 +28,7 @@ FORMATS: dict[str, MetadataFormat] = {
     for entry in (
         oai_dc.FORMAT,
         marc21.FORMAT,
+        marcxml.FORMAT,
     )
 }
 
@@ -35,9 +38,29 @@ MARC21 = marc21.FORMAT  # the stored form of a MARC record
 
 def rendered(record: Record, formats: Iterable[MetadataFormat] | None = None) -> dict[str, str]:
     """A checked MARC record in each of `formats` (default: every registered one), by
-    prefix: the one way a record becomes what is served, whoever stores it."""
-    chosen = FORMATS.values() if formats is None else formats
-    return {entry.prefix: entry.render(record) for entry in chosen}
+    stored prefix: the one way a record becomes what is served, whoever stores it. An
+    alias is rendered as the format it is stored as."""
+    chosen = rendered_formats() if formats is None else formats
+    return {entry.stored_prefix: entry.render(record) for entry in chosen}
 
 
-__all__ = ["FORMATS", "MARC21", "OAI_DC", "MetadataFormat", "rendered"]
+def rendered_formats() -> list[MetadataFormat]:
+    """The formats a record with MARC is rendered and stored in: all but the aliases."""
+    return [entry for entry in FORMATS.values() if entry.stored_as is None]
+
+
+def stored_prefix(prefix: str) -> str:
+    """The prefix whose stored rendering serves `prefix` (itself unless an alias)."""
+    entry = FORMATS.get(prefix)
+    return prefix if entry is None else entry.stored_prefix
+
+
+__all__ = [
+    "FORMATS",
+    "MARC21",
+    "OAI_DC",
+    "MetadataFormat",
+    "rendered",
+    "rendered_formats",
+    "stored_prefix",
+]

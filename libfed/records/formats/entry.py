@@ -16,9 +16,20 @@ class MetadataFormat:
     the metadata element as text (no XML declaration: it is stored inside OAI's
     <metadata>), valid against `schema`; the XML Schema's local copy must be in the
     project's `schemas/` folder, where intake and the tests validate against it.
+
+    `stored_as` names another registered format when this one is the same metadata
+    under a second prefix (`marcxml` for `marc21`): nothing is stored under it, and it
+    is served from that format's stored rendering, so it needs no storage of its own
+    and no rerender to be offered for every record that has the other one.
     """
 
     prefix: str
     schema: str
     namespace: str
     render: Callable[[Record], str]
+    stored_as: str | None = None
+
+    @property
+    def stored_prefix(self) -> str:
+        """The prefix under which this format's renderings are stored and read."""
+        return self.stored_as or self.prefix
