@@ -15,7 +15,7 @@ from lxml import etree
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-from libfed.records.search_keys import record_key
+from libfed.records.search_keys import indexed_key, record_key
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -33,7 +33,7 @@ class SearchDocument:
     year: int | None
     language: str | None
     isbn: str | None  # the first valid ISBN, as ISBN-13
-    title_key: str
+    title_key: str  # the key columns hold exact and folded keys (search_keys.indexed_key)
     author_key: str
     subject_key: str
     other_key: str  # publisher, other titles' words, standard numbers, year
@@ -121,11 +121,14 @@ def document_from_oai_dc(xml: bytes | str) -> SearchDocument | None:
     isbns, issns = standard_numbers(_values(root, "identifier"))
 
     def key(values: list[str]) -> str:
+        return indexed_key(" ".join(values)[:_KEY], language)
+
+    def exact(values: list[str]) -> str:  # editions meet on exact keys only
         return record_key(" ".join(values)[:_KEY], language)
 
     title_key = key(titles)
     author_key = key(creators + contributors)
-    first_title, first_author = key(titles[:1]), key(creators[:1] or contributors[:1])
+    first_title, first_author = exact(titles[:1]), exact(creators[:1] or contributors[:1])
     other = [*_values(root, "publisher"), *isbns, *issns, *([str(year)] if year else [])]
     return SearchDocument(
         title=titles[0][:_DISPLAY],

@@ -22,6 +22,14 @@ How (docs/search.md, "Script-insensitive matching", has the rules as a table):
 A record's language is known (MARC 008/35-37, 041), so its text gets one key. A query
 word's language is not: a Cyrillic query word gets one key per Cyrillic orthography,
 and matches when any of them equals the record's key.
+
+Beside that *exact* key each text has a *folded* key for words typed on a keyboard that
+lacks the region's letters (``folded=True``): Latin ş→s and ç→c instead of sh, ch, and
+Cyrillic letters a Russian keyboard lacks read as the ones typed for them (һ ҳ→х, ҹ→ч,
+ҝ қ→к, ғ→г, ү ў→у, ө→о, ә э→е, ј→й, ң→н) before step 1. ``indexed_key`` writes both into
+the index, each folded token marked with FOLDED in front ("shirvan 0sirvan" for Şirvan),
+so that a search can tell a record written Sirvan (an exact match of `sirvan`) from one
+written Şirvan (a folded match) and rank the exact one first.
 """
 
 # This module is about Cyrillic letters that look Latin (е, х, ј) and about apostrophes:
@@ -39,7 +47,15 @@ from types import MappingProxyType
 
 import icu
 
-__all__ = ["LANGUAGES", "ORTHOGRAPHIES", "orthography", "query_keys", "record_key"]
+__all__ = [
+    "FOLDED",
+    "LANGUAGES",
+    "ORTHOGRAPHIES",
+    "indexed_key",
+    "orthography",
+    "query_keys",
+    "record_key",
+]
 
 # Catalogue language codes (MARC / ISO 639-2 and ISO 639-1, lowercase) to the
 # orthography whose Cyrillic→Latin rules build the key. None: no Cyrillic orthography of
@@ -59,6 +75,11 @@ LANGUAGES: Mapping[str, str | None] = MappingProxyType(
         "tr": None,
     }
 )
+
+# The mark of a folded token in the index. A digit: tokens are [a-z0-9]+ for both
+# engines' tokenizers, and no folded key starts with one (digits are never folded, so a
+# word whose folded key differs has a letter; "0" before it makes a token no text has).
+FOLDED = "0"
 
 # Orthographies a Cyrillic query word is read in, in this order.
 ORTHOGRAPHIES: tuple[str, ...] = ("uz", "az", "kaa", "ru")
@@ -93,17 +114,35 @@ _CYRILLIC_TO_LATIN: dict[str | None, str] = {
     "ru": "ё > е; Ё > Е; [ъьЪЬ] > ; ::Russian-Latin/BGN; ::az_Cyrl-az/BGN; ::uz_Cyrl-uz_Latn;",
 }
 
+# The folded key's step 0: each Cyrillic letter a Russian keyboard lacks becomes the
+# letter people type for it (Ширваншахлар for Ширваншаһлар, Алиев for Әлиев, Кенче for
+# Ҝәнҹә), before the orthography reads it. Record and query are read alike, so the
+# Azerbaijani reading of г as q (and of ч as ç) is the same on both sides.
+_CYRILLIC_STAND_INS = """
+[һҳ] > х; [ҺҲ] > Х;
+ҹ > ч; Ҹ > Ч;
+[ҝқ] > к; [ҜҚ] > К;
+ғ > г; Ғ > Г;
+[үўұ] > у; [ҮЎҰ] > У;
+ө > о; Ө > О;
+[әэ] > е; [ӘЭ] > Е;
+ј > й; Ј > Й;
+ң > н; Ң > Н;
+"""
+
 # Step 2, shared: everything to lowercase ASCII letters and digits (and spaces or
-# punctuation, which only separate tokens).
-_FOLD = f"""
+# punctuation, which only separate tokens). {sh}, {ch}: ş and ç are sh, ch in the exact
+# key (where they meet Uzbek and Russian spellings) and s, c in the folded one (where
+# they meet an English keyboard's Sirvan, Kitabxanaciliq).
+_FOLD = """
 ::Any-Latin;
 ::NFC;
 ::Any-Lower;
-{_APOSTROPHE_SET} > ;
+{apostrophes} > ;
 ə > e;
 ı > i;
-ş > sh;
-ç > ch;
+ş > {sh};
+ç > {ch};
 ĭ > y;
 ::NFD;
 ::[:Mn:] Remove;
@@ -112,10 +151,14 @@ _FOLD = f"""
 """
 
 
-def _rules(orth: str | None) -> str:
+def _rules(orth: str | None, folded: bool) -> str:
     # Apostrophes are dropped before NFKC too: NFKC turns ´ into a space and a combining
     # accent, which would split O´zbekiston into two tokens.
-    return f"{_APOSTROPHE_SET} > ; ::NFKC; {_CYRILLIC_TO_LATIN[orth]} {_FOLD}"
+    stand_ins = f"{_CYRILLIC_STAND_INS} ::Null;" if folded else ""
+    fold = _FOLD.format(
+        apostrophes=_APOSTROPHE_SET, sh="s" if folded else "sh", ch="c" if folded else "ch"
+    )
+    return f"{_APOSTROPHE_SET} > ; ::NFKC; {stand_ins} {_CYRILLIC_TO_LATIN[orth]} {fold}"
 
 
 # Thread safety: ICU does not document Transliterator::transliterate() as thread-safe
@@ -128,16 +171,17 @@ def _rules(orth: str | None) -> str:
 _local = threading.local()
 
 
-def _transliterator(orth: str | None) -> icu.Transliterator:
-    cache: dict[str | None, icu.Transliterator] | None = getattr(_local, "cache", None)
+def _transliterator(orth: str | None, folded: bool = False) -> icu.Transliterator:
+    cache: dict[tuple[str | None, bool], icu.Transliterator] | None = getattr(_local, "cache", None)
     if cache is None:
         cache = _local.cache = {}
-    trans = cache.get(orth)
+    trans = cache.get((orth, folded))
     if trans is None:
+        name = f"libfed-search-{orth or 'default'}{'-folded' if folded else ''}"
         trans = icu.Transliterator.createFromRules(
-            f"libfed-search-{orth or 'default'}", _rules(orth), icu.UTransDirection.FORWARD
+            name, _rules(orth, folded), icu.UTransDirection.FORWARD
         )
-        cache[orth] = trans
+        cache[orth, folded] = trans
     return trans
 
 
@@ -199,30 +243,47 @@ def orthography(language: str | None) -> str | None:
     return LANGUAGES.get(code.split("-", 1)[0])
 
 
-def _key(text: str, orth: str | None) -> str:
+def _key(text: str, orth: str | None, folded: bool = False) -> str:
     """Word by word: no rule of the chain looks across white space (a word's start is a
     start either way), and a catalogue repeats its words, so most are already known.
     Transliterating costs ~1.6 µs a character; a known word, a dictionary lookup."""
-    return " ".join(key for word in text.split() if (key := _word_key(word, orth)))
+    return " ".join(key for word in text.split() if (key := _word_key(word, orth, folded)))
 
 
 @lru_cache(maxsize=1 << 16)  # some 6 MB; a catalogue's common words stay in it
-def _word_key(word: str, orth: str | None) -> str:
-    latin = _transliterator(orth).transliterate(_clean(word))
+def _word_key(word: str, orth: str | None, folded: bool = False) -> str:
+    latin = _transliterator(orth, folded).transliterate(_clean(word))
     return " ".join(_fold_token(token) for token in _TOKEN.findall(latin))
 
 
-def record_key(text: str, language: str | None) -> str:
+def record_key(text: str, language: str | None, folded: bool = False) -> str:
     """The key of a record's indexed text, read in the orthography of its language.
 
     Space-separated lowercase ASCII tokens ([a-z0-9]+), "" when the text has no letter
     or digit. Punctuation separates tokens; apostrophes inside a word do not. Never
     raises for a str (empty, control characters, lone surrogates, any script).
     """
-    return _key(text, orthography(language))
+    return _key(text, orthography(language), folded)
 
 
-def query_keys(word: str) -> tuple[str, ...]:
+def indexed_key(text: str, language: str | None) -> str:
+    """What the index holds of a record's text: its exact key, and after each word whose
+    folded key differs, that folded key too, each token marked (Şirvan: "shirvan 0sirvan").
+    Word by word, so a folded query word that punctuation splits (Şəki-Zaqatala) still
+    finds its tokens consecutive."""
+    orth = orthography(language)
+    keys = []
+    for word in text.split():
+        exact = _word_key(word, orth)
+        if exact:
+            keys.append(exact)
+            folded = _word_key(word, orth, True)
+            if folded and folded != exact:
+                keys.append(" ".join(FOLDED + token for token in folded.split()))
+    return " ".join(keys)
+
+
+def query_keys(word: str, folded: bool = False) -> tuple[str, ...]:
     """The distinct keys one query word may have, the first being the default reading.
 
     The language of a query is unknown, so a word with Cyrillic letters is read in
@@ -230,11 +291,12 @@ def query_keys(word: str) -> tuple[str, ...]:
     word has one key. A word that punctuation splits ("Toshkent-shahar") gives keys of
     several tokens ("toshkent shahar"): match such a key as a phrase, its tokens
     consecutive in the record's key. An empty tuple when the word has no letter or digit.
+    With `folded`, the word's folded keys, which meet the folded keys indexed_key adds.
     """
     if _CYRILLIC.search(word):
-        readings = [_key(word, orth) for orth in ORTHOGRAPHIES]
+        readings = [_key(word, orth, folded) for orth in ORTHOGRAPHIES]
     else:
-        readings = [_key(word, None)]
+        readings = [_key(word, None, folded)]
     keys = dict.fromkeys(readings)
     for key in readings:
         keys.update(dict.fromkeys(_initial_e_variants(key)))

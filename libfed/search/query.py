@@ -5,7 +5,9 @@ A query is words, each optionally limited to a field (`title:`, `author:`,
 keys (a Cyrillic word has one per orthography, libfed.records.search_keys). Words of four
 or more letters also match as a prefix, because the region's languages add suffixes
 (`kutubxona` finds `kutubxonalar`, `kitob` finds `kitobi`). A valid ISBN or ISSN is
-matched as that number however it is hyphenated.
+matched as that number however it is hyphenated. A word typed without the region's
+letters (`sirvan`, `kitabxanaciliq`, `Ширваншахлар` for Ширваншаһлар) matches by its
+folded key too; records that match every word by its exact key rank first.
 
 Results are editions (libfed.records.search_documents.edition_key), ranked by their
 best-matching record: a title hit weighs most, then authors, subjects, the rest
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from stdnum import isbn as stdnum_isbn
 from stdnum import issn as stdnum_issn
 
-from libfed.records.search_keys import query_keys
+from libfed.records.search_keys import FOLDED, query_keys
 
 LOCAL = "local"  # the source filter's name for this library's own records
 MAX_WORDS = 12
@@ -95,11 +97,32 @@ class SearchResults:
 
 @dataclass(frozen=True)
 class _Term:
-    """One word: its alternative token sequences, the field it is limited to."""
+    """One word: its alternative token sequences (the exact keys first, then the folded
+    ones), how many of them are exact, the field it is limited to."""
 
     alternatives: tuple[tuple[str, ...], ...]
     column: str | None
     prefix: bool
+    exact: int = 1
+
+    def options(self, exact_only: bool = False) -> list[tuple[tuple[str, ...], bool]]:
+        """(tokens, prefix-matched) of each alternative. A folded key shorter than the
+        exact one (şah: shah, sah) is a prefix only at four letters, like any word."""
+        chosen = self.alternatives[: self.exact] if exact_only else self.alternatives
+        return [
+            (a, self.prefix and len(a[-1].removeprefix(FOLDED)) >= _PREFIX_FROM)
+            if i >= self.exact
+            else (a, self.prefix)
+            for i, a in enumerate(chosen)
+        ]
+
+    @property
+    def folds(self) -> bool:
+        return len(self.alternatives) > self.exact
+
+
+def _alternatives(word: str, folded: bool) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(tuple(k.split()) for k in query_keys(word, folded) if k.strip()))
 
 
 def _standard_number(word: str) -> str | None:
@@ -143,44 +166,50 @@ def parse(query_text: str) -> list[_Term]:
         if number is not None:
             terms.append(_Term(((number,),), "other_key", False))
         else:
-            alternatives = tuple(
-                dict.fromkeys(tuple(k.split()) for k in query_keys(word) if k.strip())
-            )
-            if not alternatives:
+            exact = _alternatives(word, folded=False)
+            if not exact:
                 continue  # punctuation only
+            # A folded key meets a record's folded tokens (marked) and a record written
+            # without the letters (Sirvan, its exact tokens).
+            folded = tuple(
+                option
+                for a in _alternatives(word, folded=True)
+                for option in (a, tuple(FOLDED + t for t in a))
+                if option not in exact
+            )
             column = FIELDS[name.lower()][0] if name and name.lower() in FIELDS else None
-            prefix = all(len(a[-1]) >= _PREFIX_FROM for a in alternatives)
-            terms.append(_Term(alternatives, column, prefix))
+            prefix = all(len(a[-1]) >= _PREFIX_FROM for a in exact)
+            terms.append(_Term(exact + folded, column, prefix, len(exact)))
         if len(terms) > MAX_WORDS:
             raise QueryError(f"A query has at most {MAX_WORDS} words.")
     return terms
 
 
-def _fts5(terms: list[_Term]) -> str:
+def _fts5(terms: list[_Term], exact_only: bool = False) -> str:
     """An FTS5 MATCH expression; tokens are [a-z0-9]+, so quoting them is escaping enough."""
     parts = []
     for term in terms:
         options = []
-        for tokens in term.alternatives:
+        for tokens, prefix in term.options(exact_only):
             phrase = " + ".join(f'"{t}"' for t in tokens)
-            options.append(phrase + ("*" if term.prefix else ""))
+            options.append(phrase + ("*" if prefix else ""))
         expression = "(" + " OR ".join(options) + ")"
         parts.append(f"{term.column} : {expression}" if term.column else expression)
     return " AND ".join(parts)
 
 
-def _tsquery(terms: list[_Term]) -> str:
+def _tsquery(terms: list[_Term], exact_only: bool = False) -> str:
     """A to_tsquery('simple', ...) expression, the same meaning as _fts5."""
     weight = {column: w for column, w in FIELDS.values()} | {"other_key": "D"}
     parts = []
     for term in terms:
         label = weight[term.column] if term.column else ""
         options = []
-        for tokens in term.alternatives:
+        for tokens, prefix in term.options(exact_only):
             last = len(tokens) - 1
             options.append(
                 " <-> ".join(
-                    f"{t}:{'*' if term.prefix and i == last else ''}{label}".rstrip(":")
+                    f"{t}:{'*' if prefix and i == last else ''}{label}".rstrip(":")
                     for i, t in enumerate(tokens)
                 )
             )
@@ -220,7 +249,10 @@ def _ranked_editions(session: Session, query: SearchQuery, terms: list[_Term]) -
     or harvested), all of them for any but the broadest query: ranking costs some 2 µs
     a match on either engine, and a word in a quarter of a million records would take
     half a second. Both engines walk the matches newest first and stop there.
+    When a word matches by a folded key too, records matching every word exactly rank
+    above the others: a second, exact-only test of each ranked match.
     """
+    folds = any(term.folds for term in terms)
     where, values = _filters(query, "e")
     values |= {
         "limit": query.per_page,
@@ -229,32 +261,44 @@ def _ranked_editions(session: Session, query: SearchQuery, terms: list[_Term]) -
         "cap": RANKED + 1,  # one more than ranked: are there more?
     }
     if session.get_bind().dialect.name == "postgresql":
+        exact = "document @@ to_tsquery('simple', :exact)" if folds else "true"
         sql = (
             "WITH probe AS (SELECT e.record_id, e.edition_key, e.document FROM search_entries e "
             f"WHERE e.document @@ to_tsquery('simple', :match){where} "
             "ORDER BY e.record_id DESC LIMIT :cap), "
             "ranked AS (SELECT edition_key, ts_rank(document, to_tsquery('simple', :match)) "
-            "AS score FROM probe ORDER BY record_id DESC LIMIT :ranked) "
+            f"AS score, {exact} AS exact FROM probe ORDER BY record_id DESC LIMIT :ranked) "
             "SELECT edition_key, count(*) OVER () AS total, "
             "(SELECT count(*) FROM probe) AS matches FROM ranked GROUP BY edition_key "
-            "ORDER BY max(score) DESC, edition_key LIMIT :limit OFFSET :offset"
+            "ORDER BY bool_or(exact) DESC, max(score) DESC, edition_key "
+            "LIMIT :limit OFFSET :offset"
         )
         values["match"] = _tsquery(terms)
+        if folds:
+            values["exact"] = _tsquery(terms, exact_only=True)
     else:
         # The FTS5 table drives (bm25 works only there), newest first, and stops at the cap.
         joined = " JOIN search_entries e ON e.record_id = f.rowid" if where else ""
+        exact = (
+            "EXISTS (SELECT 1 FROM search_fts x WHERE x.rowid = probe.record_id "
+            "AND x.search_fts MATCH :exact)"
+            if folds
+            else "1"
+        )
         sql = (
             "WITH probe AS MATERIALIZED (SELECT f.rowid AS record_id, "
             f"bm25(search_fts, {_WEIGHTS}) AS score FROM search_fts f{joined} "
             f"WHERE search_fts MATCH :match{where} ORDER BY f.rowid DESC LIMIT :cap), "
-            "hits AS (SELECT * FROM probe ORDER BY record_id DESC LIMIT :ranked) "
+            f"hits AS (SELECT *, {exact} AS exact FROM probe ORDER BY record_id DESC LIMIT :ranked) "
             "SELECT e.edition_key, count(*) OVER () AS total, "
             "(SELECT count(*) FROM probe) AS matches FROM hits h "
             "JOIN search_entries e ON e.record_id = h.record_id "
-            "GROUP BY e.edition_key ORDER BY min(h.score), e.edition_key "
+            "GROUP BY e.edition_key ORDER BY max(h.exact) DESC, min(h.score), e.edition_key "
             "LIMIT :limit OFFSET :offset"
         )
         values["match"] = _fts5(terms)
+        if folds:
+            values["exact"] = _fts5(terms, exact_only=True)
     return list(session.execute(text(sql), values))
 
 
