@@ -118,3 +118,6 @@ def test_query_keys_keep_their_exact_reading_apart_from_the_folded_one() -> None
     assert query_keys("Şirvan", folded=True) == ("sirvan",)
     assert "sirvansaxlar" in query_keys("Ширваншахлар", folded=True)
     assert record_key("Ширваншаһлар", "aze", folded=True) == "sirvansaxlar"
+    assert record_key("Фарҳод", "uzb", folded=True) in query_keys("Фарход", folded=True)
+    assert record_key("Ҝәнҹә", "aze", folded=True) in query_keys("Кенче", folded=True)
+    assert record_key("Şuşa", "aze", folded=True) in query_keys("Susa", folded=True)
