@@ -281,7 +281,7 @@ def test_records_delete_tombstones_a_known_record(run: Invoke, database: Databas
         xml = stored_metadata(session, identifier)
         sets = session.scalars(select(RecordSet.set_spec).where(RecordSet.record_id == row.id))
         assert list(sets) == ["x"]
-    assert xml == {"marc21": None, "oai_dc": None}
+    assert xml == {"marc21": None, "mods": None, "oai_dc": None}
     other = record(database, PREFIX + "5637241")
     assert other is not None and not other.deleted
 

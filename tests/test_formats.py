@@ -384,9 +384,12 @@ def test_the_command_renders_every_format_or_the_one_named(
 
 
 def test_the_command_refuses_an_unknown_format(command: Callable[..., Result]) -> None:
-    result = command("rerender", "--format", "mods")
+    result = command("rerender", "--format", "dcterms")
     assert result.exit_code == 2
-    assert "no format 'mods' here; the registered ones: oai_dc, marc21" in result.output
+    assert (
+        "no format 'dcterms' here; the registered ones: oai_dc, marc21, marcxml, mods"
+        in result.output
+    )
 
 
 def test_the_command_names_the_records_whose_marc_is_refused_and_leaves_them(

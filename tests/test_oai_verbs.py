@@ -110,6 +110,7 @@ def test_list_metadata_formats_of_the_repository(client, oai_schema) -> None:
         "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC_NS),
         "marc21": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
         "marcxml": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
+        "mods": ("http://www.loc.gov/standards/mods/v3/mods-3-8.xsd", "http://www.loc.gov/mods/v3"),
     }
 
 
@@ -117,7 +118,7 @@ def test_list_metadata_formats_of_one_item(repository, client, oai_schema) -> No
     identifier = all_identifiers(repository)[0]
     root = oai(client, oai_schema, verb="ListMetadataFormats", identifier=identifier)
     no_error(root)
-    assert set(_formats(root)) == {"oai_dc", "marc21", "marcxml"}
+    assert set(_formats(root)) == {"oai_dc", "marc21", "marcxml", "mods"}
     assert root.find("oai:request", NS).attrib == {
         "verb": "ListMetadataFormats",
         "identifier": identifier,

@@ -238,16 +238,20 @@ def _issn(field: Field, out: _Slots) -> None:
             out[_IDENTIFIER].append(f"URN:ISSN:{value.strip()}")
 
 
+def language_codes(value: str) -> list[str]:
+    """The MARC language codes of a 041 $a (or 040 $b): older records pack several into
+    one ("engrus"); anything that is not a run of 3-letter codes (e.g. 2-letter codes
+    under ind2 = 7) is not a MARC language code and is skipped rather than guessed at."""
+    run = value.strip().lower()
+    if run and len(run) % 3 == 0 and run.isascii() and run.isalpha():
+        return [run[i : i + 3] for i in range(0, len(run), 3)]
+    return []
+
+
 def _language_041(field: Field, out: _Slots) -> None:
-    """Older records pack several codes into one $a ("engrus"); anything that is not a
-    run of 3-letter codes (e.g. 2-letter codes under ind2 = 7) is not a MARC language
-    code and is skipped rather than guessed at."""
     for code, value in field.subfields:
-        if code != "a" or not value:
-            continue
-        run = value.strip().lower()
-        if run and len(run) % 3 == 0 and run.isascii() and run.isalpha():
-            out[_LANGUAGE].extend(run[i : i + 3] for i in range(0, len(run), 3))
+        if code == "a" and value:
+            out[_LANGUAGE].extend(language_codes(value))
 
 
 def _field_008(field: Field, out: _Slots) -> None:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from libfed.kernel.db import Database
 
-from .formats import FORMATS, MARC21, MetadataFormat, rendered
+from .formats import FORMATS, MARC21, MetadataFormat, rendered, rendered_formats
 from .marc_checks import RecordRejected, checked
 from .marcxml import record_from_element
 from .models import Record, RecordFormat
@@ -98,15 +98,42 @@ def _made_again(
     )
 
 
+def lacking_formats(db: Database) -> list[MetadataFormat]:
+    """The formats some live record with MARC is not stored in: a format added to the
+    registry after the record was written, which `libfed db upgrade` renders."""
+    with_marc = select(Record.id).where(
+        Record.deleted.is_(False),
+        exists().where(RecordFormat.record_id == Record.id, RecordFormat.prefix == MARC21.prefix),
+    )
+    with db.session() as session:
+        return [
+            entry
+            for entry in rendered_formats()
+            if session.scalar(
+                with_marc.where(
+                    ~exists().where(
+                        RecordFormat.record_id == Record.id, RecordFormat.prefix == entry.prefix
+                    )
+                ).limit(1)
+            )
+            is not None
+        ]
+
+
 def rerender(
     db: Database,
     formats: Sequence[MetadataFormat] | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    lacking_only: bool = False,
 ) -> Rerendered:
     """Render every live record with MARC again in `formats` (default: every registered
-    one); see the module's docstring. `progress` is told how many records each batch read."""
+    one); see the module's docstring. `progress` is told how many records each batch read.
+    `lacking_only` reads only the records stored without one of `formats`, which is all
+    that a format new to the registry needs."""
     done = Rerendered()
-    for batch in stored_batches(db, BATCH_SIZE, having=MARC21.prefix):
+    lacking = [entry.prefix for entry in formats or rendered_formats()] if lacking_only else ()
+    for batch in stored_batches(db, BATCH_SIZE, having=MARC21.prefix, lacking=lacking):
         changed: dict[int, NewRecord] = {}
         for record in batch:
             made = _made_again(record, formats)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from libfed.kernel.db import Database
@@ -53,12 +53,18 @@ class StoredRecord:
 
 
 def stored_batches(
-    db: Database, size: int, *, member_of: str | None = None, having: str | None = None
+    db: Database,
+    size: int,
+    *,
+    member_of: str | None = None,
+    having: str | None = None,
+    lacking: Iterable[str] = (),
 ) -> Iterator[list[StoredRecord]]:
     """The live records, `size` at a time in id order, each batch read in a transaction
     of its own: only members of the set `member_of`, only those stored in format
-    `having`, when given. Records stored after the first batch (by the caller, say, under
-    a new identifier) are not read."""
+    `having`, only those stored without one of the formats `lacking`, when given.
+    Records stored after the first batch (by the caller, say, under a new identifier)
+    are not read."""
     with db.session() as session:
         last = session.scalar(select(func.max(Record.id))) or 0
     selected = select(Record.id, Record.identifier, Record.header_xml, Record.content_hash).where(
@@ -72,6 +78,8 @@ def stored_batches(
         selected = selected.where(
             exists().where(RecordFormat.record_id == Record.id, RecordFormat.prefix == having)
         )
+    if missing := [_stored_in(prefix) for prefix in lacking]:
+        selected = selected.where(not_(and_(*missing)))
     after = 0
     while True:
         with db.session() as session:
@@ -89,6 +97,11 @@ def stored_batches(
                 bodies[record_id][prefix] = body
         yield [StoredRecord(*r, bodies[r.id]) for r in records]
         after = records[-1].id
+
+
+def _stored_in(prefix: str) -> ColumnElement[bool]:
+    """Whether the record of the enclosing query is stored in format `prefix`."""
+    return exists().where(RecordFormat.record_id == Record.id, RecordFormat.prefix == prefix)
 
 
 def _canonical(xml: bytes) -> bytes:

@@ -135,6 +135,7 @@ def db_upgrade(context: Context) -> None:
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
     recheck_outdated(context)
+    _render_lacking(context.db)
 
 
 @db.command("reindex")
@@ -172,6 +173,21 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     )
     for identifier, reason in done.refused:
         click.echo(f"  left as it is {identifier}: {reason}")
+
+
+def _render_lacking(database: Database) -> None:
+    """A format added to the registry since records were stored is rendered for them,
+    so that an upgraded server serves it for every record (docs/formats.md)."""
+    from libfed.records.rerender import lacking_formats, rerender
+
+    formats = lacking_formats(database)
+    if formats:
+        names = ", ".join(entry.prefix for entry in formats)
+        click.echo(f"rendering the records stored without {names} ...")
+        done = rerender(database, formats, lacking_only=True)
+        click.echo(f"  {done.changed:,} records stored in {names}")
+        for identifier, reason in done.refused:
+            click.echo(f"  left as it is {identifier}: {reason}")
 
 
 def _reindex(database: Database) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from pymarc import Record
 
-from . import marc21, marcxml, oai_dc
+from . import marc21, marcxml, mods, oai_dc
 from .entry import MetadataFormat
 
 # prefix -> format, in the order ListMetadataFormats lists them: one line per format.
@@ -29,6 +29,7 @@ FORMATS: dict[str, MetadataFormat] = {
         oai_dc.FORMAT,
         marc21.FORMAT,
         marcxml.FORMAT,
+        mods.FORMAT,
     )
 }
 
