@@ -145,7 +145,11 @@ def test_this_librarys_record_for_anyone(
         a.text_content(): a.get("href")
         for a in page.xpath("//h2[@id='formats']/following-sibling::ul[1]//a")
     }
-    assert set(links) == {"Dublin Core over OAI-PMH (XML)", "MARC 21 (MARCXML) over OAI-PMH (XML)"}
+    assert set(links) == {
+        "Dublin Core over OAI-PMH (XML)",
+        "MARC 21 (MARCXML) over OAI-PMH (XML)",
+        "MODS over OAI-PMH (XML)",
+    }
     marc_link = urllib.parse.urlsplit(links["MARC 21 (MARCXML) over OAI-PMH (XML)"])
     assert f"{marc_link.scheme}://{marc_link.netloc}{marc_link.path}" == config.oai.base_url
     assert urllib.parse.parse_qs(marc_link.query) == {

@@ -54,7 +54,11 @@ blueprint.context_processor(helpers)
 
 # What a person calls each format the records are served in (a format added to the
 # registry without a name here is shown by its prefix).
-FORMAT_NAMES = {OAI_DC.prefix: "Dublin Core", MARC21.prefix: "MARC 21 (MARCXML)"}
+FORMAT_NAMES = {
+    OAI_DC.prefix: "Dublin Core",
+    MARC21.prefix: "MARC 21 (MARCXML)",
+    "mods": "MODS",
+}
 MAX_MARC_FIELDS = 500  # shown of one record; a partner's record may carry thousands
 _PROVENANCE = "{http://www.openarchives.org/OAI/2.0/provenance}"
 # Stored XML is ours, but harvested text is anyone's: nothing resolved, nothing fetched.
