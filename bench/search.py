@@ -28,7 +28,8 @@
 4. Queries, words picked from the generated data so the mix means the same at any size
    (a common title word, two words, a word with about 100 hits, a word with one hit, a
    Cyrillic word that Latin holdings match, its Latin spelling, an ISBN, a prefix, a
-   filtered query, page 5): each run BENCH_SEARCH_RUNS times in-process through
+   filtered query, page 5, an Azerbaijani word typed without ş ç ə ı ğ ö ü, one typed
+   on a Russian keyboard without the Uzbek, Karakalpak or Azerbaijani letters): each run BENCH_SEARCH_RUNS times in-process through
    libfed.search.query.search and BENCH_SEARCH_HTTP_RUNS times as GET /api/v1/search
    against `libfed serve`, SQLite and PostgreSQL alternately for each run, after two
    warm-up runs each; p50 and p99.
@@ -69,7 +70,7 @@ from libfed.records import search_index
 from libfed.records.crosswalk import dc_elements
 from libfed.records.search_documents import document_from_oai_dc
 from libfed.records.search_index import entry_row
-from libfed.records.search_keys import record_key
+from libfed.records.search_keys import query_keys, record_key
 from libfed.records.stored_xml import metadata_of, record_body, render_header
 from libfed.records.xmltext import escape_text
 from libfed.root.migrate import upgrade
@@ -572,6 +573,7 @@ def query_mix(stats: Stats) -> dict[str, SearchQuery]:
     stem = max(sorted(t for t in df if len(t) >= 9 and t != common), key=lambda t: df[t])
     source = max((s for s in stats.source if s), key=lambda s: stats.source[s])
     language = max((x for x in stats.language if x), key=lambda x: stats.language[x])
+    typed_latin, typed_cyrillic = _typed_without_the_letters(df)
     # A filtered query must match something: the commonest word of that language's titles.
     return {
         "common word": SearchQuery(common),
@@ -586,7 +588,46 @@ def query_mix(stats: Stats) -> dict[str, SearchQuery]:
             _commonest_in(language), source=source, language=language, year_from=1950, year_to=2000
         ),
         "common word, page 5": SearchQuery(common, page=5),
+        "typed without ş ç ə ı (folded)": SearchQuery(typed_latin),
+        "typed on a Russian keyboard (folded)": SearchQuery(typed_cyrillic),
     }
+
+
+# How a Russian keyboard types the region's Cyrillic: what a reader writes, not the rule
+# the index applies (search_keys._CYRILLIC_STAND_INS), which the query must meet.
+_RUSSIAN_KEYBOARD = str.maketrans("һҳҹҝқғўүөәјңҺҲҸҜҚҒЎҮӨӘЈҢ", "ххчккгууоейнХХЧККГУУОЕЙН")
+
+
+def _typed_without_the_letters(df: Counter) -> tuple[str, str]:
+    """The commonest Azerbaijani title word (5+ letters) that needs a letter an English
+    keyboard lacks, typed as its folded key (Kitabxanaçılıq as kitabxanaciliq), and the
+    commonest Uzbek, Karakalpak or Azerbaijani Cyrillic one that needs a letter a Russian
+    keyboard lacks, typed with the letters people use for it (Ширваншахлар)."""
+    words = {
+        (word, language)
+        for fields in _POOL
+        if (language := _language(fields)) in ("aze", "uzb", "kaa")
+        for element, value in fields
+        if element == "title"
+        for word in value.split()
+        if word.isalpha() and len(word) >= 5
+    }
+    latin = sorted(
+        (df[exact], typed)
+        for word, language in words
+        if language == "aze"
+        and (exact := record_key(word, language))
+        != (typed := record_key(word, language, folded=True))
+    )
+    cyrillic = sorted(
+        (df[record_key(word, language)], typed.lower())
+        for word, language in words
+        if _CYRILLIC.search(word)
+        # Only words that the typed form misses by its exact keys (Karakalpak ғ is g
+        # in both: шыгармалары finds шығармалары exactly).
+        and record_key(word, language) not in query_keys(typed := word.translate(_RUSSIAN_KEYBOARD))
+    )
+    return latin[-1][1], cyrillic[-1][1]
 
 
 def _commonest_in(language: str) -> str:

@@ -279,16 +279,20 @@ def _ranked_editions(session: Session, query: SearchQuery, terms: list[_Term]) -
     else:
         # The FTS5 table drives (bm25 works only there), newest first, and stops at the cap.
         joined = " JOIN search_entries e ON e.record_id = f.rowid" if where else ""
-        exact = (
-            "EXISTS (SELECT 1 FROM search_fts x WHERE x.rowid = probe.record_id "
-            "AND x.search_fts MATCH :exact)"
+        # The exact matches among the probed: one more FTS5 query over the probe's rowid
+        # range (FTS5 seeks there). Per row, FTS5 would read the whole doclist each time.
+        exact_hits = (
+            "exact_hits AS MATERIALIZED (SELECT rowid FROM search_fts WHERE search_fts "
+            "MATCH :exact AND rowid >= (SELECT min(record_id) FROM probe)), "
             if folds
-            else "1"
+            else ""
         )
+        exact = "record_id IN (SELECT rowid FROM exact_hits)" if folds else "1"
         sql = (
             "WITH probe AS MATERIALIZED (SELECT f.rowid AS record_id, "
             f"bm25(search_fts, {_WEIGHTS}) AS score FROM search_fts f{joined} "
             f"WHERE search_fts MATCH :match{where} ORDER BY f.rowid DESC LIMIT :cap), "
+            f"{exact_hits}"
             f"hits AS (SELECT *, {exact} AS exact FROM probe ORDER BY record_id DESC LIMIT :ranked) "
             "SELECT e.edition_key, count(*) OVER () AS total, "
             "(SELECT count(*) FROM probe) AS matches FROM hits h "
