@@ -169,6 +169,20 @@ def write_config(path: Path, config: Config, harvest: str = "") -> Path:
     return path
 
 
+@pytest.fixture
+def db_command(config: Config, db: Database, tmp_path: Path, clock: Clock):  # type: ignore[no-untyped-def]
+    """`libfed db ...` run on the command line against a database holding the pymarc
+    MARCXML batch, imported a minute before: what the rerender tests call."""
+    from click.testing import CliRunner
+
+    from libfed.root.cli import main
+
+    load(db, "marcxml/pymarc_batch.xml")
+    clock.advance(60)
+    settings = write_config(tmp_path / "config.toml", config)
+    return lambda *args: CliRunner().invoke(main, ["--config", str(settings), "db", *args])
+
+
 def load(
     db: Database, *names: str, sets: dict | None = None, encoding: str | None = None
 ) -> ImportSummary:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from copy import deepcopy
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import OAI_NS, REPOSITORY_ID, Clock, load, parse_valid, write_config
+from click.testing import Result
+from conftest import OAI_NS, REPOSITORY_ID, Clock, load, parse_valid
 from lxml import etree
 from oaipmh.client import Client
 from oaipmh.metadata import MetadataRegistry
@@ -33,7 +32,6 @@ from libfed.records.models import Record, RecordFormat
 from libfed.records.repository import store
 from libfed.records.xml_schemas import schema_problem
 from libfed.root.app import create_app
-from libfed.root.cli import main
 
 MARCXML = FORMATS["marcxml"]
 DC_ONLY = (
@@ -172,18 +170,10 @@ def test_a_record_stored_before_it_was_registered_is_served_in_it(
     assert schema_problem(MARCXML, marc) is None
 
 
-@pytest.fixture
-def command(config: Config, db: Database, tmp_path: Path, clock: Clock) -> Callable[..., Result]:
-    load(db, "marcxml/pymarc_batch.xml")
-    clock.advance(60)
-    settings = write_config(tmp_path / "config.toml", config)
-    return lambda *args: CliRunner().invoke(main, ["--config", str(settings), "db", *args])
-
-
 def test_rerender_of_it_renders_the_marc21_it_is_served_from(
-    command: Callable[..., Result],
+    db_command: Callable[..., Result],
 ) -> None:
-    result = command("rerender", "--format", "marcxml")
+    result = db_command("rerender", "--format", "marcxml")
     assert result.exit_code == 0, result.output
     assert "2 records with MARC read, 0 stored again, 0 left as they are" in result.output
 

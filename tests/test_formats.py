@@ -9,11 +9,10 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import OAI_NS, REPOSITORY_ID, ROOT, Clock, load, parse_valid, write_config
+from click.testing import Result
+from conftest import OAI_NS, REPOSITORY_ID, ROOT, Clock, load, parse_valid
 from lxml import etree
 from pymarc import Record as MarcRecord
 from sqlalchemy import select
@@ -36,7 +35,6 @@ from libfed.records.rewriting import stored_batches, unchanged_since_read
 from libfed.records.stored_xml import metadata_of
 from libfed.records.xml_schemas import schema_problem
 from libfed.root.app import create_app
-from libfed.root.cli import main
 
 FIXTURES = ROOT / "tests" / "fixtures"
 LOCAL_FILES = (
@@ -362,29 +360,21 @@ def test_a_record_written_after_rerender_read_it_is_left_to_that_write(
 # --- the command ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def command(config: Config, db: Database, tmp_path: Path, clock: Clock) -> Callable[..., Result]:
-    load(db, "marcxml/pymarc_batch.xml")
-    clock.advance(60)
-    settings = write_config(tmp_path / "config.toml", config)
-    return lambda *args: CliRunner().invoke(main, ["--config", str(settings), "db", *args])
-
-
 def test_the_command_renders_every_format_or_the_one_named(
-    command: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    db_command: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = command("rerender")
+    result = db_command("rerender")
     assert result.exit_code == 0, result.output
     assert "2 records with MARC read, 0 stored again, 0 left as they are" in result.output
 
     monkeypatch.setitem(FORMATS, EXAMPLE.prefix, EXAMPLE)
-    result = command("rerender", "--format", "mods_title")
+    result = db_command("rerender", "--format", "mods_title")
     assert result.exit_code == 0, result.output
     assert "2 records with MARC read, 2 stored again" in result.output
 
 
-def test_the_command_refuses_an_unknown_format(command: Callable[..., Result]) -> None:
-    result = command("rerender", "--format", "dcterms")
+def test_the_command_refuses_an_unknown_format(db_command: Callable[..., Result]) -> None:
+    result = db_command("rerender", "--format", "dcterms")
     assert result.exit_code == 2
     assert (
         "no format 'dcterms' here; the registered ones: oai_dc, marc21, marcxml, mods"
@@ -393,13 +383,13 @@ def test_the_command_refuses_an_unknown_format(command: Callable[..., Result]) -
 
 
 def test_the_command_names_the_records_whose_marc_is_refused_and_leaves_them(
-    command: Callable[..., Result], db: Database
+    db_command: Callable[..., Result], db: Database
 ) -> None:
     broken = "<record xmlns='http://www.loc.gov/MARC21/slim'><leader>short</leader></record>"
     with db.write() as session:
         store(session, [NewRecord.of(f"oai:{REPOSITORY_ID}:broken", {MARC21.prefix: broken})])
     before = datestamps(db)
-    result = command("rerender")
+    result = db_command("rerender")
     assert result.exit_code == 0, result.output
     assert "3 records with MARC read, 0 stored again, 1 left as they are" in result.output
     assert f"left as it is oai:{REPOSITORY_ID}:broken: leader is 5 characters long" in result.output
