@@ -83,6 +83,7 @@ def _create_app(config: Config, db: Database) -> Flask:
         "sources": "libfed.harvest.cli:sources",
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
+        "export": "libfed.records.export_cli:export_command",
     },
 )
 @click.option(
@@ -135,7 +136,7 @@ def db_upgrade(context: Context) -> None:
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
     recheck_outdated(context)
-    _render_lacking(context.db)
+    _render_lacking(context.db, context.config)
 
 
 @db.command("reindex")
@@ -158,6 +159,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     or a renderer changes: a record that comes out different gets a new datestamp, so
     that incremental harvests fetch it. Records without MARC are left as they are."""
     from libfed.records.rerender import UnknownFormat, count_with_marc, format_named, rerender
+    from libfed.records.site import Site
 
     try:
         formats = None if prefix is None else [format_named(prefix)]
@@ -166,7 +168,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     database = context.migrated_db()
     total = count_with_marc(database)
     with click.progressbar(length=total, label="rendering", file=sys.stderr) as bar:
-        done = rerender(database, formats, bar.update)
+        done = rerender(database, formats, bar.update, site=Site.of(context.config))
     click.echo(
         f"{done.read:,} records with MARC read, {done.changed:,} stored again, "
         f"{len(done.refused):,} left as they are (their MARC is refused today)"
@@ -175,16 +177,17 @@ def db_rerender(context: Context, prefix: str | None) -> None:
         click.echo(f"  left as it is {identifier}: {reason}")
 
 
-def _render_lacking(database: Database) -> None:
+def _render_lacking(database: Database, config: Config) -> None:
     """A format added to the registry since records were stored is rendered for them,
     so that an upgraded server serves it for every record (docs/formats.md)."""
     from libfed.records.rerender import lacking_formats, rerender
+    from libfed.records.site import Site
 
     formats = lacking_formats(database)
     if formats:
         names = ", ".join(entry.prefix for entry in formats)
         click.echo(f"rendering the records stored without {names} ...")
-        done = rerender(database, formats, lacking_only=True)
+        done = rerender(database, formats, lacking_only=True, site=Site.of(config))
         click.echo(f"  {done.changed:,} records stored in {names}")
         for identifier, reason in done.refused:
             click.echo(f"  left as it is {identifier}: {reason}")
@@ -252,6 +255,7 @@ def import_command(
 
     from libfed.records.importer import import_files
     from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
+    from libfed.records.site import Site
 
     if encoding and not is_known_encoding(encoding):
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
@@ -271,6 +275,7 @@ def import_command(
             sets=sets,
             encoding=encoding,
             progress=bar.update,
+            site=Site.of(context.config),
         )
     _print_summary(summary)
     if summary.rejected:
@@ -373,6 +378,7 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
 
     from libfed.records.importer import import_files
     from libfed.records.repository import describe_set
+    from libfed.records.site import Site
 
     with database.write() as session:
         describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
@@ -382,7 +388,11 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
     for name, (spec, _name, _description) in DEMO_SETS.items():
         with resources.as_file(data / name) as path:
             summary = import_files(
-                database, context.config.oai.repository_identifier, [path], sets={spec: None}
+                database,
+                context.config.oai.repository_identifier,
+                [path],
+                sets={spec: None},
+                site=Site.of(context.config),
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)
