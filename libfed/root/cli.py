@@ -136,7 +136,7 @@ def db_upgrade(context: Context) -> None:
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
     recheck_outdated(context)
-    _render_lacking(context.db, context.config)
+    _render_lacking(context.db)
 
 
 @db.command("reindex")
@@ -159,7 +159,6 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     or a renderer changes: a record that comes out different gets a new datestamp, so
     that incremental harvests fetch it. Records without MARC are left as they are."""
     from libfed.records.rerender import UnknownFormat, count_with_marc, format_named, rerender
-    from libfed.records.site import Site
 
     try:
         formats = None if prefix is None else [format_named(prefix)]
@@ -168,7 +167,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     database = context.migrated_db()
     total = count_with_marc(database)
     with click.progressbar(length=total, label="rendering", file=sys.stderr) as bar:
-        done = rerender(database, formats, bar.update, site=Site.of(context.config))
+        done = rerender(database, formats, bar.update)
     click.echo(
         f"{done.read:,} records with MARC read, {done.changed:,} stored again, "
         f"{len(done.refused):,} left as they are (their MARC is refused today)"
@@ -177,17 +176,16 @@ def db_rerender(context: Context, prefix: str | None) -> None:
         click.echo(f"  left as it is {identifier}: {reason}")
 
 
-def _render_lacking(database: Database, config: Config) -> None:
+def _render_lacking(database: Database) -> None:
     """A format added to the registry since records were stored is rendered for them,
     so that an upgraded server serves it for every record (docs/formats.md)."""
     from libfed.records.rerender import lacking_formats, rerender
-    from libfed.records.site import Site
 
     formats = lacking_formats(database)
     if formats:
         names = ", ".join(entry.prefix for entry in formats)
         click.echo(f"rendering the records stored without {names} ...")
-        done = rerender(database, formats, lacking_only=True, site=Site.of(config))
+        done = rerender(database, formats, lacking_only=True)
         click.echo(f"  {done.changed:,} records stored in {names}")
         for identifier, reason in done.refused:
             click.echo(f"  left as it is {identifier}: {reason}")
@@ -255,7 +253,6 @@ def import_command(
 
     from libfed.records.importer import import_files
     from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
-    from libfed.records.site import Site
 
     if encoding and not is_known_encoding(encoding):
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
@@ -275,7 +272,6 @@ def import_command(
             sets=sets,
             encoding=encoding,
             progress=bar.update,
-            site=Site.of(context.config),
         )
     _print_summary(summary)
     if summary.rejected:
@@ -378,7 +374,6 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
 
     from libfed.records.importer import import_files
     from libfed.records.repository import describe_set
-    from libfed.records.site import Site
 
     with database.write() as session:
         describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
@@ -388,11 +383,7 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
     for name, (spec, _name, _description) in DEMO_SETS.items():
         with resources.as_file(data / name) as path:
             summary = import_files(
-                database,
-                context.config.oai.repository_identifier,
-                [path],
-                sets={spec: None},
-                site=Site.of(context.config),
+                database, context.config.oai.repository_identifier, [path], sets={spec: None}
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)
