@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from libfed.kernel.db import Base
 
@@ -97,6 +98,23 @@ class RecordSet(Base):
     )
     datestamp: Mapped[datetime] = mapped_column(DateTime)
     identifier: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
+    # True: the record is in the set only because a set's rule chose it (that set, or a
+    # ruled child of it); a rule's change may take it out again. False: hand-assigned
+    # (import --set, a harvest's source set), which stays (libfed.records.set_rules).
+    by_rule: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SetRule(Base):
+    """A set defined by a rule: the rule's JSON (libfed.records.set_rules.Rule), kept as
+    validated before it was stored."""
+
+    __tablename__ = "set_rules"
+
+    set_spec: Mapped[str] = mapped_column(
+        ForeignKey("sets.spec", ondelete="CASCADE"), primary_key=True
+    )
+    rule_json: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class SearchEntry(Base):

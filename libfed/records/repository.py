@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from operator import itemgetter
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -27,6 +28,7 @@ from libfed.records.search_index import entry_row, replace_entries
 
 from .formats import OAI_DC
 from .models import OAISet, Record, RecordFormat, RecordSet
+from .set_rules import Facts, Rules, facts_of, load_rules, sets_of, with_ancestors
 from .stored_xml import metadata_of, record_body, render_header
 
 
@@ -73,18 +75,11 @@ class NewRecord:
         return cls(identifier, encoded, tuple(sets), h.digest(), abouts, document)
 
 
-def with_ancestors(specs: Iterable[str]) -> set[str]:
-    """`a:b:c` -> {a, a:b, a:b:c}: membership of a set implies membership of its parents."""
-    result: set[str] = set()
-    for spec in specs:
-        parts = spec.split(":")
-        result.update(":".join(parts[: i + 1]) for i in range(len(parts)))
-    return result
-
-
-def _digest(entry: NewRecord, sets: Iterable[str]) -> str:
+def _digest(entry: NewRecord, sets: set[str], hand: set[str]) -> str:
     h = hashlib.sha256(entry.digest)
     h.update(b"\1" + "\0".join(sorted(sets)).encode("utf-8"))
+    if hand != sets:  # some membership by a rule: which ones is part of what is stored
+        h.update(b"\2" + "\0".join(sorted(hand)).encode("utf-8"))
     return h.hexdigest()
 
 
@@ -129,30 +124,43 @@ class _Change:
     entry: NewRecord
     sets: set[str]
     digest: str
+    hand: set[str]  # the sets among `sets` not chosen by a rule
+
+
+def _facts(entry: NewRecord, hand: set[str]) -> Facts:
+    """What the rules read of `entry`: what its search entry will hold, its formats."""
+    document = entry.document
+    return facts_of(
+        hand,
+        document.year if document else None,
+        document.subject_key if document else None,
+        entry.formats,
+    )
 
 
 def _plan(
-    batch: Sequence[NewRecord], known: dict, memberships: dict[int, set[str]]
+    batch: Sequence[NewRecord], known: dict, memberships: dict[int, set[str]], rules: Rules
 ) -> tuple[list[Outcome], dict[str, _Change]]:
-    """What each entry does; the last entry wins when an identifier repeats."""
+    """What each entry does; the last entry wins when an identifier repeats.
+    `memberships`: each stored record's hand-assigned sets."""
     changes: dict[str, _Change] = {}
     outcomes: list[Outcome] = []
     for entry in batch:
         previous = changes.get(entry.identifier)
         row = known.get(entry.identifier)
         if previous:
-            base, old_digest = previous.sets, previous.digest
+            base, old_digest = previous.hand, previous.digest
         elif row:
             base, old_digest = memberships.get(row.id, set()), row.content_hash
         else:
             base, old_digest = set(), None
-        sets = base | with_ancestors(entry.sets)
-        digest = _digest(entry, sets)
+        sets, hand = sets_of(base | set(entry.sets), rules, partial(_facts, entry))
+        digest = _digest(entry, sets, hand)
         if digest == old_digest:
             outcomes.append(Outcome.UNCHANGED)
             continue
         outcomes.append(Outcome.UPDATED if (row or previous) else Outcome.ADDED)
-        changes[entry.identifier] = _Change(entry, sets, digest)
+        changes[entry.identifier] = _Change(entry, sets, digest, hand)
     return outcomes, changes
 
 
@@ -176,7 +184,13 @@ def _dependents(
             for prefix, xml in change.entry.formats.items()
         )
         sets.extend(
-            {"record_id": record_id, "set_spec": spec, "datestamp": now, "identifier": identifier}
+            {
+                "record_id": record_id,
+                "set_spec": spec,
+                "datestamp": now,
+                "identifier": identifier,
+                "by_rule": spec not in change.hand,
+            }
             for spec in change.sets
         )
     return formats, sets
@@ -222,7 +236,8 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     """Add or update `batch` in the caller's write transaction; one outcome per entry.
 
     Sets are joined, never left: membership is additive, so importing a file
-    into a second set keeps the records in the first.
+    into a second set keeps the records in the first. A set defined by a rule is the
+    exception: the rule alone decides, here for every record written.
     """
     rows = session.execute(
         select(Record.id, Record.identifier, Record.content_hash).where(
@@ -237,11 +252,11 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     if memberships:
         for record_id, spec in session.execute(
             select(RecordSet.record_id, RecordSet.set_spec).where(
-                RecordSet.record_id.in_(memberships)
+                RecordSet.record_id.in_(memberships), RecordSet.by_rule.is_(False)
             )
         ):
             memberships[record_id].add(spec)
-    outcomes, changes = _plan(batch, known, memberships)
+    outcomes, changes = _plan(batch, known, memberships, load_rules(session))
     if not changes:
         return outcomes
     ensure_sets(session, {spec: None for c in changes.values() for spec in c.sets})

@@ -297,9 +297,15 @@ def records_delete(context: Context, identifier: str) -> None:
     click.echo(f"deleted {identifier}")
 
 
-@main.group()
+@main.group(
+    cls=LazyGroup,
+    lazy_commands={
+        name: f"libfed.oai.cli:sets_{name.replace('-', '_')}"
+        for name in ("rule", "remove-rule", "show", "list")
+    },
+)
 def sets() -> None:
-    """OAI sets."""
+    """OAI sets: made by hand (add, import --set) or defined by a rule (docs/sets.md)."""
 
 
 @sets.command("add")

@@ -1,0 +1,258 @@
+"""A set's rule saved, changed or removed, and every stored record's membership made
+to follow it (docs/sets.md).
+
+Why here and not in a query at harvest time: OAI-PMH selective harvesting by set and
+date needs each member's datestamp to move when it joins or leaves a set (EPrints:
+"a record whose set membership changes must get a new datestamp, or incremental
+harvesters never see it"), and record_sets holds each member's position for paging.
+
+The pass reads the live records in id order, a batch per transaction, evaluates every
+rule in force against what the batch's search entries and stored formats say (the
+facts of libfed.records.set_rules), and stores again, through
+libfed.records.repository.store, only the records whose sets change: store evaluates
+the rules itself, so a record written by an import during the pass and one the pass
+writes end up alike, and each changed record gets a new datestamp and header.
+Deleted records keep the sets they had when deleted, as tombstones do.
+
+A rule given to a set that had hand-assigned members replaces them: the rule alone
+decides. Removing a rule keeps the set's members, as hand-assigned ones, so that no
+record silently leaves a set harvesters know; they are written again (new datestamp)
+as their membership is no longer a rule's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from libfed.kernel import clock
+from libfed.kernel.db import Database
+
+from .models import OAISet, Record, RecordFormat, RecordSet, SearchEntry, SetRule
+from .repository import NewRecord, Outcome, ensure_sets, store
+from .rewriting import StoredRecord, unchanged_since_read
+from .set_rules import Rule, Rules, check_spec, facts_of, load_rules, sets_of
+from .stored_xml import metadata_of
+
+BATCH_SIZE = 1000  # records read, evaluated and written per transaction
+
+
+@dataclass
+class Evaluated:
+    """What a pass over the stored records did."""
+
+    read: int = 0
+    changed: int = 0  # records whose sets changed: each got a new datestamp
+    members: int = 0  # live members of the set the pass was for, after it
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    spec: str
+    name: str
+    description: str | None
+    members: int
+    rule: Rule | None
+
+
+def _batches(db: Database, prefixes: set[str]) -> Iterator[list[_Read]]:
+    """The live records, BATCH_SIZE at a time in id order, with what rules read of them."""
+    with db.session() as session:
+        last = session.scalar(select(func.max(Record.id))) or 0
+    after = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                select(Record.id, Record.identifier, Record.content_hash)
+                .where(Record.deleted.is_(False), Record.id > after, Record.id <= last)
+                .order_by(Record.id)
+                .limit(BATCH_SIZE)
+            ).all()
+            if not rows:
+                return
+            ids = [row.id for row in rows]
+            read = {row.id: _Read(row.id, row.identifier, row.content_hash) for row in rows}
+            for record_id, year, subject_key in session.execute(
+                select(SearchEntry.record_id, SearchEntry.year, SearchEntry.subject_key).where(
+                    SearchEntry.record_id.in_(ids)
+                )
+            ):
+                read[record_id].year, read[record_id].subject_key = year, subject_key
+            if prefixes:
+                for record_id, prefix, body in session.execute(
+                    select(
+                        RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml
+                    ).where(RecordFormat.record_id.in_(ids), RecordFormat.prefix.in_(prefixes))
+                ):
+                    read[record_id].bodies[prefix] = body
+            for record_id, spec, by_rule in session.execute(
+                select(RecordSet.record_id, RecordSet.set_spec, RecordSet.by_rule).where(
+                    RecordSet.record_id.in_(ids)
+                )
+            ):
+                read[record_id].sets.add(spec)
+                if not by_rule:
+                    read[record_id].hand.add(spec)
+        yield list(read.values())
+        after = ids[-1]
+
+
+@dataclass
+class _Read:
+    """A live record as the pass reads it."""
+
+    id: int
+    identifier: str
+    content_hash: str
+    year: int | None = None
+    subject_key: str | None = None
+    bodies: dict[str, bytes] = field(default_factory=dict)  # the formats rules read
+    sets: set[str] = field(default_factory=set)
+    hand: set[str] = field(default_factory=set)
+
+    def evaluated(self, rules: Rules, keep: str | None = None) -> tuple[set[str], set[str]]:
+        """Its sets and hand-assigned ones under `rules`, as store would make them from
+        the record itself; `keep`: a set whose members stay in it, by hand."""
+        given = self.hand | ({keep} if keep in self.sets else set())
+        formats = {prefix: metadata_of(body) for prefix, body in self.bodies.items()}
+        encoded = {prefix: xml.encode() for prefix, xml in formats.items() if xml}
+        return sets_of(
+            given, rules, lambda hand: facts_of(hand, self.year, self.subject_key, encoded)
+        )
+
+
+def _rewritten(db: Database, records: list[_Read], keep: str | None) -> int:
+    """Store `records` again from their stored formats, so that store evaluates their
+    sets: the number whose datestamp changed. A record someone wrote since it was read
+    is left to that write, which evaluated the rules too."""
+    with db.session() as session:
+        bodies: dict[int, dict[str, bytes]] = {r.id: {} for r in records}
+        for record_id, prefix, body in session.execute(
+            select(RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml).where(
+                RecordFormat.record_id.in_(bodies)
+            )
+        ):
+            bodies[record_id][prefix] = body
+    stored = [StoredRecord(r.id, r.identifier, b"", r.content_hash, bodies[r.id]) for r in records]
+    joined = {r.id: (keep,) if keep is not None and keep in r.sets else () for r in records}
+    with db.write() as session:
+        kept = unchanged_since_read(session, stored)
+        entries = [
+            NewRecord.of(
+                record.identifier,
+                {prefix: record.metadata(prefix).decode() for prefix in record.bodies},
+                joined[record.id],
+                about={
+                    prefix: about
+                    for prefix in record.bodies
+                    if (about := record.about(prefix)) is not None
+                },
+            )
+            for record in stored
+            if record.id in kept
+        ]
+        outcomes = store(session, entries) if entries else []
+    return sum(outcome is Outcome.UPDATED for outcome in outcomes)
+
+
+def reevaluate(
+    db: Database,
+    *,
+    keep: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Evaluated:
+    """Every live record's sets made to follow the rules in force (see the module's
+    docstring); `keep`: a set whose rule was removed, whose members stay. `progress`
+    is told how many records each batch read."""
+    with db.session() as session:
+        rules = load_rules(session)
+    done = Evaluated()
+    for batch in _batches(db, rules.needs()):
+        changed = [r for r in batch if r.evaluated(rules, keep) != (r.sets, r.hand)]
+        if changed:
+            done.changed += _rewritten(db, changed, keep)
+        done.read += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return done
+
+
+def preview(db: Database, spec: str, rule: Rule) -> int:
+    """How many live records would be in `spec` with `rule` as its rule (the rules of
+    other sets as they are), without changing anything."""
+    with db.session() as session:
+        rules = load_rules(session).replaced(spec, rule)
+    return sum(
+        spec in record.evaluated(rules)[0]
+        for batch in _batches(db, rules.needs())
+        for record in batch
+    )
+
+
+def save_rule(
+    db: Database,
+    spec: str,
+    rule: Rule,
+    name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Evaluated:
+    """`rule` becomes `spec`'s (the set and its parents made if missing, named `name`),
+    then every record follows it; what that changed, with the set's members after."""
+    check_spec(spec)
+    with db.write() as session:
+        ensure_sets(session, {spec: name})
+        stored = session.get(SetRule, spec) or SetRule(set_spec=spec)
+        stored.rule_json = rule.model_dump_json(exclude_defaults=True)
+        stored.changed_at = clock.utc_now()
+        session.add(stored)
+    done = reevaluate(db, progress=progress)
+    done.members = _members(db, spec)
+    return done
+
+
+def remove_rule(
+    db: Database, spec: str, progress: Callable[[int], None] | None = None
+) -> Evaluated | None:
+    """`spec` defined by hand again, keeping its members; None when it had no rule."""
+    with db.write() as session:
+        removed = session.execute(delete(SetRule).where(SetRule.set_spec == spec)).rowcount
+    if not removed:
+        return None
+    done = reevaluate(db, keep=spec, progress=progress)
+    done.members = _members(db, spec)
+    return done
+
+
+def _members(db: Database, spec: str) -> int:
+    with db.session() as session:
+        return member_counts(session, [spec]).get(spec, 0)
+
+
+def member_counts(session: Session, specs: list[str] | None = None) -> dict[str, int]:
+    """Live members per set (of `specs`, or of every set)."""
+    query = (
+        select(RecordSet.set_spec, func.count())
+        .join(Record, Record.id == RecordSet.record_id)
+        .where(Record.deleted.is_(False))
+        .group_by(RecordSet.set_spec)
+    )
+    if specs is not None:
+        query = query.where(RecordSet.set_spec.in_(specs))
+    return {spec: count for spec, count in session.execute(query)}
+
+
+def set_summaries(session: Session, specs: list[str] | None = None) -> list[SetSummary]:
+    """Every set (or those of `specs`) with its member count and rule, by spec."""
+    query = select(OAISet).order_by(OAISet.spec)
+    if specs is not None:
+        query = query.where(OAISet.spec.in_(specs))
+    found = session.scalars(query).all()
+    counts = member_counts(session, [s.spec for s in found] if specs is not None else None)
+    rules = load_rules(session).by_spec
+    return [
+        SetSummary(s.spec, s.name, s.description, counts.get(s.spec, 0), rules.get(s.spec))
+        for s in found
+    ]
