@@ -6,8 +6,10 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from libfed.kernel.services import Services
+from libfed.web.menu import add_menu
 from libfed.web.pages import exempt_from_csrf
 
+from . import web
 from .endpoint import as_http, blueprint
 from .provider import Provider
 from .tokens import TokenSigner
@@ -23,3 +25,6 @@ def install_oai(app: Flask, services: Services) -> None:
     exempt_from_csrf(blueprint)
     app.register_blueprint(blueprint)
     services.errors.own("/oai", HTTPException, as_http)
+    # The sets page (an administrator defines sets by rules): the provider's own.
+    app.register_blueprint(web.blueprint)
+    add_menu(app, web.MENU)

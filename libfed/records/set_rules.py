@@ -160,14 +160,7 @@ class Rule(BaseModel):
                 )
         start, end = self.year_from, self.year_to
         if start is not None and end is not None and start > end:
-            raise ValueError(
-                Message(
-                    N_("the years run from {start} to {end}: the first must not be later"),
-                    start=self.year_from,
-                    end=self.year_to,
-                    field="years",
-                )
-            )
+            raise ValueError(_later(start, end))
         if not (self.languages or self.subjects or self.fields or self.sources) and (
             self.year_from is None and self.year_to is None
         ):
@@ -242,7 +235,20 @@ def parse_years(text: str) -> tuple[int | None, int | None]:
         )
     start = int(match["start"]) if match["start"] else None
     end = int(match["end"]) if match["end"] else None
-    return (start, end) if match["dash"] else (start, start)
+    if not match["dash"]:
+        return start, start
+    if start is not None and end is not None and start > end:
+        raise Invalid({"years": _later(start, end)})
+    return start, end
+
+
+def _later(start: int, end: int) -> Message:
+    return Message(
+        N_("the years run from {start} to {end}: the first must not be later"),
+        start=start,
+        end=end,
+        field="years",
+    )
 
 
 def parse_field(text: str) -> FieldCondition:
