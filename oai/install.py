@@ -1,4 +1,5 @@
-"""The OAI-PMH data provider joins an application: /oai and its provider."""
+"""The OAI-PMH data provider joins an application: /oai and its provider, and the bulk
+paths beside it: the dumps (/dumps/) and ResourceSync (/.well-known/resourcesync)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 from libfed.web.pages import exempt_from_csrf
 
-from . import web
+from . import dumps_web, resourcesync, web
 from .endpoint import as_http, blueprint
 from .provider import Provider
 from .tokens import TokenSigner
@@ -24,6 +25,8 @@ def install_oai(app: Flask, services: Services) -> None:
     services.add_part(Provider(config, signer, friends=services.friends))
     exempt_from_csrf(blueprint)
     app.register_blueprint(blueprint)
+    app.register_blueprint(dumps_web.blueprint)
+    app.register_blueprint(resourcesync.blueprint)
     services.errors.own("/oai", HTTPException, as_http)
     # The sets page (an administrator defines sets by rules): the provider's own.
     app.register_blueprint(web.blueprint)

@@ -156,6 +156,29 @@ class FederationConfig(_Section):
     receipt_link_days: int = Field(default=180, ge=1, le=3650)
 
 
+def _crontab(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger  # only when a schedule is set
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a cron expression: {error}") from None
+    return value
+
+
+class DumpsConfig(_Section):
+    # Whole-repository files served at /dumps/ and listed for ResourceSync (docs/dumps.md).
+    # No directory: no dumps. A relative one is taken from this file's folder.
+    directory: str | None = Field(default=None, min_length=1)
+    formats: list[Literal["marcxml", "mods", "oai_dc", "jsonl"]] = Field(
+        default=["marcxml", "mods", "oai_dc", "jsonl"], min_length=1
+    )
+    # When `libfed serve` makes one (cron, in [web] timezone); none: only `libfed dumps make`.
+    schedule: Annotated[str, AfterValidator(_crontab)] | None = "0 3 * * 0"
+    # Dumps kept; older ones are removed when a new one is complete.
+    keep: int = Field(default=3, ge=1, le=100)
+
+
 class ServerConfig(_Section):
     secret_key: str | None = Field(default=None, min_length=32)
 
@@ -188,6 +211,7 @@ class Config(_Section):
     web: WebConfig = WebConfig()
     mail: MailConfig = MailConfig()
     federation: FederationConfig = FederationConfig()
+    dumps: DumpsConfig = DumpsConfig()
 
     @property
     def public_base_url(self) -> str:
@@ -227,6 +251,9 @@ def parse_config(data: dict, origin: str = "configuration", folder: Path | None 
         config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{origin}: {_describe(error)}") from None
+    if folder is not None and config.dumps.directory is not None:
+        dumps = config.dumps.model_copy(update={"directory": str(folder / config.dumps.directory)})
+        config = config.model_copy(update={"dumps": dumps})
     if folder is None or url:
         return config
     database = DatabaseConfig(url=_sqlite_beside(config.database.url, folder))

@@ -84,6 +84,7 @@ def _create_app(config: Config, db: Database) -> Flask:
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
         "export": "libfed.records.export_cli:export_command",
+        "dumps": "libfed.oai.dumps_cli:dumps",
     },
 )
 @click.option(

@@ -16,6 +16,7 @@ from libfed.harvest.scheduler import Schedule
 from libfed.kernel.config import Config
 from libfed.kernel.mail import is_configured
 from libfed.kernel.services import services
+from libfed.oai.dumps import DumpSchedule
 from libfed.serving.worker import SlowClientWorker
 
 
@@ -100,16 +101,21 @@ def _deliverer(app: Flask) -> Deliverer:
 def _scheduler_hooks(config: Config) -> dict:
     """Every worker delivers the federation's outbox and starts a Schedule, the lease in
     the database letting one of them run it, and, when mail can be sent, the weekly
-    reminder digest, whose row per week in the database lets one of them send it."""
-    running: dict[int, list[Schedule | _Weekly | Deliverer]] = {}
+    reminder digest, whose row per week in the database lets one of them send it; with a
+    [dumps] directory and schedule, the dumps, whose lock lets one of them make each."""
+    running: dict[int, list[Schedule | _Weekly | Deliverer | DumpSchedule]] = {}
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         _freeze_startup_objects(worker)
-        started: list[Schedule | _Weekly | Deliverer] = [_deliverer(worker.wsgi)]
+        started: list[Schedule | _Weekly | Deliverer | DumpSchedule] = [_deliverer(worker.wsgi)]
         if config.harvest.scheduler:
             schedule = Schedule(config, services(worker.wsgi).db)
             schedule.start()
             started.append(schedule)
+        if config.dumps.directory and config.dumps.schedule:
+            dumps = DumpSchedule(config, services(worker.wsgi).db)
+            dumps.start()
+            started.append(dumps)
         if is_configured(config.mail):
             started.append(_Weekly(worker.wsgi))
         running[worker.pid] = started
