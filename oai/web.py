@@ -159,7 +159,7 @@ def save(spec: str, caller) -> Response | tuple[str, int]:  # type: ignore[no-un
     log.info("%s set the rule of set %s from the web: %s", caller.name, spec, made.options())
     flash(
         _(
-            "Rule saved: %(members)s records now in the set, %(changed)s datestamps changed.",
+            "Rule saved. Records in the set: %(members)s; datestamps changed: %(changed)s.",
             members=number(done.members),
             changed=number(done.changed),
         ),
@@ -177,7 +177,7 @@ def remove(spec: str, caller) -> Response:  # type: ignore[no-untyped-def]
     log.info("%s removed the rule of set %s from the web", caller.name, spec)
     flash(
         _(
-            "Rule removed: the set keeps its %(members)s records, as if assigned by hand.",
+            "Rule removed. The set keeps its records (%(members)s), as if assigned by hand.",
             members=number(done.members),
         ),
         "success",

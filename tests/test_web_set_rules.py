@@ -21,13 +21,13 @@ def test_an_administrator_counts_saves_and_removes_a_rule(
     typed = {"name": "Azerbaijani", "languages": "aze", "years": "1990-2000"}
     counted = admin_pages.post("/sets/lang:aze", {**typed, "action": "preview"})
     assert counted.status_code == 200
-    assert "2 records would be in the set" in counted.get_data(as_text=True)
+    assert "Records that would be in the set: 2." in counted.get_data(as_text=True)
     with db.session() as session:
         assert set_summaries(session, ["lang:aze"]) == []  # nothing saved by a count
 
     saved = admin_pages.post("/sets/lang:aze", {**typed, "action": "save"}, follow_redirects=True)
     text = saved.get_data(as_text=True)
-    assert "Rule saved: 2 records now in the set, 2 datestamps changed." in text
+    assert "Rule saved. Records in the set: 2; datestamps changed: 2." in text
     assert 'value="1990-2000"' in text  # the form shows the rule saved
     listed = admin_pages.text("/sets")
     assert "lang:aze" in listed and "Azerbaijani" in listed
@@ -35,7 +35,7 @@ def test_an_administrator_counts_saves_and_removes_a_rule(
     assert oai.get_data(as_text=True).count("<identifier>") == 2
 
     removed = admin_pages.post("/sets/lang:aze/remove-rule", follow_redirects=True)
-    assert "the set keeps its 2 records" in removed.get_data(as_text=True)
+    assert "The set keeps its records (2)" in removed.get_data(as_text=True)
     with db.session() as session:
         assert set_summaries(session, ["lang:aze"])[0].rule is None
 
