@@ -3,23 +3,28 @@ and when a rule changes, seen by harvesters through /oai with set and from."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
 from conftest import REPOSITORY_ID, Clock, write_config
 from lxml import etree
 from pymarc import Field, Record, Subfield, XMLWriter
 from records_helpers import put
+from sqlalchemy import inspect, select, text
 
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.kernel.errors import Invalid
 from libfed.records.importer import import_files
+from libfed.records.models import RecordSet
 from libfed.records.repository import tombstone
 from libfed.records.set_membership import preview, reevaluate, remove_rule, save_rule
 from libfed.records.set_rules import parse_rule
 from libfed.root.cli import main
+from libfed.root.migrate import _alembic_config, upgrade
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 
@@ -284,3 +289,52 @@ def test_the_command_line_defines_shows_lists_and_removes_a_rule(
     assert removed.exit_code == 0 and "3 records now in the set" in removed.output
     assert "members assigned by hand" in run("show", "lang:aze").output
     assert run("remove-rule", "lang:aze").exit_code == 1
+
+
+@pytest.fixture
+def fresh(databases) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    url = databases.empty("fresh")
+    database = Database(url)
+    yield database
+    database.dispose()
+    databases.drop(url)
+
+
+def _migrate(db: Database, revision: str, down: bool = False) -> None:
+    config = _alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_0016_keeps_every_membership_as_hand_assigned_and_goes_back_down(
+    fresh: Database,
+) -> None:
+    upgrade(fresh, "0015")
+    with fresh.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO records (id, identifier, datestamp, deleted, content_hash, "
+                "header_xml) VALUES (1, 'oai:x:1', '2024-05-01 10:00:00', false, 'h', '')"
+            )
+        )
+        connection.execute(text("INSERT INTO sets (spec, name) VALUES ('old', 'Old')"))
+        connection.execute(
+            text(
+                "INSERT INTO record_sets (set_spec, record_id, datestamp, identifier) "
+                "VALUES ('old', 1, '2024-05-01 10:00:00', 'oai:x:1')"
+            )
+        )
+
+    upgrade(fresh)
+    with fresh.session() as session:
+        assert session.execute(select(RecordSet.set_spec, RecordSet.by_rule)).all() == [
+            ("old", False)
+        ]
+    save_rule(fresh, "lang:aze", parse_rule(languages=["aze"]))
+
+    _migrate(fresh, "0015", down=True)
+    with fresh.engine.connect() as connection:
+        assert connection.execute(text("SELECT set_spec FROM record_sets")).all() == [("old",)]
+        assert "set_rules" not in inspect(connection).get_table_names()
+    _migrate(fresh, "head")
