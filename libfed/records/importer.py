@@ -21,10 +21,11 @@ from pymarc import Record
 from libfed.kernel.db import Database
 from libfed.records.repository import NewRecord, Outcome, ensure_sets, store
 
-from .formats import rendered
+from .formats import UNIMARC, rendered
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
 from .marc_reader import RawEntry, Undecodable, decode, read_raw, require_marc
+from .unimarc_reader import AUTO, read_entry
 
 BATCH_SIZE = 2000  # records per write transaction
 # Below this much input, starting worker processes costs more than it saves.
@@ -55,26 +56,44 @@ class ImportSummary:
             setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
 
-def render(record: Record, repository_identifier: str, sets: tuple[str, ...]) -> NewRecord:
+def render(
+    record: Record,
+    repository_identifier: str,
+    sets: tuple[str, ...],
+    kept: Mapping[str, str] | None = None,
+) -> NewRecord:
     """The stored form of a checked record: its identifier and every registered format.
 
-    Accession of received books stores its records through here too.
+    Accession of received books stores its records through here too. `kept` are formats
+    stored as they came beside the rendered ones (a UNIMARC original).
     """
-    return NewRecord.of(oai_identifier(repository_identifier, record), rendered(record), sets)
+    formats = rendered(record) | dict(kept or {})
+    return NewRecord.of(oai_identifier(repository_identifier, record), formats, sets)
 
 
 def prepare(
-    raw: RawEntry, encoding: str | None, repository_identifier: str, sets: tuple[str, ...]
+    raw: RawEntry,
+    encoding: str | None,
+    repository_identifier: str,
+    sets: tuple[str, ...],
+    flavour: str = AUTO,
 ) -> NewRecord | str:
     """Decode, check and render one record: its stored form, or why it is rejected.
 
-    Runs in worker processes: it is the expensive part of an import.
+    A UNIMARC or RUSMARC record (told apart as `flavour` says, libfed.records.unimarc_reader)
+    is stored as its MARC 21 conversion, with the original kept. Runs in worker
+    processes: it is the expensive part of an import.
     """
     if raw.error is not None:
         return raw.error
     try:
-        record, leader = decode(raw, encoding)
-        return render(checked(record, leader), repository_identifier, sets)
+        converted = read_entry(raw, encoding, flavour)
+        if converted is None:
+            record, leader = decode(raw, encoding)
+            return render(checked(record, leader), repository_identifier, sets)
+        marc = checked(converted.record, converted.leader)
+        kept = {UNIMARC.prefix: converted.original}
+        return render(marc, repository_identifier, sets, kept=kept)
     except (Undecodable, RecordRejected) as error:
         return str(error)
     except Exception as error:  # one record must never abort a whole import
@@ -122,8 +141,12 @@ def import_files(
     sets: Mapping[str, str | None] | None = None,
     encoding: str | None = None,
     progress: Callable[[int], None] | None = None,
+    flavour: str = AUTO,
 ) -> ImportSummary:
     """Import every record of `paths` into `sets` (spec -> name, None keeps the name).
+
+    `flavour` is auto (each record's told apart), marc21, unimarc or rusmarc
+    (libfed.records.unimarc_reader).
 
     `progress` is called with the number of bytes read since its last call. NotMarc,
     before anything is written, when a path holds no MARC at all: a wrong file in the
@@ -149,6 +172,7 @@ def import_files(
         encoding=encoding,
         repository_identifier=repository_identifier,
         sets=tuple(sets),
+        flavour=flavour,
     )
     parallel = sum(p.stat().st_size for p in paths) > PARALLEL_FROM_BYTES
     with _submitter(parallel) as submit:
