@@ -42,6 +42,7 @@ from libfed.records.marc_checks import RecordRejected, checked
 from libfed.records.marcxml import record_from_element
 from libfed.records.models import Record, RecordSet, SearchEntry
 from libfed.records.repository import ensure_sets, store, stored_metadata
+from libfed.records.site import Site
 
 from .items import add_item, add_items, link_record, list_items, update_item
 from .models import Shipment, ShipmentItem
@@ -333,7 +334,8 @@ def _copied_marc(session: Session, identifier: str, control: str) -> MarcRecord 
     except RecordRejected:
         return None  # the partner's record is not one this server would import: a brief one
     original = record["001"].data if record["001"] else identifier
-    for tag in ("001", "003"):
+    # The partner's copies (852, Koha's 952) are not ours: the record is ours once copied.
+    for tag in ("001", "003", "852", "952"):
         record.remove_fields(tag)
     record.add_ordered_field(Field(tag="001", data=control))
     record.add_ordered_field(
@@ -372,6 +374,7 @@ def accession(
         )
     spec, name = ACCESSIONS_SET
     ensure_sets(session, {spec: name})
+    site = Site.of(services().config)
     done, new = [], {}
     for item in list_items(session, shipment_id):
         linked = item.record_identifier
@@ -382,7 +385,7 @@ def accession(
         marc = (_copied_marc(session, linked, control) if linked else None) or _brief_marc(
             item, control
         )
-        new[item] = render(marc, repository_identifier, (spec.split(":")[0], spec))
+        new[item] = render(marc, repository_identifier, (spec.split(":")[0], spec), site)
     store(session, list(new.values()))  # one write of the records, then the items' links
     for item, record in new.items():
         link_record(session, shipment, item, record.identifier, actor=actor)

@@ -2,8 +2,7 @@
 
 Every format that can be derived is offered: a record the source sent as MARCXML in
 every format of the registry (libfed.records.formats), rendered from it as local
-records are; one sent as UNIMARC or RUSMARC likewise from its MARC 21 conversion, with
-the original kept (`unimarc`); one sent as oai_dc only in oai_dc, as received. Each is checked and
+records are; one sent as oai_dc only in oai_dc, as received. Each is checked and
 repaired by `harvest.intake` first. Each format carries an OAI `about` container with
 the record's origin, `altered` telling whether that format is the one received
 exactly, or was repaired or derived from it.
@@ -15,21 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from libfed.harvest.listing import HarvestedRecord
-from libfed.records.formats import MARC21, OAI_DC, UNIMARC
+from libfed.records.formats import MARC21, OAI_DC
 from libfed.records.identifiers import harvested_identifier
 from libfed.records.models import IDENTIFIER_LENGTH
 from libfed.records.repository import NewRecord
+from libfed.records.site import Site
 from libfed.records.stored_xml import format_datestamp
 from libfed.records.xmltext import escape_attribute, escape_text
 
-from .intake import (
-    Refused,
-    checked_marcxml,
-    checked_oai_dc,
-    checked_unimarc,
-    parse,
-    restored_oai_dc,
-)
+from .intake import Refused, checked_marcxml, checked_oai_dc, parse, restored_oai_dc
 
 _PROVENANCE = (
     '<about><provenance xmlns="http://www.openarchives.org/OAI/2.0/provenance" '
@@ -76,24 +69,27 @@ def aggregated(
     source: str,
     base_url: str,
     harvested: datetime,
+    site: Site | None = None,
 ) -> Aggregated:
-    """The stored form of a live harvested record; NotAggregable if none can be made."""
+    """The stored form of a live harvested record; NotAggregable if none can be made.
+    With `site`, the formats rendered from its MARC name its page here (a record sent
+    as oai_dc only is stored as received, with the source's identifiers alone)."""
     if record.metadata is None:
         raise NotAggregable(f"{record.identifier}: no metadata")
+    identifier = harvested_identifier(repository_identifier, source, record.identifier)
     try:
         root = parse(record.metadata)
-        unimarc = checked_unimarc(root)
-        if unimarc is not None or record.namespace == MARC21.namespace:
-            marc = unimarc or checked_marcxml(root)
+        if record.namespace == MARC21.namespace:
+            marc = checked_marcxml(root, site.landing_url(identifier) if site else None)
             formats = marc.formats
             repairs = record.repairs + marc.repairs
-            # The format received is MARC21, or UNIMARC kept (as received only if it came
-            # as UNIMARC slim); the others are derived from it.
-            received = UNIMARC.prefix if unimarc else MARC21.prefix
-            as_sent = not repairs and (unimarc is None or record.namespace == UNIMARC.namespace)
+            # MARC21 is the format received; the others are derived from it.
             about = {
                 prefix: provenance(
-                    record, base_url, harvested, altered=not (prefix == received and as_sent)
+                    record,
+                    base_url,
+                    harvested,
+                    altered=bool(repairs) if prefix == MARC21.prefix else True,
                 )
                 for prefix in formats
             }
@@ -112,7 +108,6 @@ def aggregated(
             )
     except Refused as error:
         raise NotAggregable(f"{record.identifier}: {error}") from None
-    identifier = harvested_identifier(repository_identifier, source, record.identifier)
     if len(identifier) > IDENTIFIER_LENGTH:
         raise NotAggregable(
             f"{record.identifier[:60]}…: too long an identifier to be served here "

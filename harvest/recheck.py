@@ -23,9 +23,10 @@ from sqlalchemy import select
 from libfed.harvest.listing import HarvestedRecord, read_record
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
-from libfed.records.formats import MARC21, UNIMARC
+from libfed.records.formats import MARC21
 from libfed.records.repository import Outcome, store, tombstone
 from libfed.records.rewriting import StoredRecord, same_formats, stored_batches
+from libfed.records.site import Site
 
 from .aggregate import Aggregated, NotAggregable, aggregated, source_sets
 from .intake import VERSION
@@ -48,10 +49,8 @@ class Rechecked:
 
 
 def _received(record: StoredRecord) -> bytes:
-    """The body of the format received: the UNIMARC original of a record that came as
-    UNIMARC, else MARCXML wherever there is a marc21 rendering."""
-    received = record.bodies.get(UNIMARC.prefix) or record.bodies.get(MARC21.prefix)
-    return received or next(iter(record.bodies.values()), b"")
+    """The body of the format received: MARCXML wherever there is a marc21 rendering."""
+    return record.bodies.get(MARC21.prefix) or next(iter(record.bodies.values()), b"")
 
 
 def _as_page(batch: list[StoredRecord]) -> bytes:
@@ -85,7 +84,7 @@ def _elements(batch: list[StoredRecord]) -> tuple[list[etree._Element], list[tup
         return elements, unreadable
 
 
-def _made_again(element: etree._Element, repository: str, source: Source) -> Aggregated:
+def _made_again(element: etree._Element, config: Config, source: Source) -> Aggregated:
     """A stored record aggregated again as its provenance says it was harvested;
     ValueError or NotAggregable (naming the source's identifier) when it cannot be."""
     origin = element.find(_ORIGIN)
@@ -104,10 +103,11 @@ def _made_again(element: etree._Element, repository: str, source: Source) -> Agg
     try:
         return aggregated(
             record,
-            repository,
+            config.oai.repository_identifier,
             source.name,
             origin.findtext(f"{_PROVENANCE}baseURL") or source.base_url,
             _stamp(origin.get("harvestDate")),
+            Site.of(config),
         )
     except NotAggregable as error:
         raise NotAggregable(str(error).removeprefix(f"{record.identifier}: ")) from None
@@ -125,7 +125,7 @@ def recheck_source(
         for element in elements:
             ours = element.findtext(f"{{{OAI_NS}}}header/{{{OAI_NS}}}identifier") or ""
             try:
-                made = _made_again(element, config.oai.repository_identifier, source)
+                made = _made_again(element, config, source)
             except (ValueError, NotAggregable) as error:
                 withdrawn.append((ours, str(error)))
                 continue

@@ -29,6 +29,7 @@ from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.records.identifiers import harvested_identifier
 from libfed.records.repository import Outcome, store, tombstone
+from libfed.records.site import Site
 
 from .aggregate import NotAggregable, aggregated
 from .client import HarvestClient
@@ -104,6 +105,7 @@ class _Harvest:
                     self.source.name,
                     self.source.base_url,
                     harvested,
+                    Site.of(self.config),
                 )
             except NotAggregable as error:
                 refused.append(Quarantined(record.metadata or b"", str(error)))

@@ -27,6 +27,7 @@ from libfed.harvest.sources import add_source  # noqa: E402
 from libfed.kernel.config import Config, parse_config  # noqa: E402
 from libfed.kernel.db import Database  # noqa: E402
 from libfed.records.importer import ImportSummary, import_files  # noqa: E402
+from libfed.records.site import Site  # noqa: E402
 from libfed.root.app import create_app  # noqa: E402
 from tests.backends import Databases  # noqa: E402
 
@@ -53,6 +54,10 @@ def config_dict(database_url: str, **oai: object) -> dict:
         },
         "exchange": {"home_country": "AZ"},
     }
+
+
+# What `libfed import` and `libfed db rerender` give records under the tests' settings.
+SITE = Site.of(parse_config(config_dict("sqlite://")))
 
 
 class Clock:
@@ -186,9 +191,15 @@ def db_command(config: Config, db: Database, tmp_path: Path, clock: Clock):  # t
 def load(
     db: Database, *names: str, sets: dict | None = None, encoding: str | None = None
 ) -> ImportSummary:
-    """Import fixture files by their path under tests/fixtures."""
+    """Import fixture files by their path under tests/fixtures, as `libfed import` does
+    with the tests' settings (this library's holdings, its pages' address)."""
     return import_files(
-        db, REPOSITORY_ID, [FIXTURES / n for n in names], sets=sets, encoding=encoding
+        db,
+        REPOSITORY_ID,
+        [FIXTURES / n for n in names],
+        sets=sets,
+        encoding=encoding,
+        site=SITE,
     )
 
 

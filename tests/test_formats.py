@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 from click.testing import Result
-from conftest import OAI_NS, REPOSITORY_ID, ROOT, Clock, load, parse_valid
+from conftest import OAI_NS, REPOSITORY_ID, ROOT, SITE, Clock, load, parse_valid
 from lxml import etree
 from pymarc import Record as MarcRecord
 from sqlalchemy import select
@@ -129,7 +129,8 @@ def harvested_dc(identifier: str) -> HarvestedRecord:
 
 def store_harvested(db: Database, *records: HarvestedRecord) -> list[NewRecord]:
     entries = [
-        aggregated(record, REPOSITORY_ID, "p", BASE_URL, HARVESTED).entry for record in records
+        aggregated(record, REPOSITORY_ID, "p", BASE_URL, HARVESTED, SITE).entry
+        for record in records
     ]
     with db.write() as session:
         store(session, entries)
@@ -232,7 +233,7 @@ def test_rerender_gives_the_records_already_stored_a_new_format(
     clock.advance(60)
 
     monkeypatch.setitem(FORMATS, EXAMPLE.prefix, EXAMPLE)
-    done = rerender(db)
+    done = rerender(db, site=SITE)
     assert (done.read, done.changed, done.refused) == (3, 3, [])
     after = datestamps(db)
     assert {i for i in after if after[i] != before[i]} == set(before) - {dc_only}
@@ -262,8 +263,8 @@ def test_rerender_gives_the_records_already_stored_a_new_format(
 def changed_crosswalk(changed: Callable[[str], bool]) -> MetadataFormat:
     """oai_dc with a description added to the records whose title `changed` picks."""
 
-    def render(record: MarcRecord) -> str:
-        xml = render_oai_dc(record)
+    def render(record: MarcRecord, landing_url: str | None) -> str:
+        xml = render_oai_dc(record, landing_url)
         if not changed(record.title or ""):
             return xml
         return xml.replace("</oai_dc:dc>", "<dc:description>Revised</dc:description></oai_dc:dc>")
@@ -282,7 +283,7 @@ def test_rerender_of_records_rendered_today_changes_nothing(
     db: Database, imported: dict[str, datetime]
 ) -> None:
     stored = stored_formats(db)
-    done = rerender(db)
+    done = rerender(db, site=SITE)
     assert (done.read, done.changed, done.refused) == (99, 0, [])
     assert datestamps(db) == imported and stored_formats(db) == stored
 
@@ -299,7 +300,7 @@ def test_rerender_after_a_renderer_change_stores_again_only_what_it_changes(
     monkeypatch.setitem(FORMATS, OAI_DC.prefix, changed_crosswalk(picked))
     marc_before = {i: b[MARC21.prefix] for i, b in stored_formats(db).items()}
     read: list[int] = []
-    done = rerender(db, progress=read.append)
+    done = rerender(db, progress=read.append, site=SITE)
     assert sum(read) == done.read == 99 and done.refused == []
 
     now = datestamps(db)
@@ -323,7 +324,7 @@ def test_rerender_after_a_renderer_change_stores_again_only_what_it_changes(
 
     # Idempotent: the same renderers again change nothing.
     clock.advance(60)
-    again = rerender(db)
+    again = rerender(db, site=SITE)
     assert (again.read, again.changed) == (99, 0)
     assert datestamps(db) == now and stored_formats(db) == stored
 
@@ -335,13 +336,13 @@ def test_rerender_of_one_format_leaves_the_others_as_stored(
     monkeypatch.setitem(FORMATS, EXAMPLE.prefix, EXAMPLE)
     before = stored_formats(db)
 
-    done = rerender(db, [EXAMPLE])
+    done = rerender(db, [EXAMPLE], site=SITE)
     assert (done.read, done.changed) == (99, 99)
     stored = stored_formats(db)
     assert all(set(bodies) == {f.prefix for f in rendered_formats()} for bodies in stored.values())
     assert all(stored[i][OAI_DC.prefix] == before[i][OAI_DC.prefix] for i in stored)
 
-    assert rerender(db, [FORMATS[OAI_DC.prefix]]).changed == 99
+    assert rerender(db, [FORMATS[OAI_DC.prefix]], site=SITE).changed == 99
     assert all(b"Revised" in bodies[OAI_DC.prefix] for bodies in stored_formats(db).values())
 
 

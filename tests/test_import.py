@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import CLOCK_START, FIXTURES, REPOSITORY_ID, ROOT, Clock, load
+from conftest import CLOCK_START, FIXTURES, REPOSITORY_ID, ROOT, SITE, Clock, load
 from lxml import etree
 from pymarc import Field, Indicators, Leader, Record, Subfield
 from sqlalchemy import func, select
@@ -362,7 +362,7 @@ def test_records_without_001_get_a_stable_generated_identifier(
     assert (again.added, again.unchanged) == (0, 2)
     single = tmp_path / "single.mrc"
     single.write_bytes((FIXTURES / "marc" / "pymarc_bad_records.mrc").read_bytes()[:127])
-    assert counts(import_files(db, REPOSITORY_ID, [single])) == (0, 0, 1, 0)
+    assert counts(import_files(db, REPOSITORY_ID, [single], site=SITE)) == (0, 0, 1, 0)
     assert list(stored(db)) == [generated]
 
 

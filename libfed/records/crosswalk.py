@@ -386,15 +386,22 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_oai_dc(record: Record) -> str:
+def render_oai_dc(record: Record, landing_url: str | None = None) -> str:
     """The <oai_dc:dc> element as a str (no XML declaration), declaring the oai_dc, dc
     and xsi namespaces and the oai_dc schemaLocation on the root, one child per
     ``dc_elements`` pair, text escaped for XML.
+
+    `landing_url`, the record's public page here, is its first ``dc:identifier``: BASE
+    and CORE link to the first http identifier, and WorldCat's gateway tells records
+    apart by it.
 
     The caller embeds it in an OAI-PMH <metadata> element, which is why it carries its
     own namespace declarations and no XML declaration.
     """
     slots = _collect(record)
+    if landing_url:
+        identifiers = slots[_IDENTIFIER]
+        identifiers[:] = [landing_url, *(value for value in identifiers if value != landing_url)]
     flat = [value for values in slots for value in values]
     if not flat:
         return _OPEN_ROOT + _CLOSE_ROOT

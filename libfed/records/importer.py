@@ -21,11 +21,12 @@ from pymarc import Record
 from libfed.kernel.db import Database
 from libfed.records.repository import NewRecord, Outcome, ensure_sets, store
 
-from .formats import UNIMARC, rendered
+from .formats import rendered
+from .holdings import with_holdings
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
 from .marc_reader import RawEntry, Undecodable, decode, read_raw, require_marc
-from .unimarc_reader import AUTO, read_entry
+from .site import Site
 
 BATCH_SIZE = 2000  # records per write transaction
 # Below this much input, starting worker processes costs more than it saves.
@@ -57,18 +58,20 @@ class ImportSummary:
 
 
 def render(
-    record: Record,
-    repository_identifier: str,
-    sets: tuple[str, ...],
-    kept: Mapping[str, str] | None = None,
+    record: Record, repository_identifier: str, sets: tuple[str, ...], site: Site | None = None
 ) -> NewRecord:
     """The stored form of a checked record: its identifier and every registered format.
 
-    Accession of received books stores its records through here too. `kept` are formats
-    stored as they came beside the rendered ones (a UNIMARC original).
+    With `site` (what the server's settings say, libfed.records.site), the record's
+    copies become this library's 852s (libfed.records.holdings) and its renderings
+    name its public page; without, it is stored as read, which only tests of the
+    mapping alone want. Accession of received books stores its records through here too.
     """
-    formats = rendered(record) | dict(kept or {})
-    return NewRecord.of(oai_identifier(repository_identifier, record), formats, sets)
+    identifier = oai_identifier(repository_identifier, record)
+    if site is None:
+        return NewRecord.of(identifier, rendered(record), sets)
+    marc = with_holdings(record, site.library)
+    return NewRecord.of(identifier, rendered(marc, landing_url=site.landing_url(identifier)), sets)
 
 
 def prepare(
@@ -76,24 +79,17 @@ def prepare(
     encoding: str | None,
     repository_identifier: str,
     sets: tuple[str, ...],
-    flavour: str = AUTO,
+    site: Site | None = None,
 ) -> NewRecord | str:
     """Decode, check and render one record: its stored form, or why it is rejected.
 
-    A UNIMARC or RUSMARC record (told apart as `flavour` says, libfed.records.unimarc_reader)
-    is stored as its MARC 21 conversion, with the original kept. Runs in worker
-    processes: it is the expensive part of an import.
+    Runs in worker processes: it is the expensive part of an import.
     """
     if raw.error is not None:
         return raw.error
     try:
-        converted = read_entry(raw, encoding, flavour)
-        if converted is None:
-            record, leader = decode(raw, encoding)
-            return render(checked(record, leader), repository_identifier, sets)
-        marc = checked(converted.record, converted.leader)
-        kept = {UNIMARC.prefix: converted.original}
-        return render(marc, repository_identifier, sets, kept=kept)
+        record, leader = decode(raw, encoding)
+        return render(checked(record, leader), repository_identifier, sets, site)
     except (Undecodable, RecordRejected) as error:
         return str(error)
     except Exception as error:  # one record must never abort a whole import
@@ -141,13 +137,12 @@ def import_files(
     sets: Mapping[str, str | None] | None = None,
     encoding: str | None = None,
     progress: Callable[[int], None] | None = None,
-    flavour: str = AUTO,
+    site: Site | None = None,
 ) -> ImportSummary:
     """Import every record of `paths` into `sets` (spec -> name, None keeps the name).
 
-    `flavour` is auto (each record's told apart), marc21, unimarc or rusmarc
-    (libfed.records.unimarc_reader).
-
+    `site` (libfed.records.site.Site.of the settings) gives the records this library's
+    holdings and their public pages' address (see `render`).
     `progress` is called with the number of bytes read since its last call. NotMarc,
     before anything is written, when a path holds no MARC at all: a wrong file in the
     list is a mistake to fix, not a file to skip.
@@ -172,7 +167,7 @@ def import_files(
         encoding=encoding,
         repository_identifier=repository_identifier,
         sets=tuple(sets),
-        flavour=flavour,
+        site=site,
     )
     parallel = sum(p.stat().st_size for p in paths) > PARALLEL_FROM_BYTES
     with _submitter(parallel) as submit:

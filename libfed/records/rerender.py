@@ -23,11 +23,14 @@ from sqlalchemy import exists, func, select
 from libfed.kernel.db import Database
 
 from .formats import FORMATS, MARC21, MetadataFormat, rendered, rendered_formats
+from .holdings import with_holdings
 from .marc_checks import RecordRejected, checked
 from .marcxml import record_from_element
-from .models import Record, RecordFormat
+from .models import Record, RecordFormat, RecordSet
 from .repository import NewRecord, Outcome, store
 from .rewriting import StoredRecord, same_formats, stored_batches, unchanged_since_read
+from .search_index import SOURCE_SET
+from .site import Site
 
 BATCH_SIZE = 500  # records read, rendered and written per transaction
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -71,17 +74,30 @@ def count_with_marc(db: Database) -> int:
 
 
 def _made_again(
-    record: StoredRecord, formats: Sequence[MetadataFormat] | None
+    record: StoredRecord,
+    formats: Sequence[MetadataFormat] | None,
+    site: Site | None,
+    local: bool,
 ) -> NewRecord | str | None:
     """The record with `formats` rendered again from its MARC; None when nothing
-    changed; why, when the stored MARC is not a record that import would accept."""
+    changed; why, when the stored MARC is not a record that import would accept.
+    With `site`, a `local` record's copies become this library's 852s, so its MARC is
+    rendered again too, and every record names its public page."""
     try:
         element = etree.fromstring(record.metadata(MARC21.prefix), _PARSER)
         marc = checked(*record_from_element(element))
     except (etree.XMLSyntaxError, RecordRejected) as error:
         return str(error)
+    landing_url = None
+    if site is not None:
+        landing_url = site.landing_url(record.identifier)
+        if local:
+            marc = with_holdings(marc, site.library)
+            if formats is not None and MARC21 not in formats:
+                formats = [*formats, MARC21]
     metadata = {prefix: record.metadata(prefix) for prefix in record.bodies}
-    metadata |= {prefix: xml.encode() for prefix, xml in rendered(marc, formats).items()}
+    made = rendered(marc, formats, landing_url=landing_url)
+    metadata |= {prefix: xml.encode() for prefix, xml in made.items()}
     if same_formats(record, metadata):
         return None
     abouts = {prefix: record.about(prefix) for prefix in record.bodies}
@@ -96,6 +112,20 @@ def _made_again(
         {prefix: xml.decode() for prefix, xml in metadata.items()},
         about={prefix: xml for prefix, xml in about.items() if xml is not None},
     )
+
+
+def _harvested(db: Database, batch: list[StoredRecord]) -> set[int]:
+    """The ids of the batch's harvested records: members of a source's set, as search
+    tells them (libfed.records.search_index.source_of)."""
+    with db.session() as session:
+        return set(
+            session.scalars(
+                select(RecordSet.record_id).where(
+                    RecordSet.record_id.in_([record.id for record in batch]),
+                    RecordSet.set_spec.startswith(SOURCE_SET),
+                )
+            )
+        )
 
 
 def lacking_formats(db: Database) -> list[MetadataFormat]:
@@ -126,17 +156,20 @@ def rerender(
     progress: Callable[[int], None] | None = None,
     *,
     lacking_only: bool = False,
+    site: Site | None = None,
 ) -> Rerendered:
     """Render every live record with MARC again in `formats` (default: every registered
     one); see the module's docstring. `progress` is told how many records each batch read.
     `lacking_only` reads only the records stored without one of `formats`, which is all
-    that a format new to the registry needs."""
+    that a format new to the registry needs. `site` (the settings' Site) is what import
+    gave the records: this library's holdings and their pages' address."""
     done = Rerendered()
     lacking = [entry.prefix for entry in formats or rendered_formats()] if lacking_only else ()
     for batch in stored_batches(db, BATCH_SIZE, having=MARC21.prefix, lacking=lacking):
         changed: dict[int, NewRecord] = {}
+        harvested = _harvested(db, batch) if site is not None else set()
         for record in batch:
-            made = _made_again(record, formats)
+            made = _made_again(record, formats, site, record.id not in harvested)
             if isinstance(made, str):
                 done.refused.append((record.identifier, made))
             elif made is not None:

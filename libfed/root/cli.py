@@ -137,7 +137,7 @@ def db_upgrade(context: Context) -> None:
         click.echo("building the search index of the records already stored ...")
         _reindex(context.db)
     recheck_outdated(context)
-    _render_lacking(context.db)
+    _render_lacking(context.db, context.config)
 
 
 @db.command("reindex")
@@ -160,6 +160,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     or a renderer changes: a record that comes out different gets a new datestamp, so
     that incremental harvests fetch it. Records without MARC are left as they are."""
     from libfed.records.rerender import UnknownFormat, count_with_marc, format_named, rerender
+    from libfed.records.site import Site
 
     try:
         formats = None if prefix is None else [format_named(prefix)]
@@ -168,7 +169,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     database = context.migrated_db()
     total = count_with_marc(database)
     with click.progressbar(length=total, label="rendering", file=sys.stderr) as bar:
-        done = rerender(database, formats, bar.update)
+        done = rerender(database, formats, bar.update, site=Site.of(context.config))
     click.echo(
         f"{done.read:,} records with MARC read, {done.changed:,} stored again, "
         f"{len(done.refused):,} left as they are (their MARC is refused today)"
@@ -177,16 +178,17 @@ def db_rerender(context: Context, prefix: str | None) -> None:
         click.echo(f"  left as it is {identifier}: {reason}")
 
 
-def _render_lacking(database: Database) -> None:
+def _render_lacking(database: Database, config: Config) -> None:
     """A format added to the registry since records were stored is rendered for them,
     so that an upgraded server serves it for every record (docs/formats.md)."""
     from libfed.records.rerender import lacking_formats, rerender
+    from libfed.records.site import Site
 
     formats = lacking_formats(database)
     if formats:
         names = ", ".join(entry.prefix for entry in formats)
         click.echo(f"rendering the records stored without {names} ...")
-        done = rerender(database, formats, lacking_only=True)
+        done = rerender(database, formats, lacking_only=True, site=Site.of(config))
         click.echo(f"  {done.changed:,} records stored in {names}")
         for identifier, reason in done.refused:
             click.echo(f"  left as it is {identifier}: {reason}")
@@ -244,30 +246,17 @@ def _print_summary(summary: ImportSummary) -> None:
     "--encoding",
     help="Override the file's own character encoding (e.g. cp1251, utf-8, marc-8).",
 )
-@click.option(
-    "--flavour",
-    # libfed.records.unimarc_reader.CHOICES, named here so that --help imports nothing.
-    type=click.Choice(["auto", "marc21", "unimarc", "rusmarc"]),
-    default="auto",
-    show_default=True,
-    help="MARC 21, or UNIMARC / RUSMARC (converted to MARC 21, the original kept); "
-    "auto tells each record apart.",
-)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @pass_context
 def import_command(
-    context: Context,
-    sets: dict[str, str | None],
-    encoding: str | None,
-    flavour: str,
-    files: tuple[str, ...],
+    context: Context, sets: dict[str, str | None], encoding: str | None, files: tuple[str, ...]
 ) -> None:
-    """Import MARC 21, UNIMARC and RUSMARC (ISO 2709), MARCXML and UNIMARC XML files; the
-    format is detected from the content."""
+    """Import MARC 21 (ISO 2709) and MARCXML files; the format is detected from the content."""
     from pathlib import Path
 
     from libfed.records.importer import import_files
     from libfed.records.marc_reader import NotMarc, is_known_encoding, require_marc
+    from libfed.records.site import Site
 
     if encoding and not is_known_encoding(encoding):
         raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding")
@@ -286,8 +275,8 @@ def import_command(
             paths,
             sets=sets,
             encoding=encoding,
-            flavour=flavour,
             progress=bar.update,
+            site=Site.of(context.config),
         )
     _print_summary(summary)
     if summary.rejected:
@@ -396,6 +385,7 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
 
     from libfed.records.importer import import_files
     from libfed.records.repository import describe_set
+    from libfed.records.site import Site
 
     with database.write() as session:
         describe_set(session, "demo", "Demonstration records", "Records loaded by `libfed demo`.")
@@ -405,7 +395,11 @@ def _load_demo_catalogue(context: Context, database: Database) -> None:
     for name, (spec, _name, _description) in DEMO_SETS.items():
         with resources.as_file(data / name) as path:
             summary = import_files(
-                database, context.config.oai.repository_identifier, [path], sets={spec: None}
+                database,
+                context.config.oai.repository_identifier,
+                [path],
+                sets={spec: None},
+                site=Site.of(context.config),
             )
         click.echo(f"{name}: ", nl=False)
         _print_summary(summary)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import quote
 
 from flask import Blueprint, abort, render_template, url_for
 from lxml import etree
@@ -42,6 +41,7 @@ from libfed.records.models import IDENTIFIER_LENGTH, Record, RecordFormat, Recor
 from libfed.records.rewriting import StoredRecord
 from libfed.records.search_documents import dc_fields, standard_numbers
 from libfed.records.search_index import source_of
+from libfed.records.site import RECORD_PAGES, landing_url, segment
 from libfed.web.auth import signed_in
 from libfed.web.formatting import day, moment
 
@@ -63,14 +63,7 @@ MAX_MARC_FIELDS = 500  # shown of one record; a partner's record may carry thous
 _PROVENANCE = "{http://www.openarchives.org/OAI/2.0/provenance}"
 # Stored XML is ours, but harvested text is anyone's: nothing resolved, nothing fetched.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
-# What stays as written in the URL's identifier segment: RFC 3986's pchar, less '/'.
-_SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
-PATH = "/records/"  # the sitemap writes its many addresses without routing each
-
-
-def segment(identifier: str) -> str:
-    """An OAI identifier as the last segment of its page's path."""
-    return quote(identifier, safe=_SEGMENT_SAFE)
+PATH = RECORD_PAGES  # the sitemap writes its many addresses without routing each
 
 
 class IdentifierConverter(PathConverter):
@@ -283,7 +276,7 @@ def record_page(identifier: str) -> tuple[str, int]:
             choice = services().shipment_targets(session, caller)
     if view.deleted:
         return render_template("search/record_deleted.html", record=view), 410
-    url = landing.public_url("record_pages.record_page", identifier=identifier)
+    url = landing_url(services().config.public_base_url, identifier)  # as its renderings say
     return render_template(
         "search/record.html",
         record=view,

@@ -19,10 +19,11 @@ from sqlalchemy import Select, func, select
 
 from libfed.kernel.services import services
 from libfed.records.models import Record
+from libfed.records.site import landing_url
 from libfed.web.menu import Menu
 
 from .landing import public_url
-from .record_page import PATH, segment
+from .record_page import PATH
 
 blueprint = Blueprint("sitemap", __name__)
 
@@ -48,11 +49,11 @@ def _xml(lines: Iterator[str]) -> Response:
 def _urlset(query: Select) -> Iterator[str]:
     """Each record's page with its datestamp, read a batch of rows at a time."""
     yield f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{_NAMESPACE}">\n'
-    root = services().config.public_base_url + PATH
+    root = services().config.public_base_url
     with services().db.session() as session:
         rows = session.execute(query.execution_options(yield_per=_STREAM_ROWS))
         for identifier, datestamp in rows:
-            url = root + segment(identifier)
+            url = landing_url(root, identifier)
             if len(url) <= MAX_URL:
                 yield f"<url><loc>{escape(url)}</loc><lastmod>{_lastmod(datestamp)}</lastmod></url>\n"
     yield "</urlset>\n"

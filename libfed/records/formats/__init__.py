@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from pymarc import Record
 
-from . import marc21, marcxml, mods, oai_dc, unimarc
+from . import marc21, marcxml, mods, oai_dc
 from .entry import MetadataFormat
 
 # prefix -> format, in the order ListMetadataFormats lists them: one line per format.
@@ -30,33 +30,31 @@ FORMATS: dict[str, MetadataFormat] = {
         marc21.FORMAT,
         marcxml.FORMAT,
         mods.FORMAT,
-        unimarc.FORMAT,
     )
 }
 
 OAI_DC = oai_dc.FORMAT
 MARC21 = marc21.FORMAT  # the stored form of a MARC record
-UNIMARC = unimarc.FORMAT
-# Formats kept as a record came, never rendered from its MARC 21 (a UNIMARC original):
-# stored and served for the records that came with them, left as stored by a rerender.
-KEPT = frozenset({unimarc.FORMAT.prefix})
 
 
-def rendered(record: Record, formats: Iterable[MetadataFormat] | None = None) -> dict[str, str]:
+def rendered(
+    record: Record,
+    formats: Iterable[MetadataFormat] | None = None,
+    *,
+    landing_url: str | None = None,
+) -> dict[str, str]:
     """A checked MARC record in each of `formats` (default: every registered one), by
     stored prefix: the one way a record becomes what is served, whoever stores it. An
-    alias is rendered as the format it is stored as."""
+    alias is rendered as the format it is stored as. `landing_url` is the record's
+    public page (libfed.records.site.Site.landing_url), named by the formats that
+    link to it."""
     chosen = rendered_formats() if formats is None else formats
-    chosen = [entry for entry in chosen if entry.prefix not in KEPT]
-    return {entry.stored_prefix: entry.render(record) for entry in chosen}
+    return {entry.stored_prefix: entry.render(record, landing_url) for entry in chosen}
 
 
 def rendered_formats() -> list[MetadataFormat]:
-    """The formats a record with MARC is rendered and stored in: all but the aliases
-    and the kept ones."""
-    return [
-        entry for entry in FORMATS.values() if entry.stored_as is None and entry.prefix not in KEPT
-    ]
+    """The formats a record with MARC is rendered and stored in: all but the aliases."""
+    return [entry for entry in FORMATS.values() if entry.stored_as is None]
 
 
 def stored_prefix(prefix: str) -> str:
@@ -67,10 +65,8 @@ def stored_prefix(prefix: str) -> str:
 
 __all__ = [
     "FORMATS",
-    "KEPT",
     "MARC21",
     "OAI_DC",
-    "UNIMARC",
     "MetadataFormat",
     "rendered",
     "rendered_formats",

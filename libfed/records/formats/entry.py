@@ -12,10 +12,13 @@ from pymarc import Record
 class MetadataFormat:
     """A format as ListMetadataFormats announces it, and how a MARC record is written in it.
 
-    `render` takes a record that `libfed.records.marc_checks.checked` accepted and returns
-    the metadata element as text (no XML declaration: it is stored inside OAI's
-    <metadata>), valid against `schema`; the XML Schema's local copy must be in the
-    project's `schemas/` folder, where intake and the tests validate against it.
+    `render` takes a record that `libfed.records.marc_checks.checked` accepted and the
+    address of the record's public page here (libfed.records.site; None where there is
+    none to give, as in tests of the mapping alone), and returns the metadata element as
+    text (no XML declaration: it is stored inside OAI's <metadata>), valid against
+    `schema`; the XML Schema's local copy must be in the project's `schemas/` folder,
+    where intake and the tests validate against it. The page's address is the one thing
+    a rendering says beyond the MARC: it is what aggregators link to (BASE, CORE).
 
     `stored_as` names another registered format when this one is the same metadata
     under a second prefix (`marcxml` for `marc21`): nothing is stored under it, and it
@@ -26,7 +29,7 @@ class MetadataFormat:
     prefix: str
     schema: str
     namespace: str
-    render: Callable[[Record], str]
+    render: Callable[[Record, str | None], str]
     stored_as: str | None = None
 
     @property

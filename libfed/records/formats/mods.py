@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lxml import etree
 from pymarc import Field, Record
 
 from ..crosswalk import (
@@ -104,6 +105,12 @@ _DATE_008_CHARS = frozenset("0123456789u")
 _RANGES = frozenset("cdikmqu")
 # Subdivisions of a heading: $v form, $x topic, $y period, $z place.
 _SUBDIVISION_ELEMENTS = {"v": "genre", "x": "topic", "y": "temporal", "z": "geographic"}
+
+_ANY_URI = etree.XMLSchema(
+    etree.fromstring(
+        '<schema xmlns="http://www.w3.org/2001/XMLSchema"><element name="u" type="anyURI"/></schema>'
+    )
+)
 
 _Buckets = list[list[str]]
 _Handler = Callable[[Field, _Buckets], None]
@@ -413,14 +420,46 @@ def _standard_number(field: Field, out: _Buckets) -> None:
         out[_IDENTIFIER].append(_element("identifier", number, _attribute("type", kind)))
 
 
+def _uri(value: str) -> str:
+    """An 856 $u if MODS's url (xs:anyURI) takes it, else nothing (the value is still
+    its identifier, which is any text). What libxml2 accepts as a URI is its own rule,
+    so it is asked, through the schema of one element; 856s are few enough per record."""
+    probe = etree.Element("u")
+    try:
+        probe.text = value
+    except ValueError:  # a character XML cannot hold: not text for any element
+        return ""
+    return value if _ANY_URI.validate(probe) else ""
+
+
 def _link(field: Field, out: _Buckets) -> None:
     label = _first(field, "3") or _first(field, "y")
     for code, value in field.subfields:
         url = value.strip(_WHITESPACE) if code == "u" and value else ""
         if url:
             out[_IDENTIFIER].append(_element("identifier", url, ' type="uri"'))
-            link = _element("url", url, _attribute("displayLabel", label))
-            out[_LOCATION].append(f"<location>{link}</location>")
+            link = _element("url", _uri(url), _attribute("displayLabel", label))
+            if link:
+                out[_LOCATION].append(f"<location>{link}</location>")
+
+
+def _holding(field: Field, out: _Buckets) -> None:
+    """852 as the LoC mapping has it: $a the holding library (physicalLocation), the
+    call number's parts with the copy number (shelfLocator, $k $h $i $j $l $m $t), and
+    the copy itself in holdingSimple: sublocation and shelving location ($b, $c),
+    public note ($z), barcode ($p). The nonpublic note ($x) is never served."""
+    shelf = _element("shelfLocator", _joined(field, "khijlmt", _WHITESPACE))
+    copy = "".join(
+        _element("subLocation", _tidy(value)) for code, value in field.subfields if code in "bc"
+    )
+    copy += "".join(
+        _element("note", value.strip()) for code, value in field.subfields if code == "z"
+    )
+    copy += _element("itemIdentifier", _first(field, "p"), ' type="barcode"')
+    holding = f"<holdingSimple><copyInformation>{copy}</copyInformation></holdingSimple>"
+    body = _element("physicalLocation", _first(field, "a")) + shelf + (holding if copy else "")
+    if body:
+        out[_LOCATION].append(f"<location>{body}</location>")
 
 
 def _series(field: Field, out: _Buckets) -> None:
@@ -478,6 +517,7 @@ def _build_handlers() -> dict[str, _Handler]:
         "700": _name(primary=False),
         "710": _name(primary=False),
         "711": _name(primary=False),
+        "852": _holding,
         "856": _link,
     }
     # Notes keep their closing full stop: they are sentences, not headings.
@@ -564,10 +604,15 @@ def _gathered(record: Record, out: _Buckets) -> None:
     out[_RECORD_INFO][:] = [f"<recordInfo>{info}</recordInfo>"] if info else []
 
 
-def render_mods(record: Record) -> str:
+def render_mods(record: Record, landing_url: str | None = None) -> str:
     """The <mods> element as a str (no XML declaration), with its namespace and
-    schemaLocation on the root: the caller embeds it in an OAI-PMH <metadata>."""
+    schemaLocation on the root: the caller embeds it in an OAI-PMH <metadata>.
+    `landing_url`, the record's public page here, is the first location: the record's
+    primary display, the object in its context."""
     out: _Buckets = [[] for _ in range(_BUCKETS)]
+    if landing_url:
+        url = _element("url", landing_url, ' usage="primary display" access="object in context"')
+        out[_LOCATION].append(f"<location>{url}</location>")
     leader = str(record.leader)
     _leader(leader, out)
     handlers = _HANDLERS
