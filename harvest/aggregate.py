@@ -2,7 +2,8 @@
 
 Every format that can be derived is offered: a record the source sent as MARCXML in
 every format of the registry (libfed.records.formats), rendered from it as local
-records are; one sent as oai_dc only in oai_dc, as received. Each is checked and
+records are; one sent as UNIMARC or RUSMARC likewise from its MARC 21 conversion, with
+the original kept (`unimarc`); one sent as oai_dc only in oai_dc, as received. Each is checked and
 repaired by `harvest.intake` first. Each format carries an OAI `about` container with
 the record's origin, `altered` telling whether that format is the one received
 exactly, or was repaired or derived from it.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from libfed.harvest.listing import HarvestedRecord
-from libfed.records.formats import MARC21, OAI_DC
+from libfed.records.formats import MARC21, OAI_DC, UNIMARC
 from libfed.records.identifiers import harvested_identifier
 from libfed.records.models import IDENTIFIER_LENGTH
 from libfed.records.repository import NewRecord
@@ -22,7 +23,14 @@ from libfed.records.site import Site
 from libfed.records.stored_xml import format_datestamp
 from libfed.records.xmltext import escape_attribute, escape_text
 
-from .intake import Refused, checked_marcxml, checked_oai_dc, parse, restored_oai_dc
+from .intake import (
+    Refused,
+    checked_marcxml,
+    checked_oai_dc,
+    checked_unimarc,
+    parse,
+    restored_oai_dc,
+)
 
 _PROVENANCE = (
     '<about><provenance xmlns="http://www.openarchives.org/OAI/2.0/provenance" '
@@ -79,17 +87,19 @@ def aggregated(
     identifier = harvested_identifier(repository_identifier, source, record.identifier)
     try:
         root = parse(record.metadata)
-        if record.namespace == MARC21.namespace:
-            marc = checked_marcxml(root, site.landing_url(identifier) if site else None)
+        landing = site.landing_url(identifier) if site else None
+        unimarc = checked_unimarc(root, landing)
+        if unimarc is not None or record.namespace == MARC21.namespace:
+            marc = unimarc or checked_marcxml(root, landing)
             formats = marc.formats
             repairs = record.repairs + marc.repairs
-            # MARC21 is the format received; the others are derived from it.
+            # The format received is MARC21, or UNIMARC kept (as received only if it came
+            # as UNIMARC slim); the others are derived from it.
+            received = UNIMARC.prefix if unimarc else MARC21.prefix
+            as_sent = not repairs and (unimarc is None or record.namespace == UNIMARC.namespace)
             about = {
                 prefix: provenance(
-                    record,
-                    base_url,
-                    harvested,
-                    altered=bool(repairs) if prefix == MARC21.prefix else True,
+                    record, base_url, harvested, altered=not (prefix == received and as_sent)
                 )
                 for prefix in formats
             }

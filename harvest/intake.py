@@ -8,6 +8,8 @@ is listed so that the record's provenance says `altered`:
   are dropped, markup inside a Dublin Core element becomes its text (script and
   style content excepted), stray text and foreign attributes go, and an `xml:lang`
   that is no language tag is dropped;
+- UNIMARC and RUSMARC (UNIMARC slim, RUSMARC's UNISlim, or MARCXML holding UNIMARC)
+  are converted to MARC 21 as `libfed import` converts them, the original kept;
 - MARCXML is validated as received, then written again from the fields it holds
   (foreign elements and attributes cannot survive that), with the repairs
   `libfed.records.marc_checks` makes; it is rendered in every format of the registry
@@ -24,9 +26,10 @@ from dataclasses import dataclass
 from lxml import etree
 
 from libfed.records import crosswalk
-from libfed.records.formats import MARC21, OAI_DC, rendered
+from libfed.records.formats import MARC21, OAI_DC, UNIMARC, rendered
 from libfed.records.marc_checks import RecordRejected, checked
 from libfed.records.marcxml import record_from_element
+from libfed.records.unimarc_reader import read_element
 from libfed.records.xml_schemas import schema_problem
 
 DC_NS = crosswalk.DC_NAMESPACE
@@ -162,3 +165,18 @@ def checked_marcxml(root: etree._Element, landing_url: str | None = None) -> Che
     # Written by our own renderers, as local records are: a record `checked` accepts
     # renders valid in every format (tests/test_harvest_intake.py tries any record).
     return CheckedMARC(rendered(marc, landing_url=landing_url), tuple(repairs))
+
+
+def checked_unimarc(root: etree._Element, landing_url: str | None = None) -> CheckedMARC | None:
+    """A UNIMARC or RUSMARC record converted to MARC 21 (libfed.records.unimarc_reader)
+    and rendered in every format, its original kept as `unimarc`; None when `root` is
+    no UNIMARC record (MARCXML of MARC 21 included); Refused if it cannot be converted."""
+    try:
+        converted = read_element(root)
+        if converted is None:
+            return None
+        marc = checked(converted.record, converted.leader)
+    except RecordRejected as error:
+        raise Refused(f"UNIMARC refused: {error}") from None
+    formats = rendered(marc, landing_url=landing_url)
+    return CheckedMARC(formats | {UNIMARC.prefix: converted.original}, ())

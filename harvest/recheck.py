@@ -23,7 +23,7 @@ from sqlalchemy import select
 from libfed.harvest.listing import HarvestedRecord, read_record
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
-from libfed.records.formats import MARC21
+from libfed.records.formats import MARC21, UNIMARC
 from libfed.records.repository import Outcome, store, tombstone
 from libfed.records.rewriting import StoredRecord, same_formats, stored_batches
 from libfed.records.site import Site
@@ -49,8 +49,10 @@ class Rechecked:
 
 
 def _received(record: StoredRecord) -> bytes:
-    """The body of the format received: MARCXML wherever there is a marc21 rendering."""
-    return record.bodies.get(MARC21.prefix) or next(iter(record.bodies.values()), b"")
+    """The body of the format received: the UNIMARC original of a record that came as
+    UNIMARC, else MARCXML wherever there is a marc21 rendering."""
+    received = record.bodies.get(UNIMARC.prefix) or record.bodies.get(MARC21.prefix)
+    return received or next(iter(record.bodies.values()), b"")
 
 
 def _as_page(batch: list[StoredRecord]) -> bytes:

@@ -111,6 +111,11 @@ def test_list_metadata_formats_of_the_repository(client, oai_schema) -> None:
         "marc21": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
         "marcxml": ("http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd", MARC_NS),
         "mods": ("http://www.loc.gov/standards/mods/v3/mods-3-8.xsd", "http://www.loc.gov/mods/v3"),
+        # Kept for the records that came as UNIMARC or RUSMARC only (tests/test_unimarc.py).
+        "unimarc": (
+            "http://www.bncf.firenze.sbn.it/progetti/unimarc/slim/documentation/unimarcslim.xsd",
+            "http://www.bncf.firenze.sbn.it/unimarc/slim",
+        ),
     }
 
 

@@ -21,12 +21,13 @@ from pymarc import Record
 from libfed.kernel.db import Database
 from libfed.records.repository import NewRecord, Outcome, ensure_sets, store
 
-from .formats import rendered
+from .formats import UNIMARC, rendered
 from .holdings import with_holdings
 from .identifiers import oai_identifier
 from .marc_checks import RecordRejected, checked
 from .marc_reader import RawEntry, Undecodable, decode, read_raw, require_marc
 from .site import Site
+from .unimarc_reader import AUTO, read_entry
 
 BATCH_SIZE = 2000  # records per write transaction
 # Below this much input, starting worker processes costs more than it saves.
@@ -58,7 +59,11 @@ class ImportSummary:
 
 
 def render(
-    record: Record, repository_identifier: str, sets: tuple[str, ...], site: Site | None = None
+    record: Record,
+    repository_identifier: str,
+    sets: tuple[str, ...],
+    site: Site | None = None,
+    kept: Mapping[str, str] | None = None,
 ) -> NewRecord:
     """The stored form of a checked record: its identifier and every registered format.
 
@@ -66,12 +71,15 @@ def render(
     copies become this library's 852s (libfed.records.holdings) and its renderings
     name its public page; without, it is stored as read, which only tests of the
     mapping alone want. Accession of received books stores its records through here too.
+    `kept` are formats stored as they came beside the rendered ones (a UNIMARC original).
     """
+    kept = dict(kept or {})
     identifier = oai_identifier(repository_identifier, record)
     if site is None:
-        return NewRecord.of(identifier, rendered(record), sets)
+        return NewRecord.of(identifier, rendered(record) | kept, sets)
     marc = with_holdings(record, site.library)
-    return NewRecord.of(identifier, rendered(marc, landing_url=site.landing_url(identifier)), sets)
+    formats = rendered(marc, landing_url=site.landing_url(identifier))
+    return NewRecord.of(identifier, formats | kept, sets)
 
 
 def prepare(
@@ -80,16 +88,24 @@ def prepare(
     repository_identifier: str,
     sets: tuple[str, ...],
     site: Site | None = None,
+    flavour: str = AUTO,
 ) -> NewRecord | str:
     """Decode, check and render one record: its stored form, or why it is rejected.
 
-    Runs in worker processes: it is the expensive part of an import.
+    A UNIMARC or RUSMARC record (told apart as `flavour` says, libfed.records.unimarc_reader)
+    is stored as its MARC 21 conversion, with the original kept. Runs in worker
+    processes: it is the expensive part of an import.
     """
     if raw.error is not None:
         return raw.error
     try:
-        record, leader = decode(raw, encoding)
-        return render(checked(record, leader), repository_identifier, sets, site)
+        converted = read_entry(raw, encoding, flavour)
+        if converted is None:
+            record, leader = decode(raw, encoding)
+            return render(checked(record, leader), repository_identifier, sets, site)
+        marc = checked(converted.record, converted.leader)
+        kept = {UNIMARC.prefix: converted.original}
+        return render(marc, repository_identifier, sets, site, kept=kept)
     except (Undecodable, RecordRejected) as error:
         return str(error)
     except Exception as error:  # one record must never abort a whole import
@@ -138,11 +154,13 @@ def import_files(
     encoding: str | None = None,
     progress: Callable[[int], None] | None = None,
     site: Site | None = None,
+    flavour: str = AUTO,
 ) -> ImportSummary:
     """Import every record of `paths` into `sets` (spec -> name, None keeps the name).
 
     `site` (libfed.records.site.Site.of the settings) gives the records this library's
-    holdings and their public pages' address (see `render`).
+    holdings and their public pages' address (see `render`). `flavour` is auto
+    (each record's told apart), marc21, unimarc or rusmarc (libfed.records.unimarc_reader).
     `progress` is called with the number of bytes read since its last call. NotMarc,
     before anything is written, when a path holds no MARC at all: a wrong file in the
     list is a mistake to fix, not a file to skip.
@@ -168,6 +186,7 @@ def import_files(
         repository_identifier=repository_identifier,
         sets=tuple(sets),
         site=site,
+        flavour=flavour,
     )
     parallel = sum(p.stat().st_size for p in paths) > PARALLEL_FROM_BYTES
     with _submitter(parallel) as submit:

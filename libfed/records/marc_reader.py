@@ -22,6 +22,9 @@ from lxml import etree
 from pymarc import Record
 from pymarc.exceptions import BadSubfieldCodeWarning
 
+from .formats.unimarc import NAMESPACE as UNIMARC_SLIM_NS
+from .formats.unimarc import RUSMARC_NAMESPACE
+from .formats.unimarc import XML_RECORDS as UNIMARC_XML_RECORDS
 from .marcxml import MARC_NS, record_from_element
 
 _TERMINATOR = 0x1D
@@ -35,6 +38,10 @@ _HEAD = 1 << 16  # bytes looked at to tell what a file holds
 # A MARCXML record without a namespace (with one, the MARC namespace itself shows).
 _BARE_RECORD = re.compile(rb"<record[\s>]")
 _HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
+# UNIMARC XML (libfed.records.unimarc_reader): UNIMARC slim's or RUSMARC UNISlim's namespace.
+_UNIMARC_XML = re.compile(
+    b"|".join(re.escape(ns.encode()) for ns in (UNIMARC_SLIM_NS, RUSMARC_NAMESPACE))
+)
 
 
 @dataclass(frozen=True)
@@ -84,13 +91,14 @@ def file_kind(path: Path) -> str:
 
 def require_marc(path: Path) -> None:
     """NotMarc unless `path` begins as MARC 21 does (the five digits of a record length)
-    or is XML with a MARCXML record in its first 64 KiB. Damaged MARC passes: its
+    or is XML with a MARCXML record (or UNIMARC XML, see libfed.records.unimarc_reader)
+    in its first 64 KiB. Damaged MARC passes: its
     records are rejected one by one, each with its position, by the reader."""
     head = _head(path)
     if not head:
         reason = "it is empty"
     elif head.startswith(b"<"):
-        if MARC_NS.encode() in head or _BARE_RECORD.search(head):
+        if MARC_NS.encode() in head or _BARE_RECORD.search(head) or _UNIMARC_XML.search(head):
             return
         reason = "it is an HTML page" if _HTML.search(head) else "it is XML of another kind"
     elif head.lstrip(b"\x1a\x00")[:5].isdigit():
@@ -254,7 +262,7 @@ def _read_marcxml(path: Path, encoding: str | None) -> Iterator[RawEntry]:
     try:
         parser = etree.XMLPullParser(
             events=("end",),
-            tag=(f"{{{MARC_NS}}}record", "record"),
+            tag=(f"{{{MARC_NS}}}record", "record", *UNIMARC_XML_RECORDS),
             encoding=encoding,
             huge_tree=True,
             resolve_entities=False,

@@ -246,12 +246,26 @@ def _print_summary(summary: ImportSummary) -> None:
     "--encoding",
     help="Override the file's own character encoding (e.g. cp1251, utf-8, marc-8).",
 )
+@click.option(
+    "--flavour",
+    # libfed.records.unimarc_reader.CHOICES, named here so that --help imports nothing.
+    type=click.Choice(["auto", "marc21", "unimarc", "rusmarc"]),
+    default="auto",
+    show_default=True,
+    help="MARC 21, or UNIMARC / RUSMARC (converted to MARC 21, the original kept); "
+    "auto tells each record apart.",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @pass_context
 def import_command(
-    context: Context, sets: dict[str, str | None], encoding: str | None, files: tuple[str, ...]
+    context: Context,
+    sets: dict[str, str | None],
+    encoding: str | None,
+    flavour: str,
+    files: tuple[str, ...],
 ) -> None:
-    """Import MARC 21 (ISO 2709) and MARCXML files; the format is detected from the content."""
+    """Import MARC 21, UNIMARC and RUSMARC (ISO 2709), MARCXML and UNIMARC XML files; the
+    format is detected from the content."""
     from pathlib import Path
 
     from libfed.records.importer import import_files
@@ -275,6 +289,7 @@ def import_command(
             paths,
             sets=sets,
             encoding=encoding,
+            flavour=flavour,
             progress=bar.update,
             site=Site.of(context.config),
         )

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from pymarc import Record
 
-from . import marc21, marcxml, mods, oai_dc
+from . import marc21, marcxml, mods, oai_dc, unimarc
 from .entry import MetadataFormat
 
 # prefix -> format, in the order ListMetadataFormats lists them: one line per format.
@@ -30,11 +30,16 @@ FORMATS: dict[str, MetadataFormat] = {
         marc21.FORMAT,
         marcxml.FORMAT,
         mods.FORMAT,
+        unimarc.FORMAT,
     )
 }
 
 OAI_DC = oai_dc.FORMAT
 MARC21 = marc21.FORMAT  # the stored form of a MARC record
+UNIMARC = unimarc.FORMAT
+# Formats kept as a record came, never rendered from its MARC 21 (a UNIMARC original):
+# stored and served for the records that came with them, left as stored by a rerender.
+KEPT = frozenset({unimarc.FORMAT.prefix})
 
 
 def rendered(
@@ -49,12 +54,16 @@ def rendered(
     public page (libfed.records.site.Site.landing_url), named by the formats that
     link to it."""
     chosen = rendered_formats() if formats is None else formats
+    chosen = [entry for entry in chosen if entry.prefix not in KEPT]
     return {entry.stored_prefix: entry.render(record, landing_url) for entry in chosen}
 
 
 def rendered_formats() -> list[MetadataFormat]:
-    """The formats a record with MARC is rendered and stored in: all but the aliases."""
-    return [entry for entry in FORMATS.values() if entry.stored_as is None]
+    """The formats a record with MARC is rendered and stored in: all but the aliases
+    and the kept ones."""
+    return [
+        entry for entry in FORMATS.values() if entry.stored_as is None and entry.prefix not in KEPT
+    ]
 
 
 def stored_prefix(prefix: str) -> str:
@@ -65,8 +74,10 @@ def stored_prefix(prefix: str) -> str:
 
 __all__ = [
     "FORMATS",
+    "KEPT",
     "MARC21",
     "OAI_DC",
+    "UNIMARC",
     "MetadataFormat",
     "rendered",
     "rendered_formats",
