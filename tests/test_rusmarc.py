@@ -122,3 +122,12 @@ def test_a_real_unislim_record_without_leader_or_001(db: Database) -> None:
     again = load(db, "unimarc/rusmarc_unislim.xml")
     assert (again.added, again.unchanged) == (0, 1)
     assert MARC21.prefix in stored_metadata_of(db, identifier)
+
+
+def test_its_page_links_to_the_original(db: Database, client) -> None:  # type: ignore[no-untyped-def]
+    load(db, "handwritten/rusmarc_utf8.mrc")
+    page = client.get(f"/records/{TOLSTOY}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Война и мир" in text and "Толстой, Л. Н." in text
+    assert "metadataPrefix=unimarc" in text and ">UNIMARC<" in text

@@ -35,6 +35,7 @@ from werkzeug.routing import PathConverter
 
 from libfed.kernel.services import ShipmentChoice, services
 from libfed.records.formats import FORMATS, MARC21, OAI_DC
+from libfed.records.holdings import LOCATION
 from libfed.records.identifiers import get_record_url
 from libfed.records.marcxml import record_from_element
 from libfed.records.models import IDENTIFIER_LENGTH, Record, RecordFormat, RecordSet, SearchEntry
@@ -58,6 +59,7 @@ FORMAT_NAMES = {
     OAI_DC.prefix: "Dublin Core",
     MARC21.prefix: "MARC 21 (MARCXML)",
     "mods": "MODS",
+    "unimarc": "UNIMARC",
 }
 MAX_MARC_FIELDS = 500  # shown of one record; a partner's record may carry thousands
 _PROVENANCE = "{http://www.openarchives.org/OAI/2.0/provenance}"
@@ -88,6 +90,29 @@ class MarcLine:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A holding (MARC 852) as a reader looks for it: where it stands, under which call
+    number. A local record's are this library's (libfed.records.holdings), a harvested
+    record's what its holder sent."""
+
+    location: str  # $a $b $c: the library, its sublocation and shelving location
+    call_number: str  # $k $h $i $j $l $m
+    copy: str  # $t
+    note: str  # $z, the public note ($x is nonpublic and never shown)
+
+
+def _copies(fields: list[Field]) -> list[Copy]:
+    def joined(field: Field, codes: str, between: str = " ") -> str:
+        return between.join(v.strip() for c, v in field.subfields if c in codes and v.strip())
+
+    return [
+        Copy(joined(f, "abc", ", "), joined(f, "khijlm"), joined(f, "t"), joined(f, "z", "; "))
+        for f in fields
+        if f.tag == LOCATION and not f.is_control_field()
+    ]
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a harvested record came from, as its `about` container says."""
 
@@ -113,6 +138,7 @@ class RecordView:
     isbns: list[str] = field(default_factory=list)
     issns: list[str] = field(default_factory=list)
     edition_statement: str | None = None
+    copies: list[Copy] = field(default_factory=list)
     marc: list[MarcLine] = field(default_factory=list)
     marc_total: int = 0
     edition: Edition | None = None
@@ -241,6 +267,7 @@ def read_record(session: Session, identifier: str) -> RecordView | None:
         isbns=[stdnum_isbn.format(number) for number in isbns],
         issns=[stdnum_issn.format(number) for number in issns],
         edition_statement=_edition_statement(marc_fields),
+        copies=_copies(marc_fields),
         marc=_marc_lines(marc_fields),
         marc_total=len(marc_fields),
         edition=edition,
