@@ -19,11 +19,12 @@ field condition never matches it).
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Literal
 
 from babel.core import get_global
@@ -37,7 +38,6 @@ from libfed.kernel.errors import N_, Invalid, Message
 from .formats import MARC21, OAI_DC
 from .identifiers import is_set_spec
 from .models import SetRule
-from .search_documents import dc_fields
 from .search_index import SOURCE_SET, source_of
 from .search_keys import FOLDED, query_keys
 
@@ -48,6 +48,7 @@ MAX_VALUE = 200  # characters of one value
 _PREFIX_FROM = 4  # letters: a longer subject word matches as a prefix, as search's words do
 _MARC = "{http://www.loc.gov/MARC21/slim}"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_DC_LANGUAGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?language(?:\s[^>]*)?>([^<]*)</")
 # ISO 639-2 (bibliographic and terminology) and 639-3 codes to ISO 639-1, from CLDR:
 # a rule for `aze` meets a record catalogued `az`, and `ger` one catalogued `deu` or `de`.
 _LANGUAGE_ALIASES: Mapping[str, str] = get_global("language_aliases")
@@ -367,26 +368,25 @@ class Facts:
 
     @cached_property
     def languages(self) -> frozenset[str]:
+        """Its dc:language values. Read by a pattern, not a parse: a rule change reads
+        every record's oai_dc, which this server wrote (or intake checked) as XML, and
+        parsing it whole cost ten times more than the rest of the evaluation."""
         if not self._oai_dc:
             return frozenset()
-        return frozenset(language_code(v) for v in dc_fields(self._oai_dc).get("language", []))
+        return frozenset(
+            language_code(html.unescape(value.decode("utf-8", "replace")))
+            for value in _DC_LANGUAGE.findall(self._oai_dc)
+            if value.strip()
+        )
 
     @cached_property
     def _tokens(self) -> frozenset[str]:
         return frozenset(self._subject_key.split())
 
     def _has_word(self, word: str) -> bool:
-        """A word as search matches it: by any of its keys, exact or folded (a folded key
-        meets a record's folded tokens and one written without the letters), the last
-        token as a prefix at four letters or more."""
-        keys = [k.split() for k in query_keys(word)]
-        keys += [
-            option
-            for k in query_keys(word, folded=True)
-            for option in (k.split(), [FOLDED + t for t in k.split()])
-        ]
-        for tokens in keys:
-            *whole, last = tokens
+        """A word as search matches it (_word_keys), the last token as a prefix at four
+        letters or more."""
+        for *whole, last in _word_keys(word):
             if not all(t in self._tokens for t in whole):
                 continue
             bare = last.removeprefix(FOLDED)
@@ -402,39 +402,53 @@ class Facts:
         return bool(words) and all(self._has_word(word) for word in words)
 
     @cached_property
-    def _fields(self) -> dict[str, list[list[tuple[str, str]]]]:
-        """tag -> each occurrence's subfields (a control field: one with code '')."""
-        fields: dict[str, list[list[tuple[str, str]]]] = {}
+    def _marc_record(self) -> etree._Element | None:
         if not self._marc:
-            return fields
+            return None
         try:
-            root = etree.fromstring(self._marc, _PARSER)
+            return etree.fromstring(self._marc, _PARSER)
         except etree.XMLSyntaxError:
-            return fields
-        for element in root.iter(f"{_MARC}controlfield", f"{_MARC}datafield"):
-            tag = element.get("tag", "")
+            return None
+
+    def _values(self, tag: str) -> Iterator[tuple[str, str]]:
+        """(subfield code, value) of every occurrence of `tag` (a control field: code '')."""
+        record = self._marc_record
+        if record is None:
+            return
+        for element in record.iterchildren(f"{_MARC}controlfield", f"{_MARC}datafield"):
+            if element.get("tag") != tag:
+                continue
             if element.tag == f"{_MARC}controlfield":
-                occurrence = [("", element.text or "")]
+                yield "", element.text or ""
             else:
-                occurrence = [
-                    (sub.get("code", ""), sub.text or "")
-                    for sub in element.iter(f"{_MARC}subfield")
-                ]
-            fields.setdefault(tag, []).append(occurrence)
-        return fields
+                for sub in element.iterchildren(f"{_MARC}subfield"):
+                    yield sub.get("code", ""), sub.text or ""
 
     def has_field(self, condition: FieldCondition) -> bool:
         wanted = [normalized(v) for v in condition.values]
-        for occurrence in self._fields.get(condition.tag, []):
-            for code, value in occurrence:
-                if condition.code is not None and code != condition.code:
-                    continue
-                if condition.start is not None:
-                    stop = (condition.end if condition.end is not None else condition.start) + 1
-                    value = value[condition.start : stop]
-                if _compares(condition.operator, normalized(value), wanted):
-                    return True
+        for code, value in self._values(condition.tag):
+            if condition.code is not None and code != condition.code:
+                continue
+            if condition.start is not None:
+                stop = (condition.end if condition.end is not None else condition.start) + 1
+                value = value[condition.start : stop]
+            if _compares(condition.operator, normalized(value), wanted):
+                return True
         return False
+
+
+@lru_cache(maxsize=1024)
+def _word_keys(word: str) -> tuple[tuple[str, ...], ...]:
+    """The token sequences a subject word matches by, as a search word does: its exact
+    keys and its folded ones, each also as folded tokens (a folded key meets a record's
+    folded tokens and one written without the region's letters)."""
+    keys = [tuple(k.split()) for k in query_keys(word)]
+    keys += [
+        option
+        for k in query_keys(word, folded=True)
+        for option in (tuple(k.split()), tuple(FOLDED + t for t in k.split()))
+    ]
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def _compares(operator: Operator, value: str, wanted: list[str]) -> bool:
