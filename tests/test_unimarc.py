@@ -1,7 +1,8 @@
 """UNIMARC import (libfed.records.unimarc, unimarc_reader): real UNIMARC records stored
 as MARC 21 with their titles, ISSNs and languages where every format shows them, the
 original kept and served as `unimarc` for those records alone and through a rerender,
-MARC 21 files never taken for UNIMARC, --flavour, and a damaged record rejected alone."""
+MARC 21 files never taken for UNIMARC, --flavour, a damaged record rejected alone, and
+harvests of `unimarc` by Sickle and pyoai valid record by record."""
 
 from __future__ import annotations
 
@@ -215,3 +216,26 @@ def test_flavour_unimarc_leaves_rusmarc_s_own_fields_out(
     assert "updated 1" in result.output, result.output
     assert marc_of(db, identifier).get("852") is None
     assert "--flavour" in CliRunner().invoke(main, ["import", "--help"]).output
+
+
+def test_sickle_and_pyoai_harvest_it_valid_record_by_record(db: Database, live_server: str) -> None:
+    from oaipmh.client import Client
+    from oaipmh.metadata import MetadataRegistry
+    from sickle import Sickle
+
+    load(db, PERIOUNI, "handwritten/rusmarc_utf8.mrc", "marcxml/pymarc_batch.xml")
+    sickle = Sickle(live_server, max_retries=0, timeout=10)
+    harvested = list(sickle.ListRecords(metadataPrefix="unimarc"))
+    assert len(harvested) == 62  # the MARC 21 batch is not offered in it
+    problems = []
+    for record in harvested:
+        element = etree.fromstring(record.raw.encode()).find(".//oai:metadata/u:rec", NS)
+        problems.append(schema_problem(UNIMARC, element) if element is not None else "none")
+    assert set(problems) == {None}
+
+    registry = MetadataRegistry()
+    registry.registerReader("unimarc", lambda metadata: metadata[0])
+    client = Client(live_server, registry, force_http_get=True)
+    records = list(client.listRecords(metadataPrefix="unimarc"))
+    assert len(records) == 62
+    assert {schema_problem(UNIMARC, metadata) for _header, metadata, _about in records} == {None}
