@@ -10,6 +10,10 @@ incremental harvests fetch it (libfed.records.rewriting). A harvested record kee
 its provenance: a format it did not have before gets that of the formats already
 derived from its MARC. Records without MARC (harvested as oai_dc only) are left as
 they are, as are records whose stored MARC today's checks refuse (named in the result).
+Given the settings' `Site`, it renders as import does: every record names its page here,
+and this library's own records (not the harvested ones) get their holdings as 852s from
+what their stored MARC holds (libfed.records.holdings), so a rerender is what brings
+records up to date after the public address or the ISIL changes.
 """
 
 from __future__ import annotations
