@@ -239,3 +239,25 @@ def test_sickle_and_pyoai_harvest_it_valid_record_by_record(db: Database, live_s
     records = list(client.listRecords(metadataPrefix="unimarc"))
     assert len(records) == 62
     assert {schema_problem(UNIMARC, metadata) for _header, metadata, _about in records} == {None}
+
+
+def test_its_kept_originals_import_again_as_the_same_records(db: Database, tmp_path: Path) -> None:
+    """A UNIMARC slim file (what this server serves as unimarc) is imported like ISO 2709,
+    and the originals it kept make the very records they were kept with."""
+    load(db, PERIOUNI)
+    from libfed.records.models import Record
+
+    with db.session() as session:
+        identifiers = session.scalars(
+            Record.__table__.select().with_only_columns(Record.identifier)
+        ).all()
+    kept = [stored_metadata_of(db, i)[UNIMARC.prefix] for i in identifiers]
+    collection = tmp_path / "kept.xml"
+    collection.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><collection xmlns="{UNIMARC.namespace}">'
+        + "".join(kept)
+        + "</collection>",
+        encoding="utf-8",
+    )
+    again = load(db, str(collection))
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 60, [])
