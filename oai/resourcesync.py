@@ -6,23 +6,33 @@ ResourceSync rather than OAI-PMH (CORE among them) finds the dumps and the recor
     /resourcesync/resourcelist.xml        Resource List Index of the lists below
     /resourcesync/resourcelist-dumps.xml  the newest dump's files (libfed.oai.dumps), each
                                           with its length, SHA-256, type and lastmod
+    /resourcesync/resourcelist-<n>.xml    the pages of the live records whose ids fall in
+                                          the sitemap's n-th block (libfed.search.sitemap),
+                                          each with its datestamp and, `describedby`, its
+                                          Dublin Core over OAI-PMH GetRecord
 
-Every document is Sitemap XML with the `rs` namespace, built with lxml. A capability
-list may name each capability once, so the dumps' list hangs under an index, where the
-lists of record pages (the sitemap's blocks of live records) have their place beside it.
+Every document is Sitemap XML with the `rs` namespace, built with lxml (the record lists,
+up to 50,000 URLs, written incrementally as they stream from the database). A capability
+list may name each capability once, so the dumps' list and the records' lists hang under
+one Resource List Index. An aggregator that syncs record by record (CORE) reads the
+record lists; one that reloads in bulk, the dumps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, stream_with_context
 from lxml import etree
+from sqlalchemy import Select
 
 from libfed.kernel import clock
 from libfed.kernel.services import services
+from libfed.records.identifiers import get_record_url
 from libfed.search.landing import public_url
+from libfed.search.sitemap import block, blocks, live_pages
 
 from .dumps import dumps
 from .dumps_web import file_url
@@ -33,6 +43,7 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 RS = "http://www.openarchives.org/rs/terms/"
 _NAMESPACES = {None: SITEMAP, "rs": RS}
 _CACHE = "public, max-age=300"
+_PIECE = 64 * 1024  # bytes of a streamed record list handed to the server at a time
 
 
 def w3c(moment: datetime) -> str:
@@ -72,9 +83,13 @@ def _xml(element: etree._Element) -> Response:
 
 
 def _lists() -> Iterable[str]:
-    """The resource lists the index names."""
+    """The resource lists the index names: the dumps', and one per block of records."""
     if dumps(services().config):
         yield public_url("resourcesync.dump_list")
+    with services().db.session() as session:
+        numbers = [number for number, _lastmod in blocks(session)]
+    for number in numbers:
+        yield public_url("resourcesync.record_list", number=number)
 
 
 @blueprint.get("/.well-known/resourcesync")
@@ -132,3 +147,53 @@ def dump_list() -> Response:
             type="application/gzip",
         )
     return _xml(root)
+
+
+def _record_entries(query: Select) -> Iterator[bytes]:
+    """A record list, written as its rows stream in (every element through the writer's
+    own element(), so that the namespaces are declared once, on the root) and handed out
+    in pieces of about `_PIECE` bytes."""
+    buffer = io.BytesIO()
+    base_url = services().config.oai.base_url
+    links = {
+        "up": public_url("resourcesync.capability_list"),
+        "index": public_url("resourcesync.resource_list"),
+    }
+    with etree.xmlfile(buffer, encoding="UTF-8") as out:
+        out.write_declaration()
+        with out.element(f"{{{SITEMAP}}}urlset", nsmap=_NAMESPACES):
+            for rel, href in links.items():
+                with out.element(f"{{{RS}}}ln", rel=rel, href=href):
+                    pass
+            with out.element(f"{{{RS}}}md", capability="resourcelist", at=w3c(clock.utc_now())):
+                pass
+            for url, identifier, datestamp in live_pages(query):
+                with out.element(f"{{{SITEMAP}}}url"):
+                    with out.element(f"{{{SITEMAP}}}loc"):
+                        out.write(url)
+                    with out.element(f"{{{SITEMAP}}}lastmod"):
+                        out.write(w3c(datestamp))
+                    with out.element(
+                        f"{{{RS}}}ln",
+                        rel="describedby",
+                        href=get_record_url(base_url, identifier),
+                        type="application/xml",
+                    ):
+                        pass
+                if buffer.tell() >= _PIECE:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+    yield buffer.getvalue()
+
+
+@blueprint.get("/resourcesync/resourcelist-<int:number>.xml")
+def record_list(number: int) -> Response:
+    """The pages of the live records of the number-th block of ids; 404 past the last."""
+    with services().db.session() as session:
+        query = block(session, number)
+    if query is None:
+        abort(404)
+    response = Response(stream_with_context(_record_entries(query)), mimetype="application/xml")
+    response.headers["Cache-Control"] = _CACHE
+    return response

@@ -9,6 +9,7 @@ import fcntl
 import gzip
 import hashlib
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -226,3 +227,20 @@ def test_a_relative_directory_is_the_configuration_files_folders(tmp_path: Path)
     settings.write_text(settings.read_text().replace("0 3 * * 0", "every sunday"))
     with pytest.raises(Exception, match=r"dumps\.schedule"):
         load_config(settings)
+
+
+def test_a_server_worker_makes_the_due_dump_by_itself(
+    catalogue: Database, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `libfed serve` starts in each worker (libfed.root.server): it looks, finds
+    the dump due (none made yet), makes it, and stops when the worker exits."""
+    monkeypatch.setattr(dumps, "CHECK_EVERY", 0.05)
+    schedule = dumps.DumpSchedule(config, catalogue)
+    schedule.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not dumps.dumps(config) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        schedule.stop()
+    assert len(dumps.dumps(config)) == 1

@@ -1,7 +1,8 @@
 """ResourceSync (libfed.oai.resourcesync): the source description, capability list and
 resource list index lead to the newest dump's files with their length, SHA-256, type and
-date, and the reference client (`resync`, the specification's editors' own) syncs them
-over real HTTP into a folder, checking every file's SHA-256 against the list."""
+date, and to every live record's page by the sitemap's blocks; the reference client
+(`resync`, the specification's editors' own) syncs both over real HTTP into a folder,
+checking every dump file's SHA-256 against the list."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from werkzeug.serving import make_server
 from libfed.kernel.config import Config, parse_config
 from libfed.kernel.db import Database
 from libfed.oai import dumps
+from libfed.records.models import Record
 from libfed.root.app import create_app
 
 DEMO = ROOT / "libfed" / "root" / "demo" / "data" / "libfed_demo.xml"
@@ -86,7 +88,8 @@ def test_the_lists_lead_from_the_well_known_address_to_the_dump_files(
     (index_url,) = capabilities.xpath("sm:url/sm:loc/text()", namespaces=NS)
     index = _get(index_url)
     assert index.tag == f"{{{NS['sm']}}}sitemapindex" and _capability(index) == "resourcelist"
-    (dump_list_url,) = index.xpath("sm:sitemap/sm:loc/text()", namespaces=NS)
+    dump_list_url, records_url = index.xpath("sm:sitemap/sm:loc/text()", namespaces=NS)
+    assert records_url == f"{base}/resourcesync/resourcelist-1.xml"
     listed = _get(dump_list_url)
     assert _capability(listed) == "resourcelist" and listed.find("rs:md", NS).get("at")
     urls = listed.findall("sm:url", NS)
@@ -122,6 +125,8 @@ def test_the_reference_client_syncs_the_dumps_and_checks_their_hashes(
     for entry in dump.files:
         copy = tmp_path / "mirror" / "dumps" / dump.stamp / entry.name
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == entry.sha256
+    pages = list((tmp_path / "mirror" / "records").iterdir())  # record by record, as CORE
+    assert len(pages) == 24 and all(b"citation_title" in p.read_bytes() for p in pages)
 
 
 def test_without_a_dump_the_index_lists_nothing(client) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +134,41 @@ def test_without_a_dump_the_index_lists_nothing(client) -> None:  # type: ignore
     assert index.findall("sm:sitemap", NS) == []
     empty = etree.fromstring(client.get("/resourcesync/resourcelist-dumps.xml").data)
     assert empty.findall("sm:url", NS) == []
+
+
+def test_the_index_lists_every_live_records_page_by_the_sitemaps_blocks(
+    db: Database, clock: Clock, site: tuple[str, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of 10 ids here (50,000 in production): the 24 demo records less a deleted
+    one, each with its datestamp and its Dublin Core over GetRecord, in three lists."""
+    from libfed.records.repository import tombstone
+    from libfed.search import sitemap
+
+    base, _config = site
+    monkeypatch.setattr(sitemap, "PAGE_SIZE", 10)
+    load(db, str(DEMO))
+    with db.write() as session:
+        identifiers = [
+            i for (i,) in session.execute(sitemap.records().with_only_columns(Record.identifier))
+        ]
+        assert tombstone(session, identifiers[3])
+    index = _get(f"{base}/resourcesync/resourcelist.xml")
+    lists = index.xpath("sm:sitemap/sm:loc/text()", namespaces=NS)
+    assert lists == [f"{base}/resourcesync/resourcelist-{n}.xml" for n in (1, 2, 3)]
+    listed = []
+    for url in lists:
+        response = requests.get(url, timeout=10)
+        assert response.text.count("xmlns:rs=") == 1  # declared once, on the root
+        document = etree.fromstring(response.content)
+        assert _capability(document) == "resourcelist"
+        assert [ln.get("rel") for ln in document.findall("rs:ln", NS)] == ["up", "index"]
+        listed += document.findall("sm:url", NS)
+    assert len(listed) == 23
+    first = listed[0]
+    assert first.findtext("sm:loc", namespaces=NS) == f"{base}/records/{identifiers[0]}"
+    assert first.findtext("sm:lastmod", namespaces=NS) == "2024-05-01T10:00:00Z"
+    described = first.find("rs:ln", NS)
+    assert described.get("rel") == "describedby" and described.get("type") == "application/xml"
+    record = etree.fromstring(requests.get(described.get("href"), timeout=10).content)
+    assert record.findtext(".//{http://www.openarchives.org/OAI/2.0/}identifier") == identifiers[0]
+    assert requests.get(f"{base}/resourcesync/resourcelist-4.xml", timeout=10).status_code == 404

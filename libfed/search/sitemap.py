@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, request, stream_with_context, url_for
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from libfed.kernel.services import services
 from libfed.records.models import Record
@@ -46,16 +47,24 @@ def _xml(lines: Iterator[str]) -> Response:
     return response
 
 
-def _urlset(query: Select) -> Iterator[str]:
-    """Each record's page with its datestamp, read a batch of rows at a time."""
-    yield f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{_NAMESPACE}">\n'
+def live_pages(query: Select) -> Iterator[tuple[str, str, datetime]]:
+    """Each record of `query` (`records` or `block`) as its page's URL, its identifier and
+    its datestamp, read a batch of rows at a time; a URL too long for a sitemap is left
+    out. ResourceSync's lists of records (libfed.oai.resourcesync) read the same."""
     root = services().config.public_base_url
     with services().db.session() as session:
         rows = session.execute(query.execution_options(yield_per=_STREAM_ROWS))
         for identifier, datestamp in rows:
             url = landing_url(root, identifier)
             if len(url) <= MAX_URL:
-                yield f"<url><loc>{escape(url)}</loc><lastmod>{_lastmod(datestamp)}</lastmod></url>\n"
+                yield url, identifier, datestamp
+
+
+def _urlset(query: Select) -> Iterator[str]:
+    """Each record's page with its datestamp."""
+    yield f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{_NAMESPACE}">\n'
+    for url, _identifier, datestamp in live_pages(query):
+        yield f"<url><loc>{escape(url)}</loc><lastmod>{_lastmod(datestamp)}</lastmod></url>\n"
     yield "</urlset>\n"
 
 
@@ -67,8 +76,30 @@ def _index(pages: list[tuple[int, datetime]]) -> Iterator[str]:
     yield "</sitemapindex>\n"
 
 
-def _records() -> Select:
+def records() -> Select:
+    """Every live record (identifier, datestamp) in id order."""
     return select(Record.identifier, Record.datestamp).where(_LIVE).order_by(Record.id)
+
+
+def blocks(session: Session) -> list[tuple[int, datetime]]:
+    """The blocks of `PAGE_SIZE` ids that hold live records, by number from 1, each with
+    its newest datestamp."""
+    number = ((Record.id - 1) // PAGE_SIZE + 1).label("block")
+    found = session.execute(
+        select(number, func.max(Record.datestamp)).where(_LIVE).group_by(number).order_by(number)
+    )
+    return [(int(block), lastmod) for block, lastmod in found]
+
+
+def block(session: Session, number: int) -> Select | None:
+    """The live records of the number-th block of ids; None when it holds none."""
+    first = (number - 1) * PAGE_SIZE + 1
+    if number < 1 or first > 2**31:
+        return None
+    query = records().where(Record.id >= first, Record.id < first + PAGE_SIZE)
+    if session.scalar(query.with_only_columns(Record.id).limit(1)) is None:
+        return None
+    return query
 
 
 @blueprint.get("/sitemap.xml")
@@ -77,24 +108,18 @@ def sitemap() -> Response:
     with services().db.session() as session:
         live = session.scalar(select(func.count()).select_from(Record).where(_LIVE)) or 0
         if live <= PAGE_SIZE:  # bounded: records written since the count wait for the next
-            return _xml(_urlset(_records().limit(PAGE_SIZE)))
-        block = ((Record.id - 1) // PAGE_SIZE + 1).label("page")
-        pages = session.execute(
-            select(block, func.max(Record.datestamp)).where(_LIVE).group_by(block).order_by(block)
-        ).all()
-    return _xml(_index([(int(number), lastmod) for number, lastmod in pages]))
+            return _xml(_urlset(records().limit(PAGE_SIZE)))
+        pages = blocks(session)
+    return _xml(_index(pages))
 
 
 @blueprint.get("/sitemap-<int:number>.xml")
 def sitemap_page(number: int) -> Response:
     """The live records of the number-th block of ids; 404 past the last one."""
-    first = (number - 1) * PAGE_SIZE + 1
-    if number < 1 or first > 2**31:
-        abort(404)
-    query = _records().where(Record.id >= first, Record.id < first + PAGE_SIZE)
     with services().db.session() as session:
-        if session.scalar(query.with_only_columns(Record.id).limit(1)) is None:
-            abort(404)
+        query = block(session, number)
+    if query is None:
+        abort(404)
     return _xml(_urlset(query))
 
 
