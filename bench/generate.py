@@ -27,6 +27,14 @@ def templates() -> list[str]:
     return found
 
 
+def varied(pool: list[str], i: int) -> str:
+    """The i-th record made from `pool`'s MARCXML records: its template's, with 001
+    bench<i> and the copy's number after the title."""
+    template = pool[i % len(pool)]
+    record = _CONTROL_001.sub(f'<controlfield tag="001">bench{i:07d}</controlfield>', template, 1)
+    return _TITLE.sub(lambda m: f"{m.group(1)}{m.group(2)} [{i // len(pool) + 1}]", record, 1)
+
+
 def write_collection(path: Path, count: int) -> Path:
     """A MARCXML collection of `count` records (about 2.7 KB each, like the templates)."""
     pool = templates()
@@ -34,15 +42,7 @@ def write_collection(path: Path, count: int) -> Path:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         out.write('<collection xmlns="http://www.loc.gov/MARC21/slim">\n')
         for i in range(count):
-            template = pool[i % len(pool)]
-            record = _CONTROL_001.sub(
-                f'<controlfield tag="001">bench{i:07d}</controlfield>', template, 1
-            )
-            record = _TITLE.sub(
-                lambda m, i=i: f"{m.group(1)}{m.group(2)} [{i // len(pool) + 1}]", record, 1
-            )
-            record = record.replace("<record>", "<record>", 1)
-            out.write(record)
+            out.write(varied(pool, i))
             out.write("\n")
         out.write("</collection>\n")
     return path
