@@ -80,8 +80,8 @@ def main() -> None:
             lambda: save_rule(db, "lang", parse_rule(languages=["rus"])),
         ),
         _timed(
-            "--year 1900-1999 --field 650a~history",
-            lambda: save_rule(db, "old", parse_rule(years="1900-1999", fields=["650a~history"])),
+            "--year 1900-1999 --field 650~history",
+            lambda: save_rule(db, "old", parse_rule(years="1900-1999", fields=["650~history"])),
         ),
         _timed(
             "preview: --subject history",

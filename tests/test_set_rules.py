@@ -172,6 +172,7 @@ def test_subject_words_match_as_search_does_and_fields_and_sources_combine(
     assert preview(db, "s", parse_rule(subjects=["istoriya", "cografiya"])) == 2
     assert preview(db, "s", parse_rule(fields=["650a~tarix|история"])) == 2
     assert preview(db, "s", parse_rule(fields=["008/35-37=rus"])) == 2
+    assert preview(db, "s", parse_rule(fields=["650~tarix"])) == 1  # any subfield
     assert preview(db, "s", parse_rule(fields=["245a^şir"])) == 1
     assert preview(db, "s", parse_rule(fields=["245a=şirvan"])) == 1
     assert preview(db, "s", parse_rule(sources=["partner"])) == 1
@@ -205,6 +206,8 @@ def test_a_member_of_a_ruled_child_is_a_member_of_its_parent(
     save_rule(db, "region", parse_rule(languages=["xxx"]))
 
     assert len(harvested(client, set="region")) == 4
+    # A count for the parent reckons with its ruled subset's members.
+    assert preview(db, "region", parse_rule(sources=["local"], languages=["rus"])) == 5
     save_rule(db, "region:az", parse_rule(sources=["partner"]))
     assert list(harvested(client, set="region")) == [f"oai:{REPOSITORY_ID}:partner:h1"]
 

@@ -182,9 +182,10 @@ def reevaluate(
 
 def preview(db: Database, spec: str, rule: Rule) -> int:
     """How many live records would be in `spec` with `rule` as its rule (the rules of
-    other sets as they are), without changing anything."""
+    its subsets as they are), without changing anything. Only the rules that can put a
+    record in `spec` are evaluated: those of other sets change nothing here."""
     with db.session() as session:
-        rules = load_rules(session).replaced(spec, rule)
+        rules = load_rules(session).replaced(spec, rule).within(spec)
     return sum(
         spec in record.evaluated(rules)[0]
         for batch in _batches(db, rules.needs())

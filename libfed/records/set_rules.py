@@ -479,6 +479,12 @@ class Rules:
         """The specs whose rule `facts` meets (without their ancestors)."""
         return {spec for spec, rule in self.by_spec.items() if rule.matches(facts)}
 
+    def within(self, spec: str) -> Rules:
+        """The rules that can put a record in `spec`: its own and its subsets'."""
+        return Rules(
+            {s: r for s, r in self.by_spec.items() if s == spec or s.startswith(spec + ":")}
+        )
+
     def replaced(self, spec: str, rule: Rule | None) -> Rules:
         """These rules with `spec`'s rule set to `rule` (None: removed)."""
         changed = {s: r for s, r in self.by_spec.items() if s != spec}
