@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -23,6 +24,8 @@ from werkzeug.serving import make_server
 
 from libfed.harvest.aggregate import aggregated
 from libfed.harvest.listing import HarvestedRecord
+from libfed.harvest.models import Source
+from libfed.harvest.run import harvest
 from libfed.kernel.config import Config, parse_config
 from libfed.kernel.db import Database
 from libfed.records.formats import MARC21, OAI_DC
@@ -32,10 +35,12 @@ from libfed.records.repository import store
 from libfed.records.rerender import rerender
 from libfed.records.site import Site
 from libfed.root.app import create_app
+from tests.test_holdings import KOHA
 
 DC_NS = {"dc": "http://purl.org/dc/elements/1.1/"}
 MODS_NS = {"mods": "http://www.loc.gov/mods/v3"}
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+MARC_NS = {"marc": MARC21.namespace}
 BATCH = "marcxml/pymarc_batch.xml"
 
 
@@ -165,6 +170,40 @@ def test_a_harvested_marc_record_is_named_by_its_page_here_an_oai_dc_one_is_not(
     assert identifiers(metadata(served, from_dc, OAI_DC.prefix, oai_schema)) == [
         "http://partner.example/item/7"
     ]
+
+
+def test_a_harvest_over_http_names_the_aggregators_pages_and_keeps_the_holders_852(
+    served: Served,
+    aggregator: tuple[Config, Database],
+    oai_schema: etree.XMLSchema,
+    tmp_path: Path,
+) -> None:
+    koha = tmp_path / "koha.mrc"
+    koha.write_bytes(b"".join(record.as_marc() for record in KOHA))  # with copies (952)
+    import_files(served.db, REPOSITORY_ID, [FIXTURES / BATCH, koha], site=Site.of(served.config))
+    config, aggregator_db = aggregator
+    with aggregator_db.write() as session:
+        session.add(
+            Source(name="az", base_url=served.root + "/oai", prefix="marc21", sets=[], enabled=True)
+        )
+    assert harvest(aggregator_db, config, "az").status == "succeeded"
+    client = create_app(config, aggregator_db).test_client()
+    page = parse_valid(oai_schema, client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").data)
+    records = page.findall(".//oai:record", OAI_NS)
+    assert len(records) == 4
+    for record in records:
+        ours = record.findtext(".//oai:header/oai:identifier", namespaces=OAI_NS)
+        url = identifiers(record.find(".//oai:metadata/*", OAI_NS))[0]
+        assert url == Site.of(config).landing_url(ours)
+        path = url.removeprefix(config.public_base_url)
+        assert client.get(path).status_code == 200
+    marc = parse_valid(oai_schema, client.get("/oai?verb=ListRecords&metadataPrefix=marc21").data)
+    # The holder's library in the 852s, as it sent them: none of the aggregator's.
+    held = {
+        s.text
+        for s in marc.iterfind(".//marc:datafield[@tag='852']/marc:subfield[@code='a']", MARC_NS)
+    }
+    assert held == {"libfed test repository"}
 
 
 def datestamps(db: Database) -> dict[str, datetime]:
