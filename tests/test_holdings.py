@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import OAI_NS, REPOSITORY_ID, SITE, Clock, config_dict, parse_valid
+from conftest import OAI_NS, REPOSITORY_ID, SITE, ApiCaller, Clock, config_dict, parse_valid
 from flask import Flask
 from lxml import etree, html
 from pymarc import Field, Leader, Subfield
@@ -29,6 +29,7 @@ from libfed.records.repository import store
 from libfed.records.rerender import rerender
 from libfed.records.site import Site
 from libfed.records.stored_xml import metadata_of
+from tests.records_helpers import put
 
 ISIL = "AZ-BaNL"
 MARC_NS = {"marc": MARC21.namespace}
@@ -263,3 +264,35 @@ def test_the_record_page_lists_the_copies(
     assert page.xpath("//h2[@id='copies']")[0].text == "Copies and call numbers"
     bare = client.get(f"/records/oai:{REPOSITORY_ID}:koha-2").get_data(as_text=True)
     assert 'id="copies"' not in bare
+
+
+def test_a_book_accessioned_from_a_partners_record_does_not_take_their_copies(
+    api: ApiCaller,
+    client,  # type: ignore[no-untyped-def]
+    db: Database,
+    harvested_partner: int,
+    oai_schema: etree.XMLSchema,
+) -> None:
+    theirs = koha_record(
+        "tk-9",
+        Field(tag="852", indicators=["8", " "], subfields=[Subfield("a", "UZ-TaNL")]),
+        item(a="CENTRAL", o="84(5Uz)", p="55501"),
+    )
+    harvested = put(db, "tk-9", source="tashkent", marc=record_to_marcxml(theirs), title="Vaqif")
+    shipment = api.create(
+        "/shipments/from-records",
+        {"partner_id": harvested_partner, "direction": "incoming", "identifiers": [harvested]},
+    )
+    assert api.move(shipment["id"], "received").status_code == 200
+    done = api.post(f"/shipments/{shipment['id']}/accession")
+    assert done.status_code == 200, done.get_json()
+    (made,) = done.get_json()["records"]
+
+    marc = get_record(client, made["identifier"], "marc21", oai_schema)
+    assert marc.find("marc:datafield[@tag='245']", MARC_NS) is not None  # their description
+    # but not their copies: the partner's 852 and Koha items describe the partner's shelves.
+    assert locations(marc) == []
+    assert marc.find("marc:datafield[@tag='952']", MARC_NS) is None
+    dc = get_record(client, made["identifier"], "oai_dc", oai_schema)
+    first = dc.findtext("{http://purl.org/dc/elements/1.1/}identifier")
+    assert first == SITE.landing_url(made["identifier"])
