@@ -83,8 +83,8 @@ def _create_app(config: Config, db: Database) -> Flask:
         "sources": "libfed.harvest.cli:sources",
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
-        "export": "libfed.records.export_cli:export_command",
-        "dumps": "libfed.oai.dumps_cli:dumps",
+        "export": "libfed.root.bulk:export_command",
+        "dumps": "libfed.root.bulk:dumps",
     },
 )
 @click.option(

@@ -1,4 +1,11 @@
-"""`libfed export`: the repository, or a set of it, as one file (libfed.records.export)."""
+"""The bulk paths' commands: `libfed export` (libfed.records.export) and `libfed dumps
+make/list` (libfed.oai.dumps).
+
+Here in the root rather than in the packages they call, because `libfed --help` reads
+every top-level command's help and so imports the module that defines it: this one
+imports click and the kernel's CLI context only, and each command imports what it uses
+when it runs (tests/test_cli.py).
+"""
 
 from __future__ import annotations
 
@@ -78,3 +85,39 @@ def export_command(
                 f"({done.size:,} bytes, SHA-256 {done.sha256})"
             )
     click.echo(summary, err=True)
+
+
+@click.group()
+def dumps() -> None:
+    """Whole-repository files served at /dumps/ (docs/dumps.md)."""
+
+
+@dumps.command("make")
+@pass_context
+def make_command(context: Context) -> None:
+    """Make a dump of every format of [dumps] formats now, whatever the schedule; exit
+    status 1 when another process is making one."""
+    from libfed.oai.dumps import DumpBusy, make_dump
+
+    if context.config.dumps.directory is None:
+        raise click.ClickException("no [dumps] directory is configured (config.example.toml)")
+    try:
+        dump = make_dump(context.config, context.migrated_db())
+    except DumpBusy as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"dump {dump.stamp} in {context.config.dumps.directory}:")
+    for entry in dump.files:
+        click.echo(f"  {entry.name}: {entry.records:,} records, {entry.size:,} bytes")
+
+
+@dumps.command("list")
+@pass_context
+def list_command(context: Context) -> None:
+    """The dumps kept, newest first, with their files' sizes and SHA-256."""
+    from libfed.oai.dumps import dumps as listed
+
+    for dump in listed(context.config):
+        click.echo(f"{dump.stamp} (finished {dump.finished:%Y-%m-%d %H:%M:%S} UTC)")
+        for entry in dump.files:
+            click.echo(f"  {entry.name}: {entry.records:,} records, {entry.size:,} bytes")
+            click.echo(f"    sha256 {entry.sha256}")
