@@ -130,7 +130,9 @@ def file_path(config: Config, dump: Dump, name: str) -> Path | None:
     """Where a file the dump lists is; None for a name it does not list (nothing from a
     URL is ever joined to a path unchecked)."""
     entry = dump.file(name)
-    return None if entry is None else _folder(config) / dump.stamp / entry.name
+    if entry is None or entry.name not in FILE_NAMES.values():  # a manifest is ours, still
+        return None
+    return _folder(config) / dump.stamp / entry.name
 
 
 @contextmanager
@@ -157,7 +159,7 @@ def _write(config: Config, db: Database, started: datetime) -> Dump:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     files = []
-    for name in config.dumps.formats:
+    for name in dict.fromkeys(config.dumps.formats):
         written = export_file(db, name, partial / FILE_NAMES[name], base_url=config.oai.base_url)
         files.append(
             DumpFile(FILE_NAMES[name], name, written.records, written.size, written.sha256)

@@ -89,16 +89,16 @@ def dump_file(stamp: str, name: str) -> Response:
     config = services().config
     dump = find(config, stamp)
     path = None if dump is None else file_path(config, dump, name)
-    if dump is None or path is None or not path.is_file():
+    entry = None if dump is None else dump.file(name)
+    if dump is None or path is None or entry is None or not path.is_file():
         abort(404)
-    entry = dump.file(name)
     response = send_file(
         path,
         mimetype="application/gzip",
         as_attachment=True,
         download_name=f"{dump.stamp}-{name}",
         conditional=True,
-        etag=entry.sha256 if entry else True,
+        etag=entry.sha256,
         last_modified=dump.finished,
         max_age=None,
     )
