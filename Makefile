@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.federation
 	$(BIN)/python -m bench.formats
+	$(BIN)/python -m bench.unimarc
 	$(BIN)/python -m bench.export
 
 # After changing visible text: refresh the catalogue and each language's file, then
