@@ -108,13 +108,10 @@ def sets_remove_rule(context: Context, spec: str) -> None:
     """Define set SPEC by hand again: its members stay, as if assigned by hand."""
     from libfed.records import set_membership
 
-    done = set_membership.remove_rule(
-        context.migrated_db(), spec, progress(lambda read: f"  {read:,} records read")
-    )
+    done = set_membership.remove_rule(context.migrated_db(), spec)
     if done is None:
         raise click.ClickException(f"set {spec!r} has no rule")
-    click.echo(f"set {spec} has no rule any more")
-    click.echo(_counted(done))
+    click.echo(f"set {spec} has no rule any more; its {done.members:,} records stay in it")
 
 
 def _summaries(context: Context, specs: list[str] | None) -> list[SetSummary]:

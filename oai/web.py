@@ -3,13 +3,19 @@ or changes a set's rule with, counting the records it would hold before saving.
 
 Sets are the data provider's (what harvesters select by), so their page is the OAI
 domain's; what a rule is and who its members are is libfed.records' (set_rules,
-set_membership), the same services `libfed sets rule` calls. A rule's change is
-carried out in the request, batch by batch, as the command does.
+set_membership), the same services `libfed sets rule` calls. Every stored record is
+evaluated when a rule is saved: within the request for a catalogue of up to
+INLINE_RECORDS live records (the page then says how many records are in the set and
+how many datestamps changed), beyond that in a thread of the worker, so that the one
+request thread of a `libfed serve` worker is not held for minutes. A pass cut short (the
+server stopped) is finished by saving the rule again; records written meanwhile follow
+the rule already.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -17,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
+from libfed.kernel.db import Database
 from libfed.kernel.errors import Invalid
 from libfed.kernel.services import services
 from libfed.records import set_membership
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("oai_pages", __name__, template_folder="templates")
 MENU = [MenuEntry("sets", "oai_pages.sets", lazy_gettext("Sets"))]
 MAX_TYPED = 4000  # characters of one form field: a rule is a few lines
+INLINE_RECORDS = 20_000  # live records evaluated within the request (some 5 s)
 
 
 def rule_labels() -> dict[str, str]:
@@ -155,8 +163,22 @@ def save(spec: str, caller) -> Response | tuple[str, int]:  # type: ignore[no-un
     db = services().db
     if request.form.get("action") == "preview":
         return _rule_page(caller, spec, typed, previewed=set_membership.preview(db, spec, made))
-    done = set_membership.save_rule(db, spec, made, typed["name"].strip()[:255] or None)
+    name = typed["name"].strip()[:255] or None
     log.info("%s set the rule of set %s from the web: %s", caller.name, spec, made.options())
+    if set_membership.live_records(db) > INLINE_RECORDS:
+        set_membership.store_rule(db, spec, made, name)
+        threading.Thread(
+            target=_evaluate, args=(db, spec), name=f"set-rule:{spec}", daemon=True
+        ).start()
+        flash(
+            _(
+                "Rule saved. The stored records are being evaluated now: the set's "
+                "count grows until that is done."
+            ),
+            "success",
+        )
+        return redirect(url_for(".rule", spec=spec), code=303)
+    done = set_membership.save_rule(db, spec, made, name)
     flash(
         _(
             "Rule saved. Records in the set: %(members)s; datestamps changed: %(changed)s.",
@@ -166,6 +188,19 @@ def save(spec: str, caller) -> Response | tuple[str, int]:  # type: ignore[no-un
         "success",
     )
     return redirect(url_for(".rule", spec=spec), code=303)
+
+
+def _evaluate(db: Database, spec: str) -> None:
+    """The thread's body: every record made to follow the rules; it never raises, so
+    the worker serves on whatever happens (the log says what did)."""
+    try:
+        done = set_membership.reevaluate(db)
+    except Exception:
+        log.exception("evaluating the records for the rule of set %s failed", spec)
+    else:
+        log.info(
+            "rule of set %s: %s records read, %s datestamps changed", spec, done.read, done.changed
+        )
 
 
 @blueprint.post("/sets/<spec>/remove-rule")

@@ -3,6 +3,9 @@ administrator the rule form with its count before saving (docs/sets.md)."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from conftest import REPOSITORY_ID, WebClient
 from records_helpers import put
 
@@ -72,3 +75,22 @@ def test_a_viewer_sees_the_sets_but_not_the_form_and_a_post_needs_its_token(
     with db.session() as session:
         assert set_summaries(session, ["hand"])[0].rule is None
     assert f"oai:{REPOSITORY_ID}:r1"
+
+
+def test_over_a_large_catalogue_the_records_are_evaluated_after_the_answer(
+    db: Database, admin_pages: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("libfed.oai.web.INLINE_RECORDS", 1)
+    for n, language in enumerate(["aze", "aze", "rus"]):
+        put(db, f"r{n}", title=f"Book {n}", language=language)
+
+    saved = admin_pages.post("/sets/lang:aze", {"languages": "aze", "action": "save"})
+
+    assert saved.status_code == 303
+    for thread in threading.enumerate():
+        if thread.name == "set-rule:lang:aze":
+            thread.join(timeout=60)
+    text = admin_pages.text("/sets/lang:aze")
+    assert "The stored records are being evaluated now" in text
+    with db.session() as session:
+        assert set_summaries(session, ["lang:aze"])[0].members == 2

@@ -16,8 +16,10 @@ Deleted records keep the sets they had when deleted, as tombstones do.
 
 A rule given to a set that had hand-assigned members replaces them: the rule alone
 decides. Removing a rule keeps the set's members, as hand-assigned ones, so that no
-record silently leaves a set harvesters know; they are written again (new datestamp)
-as their membership is no longer a rule's.
+record silently leaves a set harvesters know: one transaction marks their memberships
+hand-assigned, and as no record's sets change, no datestamp does. (Their stored digest
+still counts those memberships as a rule's: an identical re-import of one of them is
+then written once more, with a new datestamp, which harms nobody.)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from libfed.kernel import clock
@@ -34,7 +36,7 @@ from libfed.kernel.db import Database
 from .models import OAISet, Record, RecordFormat, RecordSet, SearchEntry, SetRule
 from .repository import NewRecord, Outcome, ensure_sets, store
 from .rewriting import StoredRecord, unchanged_since_read
-from .set_rules import Rule, Rules, check_spec, facts_of, load_rules, sets_of
+from .set_rules import Rule, Rules, check_spec, facts_of, load_rules, sets_of, with_ancestors
 from .stored_xml import metadata_of
 
 BATCH_SIZE = 1000  # records read, evaluated and written per transaction
@@ -113,18 +115,17 @@ class _Read:
     sets: set[str] = field(default_factory=set)
     hand: set[str] = field(default_factory=set)
 
-    def evaluated(self, rules: Rules, keep: str | None = None) -> tuple[set[str], set[str]]:
+    def evaluated(self, rules: Rules) -> tuple[set[str], set[str]]:
         """Its sets and hand-assigned ones under `rules`, as store would make them from
-        the record itself; `keep`: a set whose members stay in it, by hand."""
-        given = self.hand | ({keep} if keep in self.sets else set())
+        the record itself."""
         formats = {prefix: metadata_of(body) for prefix, body in self.bodies.items()}
         encoded = {prefix: xml.encode() for prefix, xml in formats.items() if xml}
         return sets_of(
-            given, rules, lambda hand: facts_of(hand, self.year, self.subject_key, encoded)
+            self.hand, rules, lambda hand: facts_of(hand, self.year, self.subject_key, encoded)
         )
 
 
-def _rewritten(db: Database, records: list[_Read], keep: str | None) -> int:
+def _rewritten(db: Database, records: list[_Read]) -> int:
     """Store `records` again from their stored formats, so that store evaluates their
     sets: the number whose datestamp changed. A record someone wrote since it was read
     is left to that write, which evaluated the rules too."""
@@ -137,14 +138,12 @@ def _rewritten(db: Database, records: list[_Read], keep: str | None) -> int:
         ):
             bodies[record_id][prefix] = body
     stored = [StoredRecord(r.id, r.identifier, b"", r.content_hash, bodies[r.id]) for r in records]
-    joined = {r.id: (keep,) if keep is not None and keep in r.sets else () for r in records}
     with db.write() as session:
         kept = unchanged_since_read(session, stored)
         entries = [
             NewRecord.of(
                 record.identifier,
                 {prefix: record.metadata(prefix).decode() for prefix in record.bodies},
-                joined[record.id],
                 about={
                     prefix: about
                     for prefix in record.bodies
@@ -158,22 +157,16 @@ def _rewritten(db: Database, records: list[_Read], keep: str | None) -> int:
     return sum(outcome is Outcome.UPDATED for outcome in outcomes)
 
 
-def reevaluate(
-    db: Database,
-    *,
-    keep: str | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Evaluated:
+def reevaluate(db: Database, progress: Callable[[int], None] | None = None) -> Evaluated:
     """Every live record's sets made to follow the rules in force (see the module's
-    docstring); `keep`: a set whose rule was removed, whose members stay. `progress`
-    is told how many records each batch read."""
+    docstring). `progress` is told how many records each batch read."""
     with db.session() as session:
         rules = load_rules(session)
     done = Evaluated()
     for batch in _batches(db, rules.needs()):
-        changed = [r for r in batch if r.evaluated(rules, keep) != (r.sets, r.hand)]
+        changed = [r for r in batch if r.evaluated(rules) != (r.sets, r.hand)]
         if changed:
-            done.changed += _rewritten(db, changed, keep)
+            done.changed += _rewritten(db, changed)
         done.read += len(batch)
         if progress is not None:
             progress(len(batch))
@@ -202,6 +195,15 @@ def save_rule(
 ) -> Evaluated:
     """`rule` becomes `spec`'s (the set and its parents made if missing, named `name`),
     then every record follows it; what that changed, with the set's members after."""
+    store_rule(db, spec, rule, name)
+    done = reevaluate(db, progress=progress)
+    done.members = _members(db, spec)
+    return done
+
+
+def store_rule(db: Database, spec: str, rule: Rule, name: str | None = None) -> None:
+    """`rule` becomes `spec`'s (the set and its parents made if missing, named `name`):
+    records written from now on follow it; those stored, after `reevaluate`."""
     check_spec(spec)
     with db.write() as session:
         ensure_sets(session, {spec: name})
@@ -209,22 +211,32 @@ def save_rule(
         stored.rule_json = rule.model_dump_json(exclude_defaults=True)
         stored.changed_at = clock.utc_now()
         session.add(stored)
-    done = reevaluate(db, progress=progress)
-    done.members = _members(db, spec)
-    return done
 
 
-def remove_rule(
-    db: Database, spec: str, progress: Callable[[int], None] | None = None
-) -> Evaluated | None:
-    """`spec` defined by hand again, keeping its members; None when it had no rule."""
+def remove_rule(db: Database, spec: str) -> Evaluated | None:
+    """`spec` defined by hand again, keeping its members (see the module's docstring);
+    None when it had no rule."""
     with db.write() as session:
         removed = session.execute(delete(SetRule).where(SetRule.set_spec == spec)).rowcount
+        if removed:
+            members = select(RecordSet.record_id).where(RecordSet.set_spec == spec)
+            session.execute(
+                update(RecordSet)
+                .where(
+                    RecordSet.set_spec.in_(with_ancestors([spec])),
+                    RecordSet.record_id.in_(members.scalar_subquery()),
+                )
+                .values(by_rule=False)
+            )
     if not removed:
         return None
-    done = reevaluate(db, keep=spec, progress=progress)
-    done.members = _members(db, spec)
-    return done
+    return Evaluated(members=_members(db, spec))
+
+
+def live_records(db: Database) -> int:
+    """How many records a pass reads."""
+    with db.session() as session:
+        return session.scalar(select(func.count()).where(Record.deleted.is_(False))) or 0
 
 
 def _members(db: Database, spec: str) -> int:
