@@ -261,3 +261,52 @@ def test_its_kept_originals_import_again_as_the_same_records(db: Database, tmp_p
     )
     again = load(db, str(collection))
     assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 60, [])
+
+
+def test_the_mapping_of_what_the_samples_lack() -> None:
+    """Non-sorting marks, 214, embedded fields in a link, a meeting, relators, a note of
+    access, a family name: converted as docs/formats.md says."""
+    from pymarc import Field, Indicators, Subfield
+
+    from libfed.records.unimarc import to_marc21
+
+    def field(tag: str, ind: str, *pairs: str) -> Field:
+        codes = [Subfield(p[0], p[1:]) for p in pairs]
+        return Field(tag, Indicators(ind[0], ind[1]), codes)
+
+    source = MarcRecord(leader="00000nam  2200000 i 450 ")
+    source.add_field(
+        Field("001", data="X-1"),
+        field("200", "1 ", "a\x88The \x89silent sea", "eA novel", "fJ. Doe"),
+        field("214", " 1", "aParis", "cSeuil", "d2020"),
+        field("371", "1 ", "aReproduction forbidden"),
+        field("461", " 1", "12001 ", "aCollected works", "1011  ", "a1234-5678"),
+        field("700", " 1", "aDoe", "bJ.", "gJohn", "4070"),
+        field("711", "1 ", "aCongress of Librarians", "d5", "eBaku", "f2019", "4557"),
+        field("720", "  ", "aRomanov"),
+        field("995", "  ", "bLIB", "cMain", "kQ 123", "f000111"),
+    )
+    marc = to_marc21(source, str(source.leader))
+    title = marc["245"]
+    assert (title.indicator1, title.indicator2) == ("1", "4")
+    assert (title["a"], title["b"], title["c"]) == ("The silent sea", "A novel", "J. Doe")
+    assert marc["264"].indicator2 == "1" and marc["264"]["b"] == "Seuil"
+    assert marc["540"]["a"] == "Reproduction forbidden"
+    assert (marc["773"]["t"], marc["773"]["x"]) == ("Collected works", "1234-5678")
+    assert (marc["100"]["a"], marc["100"]["q"], marc["100"]["4"]) == ("Doe, J.", "(John)", "aut")
+    meeting = marc["711"]
+    assert (meeting["a"], meeting["n"], meeting["c"], meeting["d"]) == (
+        "Congress of Librarians",
+        "5",
+        "Baku",
+        "2019",
+    )
+    assert marc["700"].indicator1 == "3" and marc["700"]["a"] == "Romanov"
+    holding = marc["852"]
+    assert [(s.code, s.value) for s in holding.subfields] == [
+        ("a", "LIB"),
+        ("b", "Main"),
+        ("h", "Q 123"),
+        ("p", "000111"),
+    ]
+    assert str(marc.leader)[18] == "c"
