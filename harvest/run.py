@@ -95,6 +95,7 @@ class _Harvest:
         harvested = self.now()
         entries, refused, repaired = [], list(page.quarantined), 0
         deleted = [r for r in page.records if r.deleted]
+        site = Site.of(self.config)
         for record in page.records:
             if record.deleted:
                 continue
@@ -105,7 +106,7 @@ class _Harvest:
                     self.source.name,
                     self.source.base_url,
                     harvested,
-                    Site.of(self.config),
+                    site,
                 )
             except NotAggregable as error:
                 refused.append(Quarantined(record.metadata or b"", str(error)))
