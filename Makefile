@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python -m bench.formats
 	$(BIN)/python -m bench.unimarc
 	$(BIN)/python -m bench.export
+	$(BIN)/python -m bench.set_rules
 
 # After changing visible text: refresh the catalogue and each language's file, then
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run
