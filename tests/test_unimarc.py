@@ -244,7 +244,7 @@ def test_sickle_and_pyoai_harvest_it_valid_record_by_record(db: Database, live_s
 def test_its_kept_originals_import_again_as_the_same_records(db: Database, tmp_path: Path) -> None:
     """A UNIMARC slim file (what this server serves as unimarc) is imported like ISO 2709,
     and the originals it kept make the very records they were kept with."""
-    load(db, PERIOUNI)
+    load(db, PERIOUNI, "handwritten/rusmarc_utf8.mrc")
     from libfed.records.models import Record
 
     with db.session() as session:
@@ -260,7 +260,8 @@ def test_its_kept_originals_import_again_as_the_same_records(db: Database, tmp_p
         encoding="utf-8",
     )
     again = load(db, str(collection))
-    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 60, [])
+    # RUSMARC's among them: told apart again by its fields (its 899 stays an 852).
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 62, [])
 
 
 def test_the_mapping_of_what_the_samples_lack() -> None:

@@ -81,9 +81,9 @@ def read_element(root: etree._Element, flavour: str = AUTO) -> Converted | None:
     """The conversion of a UNIMARC record in XML: UNIMARC slim, RUSMARC's UNISlim, or
     MARCXML holding UNIMARC (as Koha's UNIMARC catalogues serve it); None for MARC 21."""
     namespace = etree.QName(root).namespace
-    if namespace == SLIM_NS:
+    if namespace == SLIM_NS:  # RUSMARC kept in UNIMARC slim is told by its fields
         record, leader = _from_slim(root)
-        detected = UNIMARC
+        detected = RUSMARC if _russian(record) else UNIMARC
     elif namespace == RUSMARC_NS:
         record, leader = record_from_element(_without_namespace(root))
         detected = RUSMARC
