@@ -18,7 +18,7 @@ force the conversion; "marc21" turns detection off.
 Character set: UNIMARC says it in 100 $a/26-27, not in the leader. 50 (ISO 10646) and
 blank are UTF-8; RUSMARC's 79, 89 and 99 are CP866, Windows-1251 and KOI8-R. Records
 that claim ISO 646 or ISO 5426 are read as UTF-8 if they are valid UTF-8 (ASCII is,
-and files that claim 5426 but hold UTF-8 are common: a third of the real sample), and
+and files that claim 5426 but hold UTF-8 are common: a sixth of the real sample), and
 rejected by name otherwise: ISO 5426 has no decoder here. `--encoding` overrides it.
 """
 
