@@ -244,3 +244,16 @@ def test_a_server_worker_makes_the_due_dump_by_itself(
     finally:
         schedule.stop()
     assert len(dumps.dumps(config)) == 1
+
+
+def test_a_directory_that_cannot_be_made_is_one_line(
+    catalogue: Database, config: Config, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    settings = write_config(tmp_path / "config.toml", config)
+    with settings.open("a") as toml:
+        toml.write(f'[dumps]\ndirectory = "{blocked}"\n')
+    result = CliRunner().invoke(main, ["--config", str(settings), "dumps", "make"])
+    assert result.exit_code == 1
+    assert f"Error: cannot write the dump in {blocked}: File exists" in result.output

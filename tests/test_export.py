@@ -187,3 +187,13 @@ def test_an_interrupted_export_leaves_no_file_under_its_name(
     written.clear()
     assert run("--format", "marcxml", str(tmp_path / "new.xml")).exit_code != 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.xml", "config.toml"]
+
+
+def test_a_file_that_cannot_be_written_is_one_line(
+    catalogue: Database, run, tmp_path: Path
+) -> None:
+    result = run("--format", "jsonl", str(tmp_path / "nowhere" / "records.jsonl"))
+    assert result.exit_code == 1
+    assert result.output.strip().endswith(
+        f"Error: cannot write {tmp_path / 'nowhere' / 'records.jsonl'}: No such file or directory"
+    )

@@ -77,9 +77,12 @@ def export_command(
             out.flush()
             summary = f"{written:,} records written"
         else:
-            done = export_file(
-                database, name, Path(file), selection, base_url=base_url, progress=bar.update
-            )
+            try:
+                done = export_file(
+                    database, name, Path(file), selection, base_url=base_url, progress=bar.update
+                )
+            except OSError as error:  # no such folder, a full disk: nothing was left behind
+                raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
             summary = (
                 f"{done.records:,} records written to {file} "
                 f"({done.size:,} bytes, SHA-256 {done.sha256})"
@@ -105,6 +108,10 @@ def make_command(context: Context) -> None:
         dump = make_dump(context.config, context.migrated_db())
     except DumpBusy as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:  # the partial dump is removed by the next one
+        raise click.ClickException(
+            f"cannot write the dump in {context.config.dumps.directory}: {error.strerror}"
+        ) from None
     click.echo(f"dump {dump.stamp} in {context.config.dumps.directory}:")
     for entry in dump.files:
         click.echo(f"  {entry.name}: {entry.records:,} records, {entry.size:,} bytes")
