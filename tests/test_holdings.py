@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import OAI_NS, REPOSITORY_ID, SITE, ApiCaller, Clock, config_dict, parse_valid
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree, html
 from pymarc import Field, Leader, Subfield
 from pymarc import Record as MarcRecord
@@ -21,19 +23,22 @@ from libfed.harvest.aggregate import aggregated
 from libfed.harvest.listing import HarvestedRecord
 from libfed.kernel.config import Config, parse_config
 from libfed.kernel.db import Database
-from libfed.records.formats import MARC21
-from libfed.records.importer import import_files
+from libfed.records.formats import FORMATS, MARC21
+from libfed.records.importer import import_files, render
+from libfed.records.marc_checks import checked
 from libfed.records.marcxml import record_to_marcxml
 from libfed.records.models import Record, RecordFormat
 from libfed.records.repository import store
 from libfed.records.rerender import rerender
 from libfed.records.site import Site
 from libfed.records.stored_xml import metadata_of
+from libfed.records.xml_schemas import schema_problem
 from tests.records_helpers import put
 
 ISIL = "AZ-BaNL"
 MARC_NS = {"marc": MARC21.namespace}
 MODS_NS = {"mods": "http://www.loc.gov/mods/v3"}
+SETTINGS = parse_config({**config_dict("sqlite://"), "federation": {"isil": ISIL}})
 
 
 def item(**subfields: str) -> Field:
@@ -296,3 +301,36 @@ def test_a_book_accessioned_from_a_partners_record_does_not_take_their_copies(
     dc = get_record(client, made["identifier"], "oai_dc", oai_schema)
     first = dc.findtext("{http://purl.org/dc/elements/1.1/}identifier")
     assert first == SITE.landing_url(made["identifier"])
+
+
+# Subfield values as a hostile or careless export may hold them (no characters XML
+# cannot carry: `checked` has removed those before holdings are read).
+VALUE = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Cn")), max_size=12)
+SUBFIELDS = st.lists(st.tuples(st.sampled_from("abchjkmoptxyz012"), VALUE), min_size=1, max_size=8)
+
+
+@settings(max_examples=60)
+@given(
+    items=st.lists(SUBFIELDS, max_size=4),
+    given_852=st.lists(st.tuples(st.sampled_from(" 0178"), SUBFIELDS), max_size=3),
+)
+def test_any_copies_render_valid_in_every_format(
+    items: list[list[tuple[str, str]]], given_852: list[tuple[str, list[tuple[str, str]]]]
+) -> None:
+    record = koha_record("any")
+    for subfields in items:
+        record.add_field(item(**dict(subfields)))
+    for scheme, subfields in given_852:
+        record.add_field(
+            Field(
+                tag="852",
+                indicators=[scheme, " "],
+                subfields=[Subfield(code, value) for code, value in subfields],
+            )
+        )
+    entry = render(checked(record, str(record.leader)), REPOSITORY_ID, (), Site.of(SETTINGS))
+    for prefix, xml in entry.formats.items():
+        assert schema_problem(FORMATS[prefix], etree.fromstring(xml)) is None, xml
+    marc = etree.fromstring(entry.formats[MARC21.prefix])
+    assert marc.find("marc:datafield[@tag='952']", MARC_NS) is None
+    assert {dict(s).get("a") for _i, s in locations(marc)} <= {ISIL}
