@@ -66,17 +66,22 @@ class NewRecord:
         about: Mapping[str, str] | None = None,
     ) -> NewRecord:
         encoded = {prefix: xml.encode("utf-8") for prefix, xml in formats.items()}
-        h = hashlib.sha256()
-        for prefix in sorted(encoded):
-            h.update(prefix.encode() + b"\0" + encoded[prefix] + b"\0")
         abouts = {prefix: xml.encode("utf-8") for prefix, xml in (about or {}).items()}
         dc = encoded.get(OAI_DC.prefix)
         document = document_from_oai_dc(dc) if dc is not None else None
-        return cls(identifier, encoded, tuple(sets), h.digest(), abouts, document)
+        return cls(identifier, encoded, tuple(sets), formats_digest(encoded), abouts, document)
 
 
-def _digest(entry: NewRecord, sets: set[str], hand: set[str]) -> str:
-    h = hashlib.sha256(entry.digest)
+def formats_digest(encoded: Mapping[str, bytes]) -> bytes:
+    """The digest of a record's formats (prefix -> metadata, UTF-8), as NewRecord holds it."""
+    h = hashlib.sha256()
+    for prefix in sorted(encoded):
+        h.update(prefix.encode() + b"\0" + encoded[prefix] + b"\0")
+    return h.digest()
+
+
+def _digest(formats: bytes, sets: set[str], hand: set[str]) -> str:
+    h = hashlib.sha256(formats)
     h.update(b"\1" + "\0".join(sorted(sets)).encode("utf-8"))
     if hand != sets:  # some membership by a rule: which ones is part of what is stored
         h.update(b"\2" + "\0".join(sorted(hand)).encode("utf-8"))
@@ -155,7 +160,7 @@ def _plan(
         else:
             base, old_digest = set(), None
         sets, hand = sets_of(base | set(entry.sets), rules, partial(_facts, entry))
-        digest = _digest(entry, sets, hand)
+        digest = _digest(entry.digest, sets, hand)
         if digest == old_digest:
             outcomes.append(Outcome.UNCHANGED)
             continue
@@ -320,22 +325,85 @@ def store(session: Session, batch: Sequence[NewRecord]) -> list[Outcome]:
     # Only the headers and memberships carry the datestamp, so a move is quick; on a
     # machine so loaded that it is not, the batch stops after a few moves instead of
     # chasing the clock forever (its datestamp is then at most one move early).
+    _follow_the_clock(connection, ids, {i: c.sets for i, c in changes.items()}, now)
+    return outcomes
+
+
+def _follow_the_clock(
+    connection: Connection, ids: Mapping[str, int], sets: Mapping[str, set[str]], now: datetime
+) -> None:
+    """The moves of a written batch to the current second (see store)."""
     for _ in range(_MOVES):
         if (later := clock.utc_now()) == now:
             break
         now = later
-        headers = _headers(changes, now)
         connection.execute(
             _UPDATE_RECORD,
             [
-                {"record": record_id, "datestamp": now, "header_xml": headers[i]}
+                {
+                    "record": record_id,
+                    "datestamp": now,
+                    "header_xml": render_header(i, now, False, sets[i]),
+                }
                 for i, record_id in ids.items()
             ],
         )
         connection.execute(
             update(_SETS).where(_SETS.c.record_id.in_(ids.values())).values(datestamp=now)
         )
-    return outcomes
+
+
+@dataclass(frozen=True)
+class Regrouped:
+    """A live record whose sets change and nothing else (a set's rule changed)."""
+
+    id: int
+    identifier: str
+    formats_digest: bytes  # of its stored formats (formats_digest)
+    sets: set[str]
+    hand: set[str]  # the sets among `sets` not chosen by a rule
+
+
+def regroup(session: Session, records: Sequence[Regrouped]) -> None:
+    """Write new sets for `records`, in the caller's write transaction: each gets a new
+    datestamp and header, as from store, but its formats and search entry, which do not
+    change, are not written again. The caller evaluated the sets (set_rules.sets_of) on
+    records it holds locked as read (rewriting.unchanged_since_read)."""
+    if not records:
+        return
+    now = clock.utc_now()
+    ensure_sets(session, {spec: None for r in records for spec in r.sets})
+    connection = session.connection()
+    connection.execute(
+        _UPDATE_RECORD,
+        [
+            {
+                "record": r.id,
+                "content_hash": _digest(r.formats_digest, r.sets, r.hand),
+                "datestamp": now,
+                "header_xml": render_header(r.identifier, now, False, r.sets),
+            }
+            for r in records
+        ],
+    )
+    ids = {r.identifier: r.id for r in records}
+    connection.execute(delete(_SETS).where(_SETS.c.record_id.in_(ids.values())))
+    _insert_many(
+        connection,
+        _SETS,
+        [
+            {
+                "record_id": r.id,
+                "set_spec": spec,
+                "datestamp": now,
+                "identifier": r.identifier,
+                "by_rule": spec not in r.hand,
+            }
+            for r in records
+            for spec in r.sets
+        ],
+    )
+    _follow_the_clock(connection, ids, {r.identifier: r.sets for r in records}, now)
 
 
 def tombstone(session: Session, identifier: str) -> bool:

@@ -8,10 +8,11 @@ harvesters never see it"), and record_sets holds each member's position for pagi
 
 The pass reads the live records in id order, a batch per transaction, evaluates every
 rule in force against what the batch's search entries and stored formats say (the
-facts of libfed.records.set_rules), and stores again, through
-libfed.records.repository.store, only the records whose sets change: store evaluates
-the rules itself, so a record written by an import during the pass and one the pass
-writes end up alike, and each changed record gets a new datestamp and header.
+facts of libfed.records.set_rules) with the function store evaluates them with
+(set_rules.sets_of), so a record written by an import during the pass and one the pass
+writes end up alike; only the records whose sets change are written, and only their
+memberships, datestamp, header and digest (libfed.records.repository.regroup: their
+formats and search entry do not change), each with a new datestamp and header.
 Deleted records keep the sets they had when deleted, as tombstones do.
 
 A rule given to a set that had hand-assigned members replaces them: the rule alone
@@ -34,7 +35,7 @@ from libfed.kernel import clock
 from libfed.kernel.db import Database
 
 from .models import OAISet, Record, RecordFormat, RecordSet, SearchEntry, SetRule
-from .repository import NewRecord, Outcome, ensure_sets, store
+from .repository import Regrouped, ensure_sets, formats_digest, regroup
 from .rewriting import StoredRecord, unchanged_since_read
 from .set_rules import Rule, Rules, check_spec, facts_of, load_rules, sets_of, with_ancestors
 from .stored_xml import metadata_of
@@ -125,36 +126,33 @@ class _Read:
         )
 
 
-def _rewritten(db: Database, records: list[_Read]) -> int:
-    """Store `records` again from their stored formats, so that store evaluates their
-    sets: the number whose datestamp changed. A record someone wrote since it was read
-    is left to that write, which evaluated the rules too."""
+def _regrouped(db: Database, changed: list[tuple[_Read, tuple[set[str], set[str]]]]) -> int:
+    """Write the new sets of `changed` (each record with its sets and hand-assigned ones
+    as evaluated): the number whose datestamp changed. Only the memberships, datestamp,
+    header and digest are written (repository.regroup), not the formats nor the search
+    entry, which a change of sets leaves as they are. A record someone wrote since it
+    was read is left to that write, which evaluated the rules too."""
     with db.session() as session:
-        bodies: dict[int, dict[str, bytes]] = {r.id: {} for r in records}
+        metadata: dict[int, dict[str, bytes]] = {r.id: {} for r, _ in changed}
         for record_id, prefix, body in session.execute(
             select(RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml).where(
-                RecordFormat.record_id.in_(bodies)
+                RecordFormat.record_id.in_(metadata)
             )
         ):
-            bodies[record_id][prefix] = body
-    stored = [StoredRecord(r.id, r.identifier, b"", r.content_hash, bodies[r.id]) for r in records]
+            metadata[record_id][prefix] = (metadata_of(body) or "").encode()
     with db.write() as session:
-        kept = unchanged_since_read(session, stored)
-        entries = [
-            NewRecord.of(
-                record.identifier,
-                {prefix: record.metadata(prefix).decode() for prefix in record.bodies},
-                about={
-                    prefix: about
-                    for prefix in record.bodies
-                    if (about := record.about(prefix)) is not None
-                },
-            )
-            for record in stored
-            if record.id in kept
-        ]
-        outcomes = store(session, entries) if entries else []
-    return sum(outcome is Outcome.UPDATED for outcome in outcomes)
+        kept = unchanged_since_read(
+            session, [StoredRecord(r.id, r.identifier, b"", r.content_hash, {}) for r, _ in changed]
+        )
+        regroup(
+            session,
+            [
+                Regrouped(r.id, r.identifier, formats_digest(metadata[r.id]), sets, hand)
+                for r, (sets, hand) in changed
+                if r.id in kept
+            ],
+        )
+    return len(kept)
 
 
 def reevaluate(db: Database, progress: Callable[[int], None] | None = None) -> Evaluated:
@@ -164,9 +162,10 @@ def reevaluate(db: Database, progress: Callable[[int], None] | None = None) -> E
         rules = load_rules(session)
     done = Evaluated()
     for batch in _batches(db, rules.needs()):
-        changed = [r for r in batch if r.evaluated(rules) != (r.sets, r.hand)]
+        evaluated = [(r, r.evaluated(rules)) for r in batch]
+        changed = [(r, now) for r, now in evaluated if now != (r.sets, r.hand)]
         if changed:
-            done.changed += _rewritten(db, changed)
+            done.changed += _regrouped(db, changed)
         done.read += len(batch)
         if progress is not None:
             progress(len(batch))
