@@ -12,9 +12,9 @@ removed after. Only the names `dump.json` lists are ever served.
 One dump is made at a time: the maker holds an exclusive lock on `.lock` in the
 directory (flock, released by the kernel if the process dies). Every server worker
 looks every minute whether a dump is due (a time of `[dumps] schedule` has passed since
-the last dump started) and, if so, tries the lock: the first makes it, the others find
-the lock held or, once it is free, the dump no longer due. A server down at the
-scheduled time makes the dump when it starts again.
+the last dump started) and, if so, starts a process that tries the lock: the first
+makes it, the others find the lock held or, once it is free, the dump no longer due. A
+server down at the scheduled time makes the dump when it starts again.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -229,24 +231,42 @@ def make_if_due(config: Config, db: Database) -> Dump | None:
         return None
 
 
-class DumpSchedule:
-    """A server worker's thread looking every CHECK_EVERY seconds whether a dump is due;
-    stopped as the harvest Schedule is."""
+def make_detached(config: Config) -> int:
+    """The due dump made in a child process (`python -m libfed.oai.dumps`, the
+    configuration on its standard input), waited for; the child's exit status.
 
-    def __init__(self, config: Config, db: Database) -> None:
-        self._config, self._db = config, db
+    Minutes of reading, compressing and parsing in a server worker's thread would take
+    the interpreter's lock from the requests that worker serves; in a process of its own
+    they take a core at most. The child takes the directory's lock itself: if it dies,
+    the kernel releases it, and the partial folder goes with the next dump."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "libfed.oai.dumps"], stdin=subprocess.PIPE, text=True
+    )
+    child.communicate(config.model_dump_json())
+    return child.returncode
+
+
+class DumpSchedule:
+    """A server worker's thread looking every CHECK_EVERY seconds whether a dump is due,
+    and making it in a process of its own (`make_detached`); stopped as the harvest
+    Schedule is."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dumps", daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(CHECK_EVERY):
             try:
-                made = make_if_due(self._config, self._db)
-            except Exception:  # a full disk must not end the thread: logged, tried again
-                log.exception("the scheduled dump failed")
+                if not is_due(self._config, clock.utc_now()):
+                    continue
+                status = make_detached(self._config)
+            except Exception:  # an unreadable directory must not end the thread
+                log.exception("the scheduled dump could not be started")
                 continue
-            if made is not None:
-                log.info("dump %s made", made.stamp)
+            if status != 0:
+                log.error("the process making the scheduled dump exited with status %s", status)
 
     def start(self) -> None:
         self._thread.start()
@@ -254,3 +274,20 @@ class DumpSchedule:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def main() -> None:
+    """The child: the due dump, if no other process is making it."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = Config.model_validate_json(sys.stdin.read())
+    db = Database(config.database.url)
+    try:
+        made = make_if_due(config, db)
+    finally:
+        db.dispose()
+    if made is not None:
+        log.info("dump %s made in %s", made.stamp, config.dumps.directory)
+
+
+if __name__ == "__main__":
+    main()

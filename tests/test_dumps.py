@@ -233,9 +233,10 @@ def test_a_server_worker_makes_the_due_dump_by_itself(
     catalogue: Database, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What `libfed serve` starts in each worker (libfed.root.server): it looks, finds
-    the dump due (none made yet), makes it, and stops when the worker exits."""
+    the dump due (none made yet), has a process of its own make it, and stops when the
+    worker exits."""
     monkeypatch.setattr(dumps, "CHECK_EVERY", 0.05)
-    schedule = dumps.DumpSchedule(config, catalogue)
+    schedule = dumps.DumpSchedule(config)
     schedule.start()
     try:
         deadline = time.monotonic() + 30

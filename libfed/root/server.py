@@ -113,7 +113,7 @@ def _scheduler_hooks(config: Config) -> dict:
             schedule.start()
             started.append(schedule)
         if config.dumps.directory and config.dumps.schedule:
-            dumps = DumpSchedule(config, services(worker.wsgi).db)
+            dumps = DumpSchedule(config)
             dumps.start()
             started.append(dumps)
         if is_configured(config.mail):
