@@ -231,6 +231,16 @@ def make_if_due(config: Config, db: Database) -> Dump | None:
         return None
 
 
+def _busy(config: Config) -> bool:
+    """Whether a process is making a dump now: then no other is started, each minute of
+    the minutes it takes, only to find the lock held."""
+    try:
+        with _locked(config):
+            return False
+    except DumpBusy:
+        return True
+
+
 def make_detached(config: Config) -> int:
     """The due dump made in a child process (`python -m libfed.oai.dumps`, the
     configuration on its standard input), waited for; the child's exit status.
@@ -259,7 +269,7 @@ class DumpSchedule:
     def _loop(self) -> None:
         while not self._stop.wait(CHECK_EVERY):
             try:
-                if not is_due(self._config, clock.utc_now()):
+                if not is_due(self._config, clock.utc_now()) or _busy(self._config):
                     continue
                 status = make_detached(self._config)
             except Exception:  # an unreadable directory must not end the thread

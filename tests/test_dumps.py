@@ -179,12 +179,13 @@ def test_one_dump_at_a_time(
         with pytest.raises(dumps.DumpBusy):
             dumps.make_dump(config, catalogue)
         assert dumps.make_if_due(config, catalogue) is None
+        assert dumps._busy(config)
         settings = write_config(tmp_path / "config.toml", config)
         with settings.open("a") as toml:
             toml.write(f'[dumps]\ndirectory = "{folder}"\n')
         busy = CliRunner().invoke(main, ["--config", str(settings), "dumps", "make"])
         assert busy.exit_code == 1 and "another process is making a dump now" in busy.output
-    assert dumps.dumps(config) == []
+    assert dumps.dumps(config) == [] and not dumps._busy(config)
 
 
 def test_the_schedule_makes_each_dump_once_whatever_the_workers(
