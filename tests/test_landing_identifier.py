@@ -17,7 +17,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import FIXTURES, OAI_NS, REPOSITORY_ID, Clock, config_dict, parse_valid
+from click.testing import CliRunner
+from conftest import (
+    FIXTURES,
+    OAI_NS,
+    REPOSITORY_ID,
+    Clock,
+    config_dict,
+    parse_valid,
+    write_config,
+)
 from lxml import etree, html
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -35,6 +44,7 @@ from libfed.records.repository import store
 from libfed.records.rerender import rerender
 from libfed.records.site import Site
 from libfed.root.app import create_app
+from libfed.root.cli import main
 from tests.test_holdings import KOHA
 
 DC_NS = {"dc": "http://purl.org/dc/elements/1.1/"}
@@ -252,3 +262,38 @@ def test_rerender_names_the_page_of_records_stored_before_and_again_when_it_move
         "https://catalogue.example.az/libfed/records/" + quote(first, safe=":")
     )
     assert rerender(served.db, site=Site.of(moved)).changed == 0
+
+
+def test_db_upgrade_renders_again_records_stored_by_older_renderers_or_another_address(
+    served: Served, oai_schema: etree.XMLSchema, clock: Clock, tmp_path: Path
+) -> None:
+    """An operator who upgrades, or moves the server, runs `libfed db upgrade` (as `make
+    serve` does at every start) and never serves a stale or missing page address."""
+    import_files(served.db, REPOSITORY_ID, [FIXTURES / BATCH])  # as an earlier version did
+    (first, _second) = local_identifiers(served.db)
+    clock.advance(60)
+
+    def upgrade(config: Config) -> str:
+        settings = write_config(tmp_path / "libfed.toml", config)
+        result = CliRunner().invoke(main, ["--config", str(settings), "db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "rendering every record again" in upgrade(served.config)
+    page = identifiers(metadata(served, first, OAI_DC.prefix, oai_schema))[0]
+    assert fetch(page)[0] == 200
+    before = datestamps(served.db)
+
+    clock.advance(60)
+    assert "rendering every record again" not in upgrade(served.config)
+    assert datestamps(served.db) == before  # nothing to fetch again for harvesters
+
+    moved = parse_config(
+        config_dict(served.config.database.url, base_url="https://lib.example.uz/oai")
+    )
+    clock.advance(60)
+    assert "rendering every record again" in upgrade(moved)
+    assert identifiers(metadata(served, first, OAI_DC.prefix, oai_schema))[0] == (
+        "https://lib.example.uz/records/" + quote(first, safe=":")
+    )
+    assert all(after > before[i] for i, after in datestamps(served.db).items())

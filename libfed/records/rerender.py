@@ -18,6 +18,7 @@ records up to date after the public address or the ISIL changes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,8 +26,16 @@ from lxml import etree
 from sqlalchemy import exists, func, select
 
 from libfed.kernel.db import Database
+from libfed.kernel.models import Setting
 
-from .formats import FORMATS, MARC21, MetadataFormat, rendered, rendered_formats
+from .formats import (
+    FORMATS,
+    MARC21,
+    RENDERERS_VERSION,
+    MetadataFormat,
+    rendered,
+    rendered_formats,
+)
 from .holdings import with_holdings
 from .marc_checks import RecordRejected, checked
 from .marcxml import record_from_element
@@ -188,3 +197,32 @@ def rerender(
         if progress:
             progress(len(batch))
     return done
+
+
+_STAMP_KEY = "renderings"  # in `settings`: what the stored renderings were made with
+
+
+def _stamp(site: Site) -> str:
+    """What a stored rendering depends on beyond its record: the renderers' version and
+    the settings they write into every record (its page's address, 852 $a)."""
+    made_with = {
+        "renderers": RENDERERS_VERSION,
+        "public_base_url": site.public_base_url,
+        "library": site.library,
+    }
+    return json.dumps(made_with, sort_keys=True)
+
+
+def renderings_outdated(db: Database, site: Site) -> bool:
+    """Whether the stored renderings were made by other renderers or with other
+    settings than these: `libfed db upgrade` then renders every record again, so that
+    after an upgrade or a change of address or ISIL no record names a stale page."""
+    with db.session() as session:
+        stored = session.scalar(select(Setting.value).where(Setting.key == _STAMP_KEY))
+    return stored != _stamp(site)
+
+
+def mark_rendered(db: Database, site: Site) -> None:
+    """Every stored rendering is now what these renderers make with these settings."""
+    with db.write() as session:
+        session.merge(Setting(key=_STAMP_KEY, value=_stamp(site)))

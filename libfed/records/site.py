@@ -7,7 +7,8 @@ library in the MARC. Both depend on settings, not on the record, so the renderer
 them from here when a record is written (import, accession, harvest, `libfed db
 rerender`). The page's address is built here and only here: the record pages
 (libfed.search.record_page), the sitemap and the renderings must name the same URL.
-Changing `[oai] base_url` or `[federation] base_url` therefore needs a rerender.
+Changing `[oai] base_url` or `[federation] base_url` therefore needs a rerender, which
+`libfed db upgrade` does by itself (libfed.records.rerender.renderings_outdated).
 """
 
 from __future__ import annotations

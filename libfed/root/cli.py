@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
     from libfed.kernel.config import Config
     from libfed.kernel.db import Database
+    from libfed.records.formats import MetadataFormat
     from libfed.records.importer import ImportSummary
+    from libfed.records.site import Site
 
 
 def _imported(where: str) -> Any:
@@ -138,6 +140,7 @@ def db_upgrade(context: Context) -> None:
         _reindex(context.db)
     recheck_outdated(context)
     _render_lacking(context.db, context.config)
+    _render_outdated(context.db, context.config)
 
 
 @db.command("reindex")
@@ -159,7 +162,7 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     """Render the stored records again from their stored MARC, after a format is added
     or a renderer changes: a record that comes out different gets a new datestamp, so
     that incremental harvests fetch it. Records without MARC are left as they are."""
-    from libfed.records.rerender import UnknownFormat, count_with_marc, format_named, rerender
+    from libfed.records.rerender import UnknownFormat, format_named, mark_rendered
     from libfed.records.site import Site
 
     try:
@@ -167,9 +170,20 @@ def db_rerender(context: Context, prefix: str | None) -> None:
     except UnknownFormat as error:
         raise click.BadParameter(str(error), param_hint="--format") from None
     database = context.migrated_db()
+    site = Site.of(context.config)
+    _rerender_all(database, site, formats)
+    if formats is None:
+        mark_rendered(database, site)
+
+
+def _rerender_all(
+    database: Database, site: Site, formats: list[MetadataFormat] | None = None
+) -> None:
+    from libfed.records.rerender import count_with_marc, rerender
+
     total = count_with_marc(database)
     with click.progressbar(length=total, label="rendering", file=sys.stderr) as bar:
-        done = rerender(database, formats, bar.update, site=Site.of(context.config))
+        done = rerender(database, formats, bar.update, site=site)
     click.echo(
         f"{done.read:,} records with MARC read, {done.changed:,} stored again, "
         f"{len(done.refused):,} left as they are (their MARC is refused today)"
@@ -192,6 +206,22 @@ def _render_lacking(database: Database, config: Config) -> None:
         click.echo(f"  {done.changed:,} records stored in {names}")
         for identifier, reason in done.refused:
             click.echo(f"  left as it is {identifier}: {reason}")
+
+
+def _render_outdated(database: Database, config: Config) -> None:
+    """Every record rendered again when the renderers changed since it was stored, or the
+    settings they write into it (public address, ISIL): a harvester must never be served
+    a page's address that no longer answers (docs/deploy.md)."""
+    from libfed.records.rerender import count_with_marc, mark_rendered, renderings_outdated
+    from libfed.records.site import Site
+
+    site = Site.of(config)
+    if not renderings_outdated(database, site):
+        return
+    if count_with_marc(database):
+        click.echo("rendering every record again (new renderers, or a new address or ISIL) ...")
+        _rerender_all(database, site)
+    mark_rendered(database, site)
 
 
 def _reindex(database: Database) -> None:

@@ -34,6 +34,10 @@ FORMATS: dict[str, MetadataFormat] = {
     )
 }
 
+# Raised when a renderer's output changes for records already stored: `libfed db upgrade`
+# then renders every record again (libfed.records.rerender.renderings_outdated).
+RENDERERS_VERSION = 2  # 2: the record's page in oai_dc and MODS, holdings as 852
+
 OAI_DC = oai_dc.FORMAT
 MARC21 = marc21.FORMAT  # the stored form of a MARC record
 UNIMARC = unimarc.FORMAT
@@ -77,6 +81,7 @@ __all__ = [
     "KEPT",
     "MARC21",
     "OAI_DC",
+    "RENDERERS_VERSION",
     "UNIMARC",
     "MetadataFormat",
     "rendered",
