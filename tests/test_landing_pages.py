@@ -244,7 +244,7 @@ def test_robots_opens_the_record_pages_and_the_sitemap_and_closes_the_rest(
     lines = response.get_data(as_text=True).splitlines()
     assert lines[:3] == ["User-agent: *", "Allow: /records/", "Allow: /sitemap"]
     closed = {line.removeprefix("Disallow: ") for line in lines if line.startswith("Disallow:")}
-    assert {"/api/", "/federation/", "/sign-in", "/$", "/shipments", "/search"} <= closed
+    assert {"/api/", "/federation/", "/dumps/", "/sign-in", "/$", "/shipments", "/search"} <= closed
     assert "/" not in closed and not any(p.startswith("/records") for p in closed)
     assert f"Sitemap: {config.public_base_url}/sitemap.xml" in lines
     # What it closes is indeed behind sign-in.

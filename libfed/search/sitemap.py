@@ -135,13 +135,13 @@ def _closed(endpoint: str) -> str:
 @blueprint.get("/robots.txt")
 def robots() -> Response:
     """Crawlers welcome to the record pages and the sitemap, kept off the pages behind
-    sign-in (the menu's sections and the sign-in page), the JSON API and the federation's
-    endpoints."""
+    sign-in (the menu's sections and the sign-in page), the JSON API, the federation's
+    endpoints and the dumps (files of hundreds of megabytes, for aggregators, not for
+    search engines)."""
     root = request.script_root
     sections = [entry.endpoint for entry in services().part(Menu).entries]
-    closed = dict.fromkeys(
-        [f"{root}/api/", f"{root}/federation/", *map(_closed, ["auth.sign_in", *sections])]
-    )
+    machines = [f"{root}/api/", f"{root}/federation/", f"{root}/dumps/"]
+    closed = dict.fromkeys([*machines, *map(_closed, ["auth.sign_in", *sections])])
     lines = ["User-agent: *", f"Allow: {root}{PATH}", f"Allow: {root}/sitemap"]
     lines += [f"Disallow: {path}" for path in closed]
     lines += ["", f"Sitemap: {public_url('sitemap.sitemap')}", ""]
