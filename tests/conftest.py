@@ -188,6 +188,19 @@ def db_command(config: Config, db: Database, tmp_path: Path, clock: Clock):  # t
     return lambda *args: CliRunner().invoke(main, ["--config", str(settings), "db", *args])
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """The schema taken back to `revision` by the migrations' own downgrades: a database
+    as an older version left it, for the tests of what `libfed db upgrade` does to it."""
+    from alembic import command
+
+    from libfed.root.migrate import _alembic_config
+
+    config = _alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def load(
     db: Database, *names: str, sets: dict | None = None, encoding: str | None = None
 ) -> ImportSummary:

@@ -335,8 +335,16 @@ def test_coordinator_journey(page: Page, site: Site, db: Database, broken: list[
     shot("dashboard-ru")
     links = page.get_by_role("banner").get_by_role("navigation").get_by_role("link")
     labels = links.all_inner_texts()
-    assert labels[0] == "libfed" and len(labels) == 7, labels
-    english = {"Dashboard", "Partners", "Shipments", "Reports", "Catalogue search", "Harvesting"}
+    assert labels[0] == "libfed" and len(labels) == 8, labels
+    english = {
+        "Dashboard",
+        "Partners",
+        "Shipments",
+        "Reports",
+        "Catalogue search",
+        "Harvesting",
+        "Sets",
+    }
     assert not english & set(labels), f"still in English on the Russian dashboard: {labels}"
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Dashboard")
     assert not broken, broken
