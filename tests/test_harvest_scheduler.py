@@ -63,6 +63,11 @@ def test_a_failing_source_fails_only_its_own_run(aggregator) -> None:  # type: i
     assert run.status == "failed" and "127.0.0.1:9" in run.errors[0]["url"]
 
 
+def _finished_runs(db: Database) -> int:
+    with db.session() as session:
+        return len(session.scalars(select(Run.id).where(Run.finished_at.is_not(None))).all())
+
+
 def test_only_the_lease_holder_schedules_and_runs_never_overlap(
     aggregator,
     live_server: str,
@@ -78,7 +83,12 @@ def test_only_the_lease_holder_schedules_and_runs_never_overlap(
     time.sleep(0.5)
     second.start()
     try:
-        time.sleep(3.5)
+        # Until two runs have finished (a run takes longer on a loaded machine than the
+        # one-second interval): the second worker must stay idle all that time.
+        deadline = time.monotonic() + 90
+        while _finished_runs(agg) < 2 and time.monotonic() < deadline:
+            assert first.active and not second.active
+            time.sleep(0.2)
         assert first.active and not second.active
     finally:
         first.stop()
