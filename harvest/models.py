@@ -46,6 +46,24 @@ class Source(Base):
     # The version of the intake rules (harvest.intake.VERSION) its stored records were
     # last checked against: below the current one, `libfed db upgrade` checks them again.
     intake_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What real providers need (docs/harvesting.md): seconds between requests, headers
+    # sent with each (an API key), `records` (ListRecords) or `identifiers`
+    # (ListIdentifiers, then GetRecord per record, for a broken ListRecords), a date
+    # window in days for providers that refuse long ones, a timeout of its own.
+    request_delay_seconds: Mapped[float | None] = mapped_column(Float)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    mode: Mapped[str] = mapped_column(String(16), default="records", server_default="records")
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Also told when the source fails or degrades (the operators always are).
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    # When its identifiers are compared with ours (ghosts become tombstones); None: weekly
+    # if Identify says deletedRecord=no, else never.
+    reconcile_cron: Mapped[str | None] = mapped_column(String(128))
+    deleted_record: Mapped[str | None] = mapped_column(String(16))  # as Identify says
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When a harvest worker should next take it (the queue).
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class SourceState(Base):
@@ -85,6 +103,11 @@ class Run(Base):
     # Stored after a repair (harvest.intake): their provenance says altered.
     repaired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {url, message}
+    kind: Mapped[str] = mapped_column(String(16), default="harvest", server_default="harvest")
+    left_sets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the operators are told of ({kind, message}), and when they were.
+    alerts: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class QuarantinedRecord(Base):
@@ -97,6 +120,30 @@ class QuarantinedRecord(Base):
     url: Mapped[str] = mapped_column(String(2048))
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set for a record isolated by bisection, which later runs try again (GetRecord).
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("harvest_sources.id", ondelete="CASCADE"), index=True
+    )
+    identifier: Mapped[str | None] = mapped_column(String(1000))  # the source's
+    datestamp: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Change(Base):
+    """What one run changed in one record: added, changed (with the fields before and
+    after), deleted, quarantined, or left a set."""
+
+    __tablename__ = "harvest_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("harvest_runs.id", ondelete="CASCADE"), index=True
+    )
+    identifier: Mapped[str] = mapped_column(String(1024))
+    change: Mapped[str] = mapped_column(String(16))
+    # [{field, before, after}] for a changed record.
+    fields: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
 
 
 class SchedulerLease(Base):
