@@ -15,6 +15,13 @@ hand: only to http(s), a few at most, and never silently to another host, which
 would let a partner point us at internal services. The body is returned as bytes:
 the XML declaration, not an HTTP charset header that is often wrong, decides how it
 is decoded.
+
+A source may ask more of its run's requests (`SourceRequests`): headers sent with
+each, hops of a redirect included (a redirect to another host is never followed, so
+they never leave the provider's host); a pause between two requests, from the end of
+one answer to the start of the next request, retries included (the hops of a
+redirect are one request, within its deadline, and follow at once); a timeout of its
+own in place of `[harvest] timeout_seconds`.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -32,6 +40,9 @@ from urllib3.exceptions import HTTPError as URLLib3Error
 
 from libfed.kernel.bounded import Deadline, DeadlineAdapter, TooLarge, read_body
 from libfed.kernel.config import HarvestConfig
+
+if TYPE_CHECKING:
+    from .models import Source
 
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
@@ -69,6 +80,26 @@ class Moved(TransportError):
             url,
             f"the provider redirects to another host, {self.base_url}; if the repository "
             "moved there, confirm it as the source's new base URL",
+        )
+
+
+@dataclass(frozen=True)
+class SourceRequests:
+    """What one source's provider needs of each request of a run (docs/harvesting.md,
+    "Per-source settings"); the defaults ask nothing more than `[harvest]` does."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+    timeout_seconds: float | None = None  # None: `[harvest] timeout_seconds`
+
+    @classmethod
+    def of(cls, source: Source) -> SourceRequests:
+        """The one place a source's stored settings become its requests' (checked when
+        they were stored: `harvest.schemas.SourceIn`)."""
+        return cls(
+            headers=dict(source.headers or {}),
+            delay_seconds=source.request_delay_seconds or 0.0,
+            timeout_seconds=source.timeout_seconds,
         )
 
 
@@ -117,7 +148,8 @@ def _same_site(url: str, location: str) -> bool:
 
 
 class HTTPTransport:
-    """GET requests to OAI-PMH providers over one pooled session."""
+    """GET requests to OAI-PMH providers over one pooled session, for one run of one
+    source (`source`: what its provider needs of them)."""
 
     def __init__(
         self,
@@ -125,7 +157,11 @@ class HTTPTransport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        source: SourceRequests | None = None,
     ) -> None:
+        source = source or SourceRequests()
+        if source.timeout_seconds is not None:
+            settings = settings.model_copy(update={"timeout_seconds": source.timeout_seconds})
         self.settings = settings
         self.session = session or requests.Session()
         adapter = DeadlineAdapter()
@@ -133,17 +169,24 @@ class HTTPTransport:
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
+        self.session.headers.update(source.headers)  # after ours: a source may name its agent
+        self._delay = source.delay_seconds
         self._sleep = sleep
         self._now = now
         # Faults survived by retrying, for the run log: (url, what happened).
         self.incidents: list[tuple[str, str]] = []
         # The monotonic time by which the whole run must end: no request outlives it.
         self.run_deadline: float | None = None
+        # When the last answer (or failure) of this run ended, for the source's pace.
+        self._answered: float | None = None
+        # The body of the last answer refused with an HTTP error status: what the provider
+        # said, kept with a record quarantined because of it (harvest.isolation).
+        self.last_refused: bytes = b""
 
     def pause(self, url: str, attempt: int, reason: str) -> None:
         """Back off before retrying `url`, and note why."""
         self.incidents.append((url, f"retried after: {reason}"))
-        self._sleep_before_retry(url, self._wait(url, attempt, None))
+        self._sleep_within_run(url, self._wait(url, attempt, None))
 
     def _wait(self, url: str, attempt: int, header: str | None) -> float:
         asked = retry_after(header, self._now())
@@ -156,10 +199,18 @@ class HTTPTransport:
             wait = backoff + random.uniform(0, _BACKOFF_BASE_SECONDS)
         return wait
 
-    def _sleep_before_retry(self, url: str, wait: float) -> None:
+    def _sleep_within_run(self, url: str, wait: float) -> None:
         if self.run_deadline is not None and time.monotonic() + wait > self.run_deadline:
             raise TransportError(url, "the run's deadline passes before the next try")
         self._sleep(wait)
+
+    def _keep_pace(self, url: str) -> None:
+        """Wait out what is left of the source's delay since the last answer ended: a
+        backoff as long already counts towards it, and a first request never waits."""
+        if self._delay and self._answered is not None:
+            wait = self._answered + self._delay - time.monotonic()
+            if wait > 0:
+                self._sleep_within_run(url, wait)
 
     def _deadline(self) -> Deadline:
         seconds = self.settings.request_deadline_seconds
@@ -202,10 +253,14 @@ class HTTPTransport:
         reason = ""
         for attempt in range(self.settings.max_retries + 1):
             header = None
+            self._keep_pace(url)  # before the deadline starts: the wait is ours, not theirs
             deadline = self._deadline()
             try:
                 with deadline:
-                    final_url, response, body = self._get(url, deadline)
+                    try:
+                        final_url, response, body = self._get(url, deadline)
+                    finally:
+                        self._answered = time.monotonic()
             except TooLarge as error:
                 raise TransportError(url, str(error)) from None
             except requests.Timeout:
@@ -227,11 +282,12 @@ class HTTPTransport:
                     # Some providers send OAI-PMH errors with a 4xx status: the body says more.
                     return Fetched(final_url, response.status_code, body, attempt + 1)
                 reason = f"HTTP {response.status_code}"
+                self.last_refused = body
                 if response.status_code not in _RETRIED_STATUS:
                     raise TransportError(url, reason)
                 header = response.headers.get("Retry-After")
             wait = self._wait(url, attempt, header)  # raises ComeBackLater on a long wait
             if attempt < self.settings.max_retries:
                 self.incidents.append((url, f"retried after: {reason}"))
-                self._sleep_before_retry(url, wait)
+                self._sleep_within_run(url, wait)
         raise TransportError(url, f"{reason}, after {self.settings.max_retries + 1} attempts")
