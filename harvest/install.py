@@ -12,6 +12,7 @@ from flask import Flask
 from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
+from .alerts import alert_text
 from .sources import move_institution
 from .web import MENU, blueprint
 
@@ -21,4 +22,5 @@ def install_harvest(app: Flask, services: Services) -> None:
     sources move to the survivor with the rest of the merge."""
     services.institution_movers.append(move_institution)
     app.register_blueprint(blueprint)
+    app.jinja_env.globals["alert_text"] = alert_text  # a run's alerts, on its page
     add_menu(app, MENU)

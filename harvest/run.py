@@ -32,6 +32,7 @@ from libfed.records.repository import Outcome, store, tombstone
 from libfed.records.site import Site
 
 from .aggregate import NotAggregable, aggregated
+from .alerts import note_alerts
 from .client import HarvestClient
 from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
@@ -244,6 +245,7 @@ class _Harvest:
             run.status, run.errors = status, [_shortened(e) for e in incidents + errors]
             run.requests = self.client.requests
             run.finished_at = _moment()
+        note_alerts(self.db, self.config, self.run_id)  # what the operators are told
         with self.db.session() as session:
             return session.get_one(Run, self.run_id)
 

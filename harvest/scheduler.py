@@ -28,6 +28,8 @@ from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 
 from .detached import harvest_detached
+from .digest import JOB as DIGEST_JOB
+from .digest import schedule_digest
 from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
 from .models import Source
 
@@ -68,6 +70,8 @@ def sync_jobs(scheduler: BackgroundScheduler, db: Database) -> None:
             if (trigger := trigger_of(s)) is not None
         }
     for job in scheduler.get_jobs():
+        if job.id == DIGEST_JOB:  # harvest.digest's own
+            continue
         if job.id not in wanted:
             job.remove()
         elif str(job.trigger) == str(wanted[job.id][1]):
@@ -123,6 +127,7 @@ class Schedule:
                 self._scheduler = scheduler
                 log.info("harvest scheduler started (%s)", self.holder)
             sync_jobs(self._scheduler, self.db)
+            schedule_digest(self._scheduler, self.config)
         elif self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None

@@ -85,6 +85,17 @@ class HarvestConfig(_Section):
     max_response_mib: int = Field(default=32, ge=1, le=4096)
     max_decompressed_mib: int = Field(default=64, ge=1, le=4096)
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # Alerts (harvest.alerts): a run that loses more than this share of the source's
+    # records since its last complete run, or takes this many times its usual time.
+    alert_drop_percent: int = Field(default=20, ge=1, le=100)
+    alert_slow_factor: float = Field(default=3, gt=1, le=100)
+    # Operators mailed one digest of new alerts this often (none: no mail); the sources'
+    # contact addresses get their own sources' alerts too when enabled.
+    alert_digest_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    alert_recipients: list[Annotated[str, AfterValidator(_email)]] = Field(
+        default=[], max_length=100
+    )
+    alert_source_contacts: bool = False
 
 
 _REFERENCE_FIELDS = re.compile(r"\{(year|n)(:0?\d{1,2}d)?\}")

@@ -85,6 +85,7 @@ def _create_app(config: Config, db: Database) -> Flask:
         "sources": "libfed.harvest.cli:sources",
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
+        "harvest-digest": "libfed.harvest.digest_cli:digest_command",
         "export": "libfed.root.bulk:export_command",
         "dumps": "libfed.root.bulk:dumps",
     },
