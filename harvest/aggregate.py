@@ -16,8 +16,8 @@ from datetime import datetime
 
 from libfed.harvest.listing import HarvestedRecord
 from libfed.records.formats import MARC21, OAI_DC, UNIMARC
-from libfed.records.identifiers import harvested_identifier
-from libfed.records.models import IDENTIFIER_LENGTH
+from libfed.records.identifiers import harvested_identifier, is_set_spec
+from libfed.records.models import IDENTIFIER_LENGTH, SET_SPEC_LENGTH
 from libfed.records.repository import NewRecord
 from libfed.records.site import Site
 from libfed.records.stored_xml import format_datestamp
@@ -52,6 +52,14 @@ def source_sets(source: str) -> tuple[str, ...]:
     return ("source", f"source:{source}")
 
 
+def mirrored_set(source: str, spec: str) -> str | None:
+    """The set here of the records a source lists in its harvested set `spec`
+    (`source:NAME:SPEC`), so that a record that leaves that set at the source can leave
+    it here (harvest.reconcile); None when `spec` cannot name a set here."""
+    mirrored = f"{source_sets(source)[1]}:{spec}"
+    return mirrored if is_set_spec(mirrored) and len(mirrored) <= SET_SPEC_LENGTH else None
+
+
 def provenance(record: HarvestedRecord, base_url: str, harvested: datetime, altered: bool) -> str:
     return _PROVENANCE.format(
         harvested=format_datestamp(harvested),
@@ -78,10 +86,13 @@ def aggregated(
     base_url: str,
     harvested: datetime,
     site: Site | None = None,
+    within: str | None = None,
 ) -> Aggregated:
     """The stored form of a live harvested record; NotAggregable if none can be made.
     With `site`, the formats rendered from its MARC name its page here (a record sent
-    as oai_dc only is stored as received, with the source's identifiers alone)."""
+    as oai_dc only is stored as received, with the source's identifiers alone). `within`
+    is the source's set the record was listed in (none for the whole repository): the
+    record joins its mirror here (mirrored_set)."""
     if record.metadata is None:
         raise NotAggregable(f"{record.identifier}: no metadata")
     identifier = harvested_identifier(repository_identifier, source, record.identifier)
@@ -123,10 +134,11 @@ def aggregated(
             f"{record.identifier[:60]}…: too long an identifier to be served here "
             f"({len(identifier)} characters of {IDENTIFIER_LENGTH} once encoded)"
         )
+    mirrored = mirrored_set(source, within) if within else None
     entry = NewRecord.of(
         identifier,
         formats,
-        source_sets(source),
+        source_sets(source) + ((mirrored,) if mirrored else ()),
         about,
     )
     return Aggregated(entry, repairs)

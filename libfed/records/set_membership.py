@@ -25,10 +25,10 @@ then written once more, with a new datestamp, which harms nobody.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from libfed.kernel import clock
@@ -68,39 +68,53 @@ def _batches(db: Database, prefixes: set[str]) -> Iterator[list[_Read]]:
     after = 0
     while True:
         with db.session() as session:
-            rows = session.execute(
-                select(Record.id, Record.identifier, Record.content_hash)
-                .where(Record.deleted.is_(False), Record.id > after, Record.id <= last)
-                .order_by(Record.id)
-                .limit(BATCH_SIZE)
-            ).all()
-            if not rows:
-                return
-            ids = [row.id for row in rows]
-            read = {row.id: _Read(row.id, row.identifier, row.content_hash) for row in rows}
-            for record_id, year, subject_key in session.execute(
-                select(SearchEntry.record_id, SearchEntry.year, SearchEntry.subject_key).where(
-                    SearchEntry.record_id.in_(ids)
-                )
-            ):
-                read[record_id].year, read[record_id].subject_key = year, subject_key
-            if prefixes:
-                for record_id, prefix, body in session.execute(
-                    select(
-                        RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml
-                    ).where(RecordFormat.record_id.in_(ids), RecordFormat.prefix.in_(prefixes))
-                ):
-                    read[record_id].bodies[prefix] = body
-            for record_id, spec, by_rule in session.execute(
-                select(RecordSet.record_id, RecordSet.set_spec, RecordSet.by_rule).where(
-                    RecordSet.record_id.in_(ids)
-                )
-            ):
-                read[record_id].sets.add(spec)
-                if not by_rule:
-                    read[record_id].hand.add(spec)
-        yield list(read.values())
-        after = ids[-1]
+            read = _read(
+                session,
+                Record.deleted.is_(False),
+                Record.id > after,
+                Record.id <= last,
+                prefixes=prefixes,
+            )
+        if not read:
+            return
+        yield read
+        after = read[-1].id
+
+
+def _read(session: Session, *where: ColumnElement[bool], prefixes: set[str]) -> list[_Read]:
+    """The records `where` says, BATCH_SIZE at most in id order, with what rules read."""
+    rows = session.execute(
+        select(Record.id, Record.identifier, Record.content_hash)
+        .where(*where)
+        .order_by(Record.id)
+        .limit(BATCH_SIZE)
+    ).all()
+    ids = [row.id for row in rows]
+    read = {row.id: _Read(row.id, row.identifier, row.content_hash) for row in rows}
+    if not read:
+        return []
+    for record_id, year, subject_key in session.execute(
+        select(SearchEntry.record_id, SearchEntry.year, SearchEntry.subject_key).where(
+            SearchEntry.record_id.in_(ids)
+        )
+    ):
+        read[record_id].year, read[record_id].subject_key = year, subject_key
+    if prefixes:
+        for record_id, prefix, body in session.execute(
+            select(RecordFormat.record_id, RecordFormat.prefix, RecordFormat.body_xml).where(
+                RecordFormat.record_id.in_(ids), RecordFormat.prefix.in_(prefixes)
+            )
+        ):
+            read[record_id].bodies[prefix] = body
+    for record_id, spec, by_rule in session.execute(
+        select(RecordSet.record_id, RecordSet.set_spec, RecordSet.by_rule).where(
+            RecordSet.record_id.in_(ids)
+        )
+    ):
+        read[record_id].sets.add(spec)
+        if not by_rule:
+            read[record_id].hand.add(spec)
+    return list(read.values())
 
 
 @dataclass
@@ -170,6 +184,34 @@ def reevaluate(db: Database, progress: Callable[[int], None] | None = None) -> E
         if progress is not None:
             progress(len(batch))
     return done
+
+
+def leave_sets(db: Database, leaving: Mapping[int, set[str]]) -> int:
+    """Take each live record of `leaving` (at most BATCH_SIZE, by id) out of the
+    hand-assigned sets given for it (and their subsets), the rules then evaluated as store
+    would (a rule may read the sets a record was put in); the number of records whose
+    sets changed, each with a new datestamp. For the harvester, whose records leave a
+    source's set when the source no longer lists them in it (harvest.reconcile)."""
+    with db.session() as session:
+        rules = load_rules(session)
+        read = _read(
+            session,
+            Record.id.in_(leaving),
+            Record.deleted.is_(False),
+            prefixes=rules.needs(),
+        )
+    changed = []
+    for record in read:
+        gone = leaving[record.id]
+        kept = {
+            spec
+            for spec in record.hand
+            if spec not in gone and not any(spec.startswith(f"{g}:") for g in gone)
+        }
+        now = replace(record, hand=kept).evaluated(rules)
+        if now != (record.sets, record.hand):
+            changed.append((record, now))
+    return _regrouped(db, changed) if changed else 0
 
 
 def preview(db: Database, spec: str, rule: Rule) -> int:
