@@ -56,6 +56,10 @@ class HarvestedRecord:
 class Quarantined:
     raw: bytes
     reason: str
+    # Set for a record the provider listed but would not serve (GetRecord failed): later
+    # runs ask for it again by this identifier (harvest.isolation).
+    identifier: str | None = None
+    datestamp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,19 +85,8 @@ _HEADER, _METADATA = f"{_OAI}header", f"{_OAI}metadata"
 _IDENTIFIER, _DATESTAMP, _SET_SPEC = f"{_OAI}identifier", f"{_OAI}datestamp", f"{_OAI}setSpec"
 
 
-def read_record(element: etree._Element) -> HarvestedRecord:
-    """One <record> of a page; ValueError saying what is wrong with it.
-
-    One pass over the children (not a find() per field): this runs for every record.
-    """
-    header = metadata = None
-    for child in element:
-        if child.tag == _HEADER:
-            header = child
-        elif child.tag == _METADATA:
-            metadata = child
-    if header is None:
-        raise ValueError("record without a header")
+def _read_header(header: etree._Element, refused: str | None) -> HarvestedRecord:
+    """A <header>, as a record without metadata; ValueError saying what is wrong with it."""
     identifier = datestamp = ""
     sets = []
     for field_ in header:
@@ -109,26 +102,47 @@ def read_record(element: etree._Element) -> HarvestedRecord:
         raise ValueError(
             f"{identifier[:60]}…: an identifier longer than {MAX_IDENTIFIER} characters"
         )
-    if refused := element.get(REFUSED):
+    if refused:
         raise ValueError(f"{identifier}: {refused}")
     if not datestamp:
         raise ValueError(f"{identifier}: header without a datestamp")
     if not UTC_DATETIME.fullmatch(datestamp):
         raise ValueError(f"{identifier}: the datestamp {datestamp[:40]!r} is not a UTCdatetime")
-    deleted = header.get("status") == "deleted"
+    return HarvestedRecord(
+        identifier=identifier,
+        datestamp=datestamp,
+        deleted=header.get("status") == "deleted",
+        sets=tuple(sets),
+        metadata=None,
+        namespace=None,
+    )
+
+
+def read_record(element: etree._Element) -> HarvestedRecord:
+    """One <record> of a page; ValueError saying what is wrong with it.
+
+    One pass over the children (not a find() per field): this runs for every record.
+    """
+    header = metadata = None
+    for child in element:
+        if child.tag == _HEADER:
+            header = child
+        elif child.tag == _METADATA:
+            metadata = child
+    if header is None:
+        raise ValueError("record without a header")
+    headed = _read_header(header, element.get(REFUSED))
+    identifier = headed.identifier
     content = None
     if metadata is not None:
         children = [child for child in metadata if isinstance(child.tag, str)]
         if len(children) != 1:
             raise ValueError(f"{identifier}: <metadata> holds {len(children)} elements, not one")
         content = children[0]
-    if content is None and not deleted:
+    if content is None and not headed.deleted:
         raise ValueError(f"{identifier}: a record that is not deleted has no metadata")
-    return HarvestedRecord(
-        identifier=identifier,
-        datestamp=datestamp,
-        deleted=deleted,
-        sets=tuple(sets),
+    return replace(
+        headed,
         metadata=None if content is None else etree.tostring(content, encoding="utf-8"),
         namespace=None if content is None else etree.QName(content).namespace,
         repairs=tuple(element.get(REPAIRS, "").split("; ")) if element.get(REPAIRS) else (),
@@ -139,15 +153,24 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def read_page(number: int, url: str, root: etree._Element) -> Page:
-    """The records of a ListRecords response; a broken record is quarantined, not the page."""
+def _read_item(element: etree._Element) -> HarvestedRecord:
+    """A <record>, or the <header> ListIdentifiers lists (a record without metadata)."""
+    if element.tag == _HEADER:
+        return _read_header(element, element.get(REFUSED))
+    return read_record(element)
+
+
+def read_page(number: int, url: str, root: etree._Element, verb: str = "ListRecords") -> Page:
+    """The records of a ListRecords or GetRecord response, or the headers of a
+    ListIdentifiers one; a broken record is quarantined, not the page."""
     records, quarantined = [], []
-    for element in root.iterfind(f"{_OAI}ListRecords/{_OAI}record"):
+    item = "header" if verb == "ListIdentifiers" else "record"
+    for element in root.iterfind(f"{_OAI}{verb}/{_OAI}{item}"):
         try:
-            records.append(read_record(element))
+            records.append(_read_item(element))
         except ValueError as error:
             quarantined.append(Quarantined(etree.tostring(element, encoding="utf-8"), str(error)))
-    token_element = root.find(f"{_OAI}ListRecords/{_OAI}resumptionToken")
+    token_element = root.find(f"{_OAI}{verb}/{_OAI}resumptionToken")
     token = (token_element.text or "").strip() if token_element is not None else ""
     response_date = (root.findtext(f"{_OAI}responseDate") or "").strip()
     return Page(
@@ -170,8 +193,12 @@ def walk(
     limits: Limits = DEFAULT_LIMITS,
     token: str | None = None,
     clock: Callable[[], float] = time.monotonic,
+    verb: str = "ListRecords",
+    used: int = 0,
 ) -> Iterator[Page]:
-    """The pages of ListRecords with `arguments` (or from `token`, to resume a walk).
+    """The pages of `verb` (ListRecords, or ListIdentifiers: pages of headers) with
+    `arguments` (or from `token`, to resume a walk); `used` list requests of the run
+    were already made by earlier walks (date windows), and count against the limit.
 
     While the caller writes a page, the next one is already being fetched and
     parsed (the provider's time and ours overlap). noRecordsMatch is a list of no
@@ -191,7 +218,7 @@ def walk(
 
     def refusal() -> HarvestStopped | None:
         """Why no further request may be made, if so."""
-        if number >= limits.max_requests:
+        if used + number >= limits.max_requests:
             return HarvestStopped(f"more than {limits.max_requests} requests in one run")
         if clock() > deadline:
             return HarvestStopped(f"the run passed its deadline of {limits.deadline_seconds:g} s")
@@ -201,7 +228,7 @@ def walk(
     try:
         if stop := refusal():
             raise stop
-        request = {"verb": "ListRecords", **({"resumptionToken": token} if token else arguments)}
+        request = {"verb": verb, **({"resumptionToken": token} if token else arguments)}
         pending = pool.submit(fetch, request)
         while True:
             try:
@@ -209,7 +236,7 @@ def walk(
             except oai_errors.NoRecordsMatchError:
                 return
             number += 1
-            page = read_page(number, url, root)
+            page = read_page(number, url, root, verb)
             if page.records:
                 fingerprint = hashlib.blake2b(
                     "\0".join(sorted(r.identifier for r in page.records)).encode(),
@@ -240,9 +267,7 @@ def walk(
                     stop = refusal()
                 if stop is None:
                     seen_tokens.add(page.token)
-                    pending = pool.submit(
-                        fetch, {"verb": "ListRecords", "resumptionToken": page.token}
-                    )
+                    pending = pool.submit(fetch, {"verb": verb, "resumptionToken": page.token})
             yield page
             if stop is not None:
                 raise stop

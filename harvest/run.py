@@ -6,6 +6,15 @@ one transaction: a crash or a kill resumes from the last page written, never fro
 zero, and never with a page half-stored. The watermark (the responseDate of the
 run's first request, in the provider's granularity) moves only when a run has
 gone through its whole list.
+
+A source may ask for its list in date windows of so many days (from the watermark,
+or Identify's earliestDatestamp on a first harvest, up to the run's responseDate),
+and for ListIdentifiers and one GetRecord per record instead of ListRecords. A
+window that keeps failing is cut in half until the record that breaks it is
+cornered and quarantined (harvest.isolation); quarantined records are asked for
+again at the start of each later run. Inside windows, `checkpoint_datestamp` holds
+where the window in progress began (not the latest datestamp seen): a crash resumes
+with that window.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -23,7 +33,16 @@ from oaipmh import error as oai_errors
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from libfed.harvest.listing import DEFAULT_LIMITS, HarvestStopped, Limits, Page, Quarantined, walk
+from libfed.harvest.listing import (
+    DEFAULT_LIMITS,
+    UTC_DATETIME,
+    HarvestStopped,
+    Limits,
+    Page,
+    Quarantined,
+    read_page,
+    walk,
+)
 from libfed.kernel import clock
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
@@ -34,13 +53,14 @@ from libfed.records.site import Site
 from .aggregate import NotAggregable, aggregated
 from .alerts import note_alerts
 from .client import HarvestClient
+from .isolation import Bisection, due_for_retry, keeps_failing, one_retry, provider_answer
 from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
-from .parsing import NotOAIResponse
+from .parsing import OAI_NS, NotOAIResponse, parse_response
 from .states import RunStatus
 from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
+from .windows import DAY, Window, following, windows
 
-DAY = "YYYY-MM-DD"
 GRANULARITIES = (DAY, "YYYY-MM-DDThh:mm:ssZ")
 # Faults survived by retrying that a run's log keeps; a count stands for the rest.
 MAX_INCIDENTS = 50
@@ -82,6 +102,17 @@ class _Harvest:
             session.flush()
             self.run_id = run.id
         self.pages_written = 0
+        self.list_requests = 0  # list pages read, in every window: the run's limit
+        # What Identify said (`_identified`): the granularity, the first datestamp, and its
+        # responseDate, the end of a windowed run's list.
+        self.granularity: str | None = None
+        self.earliest: str | None = None
+        self.response_date: str | None = None
+        # Inside a window, the checkpoint is where it began, and tokens are kept only
+        # while that window is walked whole (a token of a half resumes only that half).
+        self._resume_at: str | None = None
+        self._keep_tokens = True
+        self.bisection = Bisection(client, None)
 
     def _state(self, session: Session, set_spec: str) -> SourceState:
         key = (self.source.id, set_spec, self.source.prefix)
@@ -91,8 +122,11 @@ class _Harvest:
             session.add(state)
         return state
 
-    def _write(self, set_spec: str, page: Page) -> None:
-        """One page, its quarantine, the counts and the checkpoint: all or nothing."""
+    def _write(self, set_spec: str | None, page: Page) -> None:
+        """One page, its quarantine, the counts and the checkpoint: all or nothing.
+
+        `set_spec` None: a page outside any list (a quarantined record asked for again),
+        which moves no checkpoint."""
         harvested = self.now()
         entries, refused, repaired = [], list(page.quarantined), 0
         deleted = [r for r in page.records if r.deleted]
@@ -128,15 +162,18 @@ class _Harvest:
             for item in refused:
                 session.add(
                     QuarantinedRecord(
-                        run_id=self.run_id, url=page.url, reason=item.reason, raw=item.raw
+                        run_id=self.run_id,
+                        url=page.url,
+                        reason=item.reason,
+                        raw=item.raw,
+                        # Retried by later runs (harvest.isolation) when it has a name.
+                        source_id=self.source.id if item.identifier else None,
+                        identifier=item.identifier,
+                        datestamp=item.datestamp,
                     )
                 )
-            state = self._state(session, set_spec)
-            state.run_response_date = state.run_response_date or page.response_date
-            state.checkpoint_token = page.token
-            stamps = [r.datestamp for r in page.records]
-            if stamps:
-                state.checkpoint_datestamp = max([*stamps, state.checkpoint_datestamp or ""])
+            if set_spec is not None:
+                self._checkpoint(session, set_spec, page)
             run = session.get_one(Run, self.run_id)
             run.pages += 1
             run.added += outcomes.count(Outcome.ADDED)
@@ -149,44 +186,241 @@ class _Harvest:
         if self.on_page:
             self.on_page(*progress)
 
+    def _checkpoint(self, session: Session, set_spec: str, page: Page) -> None:
+        state = self._state(session, set_spec)
+        state.run_response_date = state.run_response_date or page.response_date
+        state.checkpoint_token = page.token if self._keep_tokens else None
+        if self._resume_at is not None:
+            state.checkpoint_datestamp = self._resume_at
+            return
+        stamps = [r.datestamp for r in page.records]
+        if stamps:
+            state.checkpoint_datestamp = max([*stamps, state.checkpoint_datestamp or ""])
+
+    def _identified(self, granularity: str) -> None:
+        """Identify's earliestDatestamp and responseDate, in `granularity`: where a first
+        windowed harvest starts and where a run's windows end. Read from the response as
+        sent: an odd or missing one leaves the list unbounded on that side."""
+        self.granularity = granularity
+        self.bisection = Bisection(self.client, granularity)
+        root = parse_response(self.client.last.body) if self.client.last else None
+        for attribute, path in (
+            ("earliest", f"{{{OAI_NS}}}Identify/{{{OAI_NS}}}earliestDatestamp"),
+            ("response_date", f"{{{OAI_NS}}}responseDate"),
+        ):
+            stamp = (root.findtext(path) or "").strip() if root is not None else ""
+            if UTC_DATETIME.fullmatch(stamp):
+                setattr(self, attribute, in_granularity(stamp, granularity))
+
     def _list(self, set_spec: str, full: bool, granularity: str | None) -> None:
+        """The whole list of one set: in windows if the source asks for them, resumed
+        from the checkpoint of an interrupted run."""
+        days = self.source.window_days
         with self.db.write() as session:
             state = self._state(session, set_spec)
             if full:
                 state.watermark = state.run_response_date = None
                 state.checkpoint_token = state.checkpoint_datestamp = None
             state.granularity = granularity
+            if days and not state.run_response_date:
+                state.run_response_date = self.response_date
             token, watermark = state.checkpoint_token, state.watermark
-        arguments = {"metadataPrefix": self.source.prefix}
-        if set_spec:
-            arguments["set"] = set_spec
-        if watermark:
-            arguments["from"] = in_granularity(watermark, granularity)
-        restarted = False
-        while True:
-            try:
-                for page in walk(self.client, arguments, self.limits, token=token):
-                    self._write(set_spec, page)
-                break
-            except oai_errors.BadResumptionTokenError:
-                # Expired or refused: restart from the latest datestamp already stored,
-                # not from zero; once, so that a provider refusing every token ends.
-                with self.db.session() as session:
-                    resume_from = self._state(session, set_spec).checkpoint_datestamp
-                if restarted or not resume_from:
-                    raise
-                restarted, token = True, None
-                arguments["from"] = in_granularity(resume_from, granularity)
-            except oai_errors.BadArgumentError:
-                # Some providers declare seconds and refuse them: fall back to days.
-                if token or "from" not in arguments or len(arguments["from"]) == 10:
-                    raise
-                arguments["from"] = arguments["from"][:10]
+            resume, end = state.checkpoint_datestamp, state.run_response_date
+        if days:
+            start = resume or watermark or self.earliest
+            spans = list(windows(start, end, days, granularity)) if start and end else []
+            for window in spans or [Window(start, end)]:
+                self._window(set_spec, window, token, windowed=True)
+                token = None
+                if window.end:
+                    self._move_checkpoint(set_spec, following(window.end, granularity))
+        else:
+            # Resuming a token: the list it continues began at the watermark; a
+            # checkpoint without a token is where a cut window stopped.
+            start = watermark if token else (resume or watermark)
+            start = in_granularity(start, granularity) if start else None
+            self._window(set_spec, Window(start, None), token, windowed=False)
         with self.db.write() as session:
             state = self._state(session, set_spec)
             if state.run_response_date:
                 state.watermark = in_granularity(state.run_response_date, granularity)
             state.run_response_date = state.checkpoint_token = state.checkpoint_datestamp = None
+
+    def _move_checkpoint(self, set_spec: str, start: str) -> None:
+        """Everything before `start` is harvested: a crash resumes there."""
+        with self.db.write() as session:
+            state = self._state(session, set_spec)
+            state.checkpoint_token, state.checkpoint_datestamp = None, start
+
+    def _window(self, set_spec: str, window: Window, token: str | None, windowed: bool) -> None:
+        """One window of the list; cut in halves if it keeps failing."""
+        self._resume_at, self._keep_tokens = (window.start if windowed else None), True
+        try:
+            self._walk(set_spec, window, token)
+        except Exception as error:
+            if not keeps_failing(error):
+                raise
+            bounded = Window(window.start or self.earliest, window.end or self._end(set_spec))
+            if bounded.start is None or bounded.end is None:
+                raise  # no bounds to cut between
+            log.info("harvest of %s: %s fails, cut in halves: %s", self.source.name, bounded, error)
+            self._keep_tokens = False
+            self.bisection.run(
+                bounded,
+                lambda part: self._part(set_spec, part),
+                lambda part: self._one_by_one(set_spec, part),
+            )
+
+    def _end(self, set_spec: str) -> str | None:
+        """Where a list without `until` ends, kept as the run's responseDate so that the
+        watermark does not pass what the halves of a cut window covered."""
+        with self.db.write() as session:
+            state = self._state(session, set_spec)
+            state.run_response_date = state.run_response_date or self.response_date
+            end = state.run_response_date
+        return in_granularity(end, self.granularity) if end else None
+
+    def _part(self, set_spec: str, part: Window) -> None:
+        self._resume_at = part.start
+        self._walk(set_spec, part, None)
+        self._move_checkpoint(set_spec, following(part.end or "", self.granularity))
+
+    def _one_by_one(self, set_spec: str, part: Window) -> int:
+        """The smallest window that still fails, record by record: ListIdentifiers, then
+        GetRecord for each; what GetRecord will not serve is quarantined (with the
+        provider's answer, to be asked for again), and if ListIdentifiers itself fails the
+        window is. The number quarantined."""
+        self._resume_at = part.start
+        isolated = 0
+        try:
+            for page in self._pages(set_spec, part, "ListIdentifiers"):
+                served = self._served(page)
+                self._write(set_spec, served)
+                isolated += sum(1 for item in served.quarantined if item.identifier)
+        except Exception as error:
+            if not keeps_failing(error):
+                raise
+            url = self.client.last.url if self.client.last else self.source.base_url
+            with self.db.write() as session:
+                session.add(
+                    QuarantinedRecord(
+                        run_id=self.run_id,
+                        url=url,
+                        reason=f"ListIdentifiers fails in the window {part} as ListRecords "
+                        f"does: {error}",
+                        raw=provider_answer(self.client, error),
+                        source_id=self.source.id,
+                    )
+                )
+                session.get_one(Run, self.run_id).quarantined += 1
+            isolated += 1
+        self._move_checkpoint(set_spec, following(part.end or "", self.granularity))
+        return isolated
+
+    def _pages(
+        self, set_spec: str, window: Window, verb: str, token: str | None = None
+    ) -> Iterator[Page]:
+        """The pages of `verb` over `window`, counted against the run's limit."""
+        arguments = {"metadataPrefix": self.source.prefix, **window.arguments()}
+        if set_spec:
+            arguments["set"] = set_spec
+        for page in walk(
+            self.client, arguments, self.limits, token=token, verb=verb, used=self.list_requests
+        ):
+            self.list_requests += 1
+            yield page
+
+    def _served(self, page: Page) -> Page:
+        """A ListIdentifiers page as the records GetRecord serves for its headers; a
+        deleted header is a tombstone as it is, a record GetRecord fails on is
+        quarantined with what the provider answered."""
+        records = [header for header in page.records if header.deleted]
+        quarantined = list(page.quarantined)
+        for header in page.records:
+            if header.deleted:
+                continue
+            try:
+                got = self._get(header.identifier)
+            except Exception as error:
+                if not (keeps_failing(error) or isinstance(error, oai_errors.ErrorBase)):
+                    raise
+                quarantined.append(
+                    Quarantined(
+                        provider_answer(self.client, error),
+                        f"{header.identifier}: GetRecord fails: {error}",
+                        header.identifier,
+                        header.datestamp,
+                    )
+                )
+                continue
+            records.extend(got.records)
+            quarantined.extend(got.quarantined)
+        return replace(page, records=records, quarantined=quarantined)
+
+    def _get(self, identifier: str) -> Page:
+        root = self.client.page(
+            verb="GetRecord", identifier=identifier, metadataPrefix=self.source.prefix
+        )
+        return read_page(0, self.client.last.url if self.client.last else "", root, "GetRecord")
+
+    def _retry_quarantined(self) -> None:
+        """The source's quarantined records asked for again: stored and resolved if they
+        now come, one more attempt noted if not. A provider that fails outright ends
+        the retries of this run (its list will say more)."""
+        with self.db.session() as session:
+            due = [(q.id, q.identifier or "") for q in due_for_retry(session, self.source.id)]
+        with one_retry(self.client):
+            for quarantine_id, identifier in due:
+                resolved, stop = False, False
+                try:
+                    got = self._get(identifier)
+                except oai_errors.IdDoesNotExistError:
+                    resolved = True  # gone from the provider: nothing left to harvest
+                except Exception as error:
+                    if not (keeps_failing(error) or isinstance(error, oai_errors.ErrorBase)):
+                        raise
+                    stop = isinstance(error, TransportError)
+                else:
+                    if got.records:
+                        self._write(None, got)
+                        resolved = True
+                with self.db.write() as session:
+                    kept = session.get_one(QuarantinedRecord, quarantine_id)
+                    if resolved:
+                        kept.resolved_at = self.now()
+                    else:
+                        kept.attempts += 1
+                if stop:
+                    return
+
+    def _walk(self, set_spec: str, window: Window, token: str | None) -> None:
+        """Every page of the source's list over `window` written (or from `token`)."""
+        verb = "ListIdentifiers" if self.source.mode == "identifiers" else "ListRecords"
+        restarted = False
+        while True:
+            try:
+                for page in self._pages(set_spec, window, verb, token):
+                    self._write(set_spec, self._served(page) if verb == "ListIdentifiers" else page)
+                return
+            except oai_errors.BadResumptionTokenError:
+                # Expired or refused: restart from the window's start, or the latest
+                # datestamp already stored, not from zero; once, so that a provider
+                # refusing every token ends.
+                resume_from = self._resume_at
+                if resume_from is None:
+                    with self.db.session() as session:
+                        resume_from = self._state(session, set_spec).checkpoint_datestamp
+                if restarted or not resume_from:
+                    raise
+                restarted, token = True, None
+                window = Window(in_granularity(resume_from, self.granularity), window.end)
+            except oai_errors.BadArgumentError:
+                # Some providers declare seconds and refuse them: fall back to days, for
+                # the rest of the run.
+                if token or not any(len(stamp or "") > 10 for stamp in (window.start, window.end)):
+                    raise
+                window = Window(window.start and window.start[:10], window.end and window.end[:10])
+                self.granularity = self.bisection.granularity = DAY
 
     def run(self, full: bool) -> Run:
         status, errors = RunStatus.SUCCEEDED, []
@@ -199,6 +433,8 @@ class _Harvest:
             granularity = self.client.identify().granularity()
             if granularity not in GRANULARITIES:  # we then ask with days, which all accept
                 granularity = DAY
+            self._identified(granularity)
+            self._retry_quarantined()
             for set_spec in self.source.sets or [""]:
                 self._list(set_spec, full, granularity)
         except ComeBackLater as error:
@@ -231,6 +467,14 @@ class _Harvest:
                     "url": self.client.last.url if self.client.last else self.source.base_url,
                     "message": f"the harvest stopped on an unexpected fault "
                     f"({type(error).__name__}); the server's log has the details",
+                }
+            )
+        if self.bisection.spent:
+            errors.append(
+                {
+                    "url": self.source.base_url,
+                    "message": f"isolated {self.bisection.isolated} record(s) by bisection "
+                    f"in {self.bisection.spent} requests",
                 }
             )
         incidents = [

@@ -182,6 +182,8 @@ class HTTPTransport:
         # The body of the last answer refused with an HTTP error status: what the provider
         # said, kept with a record quarantined because of it (harvest.isolation).
         self.last_refused: bytes = b""
+        # Requests sent, failed ones included (a client counts only the answers it got).
+        self.attempts = 0
 
     def pause(self, url: str, attempt: int, reason: str) -> None:
         """Back off before retrying `url`, and note why."""
@@ -253,6 +255,7 @@ class HTTPTransport:
         reason = ""
         for attempt in range(self.settings.max_retries + 1):
             header = None
+            self.attempts += 1
             self._keep_pace(url)  # before the deadline starts: the wait is ours, not theirs
             deadline = self._deadline()
             try:

@@ -13,6 +13,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import parse_qsl
+
+from werkzeug.serving import make_server
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,135 @@ def faulty_provider(script: list[Reply], concurrent: bool = False) -> Iterator[P
         stop.set()
         thread.join()
         sock.close()
+
+
+_DC = (
+    '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{}</dc:title></oai_dc:dc>'
+)
+
+
+@dataclass
+class DatedProvider:
+    """An honest provider of dated records (day granularity) that answers from/until
+    windows, resumption tokens, ListIdentifiers and GetRecord, except that a page holding
+    a `broken` record fails with HTTP 500, as a provider's serialiser does: a record
+    cornered only by asking for smaller windows. `queries` holds every request's arguments."""
+
+    url: str
+    stamps: dict[str, str]  # identifier -> datestamp (YYYY-MM-DD)
+    now: str  # responseDate
+    earliest: str
+    page_size: int = 5
+    broken: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    list_records_broken: bool = False  # every ListRecords fails (ListIdentifiers works)
+    list_identifiers_broken: bool = False  # every ListIdentifiers fails with HTTP 502
+    queries: list[dict[str, str]] = field(default_factory=list)
+
+    def _envelope(self, body: str) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+            f"<responseDate>{self.now}</responseDate><request>{self.url}</request>{body}"
+            "</OAI-PMH>"
+        ).encode()
+
+    def _header(self, identifier: str) -> str:
+        status = ' status="deleted"' if identifier in self.deleted else ""
+        return (
+            f"<header{status}><identifier>{identifier}</identifier>"
+            f"<datestamp>{self.stamps[identifier]}</datestamp></header>"
+        )
+
+    def _record(self, identifier: str) -> str:
+        metadata = (
+            "" if identifier in self.deleted else f"<metadata>{_DC.format(identifier)}</metadata>"
+        )
+        return f"<record>{self._header(identifier)}{metadata}</record>"
+
+    def answer(self, query: dict[str, str]) -> tuple[int, bytes]:
+        """(status, body) for one request."""
+        self.queries.append(query)
+        verb = query.get("verb", "")
+        if verb == "Identify":
+            return 200, self._envelope(
+                "<Identify><repositoryName>dated</repositoryName>"
+                f"<baseURL>{self.url}</baseURL><protocolVersion>2.0</protocolVersion>"
+                "<adminEmail>a@example.org</adminEmail>"
+                f"<earliestDatestamp>{self.earliest}</earliestDatestamp>"
+                "<deletedRecord>persistent</deletedRecord>"
+                "<granularity>YYYY-MM-DD</granularity></Identify>"
+            )
+        if verb == "GetRecord":
+            identifier = query.get("identifier", "")
+            if identifier in self.broken:
+                return 500, f"the serialiser failed on {identifier}".encode()
+            if identifier not in self.stamps:
+                return 200, self._envelope('<error code="idDoesNotExist"/>')
+            return 200, self._envelope(f"<GetRecord>{self._record(identifier)}</GetRecord>")
+        if verb not in ("ListRecords", "ListIdentifiers"):
+            return 200, self._envelope('<error code="badVerb"/>')
+        if verb == "ListIdentifiers" and self.list_identifiers_broken:
+            return 502, b"bad gateway"
+        if "resumptionToken" in query:
+            start, until, offset = query["resumptionToken"].split("|")
+        else:
+            start, until, offset = query.get("from", ""), query.get("until", ""), "0"
+        if any("T" in stamp for stamp in (start, until)):
+            return 200, self._envelope('<error code="badArgument"/>')
+        chosen = sorted(
+            (stamp, identifier)
+            for identifier, stamp in self.stamps.items()
+            if (not start or stamp >= start) and (not until or stamp <= until)
+        )
+        if not chosen:
+            return 200, self._envelope('<error code="noRecordsMatch"/>')
+        first = int(offset)
+        shown = [identifier for _, identifier in chosen[first : first + self.page_size]]
+        if verb == "ListRecords" and (
+            self.list_records_broken or any(i in self.broken for i in shown)
+        ):
+            return 500, f"the serialiser failed on a record of {start}..{until}".encode()
+        more = first + self.page_size < len(chosen)
+        token = f"{start}|{until}|{first + self.page_size}" if more else ""
+        items = self._record if verb == "ListRecords" else self._header
+        return 200, self._envelope(
+            f"<{verb}>{''.join(items(i) for i in shown)}"
+            f"<resumptionToken>{token}</resumptionToken></{verb}>"
+        )
+
+
+@contextmanager
+def dated_provider(
+    records: int, days: int, first: str = "2026-01-01", page_size: int = 5
+) -> Iterator[DatedProvider]:
+    """`records` records oai:x:0… spread evenly over `days` days from `first`, served on a
+    loopback port; its responseDate is the day after the last."""
+    start = date.fromisoformat(first)
+    stamps = {
+        f"oai:x:{n}": (start + timedelta(days=n * days // records)).isoformat()
+        for n in range(records)
+    }
+    provider = DatedProvider(
+        url="",
+        stamps=stamps,
+        now=f"{(start + timedelta(days=days)).isoformat()}T00:00:00Z",
+        earliest=first,
+        page_size=page_size,
+    )
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        status, body = provider.answer(dict(parse_qsl(environ.get("QUERY_STRING", ""))))
+        start_response(f"{status} X", [("Content-Type", "text/xml")])
+        return [body]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    provider.url = f"http://127.0.0.1:{server.server_port}/oai"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        thread.join()

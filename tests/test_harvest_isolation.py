@@ -1,0 +1,223 @@
+"""A record that breaks its provider's pages is cornered and quarantined, not allowed to
+block the source; ListIdentifiers+GetRecord mode; date windows; resuming in them.
+
+The provider (faulty_provider.dated_provider) answers from/until honestly over real
+HTTP on loopback; a page holding a broken record fails with HTTP 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from itertools import pairwise
+
+import pytest
+from conftest import AGGREGATOR
+from faulty_provider import DatedProvider, dated_provider
+from sqlalchemy import select
+
+from libfed.harvest.listing import Limits
+from libfed.harvest.models import QuarantinedRecord, Run, Source, SourceState
+from libfed.harvest.run import harvest
+from libfed.harvest.transport import HTTPTransport
+from libfed.kernel.config import Config
+from libfed.kernel.db import Database
+from libfed.records.models import Record
+
+BAD = "oai:x:13"
+
+
+def add_source(db: Database, url: str, **settings: object) -> None:
+    with db.write() as session:
+        session.add(Source(name="dated", base_url=url, prefix="oai_dc", sets=[], **settings))
+
+
+def run(db: Database, config: Config, limits: Limits | None = None) -> Run:
+    """A harvest whose retries do not wait: the provider's faults are its script."""
+    transport = HTTPTransport(config.harvest, sleep=lambda seconds: None)
+    return harvest(db, config, "dated", transport=transport, limits=limits or Limits())
+
+
+def stored(db: Database) -> dict[str, bool]:
+    """The source's identifiers harvested here, and whether each is deleted."""
+    prefix = f"oai:{AGGREGATOR}:dated:"
+    with db.session() as session:
+        rows = session.execute(select(Record.identifier, Record.deleted)).all()
+    return {identifier.removeprefix(prefix): deleted for identifier, deleted in rows}
+
+
+def state(db: Database) -> SourceState:
+    with db.session() as session:
+        return session.scalars(select(SourceState)).one()
+
+
+def quarantine(db: Database) -> list[QuarantinedRecord]:
+    with db.session() as session:
+        return list(session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)))
+
+
+def windows_asked(provider: DatedProvider, verb: str = "ListRecords") -> list[tuple[str, str]]:
+    return [
+        (q.get("from", ""), q.get("until", ""))
+        for q in provider.queries
+        if q.get("verb") == verb and "resumptionToken" not in q
+    ]
+
+
+@pytest.fixture
+def provider() -> Iterator[DatedProvider]:
+    """40 records, one a day from 2026-01-01; responseDate 2026-02-10."""
+    with dated_provider(records=40, days=40) as served:
+        yield served
+
+
+def test_a_bad_record_is_cornered_the_rest_harvested_and_it_comes_once_fixed(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    provider.broken.add(BAD)
+    add_source(db, provider.url)
+
+    first = run(db, config)
+    assert first.status == "succeeded", first.errors
+    assert set(stored(db)) == set(provider.stamps) - {BAD}
+    assert (first.added, first.quarantined) == (39, 1)
+    [kept] = quarantine(db)
+    assert (kept.identifier, kept.datestamp, kept.resolved_at) == (BAD, "2026-01-14", None)
+    assert kept.raw == b"the serialiser failed on oai:x:13"  # what the provider answered
+    assert "GetRecord fails" in kept.reason and kept.run_id == first.id
+    log = [e["message"] for e in first.errors]
+    isolated = [m for m in log if m.startswith("isolated 1 record(s) by bisection in ")]
+    assert isolated, log
+    # The record was cornered by windows of one day, and only that day went record by record.
+    assert ("2026-01-14", "2026-01-14") in windows_asked(provider, "ListIdentifiers")
+    assert [q["identifier"] for q in provider.queries if q.get("verb") == "GetRecord"] == [BAD]
+    # The watermark moved past the bad window: the provider is not blocked.
+    assert state(db).watermark == "2026-02-10"
+
+    # Still broken: one more attempt noted, nothing else asked again.
+    provider.queries.clear()
+    second = run(db, config)
+    assert second.status == "succeeded", second.errors
+    [kept] = quarantine(db)
+    assert (kept.attempts, kept.resolved_at) == (2, None)
+    assert windows_asked(provider) == [("2026-02-10", "")]
+
+    provider.broken.clear()
+    third = run(db, config)
+    assert third.status == "succeeded", third.errors
+    assert set(stored(db)) == set(provider.stamps) and third.added == 1
+    [kept] = quarantine(db)
+    assert kept.resolved_at is not None and kept.attempts == 2
+    provider.queries.clear()
+    assert run(db, config).status == "succeeded"
+    assert not any(q.get("verb") == "GetRecord" for q in provider.queries)  # resolved: not asked
+
+
+def test_a_window_listidentifiers_also_fails_in_is_quarantined_and_passed(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    with dated_provider(records=4, days=4) as provider:
+        provider.list_records_broken = provider.list_identifiers_broken = True
+        add_source(db, provider.url)
+        result = run(db, config)
+    assert result.status == "succeeded", result.errors
+    assert result.quarantined == 4 and stored(db) == {}
+    kept = quarantine(db)
+    assert [q.identifier for q in kept] == [None] * 4
+    assert [q.reason.split(" as ")[0] for q in kept] == [
+        f"ListIdentifiers fails in the window 2026-01-0{day}..2026-01-0{day}"
+        for day in (1, 2, 3, 4, 5)
+    ][:4]
+    assert kept[0].raw == b"bad gateway"
+    assert any("isolated 4 record(s) by bisection" in e["message"] for e in result.errors)
+    assert state(db).watermark == "2026-01-05"  # past the windows, not blocked on them
+
+
+def test_identifiers_mode_lists_headers_and_gets_each_record(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    provider.list_records_broken = True
+    add_source(db, provider.url, mode="identifiers")
+    result = run(db, config)
+    assert result.status == "succeeded", result.errors
+    assert stored(db) == dict.fromkeys(provider.stamps, False)
+    assert not any(q.get("verb") == "ListRecords" for q in provider.queries)
+    asked = [q["identifier"] for q in provider.queries if q.get("verb") == "GetRecord"]
+    assert sorted(asked) == sorted(provider.stamps)
+    assert result.pages == 8  # the ListIdentifiers pages, each stored as a page of records
+
+    # Deleted at the source since: a tombstone from its header, no GetRecord for it.
+    provider.queries.clear()
+    provider.deleted.add("oai:x:7")
+    provider.stamps["oai:x:7"] = "2026-02-10"
+    provider.now = "2026-02-11T00:00:00Z"
+    again = run(db, config)
+    assert (again.status, again.deleted) == ("succeeded", 1)
+    assert stored(db)["oai:x:7"] is True
+    assert not any(q.get("verb") == "GetRecord" for q in provider.queries)
+
+
+def test_windows_of_n_days_never_longer_cover_the_whole_span(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    add_source(db, provider.url, window_days=7)
+    assert run(db, config).status == "succeeded"
+    assert set(stored(db)) == set(provider.stamps)
+    asked = windows_asked(provider)
+    spans = [(date.fromisoformat(f), date.fromisoformat(u)) for f, u in asked]
+    assert all((until - start).days + 1 <= 7 for start, until in spans)
+    assert spans[0][0] == date(2026, 1, 1) and spans[-1][1] == date(2026, 2, 10)
+    assert all((b[0] - a[1]).days == 1 for a, b in pairwise(spans))
+    assert len(spans) == 6  # 41 days, from the earliestDatestamp to the responseDate
+
+    provider.queries.clear()
+    provider.now = "2026-02-20T00:00:00Z"
+    assert run(db, config).status == "succeeded"
+    assert windows_asked(provider) == [("2026-02-10", "2026-02-16"), ("2026-02-17", "2026-02-20")]
+
+
+def test_an_interrupted_windowed_run_resumes_at_its_window(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    add_source(db, provider.url, window_days=10)
+    # Windows of ten records, pages of five: the third request is the second window's first.
+    first = run(db, config, Limits(max_requests=3))
+    assert first.status == "partial"
+    assert len(stored(db)) == 15
+    interrupted = state(db)
+    assert (interrupted.checkpoint_datestamp, interrupted.watermark) == ("2026-01-11", None)
+    assert interrupted.checkpoint_token  # inside that window
+
+    provider.queries.clear()
+    second = run(db, config)
+    assert second.status == "succeeded", second.errors
+    assert set(stored(db)) == set(provider.stamps) and second.added == 25
+    lists = [q for q in provider.queries if q.get("verb") == "ListRecords"]
+    assert "resumptionToken" in lists[0]  # the window it was in, from its token
+    assert windows_asked(provider)[0] == ("2026-01-21", "2026-01-30")  # then the next
+
+
+def test_a_run_interrupted_while_cornering_resumes_at_the_half_it_was_in(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    provider.broken.add(BAD)
+    add_source(db, provider.url)
+    # Two pages, a failing third; the first half fails too and is cut: its first
+    # quarter (three pages) is done when the limit of seven pages stops the run.
+    first = run(db, config, Limits(max_requests=7))
+    assert first.status == "partial", first.errors
+    interrupted = state(db)
+    assert (interrupted.checkpoint_datestamp, interrupted.checkpoint_token) == ("2026-01-12", None)
+    assert set(stored(db)) == {f"oai:x:{n}" for n in range(11)}
+
+    provider.queries.clear()
+    second = run(db, config)
+    assert second.status == "succeeded", second.errors
+    assert set(stored(db)) == set(provider.stamps) - {BAD}
+    assert windows_asked(provider)[0] == ("2026-01-12", "")  # not from the start again
+    assert [q.identifier for q in quarantine(db)] == [BAD]
+    assert state(db).watermark == "2026-02-10"
