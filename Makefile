@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python -m bench.unimarc
 	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.set_rules
+	$(BIN)/python -m bench.bisection
 
 # After changing visible text: refresh the catalogue and each language's file, then
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run

@@ -170,6 +170,7 @@ class DatedProvider:
     list_records_broken: bool = False  # every ListRecords fails (ListIdentifiers works)
     list_identifiers_broken: bool = False  # every ListIdentifiers fails with HTTP 502
     queries: list[dict[str, str]] = field(default_factory=list)
+    refusals: int = 0  # answers with an HTTP error status
 
     def _envelope(self, body: str) -> bytes:
         return (
@@ -195,6 +196,11 @@ class DatedProvider:
     def answer(self, query: dict[str, str]) -> tuple[int, bytes]:
         """(status, body) for one request."""
         self.queries.append(query)
+        status, body = self._answer(query)
+        self.refusals += status >= 400
+        return status, body
+
+    def _answer(self, query: dict[str, str]) -> tuple[int, bytes]:
         verb = query.get("verb", "")
         if verb == "Identify":
             return 200, self._envelope(
