@@ -57,6 +57,7 @@ from .isolation import Bisection, due_for_retry, keeps_failing, one_retry, provi
 from .leases import holding, lease_holder
 from .models import QuarantinedRecord, Run, Source, SourceState
 from .parsing import OAI_NS, NotOAIResponse, parse_response
+from .provider_facts import remember_deleted_record
 from .states import RunStatus
 from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
 from .windows import DAY, Window, following, windows
@@ -142,6 +143,7 @@ class _Harvest:
                     self.source.base_url,
                     harvested,
                     site,
+                    within=set_spec,
                 )
             except NotAggregable as error:
                 refused.append(Quarantined(record.metadata or b"", str(error)))
@@ -430,7 +432,9 @@ class _Harvest:
         try:
             if parked is not None and parked > self.now():
                 raise ComeBackLater(self.source.base_url, parked)
-            granularity = self.client.identify().granularity()
+            identify = self.client.identify()
+            remember_deleted_record(self.db, self.source.id, identify)  # harvest.reconcile's
+            granularity = identify.granularity()
             if granularity not in GRANULARITIES:  # we then ask with days, which all accept
                 granularity = DAY
             self._identified(granularity)

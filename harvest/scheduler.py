@@ -2,9 +2,11 @@
 
 Every server process may start a Schedule; only the one holding the lease (a row
 in the database, renewed while it lives) runs the jobs, so a source is never
-harvested twice at once by two workers. Jobs run one at a time per source,
-missed runs are coalesced into one, a failing source only fails its own run,
-sources run `concurrency` at a time, and never two on the same host at once.
+harvested twice at once by two workers. Jobs run one at a time per source, missed
+runs are coalesced into one, a failing source only fails its own run, sources run
+`concurrency` at a time, and never two on the same host at once. A source's
+reconciliation (harvest.reconcile) is a job of its own that takes the source's lease as
+a harvest does: the two never overlap.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from .digest import JOB as DIGEST_JOB
 from .digest import schedule_digest
 from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
 from .models import Source
+from .reconcile import reconcile_unattended
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,12 @@ def run_source(name: str) -> None:
     )
 
 
+def reconcile_source(name: str) -> None:
+    """The job: one reconciliation of `name` (harvest.reconcile), under the source's lease,
+    so never while it is harvested; its failure is logged and stays with that source."""
+    reconcile_unattended(cast(Database, _context["db"]), cast(Config, _context["config"]), name)
+
+
 def trigger_of(source: Source) -> BaseTrigger | None:
     if not source.enabled:
         return None
@@ -60,25 +69,44 @@ def trigger_of(source: Source) -> BaseTrigger | None:
     return None
 
 
+# A provider that keeps no deletions (or forgets them) leaves ghosts that only a
+# reconciliation finds; one that keeps them (persistent) is reconciled only on request.
+FORGETFUL = ("no", "transient")
+RECONCILE_EVERY = timedelta(weeks=1)
+
+
+def reconcile_trigger_of(source: Source) -> BaseTrigger | None:
+    if not source.enabled:
+        return None
+    if source.reconcile_cron:
+        return CronTrigger.from_crontab(source.reconcile_cron, timezone="UTC")
+    if source.deleted_record in FORGETFUL:
+        return IntervalTrigger(seconds=int(RECONCILE_EVERY.total_seconds()), timezone="UTC")
+    return None
+
+
 def sync_jobs(scheduler: BackgroundScheduler, db: Database) -> None:
-    """One job per scheduled source; a job whose trigger did not change is left alone
-    (replacing it would push its next run forward on every sync)."""
+    """One harvest job per scheduled source, one reconciliation job per source reconciled;
+    a job whose trigger did not change is left alone (replacing it would push its next
+    run forward on every sync)."""
     with db.session() as session:
-        wanted = {
-            f"source:{s.name}": (s.name, trigger)
-            for s in session.scalars(select(Source))
-            if (trigger := trigger_of(s)) is not None
-        }
+        sources = list(session.scalars(select(Source)))
+    wanted: dict[str, tuple[Callable[[str], None], str, BaseTrigger]] = {}
+    for source in sources:
+        if (trigger := trigger_of(source)) is not None:
+            wanted[f"source:{source.name}"] = (run_source, source.name, trigger)
+        if (trigger := reconcile_trigger_of(source)) is not None:
+            wanted[f"reconcile:{source.name}"] = (reconcile_source, source.name, trigger)
     for job in scheduler.get_jobs():
         if job.id == DIGEST_JOB:  # harvest.digest's own
             continue
         if job.id not in wanted:
             job.remove()
-        elif str(job.trigger) == str(wanted[job.id][1]):
+        elif str(job.trigger) == str(wanted[job.id][2]):
             del wanted[job.id]
-    for job_id, (name, trigger) in wanted.items():
+    for job_id, (function, name, trigger) in wanted.items():
         scheduler.add_job(
-            run_source,
+            function,
             trigger,
             args=[name],
             id=job_id,

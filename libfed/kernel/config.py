@@ -85,6 +85,10 @@ class HarvestConfig(_Section):
     max_response_mib: int = Field(default=32, ge=1, le=4096)
     max_decompressed_mib: int = Field(default=64, ge=1, le=4096)
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # A reconciliation (harvest.reconcile) that would make tombstones of more than this
+    # share of a source's records deletes none: a provider that lost its database, or
+    # answers for the wrong set, is not believed without `--force`.
+    reconcile_max_delete_percent: float = Field(default=50, ge=0, le=100)
     # Alerts (harvest.alerts): a run that loses more than this share of the source's
     # records since its last complete run, or takes this many times its usual time.
     alert_drop_percent: int = Field(default=20, ge=1, le=100)

@@ -86,6 +86,7 @@ def _create_app(config: Config, db: Database) -> Flask:
         "harvest": "libfed.harvest.cli:harvest_command",
         "scheduler": "libfed.harvest.cli:scheduler_command",
         "harvest-digest": "libfed.harvest.digest_cli:digest_command",
+        "harvest-reconcile": "libfed.harvest.reconcile_cli:reconcile_command",
         "export": "libfed.root.bulk:export_command",
         "dumps": "libfed.root.bulk:dumps",
     },
