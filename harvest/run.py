@@ -59,7 +59,7 @@ from .models import QuarantinedRecord, Run, Source, SourceState
 from .parsing import OAI_NS, NotOAIResponse, parse_response
 from .provider_facts import remember_deleted_record
 from .states import RunStatus
-from .transport import ComeBackLater, HTTPTransport, Moved, TransportError
+from .transport import ComeBackLater, HTTPTransport, Moved, SourceRequests, TransportError
 from .windows import DAY, Window, following, windows
 
 GRANULARITIES = (DAY, "YYYY-MM-DDThh:mm:ssZ")
@@ -676,6 +676,9 @@ def harvest(
         source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if source is None:
         raise LookupError(f"no source is named {name!r}")
-    client = HarvestClient(source.base_url, transport or HTTPTransport(config.harvest))
+    client = HarvestClient(
+        source.base_url,
+        transport or HTTPTransport(config.harvest, source=SourceRequests.of(source)),
+    )
     moment = now or (lambda: clock.utc_now())  # looked up per call: one clock for all writers
     return _Harvest(db, config, source, client, limits, moment, on_page).run(full)

@@ -7,7 +7,7 @@ source has) is refused in the services' terms (`libfed.kernel.errors`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +21,7 @@ from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
 from libfed.records.models import Record, RecordSet
 
 from .models import Run, ScheduledJob, Source
-from .schemas import UNIT_SECONDS, SourceIn, SourceMove
+from .schemas import MASK, UNIT_SECONDS, SourceIn, SourceMove, header_line
 from .states import RunStatus
 
 
@@ -37,10 +37,66 @@ def _no_source(name: str) -> NotFound:
     return NotFound(Message("no source is named {name!r}", name=name))
 
 
+def source_named(session: Session, name: str) -> Source:
+    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise _no_source(name)
+    return source
+
+
+def masked_headers(headers: Mapping[str, str] | None) -> list[str]:
+    """The source's headers as the pages and `libfed sources show` write them: names with
+    their values masked, since a header is how a provider's API key travels."""
+    return [f"{name}: {MASK}" for name in headers or {}]
+
+
+def _parsed(line: str) -> tuple[str, str] | None:
+    """A header line's name and value; None for a line that is no header, which the
+    check refuses with the other fields."""
+    try:
+        return header_line(line)
+    except ValueError:
+        return None
+
+
+def unmasked(lines: Iterable[str], stored: Mapping[str, str] | None) -> list[str]:
+    """Header lines as typed, a masked value replaced by the one stored under its name
+    (names compared as HTTP does, ignoring case): the edit form shows values masked, and
+    saving it unchanged must not replace a key with asterisks. A masked value for a name
+    not stored stays, for the check to refuse."""
+    known = {name.lower(): value for name, value in (stored or {}).items()}
+    kept = []
+    for line in lines:
+        parsed = _parsed(line)
+        if parsed and parsed[1] == MASK and parsed[0].lower() in known:
+            line = f"{parsed[0]}: {known[parsed[0].lower()]}"
+        kept.append(line)
+    return kept
+
+
+def headers_changed(
+    stored: Mapping[str, str] | None, given: Iterable[str], removed: Iterable[str]
+) -> list[str]:
+    """The command line's change of a source's headers: `given` lines (`Name: value`)
+    added or replacing the one of that name, `removed` names taken away (Invalid when none
+    is stored under one); the others stay."""
+    given, removed = list(given), list(removed)
+    names = {name.lower() for name in stored or {}}
+    unknown = [name for name in removed if name.lower() not in names]
+    if unknown:
+        raise Invalid(
+            {"removed_headers": Message("the source sends no header {name}", name=unknown[0][:80])}
+        )
+    replaced = {name.lower() for name in removed}
+    replaced |= {parsed[0].lower() for parsed in map(_parsed, given) if parsed}
+    kept = [f"{n}: {v}" for n, v in (stored or {}).items() if n.lower() not in replaced]
+    return kept + given
+
+
 def add_source(session: Session, name: str, base_url: str, **fields: object) -> Source:
     """Add the source `name`, harvested from `base_url`; `fields` are SourceIn's others
-    (prefix, sets, every_seconds, cron, institution_id). Invalid or Conflict when it
-    cannot be added as asked."""
+    (prefix, sets, every_seconds, cron, institution_id, the per-source settings). Invalid
+    or Conflict when it cannot be added as asked."""
     from .intake import VERSION as INTAKE_VERSION  # here: parsers are not needed to list
 
     values = validated(SourceIn, {"name": name, "base_url": base_url, **fields})
@@ -67,10 +123,11 @@ def edit_source(session: Session, name: str, **fields: object) -> Source:
     """Change the source `name`: `fields` (SourceIn's, but its name) replace its values
     and the result is checked as a new source is, so an edit cannot make a source the
     CLI would refuse (an interval and a cron at once). The name stays: the records'
-    `source:<name>` set and the scheduler's job are named after it."""
-    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    if source is None:
-        raise _no_source(name)
+    `source:<name>` set and the scheduler's job are named after it. Headers given as
+    lines replace the stored ones, a masked value keeping its stored value (`unmasked`)."""
+    source = source_named(session, name)
+    if isinstance(fields.get("headers"), list):  # lines as typed, values perhaps masked
+        fields["headers"] = unmasked(fields["headers"], source.headers)  # type: ignore[arg-type]
     current = {field: getattr(source, field) for field in SourceIn.model_fields}
     values = validated(SourceIn, {**current, **fields, "name": name})
     _check_institution(session, values.institution_id)
@@ -85,9 +142,7 @@ def move_source(session: Session, name: str, base_url: str) -> None:
     redirected us to another host, which the harvester never follows by itself. The
     source keeps its records, its state and its schedule."""
     moved = validated(SourceMove, {"base_url": base_url})
-    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    if source is None:
-        raise _no_source(name)
+    source = source_named(session, name)
     source.base_url, source.parked_until = moved.base_url, None
 
 

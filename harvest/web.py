@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from libfed.accounts.models import Institution
@@ -31,7 +33,7 @@ from libfed.kernel.db import Database
 from libfed.kernel.errors import Conflict, Invalid, Message, NotFound
 from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.forms import field_errors, page_number
+from libfed.web.forms import field_errors, form_text, form_values, page_number
 from libfed.web.i18n import translate
 from libfed.web.menu import MenuEntry
 
@@ -46,6 +48,7 @@ from .sources import (
     interval_text,
     list_sources,
     move_source,
+    masked_headers,
     moved_to,
     next_runs,
     records_held,
@@ -83,6 +86,20 @@ def schedule_text(source: Source) -> str:
 
 
 def duration(run: Run) -> str:
+def seconds_text(seconds: float) -> str:
+    """Seconds as the page's language writes them, to the millisecond: "1,5 s"."""
+    return _("%(seconds)s s", seconds=format_decimal(seconds, "#,##0.###"))
+
+
+def mode_labels() -> dict[str, str]:
+    """How a source's records are asked for, in the page's language (the verbs themselves
+    are for docs/harvesting.md: they are no words of any language)."""
+    return {
+        "records": _("Records, page by page"),
+        "identifiers": _("Identifiers, then each record on its own"),
+    }
+
+
     seconds = run_seconds(run)
     if seconds is None:
         return ""
@@ -107,6 +124,9 @@ def _helpers() -> dict[str, object]:
         "duration": duration,
         "records_per_second": records_per_second,
     }
+        "seconds_text": seconds_text,
+        "mode_labels": mode_labels,
+        "server_timeout": lambda: services().config.harvest.timeout_seconds,
 
 
 def _page_args(number: int) -> str:
@@ -149,12 +169,26 @@ def source_labels() -> dict[str, str]:
         "institution_id": _("Institution"),
         "enabled": _("Enabled"),
     }
+        "request_delay_seconds": _("Delay between requests"),
+        "headers": _("Request headers"),
+        "mode": _("Listing mode"),
+        "window_days": _("Date window"),
+        "timeout_seconds": _("Timeout"),
+        "contact_email": _("Contact e-mail"),
+        "reconcile_cron": _("Reconciliation schedule"),
 
 
 def _typed_source(form: Any) -> dict[str, object]:
+# The settings typed as numbers: read in the page's language ("1,5" on a Russian page).
+_NUMBERS = ("request_delay_seconds", "window_days", "timeout_seconds")
+
+
     """What the form says of a source, as the service takes it (the same values the CLI
     passes: the interval as typed, '6h'); the service's checks are the only ones. A blank
-    interval, cron or institution is none; a blank format keeps the default."""
+    interval, cron, institution or setting is none; a blank format keeps the default.
+    The per-source settings a form does not send are left as they are: the headers' lines
+    as typed (`Name: value`, a masked value keeping the stored one), numbers in the
+    page's language."""
     values: dict[str, object] = {
         field: form.get(field, "").strip() for field in ("name", "base_url", "prefix")
     }
@@ -165,11 +199,21 @@ def _typed_source(form: Any) -> dict[str, object]:
         values[field] = form.get(field, "").strip() or None
     values["enabled"] = "enabled" in form
     return values
+    numbers = MultiDict([(field, form[field]) for field in _NUMBERS if field in form])
+    values |= form_values(SourceIn, numbers, blank="clear")
+    if "headers" in form:
+        values["headers"] = form["headers"].splitlines()
+    if form.get("mode"):
+        values["mode"] = form["mode"]
+    for field in ("contact_email", "reconcile_cron"):
+        if field in form:
+            values[field] = form[field].strip() or None
 
 
 def _form_of(found: Source) -> dict[str, object]:
     """A source's values as its edit form shows them (the interval in its unit: 6h)."""
     return {
+    delay = found.request_delay_seconds
         "name": found.name,
         "base_url": found.base_url,
         "prefix": found.prefix,
@@ -179,6 +223,19 @@ def _form_of(found: Source) -> dict[str, object]:
         "institution_id": found.institution_id,
         "enabled": found.enabled,
     }
+        "headers": "\n".join(masked_headers(found.headers)),
+        "mode": found.mode,
+        "contact_email": found.contact_email or "",
+        "reconcile_cron": found.reconcile_cron or "",
+        **form_text(
+            SourceIn,
+            {
+                # The float as it was typed (0.1, not its binary expansion).
+                "request_delay_seconds": None if delay is None else Decimal(str(delay)),
+                "window_days": found.window_days,
+                "timeout_seconds": found.timeout_seconds,
+            },
+        ),
 
 
 def _institution_choices(session: Session, keep: int | None = None) -> list[tuple[int, str]]:
@@ -205,7 +262,11 @@ def _refusals(save: Any) -> dict[str, str]:
 
 
 # An empty form, with the defaults `libfed sources add` takes.
-NEW_SOURCE = {"prefix": SourceIn.model_fields["prefix"].default, "enabled": True}
+NEW_SOURCE = {
+    "prefix": SourceIn.model_fields["prefix"].default,
+    "mode": SourceIn.model_fields["mode"].default,
+    "enabled": True,
+}
 
 
 @blueprint.get("/harvesting")
