@@ -47,8 +47,8 @@ from .sources import (
     edit_source,
     interval_text,
     list_sources,
-    move_source,
     masked_headers,
+    move_source,
     moved_to,
     next_runs,
     records_held,
@@ -85,7 +85,6 @@ def schedule_text(source: Source) -> str:
     return ngettext("every %(num)s second", "every %(num)s seconds", seconds)
 
 
-def duration(run: Run) -> str:
 def seconds_text(seconds: float) -> str:
     """Seconds as the page's language writes them, to the millisecond: "1,5 s"."""
     return _("%(seconds)s s", seconds=format_decimal(seconds, "#,##0.###"))
@@ -100,6 +99,7 @@ def mode_labels() -> dict[str, str]:
     }
 
 
+def duration(run: Run) -> str:
     seconds = run_seconds(run)
     if seconds is None:
         return ""
@@ -123,10 +123,10 @@ def _helpers() -> dict[str, object]:
         "schedule_text": schedule_text,
         "duration": duration,
         "records_per_second": records_per_second,
-    }
         "seconds_text": seconds_text,
         "mode_labels": mode_labels,
         "server_timeout": lambda: services().config.harvest.timeout_seconds,
+    }
 
 
 def _page_args(number: int) -> str:
@@ -168,7 +168,6 @@ def source_labels() -> dict[str, str]:
         "cron": _("Cron schedule"),
         "institution_id": _("Institution"),
         "enabled": _("Enabled"),
-    }
         "request_delay_seconds": _("Delay between requests"),
         "headers": _("Request headers"),
         "mode": _("Listing mode"),
@@ -176,13 +175,14 @@ def source_labels() -> dict[str, str]:
         "timeout_seconds": _("Timeout"),
         "contact_email": _("Contact e-mail"),
         "reconcile_cron": _("Reconciliation schedule"),
+    }
 
 
-def _typed_source(form: Any) -> dict[str, object]:
 # The settings typed as numbers: read in the page's language ("1,5" on a Russian page).
 _NUMBERS = ("request_delay_seconds", "window_days", "timeout_seconds")
 
 
+def _typed_source(form: Any) -> dict[str, object]:
     """What the form says of a source, as the service takes it (the same values the CLI
     passes: the interval as typed, '6h'); the service's checks are the only ones. A blank
     interval, cron, institution or setting is none; a blank format keeps the default.
@@ -198,7 +198,6 @@ _NUMBERS = ("request_delay_seconds", "window_days", "timeout_seconds")
     for field in ("every_seconds", "cron", "institution_id"):
         values[field] = form.get(field, "").strip() or None
     values["enabled"] = "enabled" in form
-    return values
     numbers = MultiDict([(field, form[field]) for field in _NUMBERS if field in form])
     values |= form_values(SourceIn, numbers, blank="clear")
     if "headers" in form:
@@ -208,12 +207,13 @@ _NUMBERS = ("request_delay_seconds", "window_days", "timeout_seconds")
     for field in ("contact_email", "reconcile_cron"):
         if field in form:
             values[field] = form[field].strip() or None
+    return values
 
 
 def _form_of(found: Source) -> dict[str, object]:
     """A source's values as its edit form shows them (the interval in its unit: 6h)."""
-    return {
     delay = found.request_delay_seconds
+    return {
         "name": found.name,
         "base_url": found.base_url,
         "prefix": found.prefix,
@@ -222,7 +222,6 @@ def _form_of(found: Source) -> dict[str, object]:
         "cron": found.cron or "",
         "institution_id": found.institution_id,
         "enabled": found.enabled,
-    }
         "headers": "\n".join(masked_headers(found.headers)),
         "mode": found.mode,
         "contact_email": found.contact_email or "",
@@ -236,6 +235,7 @@ def _form_of(found: Source) -> dict[str, object]:
                 "timeout_seconds": found.timeout_seconds,
             },
         ),
+    }
 
 
 def _institution_choices(session: Session, keep: int | None = None) -> list[tuple[int, str]]:
