@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
+from urllib.parse import urlencode
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from libfed.records.identifiers import harvested_identifier
 from libfed.records.models import Record, RecordFormat
 from libfed.records.repository import NewRecord
 from libfed.records.search_documents import dc_fields
+from libfed.web.forms import page_number
 
 from .models import Change, Run
 
@@ -250,3 +252,45 @@ def unlisted(totals: Mapping[str, int], listed: Mapping[str, int]) -> int:
     """Changes the run made but does not list: past MAX_PER_KIND, or older than the changes
     kept (a run before changes were recorded)."""
     return sum(max(totals[kind] - listed.get(kind, 0), 0) for kind in KINDS)
+
+
+CHANGES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ChangesListing:
+    """One page of a run's changes, as the run's page shows them."""
+
+    items: list[ChangeView]
+    total: int  # of the kind shown
+    kind: str | None
+    page: int
+    per_page: int
+    totals: dict[str, int]  # the run's counters, every record
+    unlisted: int
+
+    def args(self, number: int) -> str:
+        return urlencode({"change": self.kind or "", "changes_page": number})
+
+    @staticmethod
+    def kind_args(kind: str | None) -> str:
+        return urlencode({"change": kind or ""})
+
+
+def changes_listing(session: Session, run: Run, args: Mapping[str, str]) -> ChangesListing:
+    """The run page's changes: of kind `change` (else all), page `changes_page`."""
+    kind = args.get("change") if args.get("change") in KINDS else None
+    number = page_number({"page": args.get("changes_page", "")})
+    items, total = changes_of(
+        session, run.id, kind, (number - 1) * CHANGES_PER_PAGE, CHANGES_PER_PAGE
+    )
+    totals = {str(k): n for k, n in run_totals(run).items()}
+    return ChangesListing(
+        items,
+        total,
+        kind,
+        number,
+        CHANGES_PER_PAGE,
+        totals,
+        unlisted(totals, listed_counts(session, run.id)),
+    )

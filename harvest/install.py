@@ -13,6 +13,7 @@ from libfed.kernel.services import Services
 from libfed.web.menu import add_menu
 
 from .alerts import alert_text
+from .history_web import install_history
 from .sources import move_institution
 from .web import MENU, blueprint
 
@@ -24,3 +25,4 @@ def install_harvest(app: Flask, services: Services) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals["alert_text"] = alert_text  # a run's alerts, on its page
     add_menu(app, MENU)
+    install_history(app)  # runs' changes and history, statistics: pages and /api/v1/harvest

@@ -52,6 +52,7 @@ from libfed.records.site import Site
 
 from .aggregate import NotAggregable, aggregated
 from .alerts import note_alerts
+from .changes import record_changes
 from .client import HarvestClient
 from .isolation import Bisection, due_for_retry, keeps_failing, one_retry, provider_answer
 from .leases import holding, lease_holder
@@ -151,6 +152,15 @@ class _Harvest:
             entries.append(made.entry)
             repaired += bool(made.repairs)
         with self.db.write() as session:
+            record_changes(
+                session,
+                self.run_id,
+                entries,
+                deleted,
+                refused,
+                self.config.oai.repository_identifier,
+                self.source.name,
+            )
             outcomes = store(session, entries) if entries else []
             removed = sum(
                 tombstone(
@@ -230,8 +240,12 @@ class _Harvest:
             resume, end = state.checkpoint_datestamp, state.run_response_date
         if days:
             start = resume or watermark or self.earliest
-            spans = list(windows(start, end, days, granularity)) if start and end else []
-            for window in spans or [Window(start, end)]:
+            # Up to where the run's list ends; from a start past it (a provider's clock
+            # set back), nothing.
+            spans = (
+                windows(start, end, days, granularity) if start and end else [Window(start, end)]
+            )
+            for window in spans:
                 self._window(set_spec, window, token, windowed=True)
                 token = None
                 if window.end:
@@ -271,6 +285,7 @@ class _Harvest:
                 bounded,
                 lambda part: self._part(set_spec, part),
                 lambda part: self._one_by_one(set_spec, part),
+                lambda part, failure: self._unlisted(set_spec, part, failure),
             )
 
     def _end(self, set_spec: str) -> str | None:
@@ -290,34 +305,36 @@ class _Harvest:
     def _one_by_one(self, set_spec: str, part: Window) -> int:
         """The smallest window that still fails, record by record: ListIdentifiers, then
         GetRecord for each; what GetRecord will not serve is quarantined (with the
-        provider's answer, to be asked for again), and if ListIdentifiers itself fails the
-        window is. The number quarantined."""
+        provider's answer, to be asked for again). The number quarantined; the error if
+        ListIdentifiers fails too (harvest.isolation decides what that means)."""
         self._resume_at = part.start
         isolated = 0
-        try:
-            for page in self._pages(set_spec, part, "ListIdentifiers"):
-                served = self._served(page)
-                self._write(set_spec, served)
-                isolated += sum(1 for item in served.quarantined if item.identifier)
-        except Exception as error:
-            if not keeps_failing(error):
-                raise
-            url = self.client.last.url if self.client.last else self.source.base_url
-            with self.db.write() as session:
-                session.add(
-                    QuarantinedRecord(
-                        run_id=self.run_id,
-                        url=url,
-                        reason=f"ListIdentifiers fails in the window {part} as ListRecords "
-                        f"does: {error}",
-                        raw=provider_answer(self.client, error),
-                        source_id=self.source.id,
-                    )
-                )
-                session.get_one(Run, self.run_id).quarantined += 1
-            isolated += 1
+        for page in self._pages(set_spec, part, "ListIdentifiers"):
+            served = self._served(page)
+            self._write(set_spec, served)
+            isolated += sum(1 for item in served.quarantined if item.identifier)
         self._move_checkpoint(set_spec, following(part.end or "", self.granularity))
         return isolated
+
+    def _unlisted(self, set_spec: str, part: Window, error: Exception) -> None:
+        """A smallest window the provider lists neither way, quarantined (no identifier:
+        nothing to ask for again) and passed."""
+        url = self.client.last.url if self.client.last else self.source.base_url
+        with self.db.write() as session:
+            session.add(
+                QuarantinedRecord(
+                    run_id=self.run_id,
+                    url=url,
+                    reason=f"ListIdentifiers fails in the window {part} as ListRecords "
+                    f"does: {error}",
+                    raw=provider_answer(self.client, error),
+                    source_id=self.source.id,
+                )
+            )
+            session.get_one(Run, self.run_id).quarantined += 1
+            state = self._state(session, set_spec)
+            state.checkpoint_token = None
+            state.checkpoint_datestamp = following(part.end or "", self.granularity)
 
     def _pages(
         self, set_spec: str, window: Window, verb: str, token: str | None = None
@@ -326,8 +343,15 @@ class _Harvest:
         arguments = {"metadataPrefix": self.source.prefix, **window.arguments()}
         if set_spec:
             arguments["set"] = set_spec
+        # GetRecord follows each ListIdentifiers page: one request to the provider at a time.
         for page in walk(
-            self.client, arguments, self.limits, token=token, verb=verb, used=self.list_requests
+            self.client,
+            arguments,
+            self.limits,
+            token=token,
+            verb=verb,
+            used=self.list_requests,
+            prefetch=verb != "ListIdentifiers",
         ):
             self.list_requests += 1
             yield page

@@ -37,6 +37,7 @@ from libfed.web.forms import field_errors, form_text, form_values, page_number
 from libfed.web.i18n import translate
 from libfed.web.menu import MenuEntry
 
+from .changes import changes_listing
 from .detached import harvest_detached
 from .leases import lease_holder
 from .models import QuarantinedRecord, Run, Source
@@ -415,8 +416,10 @@ def run(run_id: int, caller) -> str:  # type: ignore[no-untyped-def]
             .limit(QUARANTINE_PER_PAGE)
         ).all()
         kept = session.scalar(select(func.count()).where(QuarantinedRecord.run_id == run_id)) or 0
+        changes = changes_listing(session, found, request.args)
     return render_template(
         "harvest/run.html",
+        changes=changes,
         run=found,
         source=owner,
         quarantined=quarantined,

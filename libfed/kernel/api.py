@@ -152,9 +152,9 @@ class Api:
             )
             self.operations.append(operation)
 
-            def endpoint(**ids: int) -> Response:
+            def endpoint(**ids: int | str) -> Response:
                 caller = authenticate(operation.role)
-                if any(ident > MAX_INT for ident in ids.values()):
+                if any(isinstance(i, int) and i > MAX_INT for i in ids.values()):
                     raise NotFound(Message("no such object: ids go up to {max_id}", max_id=MAX_INT))
                 arguments: dict[str, Any] = dict(ids)
                 if operation.query is not None:
@@ -163,13 +163,29 @@ class Api:
                     arguments["body"] = parse_body(operation.body, operation.hints)
                 return view(caller=caller, **arguments)
 
-            rule = re.sub(r"\{(\w+)\}", r"<id:\1>", path)
+            rule = re.sub(r"\{(\w+)\}", _converter, path)
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=endpoint, methods=[method]
             )
             return view
 
         return decorator
+
+
+# A path parameter named `..._id` is an id; any other is a name (a harvest source's),
+# one path segment of at most NAME_LENGTH characters, which the view looks up.
+NAME_LENGTH = 255
+
+
+def _converter(parameter: re.Match[str]) -> str:
+    name = parameter[1]
+    return f"<id:{name}>" if name.endswith("_id") else f"<string(maxlength={NAME_LENGTH}):{name}>"
+
+
+def _parameter_schema(name: str) -> dict[str, Any]:
+    if name.endswith("_id"):
+        return {"type": "integer", "minimum": 1, "maximum": MAX_INT}
+    return {"type": "string", "minLength": 1, "maxLength": NAME_LENGTH}
 
 
 # ---------------------------------------------------------------- request side
@@ -497,7 +513,7 @@ def openapi_document(apis: list[Api], info: dict[str, str]) -> dict:
                     "name": name,
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                    "schema": _parameter_schema(name),
                 }
                 for name in re.findall(r"\{(\w+)\}", op.path)
             ],
