@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -100,6 +101,9 @@ class HarvestConfig(_Section):
         default=[], max_length=100
     )
     alert_source_contacts: bool = False
+    # Harvests are taken from a queue in the database by `libfed harvest-worker` processes
+    # (PostgreSQL only); the servers' schedule then runs none itself.
+    queue: bool = False
 
 
 _REFERENCE_FIELDS = re.compile(r"\{(year|n)(:0?\d{1,2}d)?\}")
@@ -227,6 +231,17 @@ class Config(_Section):
     mail: MailConfig = MailConfig()
     federation: FederationConfig = FederationConfig()
     dumps: DumpsConfig = DumpsConfig()
+
+    @model_validator(mode="after")
+    def _queue_needs_a_shared_database(self) -> Config:
+        """Workers on several machines share one database; SQLite is one file of one host,
+        and its single scheduler already harvests."""
+        if self.harvest.queue and self.database.url.startswith("sqlite"):
+            raise ValueError(
+                "harvest.queue needs a PostgreSQL database that the workers share; with "
+                "SQLite the server's scheduler harvests (set harvest.queue = false)"
+            )
+        return self
 
     @property
     def public_base_url(self) -> str:
