@@ -85,15 +85,16 @@ def reconcile_trigger_of(source: Source) -> BaseTrigger | None:
     return None
 
 
-def sync_jobs(scheduler: BackgroundScheduler, db: Database) -> None:
-    """One harvest job per scheduled source, one reconciliation job per source reconciled;
-    a job whose trigger did not change is left alone (replacing it would push its next
-    run forward on every sync)."""
+def sync_jobs(scheduler: BackgroundScheduler, db: Database, harvests: bool = True) -> None:
+    """One harvest job per scheduled source (unless harvest workers take them from the
+    queue: `harvests` false), one reconciliation job per source reconciled; a job whose
+    trigger did not change is left alone (replacing it would push its next run forward
+    on every sync)."""
     with db.session() as session:
         sources = list(session.scalars(select(Source)))
     wanted: dict[str, tuple[Callable[[str], None], str, BaseTrigger]] = {}
     for source in sources:
-        if (trigger := trigger_of(source)) is not None:
+        if harvests and (trigger := trigger_of(source)) is not None:
             wanted[f"source:{source.name}"] = (run_source, source.name, trigger)
         if (trigger := reconcile_trigger_of(source)) is not None:
             wanted[f"reconcile:{source.name}"] = (reconcile_source, source.name, trigger)
@@ -154,7 +155,7 @@ class Schedule:
                 scheduler.start()
                 self._scheduler = scheduler
                 log.info("harvest scheduler started (%s)", self.holder)
-            sync_jobs(self._scheduler, self.db)
+            sync_jobs(self._scheduler, self.db, harvests=not self.config.harvest.queue)
             schedule_digest(self._scheduler, self.config)
         elif self._scheduler is not None:
             self._scheduler.shutdown(wait=False)

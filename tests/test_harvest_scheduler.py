@@ -50,6 +50,10 @@ def test_jobs_follow_the_sources(db: Database, stopped_scheduler: BackgroundSche
     sync_jobs(stopped_scheduler, db)
     assert [job.id for job in stopped_scheduler.get_jobs()] == ["source:every"]
 
+    # With the queue on, harvest workers take them: the servers' schedule runs none.
+    sync_jobs(stopped_scheduler, db, harvests=False)
+    assert [job.id for job in stopped_scheduler.get_jobs()] == []
+
 
 def test_a_failing_source_fails_only_its_own_run(aggregator) -> None:  # type: ignore[no-untyped-def]
     config, db = aggregator
