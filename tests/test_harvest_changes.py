@@ -250,6 +250,8 @@ def test_the_history_chart_has_one_point_per_run(
     rows = re.findall(r"/harvesting/runs/(\d+)", table)
     assert rows == [str(third.id), str(two_runs.second.id), str(two_runs.first.id)]
     assert pages.get("/harvesting/nowhere/history").status_code == 404
+    source = pages.text("/harvesting/p")
+    assert "/harvesting/p/history" in source and "/harvest-statistics/p" in source
 
 
 def test_the_command_line_lists_a_run_s_changes(two_runs: TwoRuns, tmp_path) -> None:  # type: ignore[no-untyped-def]
