@@ -241,7 +241,7 @@ def alert_text(alert: dict[str, object]) -> str:
         Words(
             gettext=gettext,
             number=format_decimal,
-            percent=lambda share: format_percent(share, "#,##0.#%"),
+            percent=format_percent,
             duration=format_timedelta,
         ),
     )

@@ -256,7 +256,7 @@ def _language(language: str) -> tuple[NullTranslations, Words, Environment]:
     words = Words(
         gettext=catalogue.gettext,
         number=lambda value: numbers.format_decimal(value, locale=language),
-        percent=lambda share: numbers.format_percent(share, "#,##0.#%", locale=language),
+        percent=lambda share: numbers.format_percent(share, locale=language),
         duration=lambda span: dates.format_timedelta(span, locale=language),
     )
     environment = Environment(
