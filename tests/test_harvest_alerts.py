@@ -372,3 +372,20 @@ def test_alert_settings_are_checked(harvest_settings: dict, message: str) -> Non
 
     with pytest.raises(ConfigError, match=message):
         parse_config(config_dict("sqlite://") | {"harvest": harvest_settings})
+
+
+def test_the_digest_is_in_the_configured_language(
+    database_url: str, db: Database, sink: Sink
+) -> None:
+    config = mailing(database_url, sink.port)
+    russian = config.model_copy(
+        update={"web": config.web.model_copy(update={"default_language": "ru"})}
+    )
+    with faulty_provider([Reply(500)]) as provider:
+        add_source(db, "az-nl", provider.url)
+        assert harvest(db, russian, "az-nl").status == "failed"
+    assert digest.send_digest(db, russian).status == digest.SENT
+    [message] = sink.received
+    text, html = plain(message), body(message, "html")
+    assert "(ошибка)" in text  # the run's status in Russian
+    assert '<html lang="ru">' in html
