@@ -104,6 +104,12 @@ def _staged(db: Database) -> Iterator[Connection]:
     with db.engine.connect() as connection:
         with connection.begin():
             _seen.create(connection)
+        if db.is_sqlite:
+            # SQLite's temporary database caches every page it writes unless told a size
+            # (its cache_size reads 0): the table would be held whole in memory. 2 MB, as
+            # its main database's default; the rest waits in its temporary file.
+            connection.exec_driver_sql("PRAGMA temp.cache_size = -2000")
+            connection.commit()
         try:
             yield connection
         finally:
