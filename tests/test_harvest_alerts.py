@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import Clock, config_dict, load, write_config
 from faulty_provider import Reply, faulty_provider
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from libfed.harvest import digest
 from libfed.harvest import scheduler as schedule_module
@@ -294,19 +294,20 @@ def test_a_run_much_slower_than_usual_and_growing_quarantine(config: Config, db:
         assert alerts_of(session, config, quick) == []
 
 
-def test_a_failed_reconciliation_is_an_alert(config: Config, db: Database) -> None:
-    [run_id] = _history(db, [30], [0])
-    with db.write() as session:
-        session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(
-                kind="reconcile",
-                status="failed",
-                errors=[{"url": "", "message": "80 % of the records would be deleted"}],
-            )
-        )
-    assert _kinds(db, config, run_id) == ["reconcile_failed"]
+def test_a_failed_reconciliation_is_told_as_one(
+    database_url: str, db: Database, sink: Sink
+) -> None:
+    from libfed.harvest.reconcile import reconcile
+
+    config = mailing(database_url, sink.port)
+    with faulty_provider([Reply(502, b"bad gateway")]) as provider:
+        add_source(db, "az-nl", provider.url)
+        run = reconcile(db, config, "az-nl")
+    assert (run.kind, run.status) == ("reconcile", "failed")
+    assert [alert["kind"] for alert in run.alerts or []] == ["reconcile_failed"]
+    assert digest.send_digest(db, config).status == digest.SENT
+    told = plain(sink.received[0])
+    assert "The reconciliation did not complete: " in told and "HTTP 502" in told
 
 
 def test_the_digest_is_a_job_of_the_schedule_that_survives_its_syncs(
