@@ -189,6 +189,15 @@ def test_settings_are_added_shown_and_edited_on_the_command_line(cli) -> None:  
     assert "timeout:     5 s ([harvest] timeout_seconds)" in shown
     assert "window:      30 days" in shown  # not given: kept
 
+    scheduled = cli("sources", "edit", "az-nl", "--every", "6h", "--disable")
+    assert scheduled.exit_code == 0, scheduled.output
+    shown = cli("sources", "show", "az-nl").output.splitlines()
+    assert "schedule:    every 6h" in shown and "enabled:     no" in shown
+    both = cli("sources", "edit", "az-nl", "--cron", "0 3 * * *")
+    assert both.output == "Error: a source has an interval or a cron schedule, not both\n"
+    assert cli("sources", "edit", "az-nl", "--every", "none", "--cron", "0 3 * * *").exit_code == 0
+    assert "schedule:    0 3 * * *" in cli("sources", "show", "az-nl").output.splitlines()
+
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
@@ -326,6 +335,7 @@ def test_bad_settings_are_refused_beside_their_fields_and_nothing_is_stored(  # 
         "timeout_seconds": "1,5",  # a decimal where whole seconds are asked for
         "contact_email": "ops@",
         "reconcile_cron": "weekly",
+        "mode": "everything",
     }
     response = admin_pages.post("/harvesting", {**GOOD, **hostile})
     assert response.status_code == 422
