@@ -180,6 +180,7 @@ def test_records_the_provider_dropped_become_tombstones(aggregator) -> None:  # 
             session.scalars(select(Source)).one().base_url = url
         again = reconcile(db, config, "shelf")
     assert (again.status, again.deleted) == ("succeeded", 0)
+    assert not again.alerts
 
 
 def members(db: Database, spec: str) -> set[str]:
@@ -239,6 +240,7 @@ def test_an_incomplete_list_deletes_nothing(aggregator) -> None:  # type: ignore
     assert (run.status, run.deleted) == ("failed", 0)
     assert "the list was not read to its end, nothing was deleted" in run.errors[-1]["message"]
     assert "HTTP 500" in run.errors[-1]["message"]
+    assert [alert["kind"] for alert in run.alerts or []] == ["reconcile_failed"]
     assert deleted(db) == set()
     with db.session() as session:
         assert session.scalars(select(Source)).one().reconciled_at is None
