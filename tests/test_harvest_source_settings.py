@@ -323,6 +323,12 @@ def test_the_edit_form_saved_as_shown_keeps_the_headers_values(  # type: ignore[
         None,
     )
 
+    assert (
+        admin_pages.post("/harvesting/az-nl/edit", {**GOOD, "window_days": "3650"}).status_code
+        == 303
+    )
+    assert "3,650 days" in admin_pages.text("/harvesting/az-nl")  # as the page writes numbers
+
 
 def test_bad_settings_are_refused_beside_their_fields_and_nothing_is_stored(  # type: ignore[no-untyped-def]
     admin_pages: WebClient, db
