@@ -8,14 +8,15 @@ nothing to tell; None, not judged yet.
 
 The alerts, each a `{kind, message}` with the figures it was made from:
 - failed, partial, parked: the run did not complete, with its last error as the reason;
-  reconcile_failed: the same for a reconciliation (`Run.kind == 'reconcile'`);
+  reconcile_failed: the same for a reconciliation (`Run.kind == 'reconcile'`). A run
+  parked after a parked run is not news (while parked, a run asks nothing);
 - dropped: the source holds more than `[harvest] alert_drop_percent` fewer live records
   than after its last complete run. Measured on what is held here (records added and
   deleted by the runs since, against the live count now), not on the provider's
   completeListSize: an incremental run lists only what changed, and a provider that
   silently drops records shows as the tombstones its reconciliation makes. Raised by the
   run that deleted, not again by a later run that deleted nothing more;
-- slow: the run took more than `alert_slow_factor` times the median of the last ten
+- slow: the complete run took more than `alert_slow_factor` times the median of the last ten
   complete runs of its kind (with three at least), and a minute more than that median:
   a run of two seconds that takes seven is noise, not news;
 - quarantine: the run quarantined records, more than the previous run of its kind did.
@@ -143,7 +144,10 @@ def alerts_of(session: Session, config: Config, run: Run) -> list[dict[str, obje
 
     found: list[dict[str, object]] = []
     kind = run.kind or "harvest"
-    if run.status in NOT_COMPLETED:
+    previous = session.scalars(_earlier(run, Run.kind == kind).limit(1)).first()
+    # A source parked for hours is told once: the runs due meanwhile ask nothing.
+    again_parked = run.status == RunStatus.PARKED and previous and previous.status == run.status
+    if run.status in NOT_COMPLETED and not again_parked:
         reason = run.errors[-1]["message"] if run.errors else ""
         found.append(_alert("reconcile_failed" if kind == RECONCILE else run.status, reason=reason))
     dropped = _dropped(session, config, run)
@@ -165,11 +169,14 @@ def alerts_of(session: Session, config: Config, run: Run) -> list[dict[str, obje
                 took - median >= SLOW_MIN_EXTRA_SECONDS
             ):
                 found.append(_alert("slow", seconds=round(took, 1), usual_seconds=median))
-    if kind != RECONCILE and run.quarantined > 0:
-        before = session.scalars(_earlier(run, Run.kind == kind).limit(1)).first()
-        previous = before.quarantined if before else 0
-        if run.quarantined > previous:
-            found.append(_alert("quarantine", quarantined=run.quarantined, previous=previous))
+    if kind != RECONCILE and run.quarantined > (previous.quarantined if previous else 0):
+        found.append(
+            _alert(
+                "quarantine",
+                quarantined=run.quarantined,
+                previous=previous.quarantined if previous else 0,
+            )
+        )
     return found
 
 

@@ -390,3 +390,15 @@ def test_the_digest_is_in_the_configured_language(
     text, html = plain(message), body(message, "html")
     assert "(ошибка)" in text  # the run's status in Russian
     assert '<html lang="ru">' in html
+
+
+def test_a_parked_source_is_told_once(database_url: str, db: Database) -> None:
+    """A provider that asked for a day's rest: the runs due meanwhile ask nothing, and
+    are not news again."""
+    config = mailing(database_url, None)
+    with faulty_provider([Reply(503, headers={"Retry-After": "86400"})]) as provider:
+        add_source(db, "az-nl", provider.url)
+        first, again = harvest(db, config, "az-nl"), harvest(db, config, "az-nl")
+    assert (first.status, again.status) == ("parked", "parked")
+    assert [alert["kind"] for alert in first.alerts or []] == ["parked"]
+    assert again.alerts == []
