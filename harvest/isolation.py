@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from .client import HarvestClient
 from .listing import HarvestStopped
 from .models import QuarantinedRecord
 from .parsing import NotOAIResponse
-from .transport import ComeBackLater, Moved, TransportError
+from .transport import RetriesExhausted, TransportError
 from .windows import Window, halves
 
 # Requests a run may spend on failing windows and on fetching the smallest ones record by
@@ -43,12 +43,11 @@ MAX_RAW = 64 * 1024
 
 
 def keeps_failing(error: BaseException) -> bool:
-    """Whether `error` is a page the provider cannot serve (after the transport's
-    retries), which a smaller window may avoid; not a provider asking to wait or
-    moving, which no window changes."""
-    if isinstance(error, ComeBackLater | Moved):
-        return False
-    return isinstance(error, TransportError | NotOAIResponse)
+    """Whether `error` is a page the provider failed to serve however often it was
+    asked (5xx, timeouts, broken connections, a body that is no OAI-PMH), which a
+    smaller window may avoid. Not what no window changes: a provider asking to wait or
+    moving, a body over our size or time limits, a redirect we refuse, a 4xx."""
+    return isinstance(error, RetriesExhausted | NotOAIResponse)
 
 
 def provider_answer(client: HarvestClient, error: BaseException) -> bytes:
@@ -83,7 +82,7 @@ class Bisection:
 
     client: HarvestClient
     granularity: str | None
-    budget: int = BISECTION_BUDGET
+    budget: int = field(default_factory=lambda: BISECTION_BUDGET)
     spent: int = 0  # HTTP requests of failing windows and of record-by-record fetching
     isolated: int = 0  # records (or windows) quarantined
 
@@ -98,40 +97,50 @@ class Bisection:
         window: Window,
         attempt: Callable[[Window], None],
         one_by_one: Callable[[Window], int],
+        unlisted: Callable[[Window, Exception], None],
     ) -> None:
         """Harvest `window`, which failed as a whole, by halves with `attempt`, left to
-        right; a window too small to cut goes to `one_by_one`, which says how many it
-        quarantined. Iterative: a window of centuries is cut a few dozen times, never
-        deeper than the stack allows."""
+        right; a window too small to cut goes to `one_by_one`, which says how many
+        records it quarantined. Iterative: a window of centuries is cut a few dozen
+        times, never deeper than the stack allows.
+
+        A smallest window that cannot even be listed record by record goes to
+        `unlisted` only once the provider has answered for a window after it: a provider
+        that fails on everything is down, not holding a bad record in each day, and
+        quarantining its days one by one would pass the watermark over all of them. Its
+        error ends the run instead, the checkpoint at that window."""
+        doubtful: list[tuple[Window, Exception]] = []
+        first = halves(window, self.granularity)
+        pending = list(reversed(first)) if first else [window]
         with one_retry(self.client):
-            parts = halves(window, self.granularity)
-            if parts is None:
-                self._one_by_one(window, one_by_one)
-                return
-            pending = list(reversed(parts))
             while pending:
                 part = pending.pop()
                 self._affordable(part)
+                parts = halves(part, self.granularity)
                 before = self._sent()
                 try:
-                    attempt(part)
-                except Exception as error:
-                    if not keeps_failing(error):
-                        raise
-                    self._spend(before)
-                    parts = halves(part, self.granularity)
                     if parts is None:
-                        self._one_by_one(part, one_by_one)
+                        found = one_by_one(part)
+                    else:
+                        attempt(part)
+                except Exception as error:
+                    self._spend(before)
+                    if not keeps_failing(error) or doubtful:
+                        raise
+                    if parts is None:
+                        doubtful.append((part, error))
                     else:
                         pending.extend(reversed(parts))
-
-    def _one_by_one(self, window: Window, one_by_one: Callable[[Window], int]) -> None:
-        self._affordable(window)
-        before = self._sent()
-        try:
-            self.isolated += one_by_one(window)
-        finally:
-            self._spend(before)
+                    continue
+                if parts is None:
+                    self._spend(before)
+                    self.isolated += found
+                for unlisted_window, error in doubtful:
+                    unlisted(unlisted_window, error)
+                    self.isolated += 1
+                doubtful.clear()
+        if doubtful:
+            raise doubtful[0][1]
 
     def _affordable(self, window: Window) -> None:
         if self.spent >= self.budget:

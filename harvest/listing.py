@@ -195,6 +195,7 @@ def walk(
     clock: Callable[[], float] = time.monotonic,
     verb: str = "ListRecords",
     used: int = 0,
+    prefetch: bool = True,
 ) -> Iterator[Page]:
     """The pages of `verb` (ListRecords, or ListIdentifiers: pages of headers) with
     `arguments` (or from `token`, to resume a walk); `used` list requests of the run
@@ -203,7 +204,10 @@ def walk(
     While the caller writes a page, the next one is already being fetched and
     parsed (the provider's time and ours overlap). noRecordsMatch is a list of no
     pages, not an error; other OAI and transport errors propagate; HarvestStopped
-    says why a list was abandoned, after the last page that was read.
+    says why a list was abandoned, after the last page that was read. Without
+    `prefetch`, the next page is asked for only once the caller is done with this one:
+    a caller that makes requests of its own per page (GetRecord) keeps to one request
+    at a time to the provider.
     """
     deadline = clock() + limits.deadline_seconds
     seen_tokens: set[str] = set()
@@ -267,11 +271,15 @@ def walk(
                     stop = refusal()
                 if stop is None:
                     seen_tokens.add(page.token)
-                    pending = pool.submit(fetch, {"verb": verb, "resumptionToken": page.token})
+                    following = {"verb": verb, "resumptionToken": page.token}
+                    if prefetch:
+                        pending = pool.submit(fetch, following)
             yield page
             if stop is not None:
                 raise stop
             if page.token is None:
                 return
+            if not prefetch:
+                pending = pool.submit(fetch, following)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

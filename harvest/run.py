@@ -281,12 +281,19 @@ class _Harvest:
                 raise  # no bounds to cut between
             log.info("harvest of %s: %s fails, cut in halves: %s", self.source.name, bounded, error)
             self._keep_tokens = False
-            self.bisection.run(
-                bounded,
-                lambda part: self._part(set_spec, part),
-                lambda part: self._one_by_one(set_spec, part),
-                lambda part, failure: self._unlisted(set_spec, part, failure),
-            )
+            try:
+                self.bisection.run(
+                    bounded,
+                    lambda part: self._part(set_spec, part),
+                    lambda part: self._one_by_one(set_spec, part),
+                    lambda part, failure: self._unlisted(set_spec, part, failure),
+                )
+            except Exception as gave_up:
+                if not keeps_failing(gave_up):
+                    raise
+                # The provider failed on every window asked: what it failed on first
+                # says more than the last of them.
+                raise error from gave_up
 
     def _end(self, set_spec: str) -> str | None:
         """Where a list without `until` ends, kept as the run's responseDate so that the

@@ -60,6 +60,11 @@ class TransportError(Exception):
         self.reason = reason
 
 
+class RetriesExhausted(TransportError):
+    """Every attempt the settings allow failed (5xx, timeouts, broken connections): a
+    provider failing on this request, perhaps on one record of it (harvest.isolation)."""
+
+
 class ComeBackLater(TransportError):
     """The provider asked us to wait longer than `max_retry_after_seconds`."""
 
@@ -293,4 +298,4 @@ class HTTPTransport:
             if attempt < self.settings.max_retries:
                 self.incidents.append((url, f"retried after: {reason}"))
                 self._sleep_within_run(url, wait)
-        raise TransportError(url, f"{reason}, after {self.settings.max_retries + 1} attempts")
+        raise RetriesExhausted(url, f"{reason}, after {self.settings.max_retries + 1} attempts")

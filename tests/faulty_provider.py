@@ -168,7 +168,8 @@ class DatedProvider:
     broken: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     list_records_broken: bool = False  # every ListRecords fails (ListIdentifiers works)
-    list_identifiers_broken: bool = False  # every ListIdentifiers fails with HTTP 502
+    broken_headers: bool = False  # a ListIdentifiers page holding a broken record fails too
+    down: bool = False  # every list request fails with HTTP 502 (Identify still answers)
     queries: list[dict[str, str]] = field(default_factory=list)
     refusals: int = 0  # answers with an HTTP error status
 
@@ -220,7 +221,7 @@ class DatedProvider:
             return 200, self._envelope(f"<GetRecord>{self._record(identifier)}</GetRecord>")
         if verb not in ("ListRecords", "ListIdentifiers"):
             return 200, self._envelope('<error code="badVerb"/>')
-        if verb == "ListIdentifiers" and self.list_identifiers_broken:
+        if self.down:
             return 502, b"bad gateway"
         if "resumptionToken" in query:
             start, until, offset = query["resumptionToken"].split("|")
@@ -237,9 +238,9 @@ class DatedProvider:
             return 200, self._envelope('<error code="noRecordsMatch"/>')
         first = int(offset)
         shown = [identifier for _, identifier in chosen[first : first + self.page_size]]
-        if verb == "ListRecords" and (
-            self.list_records_broken or any(i in self.broken for i in shown)
-        ):
+        if verb == "ListRecords" and self.list_records_broken:
+            return 500, b"ListRecords is broken"
+        if (verb == "ListRecords" or self.broken_headers) and any(i in self.broken for i in shown):
             return 500, f"the serialiser failed on a record of {start}..{until}".encode()
         more = first + self.page_size < len(chosen)
         token = f"{start}|{until}|{first + self.page_size}" if more else ""

@@ -16,6 +16,7 @@ from conftest import AGGREGATOR
 from faulty_provider import DatedProvider, dated_provider
 from sqlalchemy import select
 
+from libfed.harvest import isolation
 from libfed.harvest.listing import Limits
 from libfed.harvest.models import QuarantinedRecord, Run, Source, SourceState
 from libfed.harvest.run import harvest
@@ -114,23 +115,40 @@ def test_a_bad_record_is_cornered_the_rest_harvested_and_it_comes_once_fixed(
     assert not any(q.get("verb") == "GetRecord" for q in provider.queries)  # resolved: not asked
 
 
-def test_a_window_listidentifiers_also_fails_in_is_quarantined_and_passed(aggregator) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_listed_neither_way_is_quarantined_and_passed(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
     config, db = aggregator
-    with dated_provider(records=4, days=4) as provider:
-        provider.list_records_broken = provider.list_identifiers_broken = True
-        add_source(db, provider.url)
-        result = run(db, config)
+    provider.broken.add(BAD)
+    provider.broken_headers = True
+    add_source(db, provider.url)
+    result = run(db, config)
     assert result.status == "succeeded", result.errors
-    assert result.quarantined == 4 and stored(db) == {}
-    kept = quarantine(db)
-    assert [q.identifier for q in kept] == [None] * 4
-    assert [q.reason.split(" as ")[0] for q in kept] == [
-        f"ListIdentifiers fails in the window 2026-01-0{day}..2026-01-0{day}"
-        for day in (1, 2, 3, 4, 5)
-    ][:4]
-    assert kept[0].raw == b"bad gateway"
-    assert any("isolated 4 record(s) by bisection" in e["message"] for e in result.errors)
-    assert state(db).watermark == "2026-01-05"  # past the windows, not blocked on them
+    assert set(stored(db)) == set(provider.stamps) - {BAD}
+    [kept] = quarantine(db)
+    assert kept.identifier is None and kept.source_id is not None  # nothing to ask again
+    assert kept.reason.startswith("ListIdentifiers fails in the window 2026-01-14..2026-01-14")
+    assert kept.raw.startswith(b"the serialiser failed")
+    assert any("isolated 1 record(s) by bisection" in e["message"] for e in result.errors)
+    assert state(db).watermark == "2026-02-10"  # past the day, not blocked on it
+
+
+def test_a_provider_down_after_identify_is_not_quarantined_day_by_day(
+    aggregator, provider: DatedProvider
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    provider.down = True
+    add_source(db, provider.url)
+    result = run(db, config)
+    assert result.status == "failed" and quarantine(db) == []
+    assert any("HTTP 502" in e["message"] for e in result.errors), result.errors
+    # One descent to a day and one more window, not every day of the range.
+    assert provider.refusals < 30, provider.refusals
+    assert state(db).watermark is None  # the next run asks again, from the start
+
+    provider.down = False
+    assert run(db, config).status == "succeeded"
+    assert set(stored(db)) == set(provider.stamps)
 
 
 def test_identifiers_mode_lists_headers_and_gets_each_record(
@@ -221,3 +239,24 @@ def test_a_run_interrupted_while_cornering_resumes_at_the_half_it_was_in(
     assert windows_asked(provider)[0] == ("2026-01-12", "")  # not from the start again
     assert [q.identifier for q in quarantine(db)] == [BAD]
     assert state(db).watermark == "2026-02-10"
+
+
+def test_bisection_stops_at_its_budget_and_the_next_run_goes_on(
+    aggregator, provider: DatedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    provider.broken.add(BAD)
+    add_source(db, provider.url)
+    monkeypatch.setattr(isolation, "BISECTION_BUDGET", 2)
+    first = run(db, config)
+    assert first.status == "partial"
+    assert first.errors[-2]["message"].endswith(
+        "requests, the most one run may; the next run goes on from the window "
+        "2026-01-01..2026-01-11"
+    )
+    assert state(db).watermark is None and state(db).checkpoint_datestamp == "2026-01-01"
+    monkeypatch.undo()
+    second = run(db, config)
+    assert second.status == "succeeded", second.errors
+    assert set(stored(db)) == set(provider.stamps) - {BAD}
+    assert [q.identifier for q in quarantine(db)] == [BAD]
