@@ -151,7 +151,16 @@ def page(browser: Browser, site: Site, broken: list[str]) -> Iterator[Page]:
             broken.append(f"{response.status} {response.url} ({kind})")
 
     opened.on("response", check)
-    opened.on("requestfailed", lambda request: broken.append(f"failed {request.url}"))
+    # A request the browser itself abandoned (the favicon of a page left while it loads,
+    # on a busy machine) is no breakage; one the server or the network failed is.
+    opened.on(
+        "requestfailed",
+        lambda request: (
+            broken.append(f"failed {request.url}: {request.failure}")
+            if request.failure != "net::ERR_ABORTED"
+            else None
+        ),
+    )
     # A script or style the Content-Security-Policy refused, or a script that failed (a
     # page answered 4xx is logged too: that is the form's refusal, not a breakage).
     opened.on(
