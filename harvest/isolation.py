@@ -110,31 +110,31 @@ class Bisection:
         quarantining its days one by one would pass the watermark over all of them. Its
         error ends the run instead, the checkpoint at that window."""
         doubtful: list[tuple[Window, Exception]] = []
+        # (window, whether record by record): a window is listed whole first, and record
+        # by record only once it failed whole and cannot be cut.
         first = halves(window, self.granularity)
-        pending = list(reversed(first)) if first else [window]
+        pending = [(part, False) for part in reversed(first)] if first else [(window, True)]
         with one_retry(self.client):
             while pending:
-                part = pending.pop()
+                part, by_record = pending.pop()
                 self._affordable(part)
-                parts = halves(part, self.granularity)
                 before = self._sent()
                 try:
-                    if parts is None:
-                        found = one_by_one(part)
-                    else:
-                        attempt(part)
+                    found = one_by_one(part) if by_record else attempt(part)
                 except Exception as error:
                     self._spend(before)
                     if not keeps_failing(error) or doubtful:
                         raise
-                    if parts is None:
+                    if by_record:
                         doubtful.append((part, error))
+                    elif parts := halves(part, self.granularity):
+                        pending.extend((half, False) for half in reversed(parts))
                     else:
-                        pending.extend(reversed(parts))
+                        pending.append((part, True))
                     continue
-                if parts is None:
+                if by_record:
                     self._spend(before)
-                    self.isolated += found
+                    self.isolated += found or 0
                 for unlisted_window, error in doubtful:
                     unlisted(unlisted_window, error)
                     self.isolated += 1
