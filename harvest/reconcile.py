@@ -53,9 +53,10 @@ from libfed.records.set_membership import leave_sets
 
 from .aggregate import mirrored_set, source_sets
 from .alerts import note_alerts
+from .changes import MAX_PER_KIND, Kind
 from .client import HarvestClient
 from .leases import holding, lease_holder
-from .models import Run, Source
+from .models import Change, Run, Source
 from .parsing import NotOAIResponse
 from .provider_facts import remember_deleted_record
 from .run import MAX_INCIDENTS, SourceBusy, _moment, _shortened, host_lock
@@ -165,8 +166,9 @@ def _list(client: HarvestClient, source: Source, limits: Limits) -> Iterator[tup
             yield set_spec, page
 
 
-def _tombstone_ghosts(db: Database, connection: Connection, name: str) -> int:
-    """Tombstone the ghosts a keyset batch at a time; how many."""
+def _tombstone_ghosts(db: Database, connection: Connection, name: str, run_id: int) -> int:
+    """Tombstone the ghosts a keyset batch at a time, each listed among the run's changes
+    (harvest.changes, as many as a harvest lists); how many."""
     done, after = 0, 0
     while True:
         with connection.begin():
@@ -176,7 +178,14 @@ def _tombstone_ghosts(db: Database, connection: Connection, name: str) -> int:
         if not batch:
             return done
         with db.write() as session:
-            done += sum(tombstone(session, identifier) for _, identifier in batch)
+            gone = [identifier for _, identifier in batch if tombstone(session, identifier)]
+            listed = gone[: max(MAX_PER_KIND - done, 0)]
+            if listed:
+                session.execute(
+                    insert(Change),
+                    [{"run_id": run_id, "identifier": i, "change": Kind.DELETED} for i in listed],
+                )
+        done += len(gone)
         after = batch[-1].id
 
 
@@ -237,6 +246,7 @@ def _reconcile(
     db: Database,
     config: Config,
     source: Source,
+    run_id: int,
     client: HarvestClient,
     limits: Limits,
     force: bool,
@@ -256,7 +266,7 @@ def _reconcile(
         tally.ghosts = _count(connection, _ghosts(source.name))
         if not force:
             _brake(tally, config.harvest.reconcile_max_delete_percent)
-        tally.deleted = _tombstone_ghosts(db, connection, source.name)
+        tally.deleted = _tombstone_ghosts(db, connection, source.name, run_id)
         mirrors = [m for spec in source.sets if (m := mirrored_set(source.name, spec))]
         if mirrors:
             tally.left_sets = _leave_sets(db, connection, mirrors)
@@ -303,7 +313,7 @@ def reconcile(
     tally, status, errors = Tally(), RunStatus.SUCCEEDED, []
     url = source.base_url
     try:
-        _reconcile(db, config, source, client, limits, force, tally)
+        _reconcile(db, config, source, run_id, client, limits, force, tally)
     except ComeBackLater as error:
         status = RunStatus.PARKED
         errors.append({"url": error.url, "message": str(error)})

@@ -26,7 +26,7 @@ from test_harvest_listing import DC
 from werkzeug.serving import make_server
 
 from libfed.harvest.leases import take_lease
-from libfed.harvest.models import Run, Source
+from libfed.harvest.models import Change, Run, Source
 from libfed.harvest.reconcile import reconcile, reconcile_one_per_host, reconcile_unattended
 from libfed.harvest.run import SourceBusy, harvest, harvest_one_per_host
 from libfed.harvest.scheduler import sync_jobs
@@ -160,6 +160,11 @@ def test_records_the_provider_dropped_become_tombstones(aggregator) -> None:  # 
     assert "7 identifiers listed by the source, 3 of its 10 records" in run.errors[0]["message"]
     gone = {ours(f"oai:shelf:rec{n:02d}") for n in (2, 5, 7)}
     assert deleted(db) == gone
+    with db.session() as session:  # the run's page lists them (harvest.changes)
+        listed = session.execute(
+            select(Change.identifier, Change.change).where(Change.run_id == run.id)
+        ).all()
+    assert sorted(listed) == sorted((i, "deleted") for i in gone)
     assert {r["verb"] for r in shelf.requests[-3:]} == {"Identify", "ListIdentifiers"}
 
     client = create_app(config, db).test_client()
