@@ -196,7 +196,7 @@ def record_changes(
         if item.identifier:
             add(ours(item.identifier), Kind.QUARANTINED)
     if rows:
-        session.execute(insert(Change), rows)
+        session.connection().execute(insert(Change.__table__), rows)  # core: no ORM bookkeeping
 
 
 # ------------------------------------------------------------------ reading them
@@ -292,5 +292,6 @@ def changes_listing(session: Session, run: Run, args: Mapping[str, str]) -> Chan
         number,
         CHANGES_PER_PAGE,
         totals,
-        unlisted(totals, listed_counts(session, run.id)),
+        # A reconciliation's tombstones are counted, not listed.
+        unlisted(totals, listed_counts(session, run.id)) if run.kind == "harvest" else 0,
     )

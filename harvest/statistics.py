@@ -18,7 +18,6 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from xml.sax.saxutils import unescape
 
 from sqlalchemy import func, select
@@ -29,7 +28,7 @@ from libfed.records.models import Record, RecordFormat, RecordSet, SearchEntry
 from libfed.records.stored_xml import metadata_of
 
 from .aggregate import source_sets
-from .models import Source
+from .models import Run, Source
 
 TOP = 10  # values named on the page; the rest are counted together as "other"
 API_TOP = 50
@@ -172,19 +171,29 @@ def count_source(session: Session, name: str) -> Counts:
     return Counts(records, formats, +languages, +years, _types(session, spec))
 
 
-_cache: dict[str, tuple[tuple[int, datetime | None], Counts]] = {}
+_Version = tuple[object, ...]
+_cache: dict[str, tuple[_Version, Counts]] = {}
 _cache_lock = threading.Lock()
 
 
-def _version(session: Session, name: str) -> tuple[int, datetime | None]:
+def _version(session: Session, name: str) -> _Version:
     """What changes whenever the source's records do: its members, tombstones included,
-    and their latest datestamp (one range of the per-set index)."""
-    count, latest = session.execute(
+    and their latest datestamp (one range of the per-set index), and where its latest
+    run stands (a second's writes share a datestamp; every page a run writes moves its
+    counts)."""
+    members, latest = session.execute(
         select(func.count(), func.max(RecordSet.datestamp)).where(
             RecordSet.set_spec == source_sets(name)[1]
         )
     ).one()
-    return count, latest
+    run = session.execute(
+        select(Run.id, Run.pages, Run.added, Run.updated, Run.deleted, Run.finished_at)
+        .join(Source, Source.id == Run.source_id)
+        .where(Source.name == name)
+        .order_by(Run.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return (members, latest, *(run or ()))
 
 
 def source_counts(session: Session, name: str) -> Counts:

@@ -144,6 +144,8 @@ def test_each_kind_is_listed_up_to_its_bound_and_old_runs_changes_are_dropped(
     monkeypatch.setattr(changes, "KEEP_RUNS", 2)
     first = run_with(config, db, *(dc_record(f"oai:x:{n}") for n in range(5)))
     assert first.added == 5 and len(recorded(db, first.id)) == 2
+    pages, _api = viewer(config, db)
+    assert "3 changes are not listed" in pages.text(f"/harvesting/runs/{first.id}")
     second = run_with(config, db, dc_record("oai:x:0", "New"))
     assert len(recorded(db, first.id)) == 2  # two runs kept
     third = run_with(config, db, dc_record("oai:x:0", "Newer"))
@@ -167,14 +169,18 @@ def test_a_changed_record_s_fields_are_bounded_whatever_the_provider_sends() -> 
     assert all(len(v) <= changes.MAX_VALUE for v in values)
 
 
-@pytest.fixture
-def aggregator_web(two_runs: TwoRuns) -> tuple[WebClient, ApiCaller]:
+def viewer(config: Config, db: Database) -> tuple[WebClient, ApiCaller]:
     """The aggregator's pages for a viewer, and its API with a viewer's token."""
-    app = create_app(two_runs.config, two_runs.db)
-    with two_runs.db.write() as session:
+    app = create_app(config, db)
+    with db.write() as session:
         _user, token = add_user(session, "viewer-user", "viewer")
         set_password(session, find_user(session, "viewer-user"), PASSWORD)
     return signed_in_as(app, "viewer-user"), ApiCaller(app.test_client(), token)
+
+
+@pytest.fixture
+def aggregator_web(two_runs: TwoRuns) -> tuple[WebClient, ApiCaller]:
+    return viewer(two_runs.config, two_runs.db)
 
 
 def test_the_run_page_shows_the_changed_title_escaped_and_filters_by_kind(

@@ -7,15 +7,13 @@ import re
 
 import pytest
 from babel.numbers import format_decimal
-from conftest import PASSWORD, ApiCaller, WebClient, load, signed_in_as
-from test_harvest_changes import dc_record, run_with
+from conftest import ApiCaller, load
+from test_harvest_changes import dc_record, run_with, viewer
 
-from libfed.accounts.users import add_user, find_user, set_password
 from libfed.harvest.models import Source
 from libfed.harvest.run import harvest
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
-from libfed.root.app import create_app
 
 # Fifteen years, 1900-1914, over 1,100 records: 1900-1904 have 74 each, the rest 73.
 BIG = [
@@ -29,14 +27,6 @@ SMALL = [
     dc_record("oai:s:4", language=None, date=None, kind=None),
     dc_record("oai:s:5", language="eng", date="2010", kind="text"),
 ]
-
-
-def viewer(config: Config, db: Database) -> tuple[WebClient, ApiCaller]:
-    app = create_app(config, db)
-    with db.write() as session:
-        _user, token = add_user(session, "viewer-user", "viewer")
-        set_password(session, find_user(session, "viewer-user"), PASSWORD)
-    return signed_in_as(app, "viewer-user"), ApiCaller(app.test_client(), token)
 
 
 def values(breakdown: dict) -> dict[str, int]:
