@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python -m bench.export
 	$(BIN)/python -m bench.set_rules
 	$(BIN)/python -m bench.bisection
+	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.reconcile
 
 # After changing visible text: refresh the catalogue and each language's file, then
