@@ -20,9 +20,12 @@ from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 
 from .leases import release_leases_of_process
+from .reconcile import reconcile_unattended
 from .run import fail_unfinished, harvest_unattended, source_and_last_run
 
 log = logging.getLogger(__name__)
+
+RECONCILE = "--reconcile"
 
 
 def _how_it_ended(code: int) -> str:
@@ -34,15 +37,25 @@ def _how_it_ended(code: int) -> str:
     return f"exited with status {code}"
 
 
-def harvest_detached(db: Database, config: Config, name: str, origin: str) -> int:
-    """Harvest `name` in a child process and wait for it; the child's exit status.
+def harvest_detached(
+    db: Database, config: Config, name: str, origin: str, reconcile: bool = False
+) -> int:
+    """Harvest `name` (or reconcile it: harvest.reconcile, which meets the provider as a
+    harvest does) in a child process and wait for it; the child's exit status.
 
     Never raises for what the child does: a child that ended abnormally has its run
     marked failed and its lease on the source released.
     """
     source_id, after = source_and_last_run(db, name)
     child = subprocess.Popen(
-        [sys.executable, "-m", "libfed.harvest.detached", name, origin],
+        [
+            sys.executable,
+            "-m",
+            "libfed.harvest.detached",
+            name,
+            origin,
+            *([RECONCILE] if reconcile else []),
+        ],
         stdin=subprocess.PIPE,
         text=True,
     )
@@ -56,13 +69,17 @@ def harvest_detached(db: Database, config: Config, name: str, origin: str) -> in
 
 
 def main() -> None:
-    """The child: one unattended harvest with the configuration read from stdin."""
+    """The child: one unattended harvest (or reconciliation) with the configuration read
+    from stdin."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     name, origin = sys.argv[1], sys.argv[2]
     config = Config.model_validate_json(sys.stdin.read())
     db = Database(config.database.url)
     try:
-        harvest_unattended(db, config, name, origin)
+        if sys.argv[3:] == [RECONCILE]:
+            reconcile_unattended(db, config, name)
+        else:
+            harvest_unattended(db, config, name, origin)
     finally:
         db.dispose()
 

@@ -34,7 +34,6 @@ from .digest import JOB as DIGEST_JOB
 from .digest import schedule_digest
 from .leases import LEASE_SECONDS, new_holder, release_lease, take_lease
 from .models import Source
-from .reconcile import reconcile_unattended
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,16 @@ def run_source(name: str) -> None:
 
 
 def reconcile_source(name: str) -> None:
-    """The job: one reconciliation of `name` (harvest.reconcile), under the source's lease,
-    so never while it is harvested; its failure is logged and stays with that source."""
-    reconcile_unattended(cast(Database, _context["db"]), cast(Config, _context["config"]), name)
+    """The job: one reconciliation of `name` (harvest.reconcile) in a process of its own,
+    as a harvest, under the source's lease, so never while it is harvested; its failure
+    is logged and stays with that source."""
+    harvest_detached(
+        cast(Database, _context["db"]),
+        cast(Config, _context["config"]),
+        name,
+        "scheduled",
+        reconcile=True,
+    )
 
 
 def trigger_of(source: Source) -> BaseTrigger | None:

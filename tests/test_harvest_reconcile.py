@@ -25,11 +25,12 @@ from sqlalchemy import select
 from test_harvest_listing import DC
 from werkzeug.serving import make_server
 
+from libfed.harvest import scheduler as schedule_module
 from libfed.harvest.leases import take_lease
 from libfed.harvest.models import Change, Run, Source
 from libfed.harvest.reconcile import reconcile, reconcile_one_per_host, reconcile_unattended
 from libfed.harvest.run import SourceBusy, harvest, harvest_one_per_host
-from libfed.harvest.scheduler import sync_jobs
+from libfed.harvest.scheduler import reconcile_source, sync_jobs
 from libfed.kernel.clock import utc_now as clock_now
 from libfed.kernel.db import Database
 from libfed.records.models import Record, RecordSet
@@ -359,3 +360,19 @@ def test_forgetful_providers_are_reconciled_weekly_by_default(aggregator) -> Non
         assert [job.id for job in scheduler.get_jobs()] == ["reconcile:cron"]
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_the_scheduled_job_reconciles_in_a_process_of_its_own(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    shelf = Shelf(ten())
+    with serving(shelf) as url:
+        add(db, url)
+        assert harvest(db, config, "shelf").added == 10
+        del shelf.records["oai:shelf:rec04"]
+        schedule_module._context.update(config=config, db=db)
+        reconcile_source("shelf")
+        reconcile_source("never-existed")  # removed since scheduled: nothing happens
+    assert deleted(db) == {ours("oai:shelf:rec04")}
+    with db.session() as session:
+        run = session.scalars(select(Run).where(Run.kind == "reconcile")).one()
+    assert (run.status, run.deleted) == ("succeeded", 1)
