@@ -34,6 +34,7 @@ from sqlalchemy import (
     Column,
     Connection,
     MetaData,
+    Select,
     Table,
     Text,
     exists,
@@ -130,7 +131,7 @@ def _stage(connection: Connection, repository: str, name: str, within: str, page
             connection.execute(insert(_seen), live)
 
 
-def _members(name: str):  # type: ignore[no-untyped-def]
+def _members(name: str) -> Select[tuple[int, str]]:
     """The source's live records here: its members of `source:NAME`."""
     return (
         select(Record.id, Record.identifier)
@@ -139,11 +140,11 @@ def _members(name: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _ghosts(name: str):  # type: ignore[no-untyped-def]
+def _ghosts(name: str) -> Select[tuple[int, str]]:
     return _members(name).where(~exists().where(_seen.c.identifier == Record.identifier))
 
 
-def _count(connection: Connection, query) -> int:  # type: ignore[no-untyped-def]
+def _count(connection: Connection, query: Select[tuple[int, str]]) -> int:
     with connection.begin():
         return connection.scalar(select(func.count()).select_from(query.subquery())) or 0
 
@@ -189,7 +190,7 @@ def _tombstone_ghosts(db: Database, connection: Connection, name: str, run_id: i
         after = batch[-1].id
 
 
-def _departures(mirrors: list[str]):  # type: ignore[no-untyped-def]
+def _departures(mirrors: list[str]) -> Select[tuple[int, str]]:
     """The memberships of the source's live records in the mirrors of its harvested
     sets that the source no longer lists them in."""
     return (
