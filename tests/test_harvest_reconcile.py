@@ -50,6 +50,7 @@ class Shelf:
     page_size: int = 4
     failing_page: int | None = None  # this page (1-based) answers HTTP 500
     slow: float = 0.0  # seconds each list page takes
+    undated: set[str] = field(default_factory=set)  # headers sent without a datestamp
     requests: list[dict[str, str]] = field(default_factory=list)
     # (verb, received, answered) on time.monotonic() for each request
     spans: list[tuple[str, float, float]] = field(default_factory=list)
@@ -92,7 +93,8 @@ class Shelf:
             specs = "".join(f"<setSpec>{s}</setSpec>" for s in self.records[identifier])
             header = (
                 f"<header><identifier>{identifier}</identifier>"
-                f"<datestamp>2026-11-20</datestamp>{specs}</header>"
+                f"{'' if identifier in self.undated else '<datestamp>2026-11-20</datestamp>'}"
+                f"{specs}</header>"
             )
             title = escape(identifier.rsplit(":", 1)[-1])
             metadata = f"<metadata>{DC.format(title)}</metadata>"
@@ -250,6 +252,20 @@ def test_an_incomplete_list_deletes_nothing(aggregator) -> None:  # type: ignore
     assert deleted(db) == set()
     with db.session() as session:
         assert session.scalars(select(Source)).one().reconciled_at is None
+
+
+def test_a_header_that_cannot_be_read_deletes_nothing(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    shelf = Shelf(ten())
+    with serving(shelf) as url:
+        add(db, url)
+        assert harvest(db, config, "shelf").added == 10
+        del shelf.records["oai:shelf:rec09"]
+        shelf.undated = {"oai:shelf:rec05"}  # it may be a record we hold: not a ghost
+        run = reconcile(db, config, "shelf")
+    assert (run.status, run.deleted) == ("failed", 0)
+    assert "1 header(s) of page 2 could not be read" in run.errors[-1]["message"]
+    assert deleted(db) == set()
 
 
 def test_the_brake_refuses_to_delete_most_records_unless_forced(aggregator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
