@@ -115,6 +115,21 @@ def test_a_bad_record_is_cornered_the_rest_harvested_and_it_comes_once_fixed(
     assert not any(q.get("verb") == "GetRecord" for q in provider.queries)  # resolved: not asked
 
 
+def test_only_the_bad_day_goes_record_by_record(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    with dated_provider(records=16, days=4) as provider:  # four a day, 01-01 to 01-04
+        provider.broken.add("oai:x:5")  # on 01-02
+        add_source(db, provider.url)
+        result = run(db, config)
+    assert result.status == "succeeded", result.errors
+    assert set(stored(db)) == set(provider.stamps) - {"oai:x:5"}
+    # 01-01, a day too, is listed whole: only the failing day is fetched one by one.
+    assert ("2026-01-01", "2026-01-01") in windows_asked(provider)
+    assert windows_asked(provider, "ListIdentifiers") == [("2026-01-02", "2026-01-02")]
+    got = sorted(q["identifier"] for q in provider.queries if q.get("verb") == "GetRecord")
+    assert got == [f"oai:x:{n}" for n in range(4, 8)]
+
+
 def test_a_day_listed_neither_way_is_quarantined_and_passed(
     aggregator, provider: DatedProvider
 ) -> None:  # type: ignore[no-untyped-def]
