@@ -21,6 +21,7 @@ from libfed.harvest.listing import Limits
 from libfed.harvest.models import QuarantinedRecord, Run, Source, SourceState
 from libfed.harvest.run import harvest
 from libfed.harvest.transport import HTTPTransport
+from libfed.harvest.windows import Window, halves, windows
 from libfed.kernel.config import Config
 from libfed.kernel.db import Database
 from libfed.records.models import Record
@@ -275,3 +276,16 @@ def test_bisection_stops_at_its_budget_and_the_next_run_goes_on(
     assert second.status == "succeeded", second.errors
     assert set(stored(db)) == set(provider.stamps) - {BAD}
     assert [q.identifier for q in quarantine(db)] == [BAD]
+
+
+def test_windows_at_seconds_granularity_neither_overlap_nor_leave_a_gap() -> None:
+    seconds = "YYYY-MM-DDThh:mm:ssZ"
+    spans = list(windows("2026-01-01T10:00:00Z", "2026-01-03T09:00:00Z", 1, seconds))
+    assert [(w.start, w.end) for w in spans] == [
+        ("2026-01-01T10:00:00Z", "2026-01-02T09:59:59Z"),
+        ("2026-01-02T10:00:00Z", "2026-01-03T09:00:00Z"),
+    ]
+    left, right = halves(Window("2026-01-01T00:00:00Z", "2026-01-01T00:00:03Z"), seconds) or ()
+    assert (left.end, right.start) == ("2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z")
+    assert halves(Window("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"), seconds) is None
+    assert halves(Window("2026-01-01", "2026-01-01"), "YYYY-MM-DD") is None  # not below a day
