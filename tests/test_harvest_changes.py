@@ -16,6 +16,7 @@ from test_harvest_listing import page
 
 from libfed.accounts.users import add_user, find_user, set_password
 from libfed.harvest import changes
+from libfed.harvest.listing import Quarantined
 from libfed.harvest.models import Change, Run, Source
 from libfed.harvest.run import harvest
 from libfed.kernel.config import Config
@@ -282,3 +283,18 @@ def test_the_command_line_lists_a_run_s_changes(two_runs: TwoRuns, tmp_path) -> 
     assert refused.exit_code == 2 and "--change" in refused.output
     stats = CliRunner().invoke(main, ["--config", settings, "harvest-stats", "p"])
     assert stats.exit_code == 0 and json.loads(stats.stdout)["records"] == 2
+
+
+def test_a_record_quarantined_by_its_identifier_is_listed_one_without_is_not(aggregator) -> None:  # type: ignore[no-untyped-def]
+    config, db = aggregator
+    first = run_with(config, db, dc_record("oai:x:1"))
+    refused = [
+        Quarantined(b"<html>500</html>", "oai:x:7: GetRecord fails", "oai:x:7", "2026-11-20"),
+        Quarantined(b"<record/>", "header without an identifier"),
+    ]
+    with db.write() as session:
+        changes.record_changes(
+            session, first.id, [], [], refused, config.oai.repository_identifier, "p"
+        )
+    assert recorded(db, first.id)[-1] == (ours("oai:x:7"), "quarantined", None)
+    assert len(recorded(db, first.id)) == 2  # the added record and the named one
