@@ -131,8 +131,11 @@ def edit_source(session: Session, name: str, **fields: object) -> Source:
     current = {field: getattr(source, field) for field in SourceIn.model_fields}
     values = validated(SourceIn, {**current, **fields, "name": name})
     _check_institution(session, values.institution_id)
+    schedule = (source.every_seconds, source.cron, source.enabled)
     for field, value in values.model_dump().items():
         setattr(source, field, value)
+    if (source.every_seconds, source.cron, source.enabled) != schedule:
+        source.due_at = None  # the queue's workers count it again (harvest.queue)
     session.flush()
     return source
 
@@ -229,19 +232,26 @@ def records_held(session: Session, names: list[str]) -> dict[str, int]:
 
 
 def next_runs(session: Session) -> dict[str, datetime]:
-    """Source name -> next scheduled run (naive UTC), as the scheduler last stored it.
+    """Source name -> next scheduled run (naive UTC), as the scheduler last stored it, or
+    as the harvest queue holds it (`Source.due_at`).
 
-    Only sources the scheduler has a job for appear: none while no scheduler has run.
+    Only sources a scheduler has a job for, or the queue a due time, appear: none while
+    neither has run.
     """
     rows = session.execute(
         select(ScheduledJob.id, ScheduledJob.next_run_time).where(
             ScheduledJob.id.like("source:%"), ScheduledJob.next_run_time.is_not(None)
         )
     ).all()
-    return {
+    scheduled = {
         job_id.removeprefix("source:"): datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None)
         for job_id, stamp in rows
     }
+    # With the harvest queue, workers take a source when its due time comes.
+    queued = session.execute(
+        select(Source.name, Source.due_at).where(Source.due_at.is_not(None), Source.enabled)
+    ).all()
+    return {**dict(queued), **scheduled}
 
 
 def holders(session: Session, names: Iterable[str]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from libfed.harvest.leases import take_lease
 from libfed.harvest.models import Run, Source
 from libfed.harvest.queue import Due, Worker, due_sources, next_due, taking
 from libfed.harvest.run import harvest_unattended
+from libfed.harvest.sources import edit_source, next_runs
 from libfed.harvest.states import RunStatus
 from libfed.kernel import clock
 from libfed.kernel.config import Config, ConfigError, parse_config
@@ -204,3 +205,22 @@ def test_a_worker_takes_no_source_of_a_host_another_worker_is_harvesting(aggrega
             assert other_host
     with taking(db, Due("two", "http://provider.example:8080/other")) as later:
         assert later  # released when the first harvest ended
+
+
+def test_a_changed_schedule_is_counted_again_and_the_due_time_shown(aggregator) -> None:  # type: ignore[no-untyped-def]
+    _config, db = aggregator
+    add_sources(db, {"daily": "http://a.example/oai"})
+    later = clock.utc_now() + timedelta(hours=5)
+    with db.write() as session:
+        session.scalars(select(Source).where(Source.name == "daily")).one().due_at = later
+    with db.session() as session:
+        assert next_runs(session) == {"daily": later}  # what the sources page shows
+    with db.write() as session:
+        edit_source(session, "daily", prefix="oai_dc")  # not the schedule: it stays
+    with db.session() as session:
+        assert next_runs(session) == {"daily": later}
+    with db.write() as session:
+        edit_source(session, "daily", every_seconds=3600)
+    with db.session() as session:
+        assert next_runs(session) == {}
+    assert [due.name for due in due_sources(db, clock.utc_now())] == ["daily"]  # never ran
