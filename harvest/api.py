@@ -122,7 +122,8 @@ class Statistics(BaseModel):
 # ------------------------------------------------------------------ helpers
 
 
-def _source(session: Session, name: str) -> Source:
+def source_named(session: Session, name: str) -> Source:
+    """The source `name`; NotFound (a 404, on a page or in the API) if there is none."""
     found = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if found is None:
         raise NotFound(Message("no harvest source named {name!r}", name=name))
@@ -168,7 +169,7 @@ def run_json(run: Run, source: str) -> dict[str, object]:
 )
 def source_runs(caller: Caller, name: str, query: PageQuery) -> Response:
     with services().db.session() as session:
-        found = _source(session, name)
+        found = source_named(session, name)
         total = session.scalar(select(func.count()).where(Run.source_id == found.id)) or 0
         runs = session.scalars(
             select(Run)
@@ -252,6 +253,6 @@ def statistics(caller: Caller) -> Response:
 )
 def source_statistics(caller: Caller, name: str) -> Response:
     with services().db.session() as session:
-        _source(session, name)
+        source_named(session, name)
         counts = source_counts(session, name)
     return reply(counts.as_json())

@@ -15,15 +15,13 @@ from flask import Blueprint, Flask, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from libfed.kernel.api import serve
-from libfed.kernel.errors import Message, NotFound
 from libfed.kernel.services import services
 from libfed.web.auth import page
 from libfed.web.menu import MenuEntry, add_menu
 
-from .api import api
+from .api import api, source_named
 from .models import Run, Source
 from .run import run_seconds
 from .statistics import TOP, Counts, all_counts, source_counts
@@ -78,18 +76,11 @@ def faults(run: Run) -> int:
     return len(run.errors or []) + run.quarantined
 
 
-def _source(session: Session, name: str) -> Source:
-    found = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    if found is None:
-        raise NotFound(Message("no harvest source named {name!r}", name=name))
-    return found
-
-
 @blueprint.get("/harvesting/<name>/history")
 @page("viewer")
 def history(name: str, caller) -> str:  # type: ignore[no-untyped-def]
     with services().db.session() as session:
-        found = _source(session, name)
+        found = source_named(session, name)
         runs = list(
             reversed(
                 session.scalars(
@@ -182,7 +173,7 @@ def statistics(caller) -> str:  # type: ignore[no-untyped-def]
 @page("viewer")
 def source_statistics(name: str, caller) -> str:  # type: ignore[no-untyped-def]
     with services().db.session() as session:
-        found = _source(session, name)
+        found = source_named(session, name)
         counts = source_counts(session, name)
     return _statistics_page(counts, None, found)
 
