@@ -172,6 +172,7 @@ class DatedProvider:
     down: bool = False  # every list request fails with HTTP 502 (Identify still answers)
     queries: list[dict[str, str]] = field(default_factory=list)
     refusals: int = 0  # answers with an HTTP error status
+    stall: float = 0.0  # seconds each list request takes
 
     def _envelope(self, body: str) -> bytes:
         return (
@@ -223,6 +224,7 @@ class DatedProvider:
             return 200, self._envelope('<error code="badVerb"/>')
         if self.down:
             return 502, b"bad gateway"
+        time.sleep(self.stall)
         if "resumptionToken" in query:
             start, until, offset = query["resumptionToken"].split("|")
         else:

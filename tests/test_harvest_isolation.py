@@ -7,12 +7,17 @@ HTTP on loopback; a page holding a broken record fails with HTTP 500.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
-from conftest import AGGREGATOR
+from conftest import AGGREGATOR, write_config
 from faulty_provider import DatedProvider, dated_provider
 from sqlalchemy import select
 
@@ -232,6 +237,39 @@ def test_an_interrupted_windowed_run_resumes_at_its_window(
     lists = [q for q in provider.queries if q.get("verb") == "ListRecords"]
     assert "resumptionToken" in lists[0]  # the window it was in, from its token
     assert windows_asked(provider)[0] == ("2026-01-21", "2026-01-30")  # then the next
+
+
+def test_a_killed_windowed_harvest_resumes_in_the_window_it_was_in(
+    aggregator, provider: DatedProvider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL in the middle of a windowed run of `libfed harvest`, then a new run."""
+    config, db = aggregator
+    provider.stall = 0.2
+    add_source(db, provider.url, window_days=10)
+    command = [
+        str(Path(sys.executable).with_name("libfed")),
+        "--config",
+        str(write_config(tmp_path / "aggregator.toml", config)),
+        "harvest",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(stored(db)) < 15 and time.monotonic() < deadline:  # in the second window...
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # ...then no chance to clean up
+    process.wait()
+    killed, kept = state(db), len(stored(db))
+    assert 15 <= kept < 40 and killed.watermark is None
+    assert killed.checkpoint_datestamp in ("2026-01-11", "2026-01-21", "2026-01-31")
+
+    provider.stall = 0
+    provider.queries.clear()
+    second = run(db, config)
+    assert second.status == "succeeded", second.errors
+    assert set(stored(db)) == set(provider.stamps)
+    # No window before the one it was in is asked again.
+    assert all(start >= killed.checkpoint_datestamp for start, _ in windows_asked(provider))
+    assert second.added == 40 - kept  # each record once
 
 
 def test_a_run_interrupted_while_cornering_resumes_at_the_half_it_was_in(
