@@ -292,6 +292,5 @@ def changes_listing(session: Session, run: Run, args: Mapping[str, str]) -> Chan
         number,
         CHANGES_PER_PAGE,
         totals,
-        # A reconciliation's tombstones are counted, not listed.
-        unlisted(totals, listed_counts(session, run.id)) if run.kind == "harvest" else 0,
+        unlisted(totals, listed_counts(session, run.id)),
     )
