@@ -72,6 +72,7 @@ bench: install
 	$(BIN)/python -m bench.bisection
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.reconcile
+	$(BIN)/python -m bench.queue
 
 # After changing visible text: refresh the catalogue and each language's file, then
 # translate the new entries in libfed/translations/*/LC_MESSAGES/messages.po and run

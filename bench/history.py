@@ -21,14 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import parse_qs
 
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from libfed.harvest import changes, run
 from libfed.harvest.models import Change, Source
@@ -38,7 +34,7 @@ from libfed.kernel.config import load_config
 from libfed.kernel.db import Database
 from libfed.root.migrate import upgrade
 
-from .run import DATA, RESULTS, config_file
+from .run import DATA, RESULTS, config_file, serving
 
 SIZE = int(os.environ.get("BENCH_HISTORY_RECORDS", "20000"))
 PAGE = 500
@@ -96,18 +92,6 @@ class Provider:
         ).encode()
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
         return [body]
-
-
-@contextmanager
-def serving(provider: Provider) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, provider, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/oai"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def two_harvests(name: str, recording: bool) -> tuple[dict, Database]:

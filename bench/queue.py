@@ -27,20 +27,19 @@ import logging
 import os
 import signal
 import subprocess
-import threading
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from libfed.harvest.models import Run, Source
 from libfed.kernel.db import Database
 from libfed.root.migrate import upgrade
 
 from .explain import _recreate
-from .run import BIN, DATA
+from .run import BIN, DATA, serving
 
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 SOURCES = int(os.environ.get("BENCH_QUEUE_SOURCES", "200"))
@@ -84,9 +83,7 @@ def _provider(source: int):  # type: ignore[no-untyped-def]
         start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
         return [body]
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return app
 
 
 def _config(url: str) -> Path:
@@ -131,17 +128,17 @@ def _checked(db: Database) -> dict:
     }
 
 
-def measure(workers: int, providers: list) -> dict:
+def measure(workers: int, providers: list[str]) -> dict:
     url = f"{POSTGRES}/libfed_bench_queue"
     _recreate(url)
     db = Database(url)
     upgrade(db)
     with db.write() as session:
-        for n, server in enumerate(providers):
+        for n, address in enumerate(providers):
             session.add(
                 Source(
                     name=f"s{n:03d}",
-                    base_url=f"http://127.0.0.1:{server.server_port}/oai",
+                    base_url=address,
                     prefix="oai_dc",
                     sets=[],
                     every_seconds=86_400,
@@ -160,6 +157,8 @@ def measure(workers: int, providers: list) -> dict:
     ]
     try:
         while _finished(db) < len(providers):
+            if any(process.poll() is not None for process in crew):
+                raise RuntimeError("a harvest worker stopped: run it by hand to see why")
             time.sleep(0.2)
         seconds = time.monotonic() - started
         time.sleep(3)  # a source taken twice would show now
@@ -186,17 +185,16 @@ def main() -> None:
     if not _recreate(f"{POSTGRES}/libfed_bench_queue"):
         print("bench.queue: no PostgreSQL server answers; the queue needs one")
         return
-    providers = [_provider(n) for n in range(SOURCES)]
-    results = {
-        "date": datetime.now(UTC).strftime("%a %b %d %H:%M UTC %Y"),
-        "commit": os.popen("git rev-parse --short HEAD").read().strip(),
-        "stall_seconds": STALL,
-        "concurrency": CONCURRENCY,
-        "runs": [measure(workers, providers) for workers in WORKERS],
-    }
+    with ExitStack() as stack:
+        providers = [stack.enter_context(serving(_provider(n))) for n in range(SOURCES)]
+        results = {
+            "date": datetime.now(UTC).strftime("%a %b %d %H:%M UTC %Y"),
+            "commit": os.popen("git rev-parse --short HEAD").read().strip(),
+            "stall_seconds": STALL,
+            "concurrency": CONCURRENCY,
+            "runs": [measure(workers, providers) for workers in WORKERS],
+        }
     OUT.write_text(json.dumps(results, indent=2))
-    for server in providers:
-        server.shutdown()
 
 
 if __name__ == "__main__":

@@ -27,14 +27,9 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
-
-from werkzeug.serving import make_server
 
 from libfed.harvest.models import Source
 from libfed.kernel.config import load_config
@@ -43,7 +38,7 @@ from libfed.records.identifiers import harvested_identifier
 from libfed.records.repository import NewRecord, store
 from libfed.root.migrate import upgrade
 
-from .run import DATA, RESULTS, config_file
+from .run import DATA, RESULTS, config_file, serving
 
 SIZES = [int(n) for n in os.environ.get("BENCH_RECONCILE_SIZES", "10000,100000").split(",")]
 PAGE = 500
@@ -117,18 +112,6 @@ def provider(size: int):  # type: ignore[no-untyped-def]
     return app
 
 
-@contextmanager
-def serving(size: int) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, provider(size), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/oai"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
 def _status_mb(field: str) -> float:
     """A figure of /proc/self/status (VmRSS, VmHWM) in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -173,7 +156,7 @@ def measure(size: int) -> dict:
     upgrade(db)
     print(f"storing {size:,} harvested records ...", flush=True)
     fill(db, size)
-    with serving(size) as url:
+    with serving(provider(size)) as url:
         with db.write() as session:
             session.query(Source).filter(Source.name == "bench").update({"base_url": url})
         db.dispose()

@@ -13,10 +13,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from werkzeug.serving import make_server
 
 from .client import Harvest, harvest, page_latency
 from .generate import write_collection
@@ -34,6 +38,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def serving(app: Callable) -> Iterator[str]:
+    """A WSGI application (a simulated provider) served on a free loopback port by threads
+    for the block; yields its /oai URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/oai"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def config_file(database: Path, url: str | None = None) -> Path:

@@ -60,9 +60,9 @@ from .leases import holding, lease_holder
 from .models import Change, Run, Source
 from .parsing import NotOAIResponse
 from .provider_facts import remember_deleted_record
-from .run import MAX_INCIDENTS, SourceBusy, _moment, _shortened, host_lock
+from .run import MAX_INCIDENTS, SourceBusy, _moment, _shortened, host_lock, source_client
 from .states import RunStatus
-from .transport import ComeBackLater, HTTPTransport, SourceRequests, TransportError
+from .transport import ComeBackLater, HTTPTransport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -291,14 +291,7 @@ def reconcile(
 ) -> Run:
     """Reconcile the source `name` now (the caller holds its lease); the run, kind
     `reconcile`, with its status, counts and log. LookupError for no such source."""
-    with db.session() as session:
-        source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    if source is None:
-        raise LookupError(f"no source is named {name!r}")
-    client = HarvestClient(
-        source.base_url,
-        transport or HTTPTransport(config.harvest, source=SourceRequests.of(source)),
-    )
+    source, client = source_client(db, config, name, transport)
     client.transport.run_deadline = time.monotonic() + limits.deadline_seconds
     with db.write() as session:
         run = Run(

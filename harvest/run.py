@@ -689,6 +689,22 @@ def harvest_concurrently(
         return {name: run for name, run in pool.map(one, names) if run is not None}
 
 
+def source_client(
+    db: Database, config: Config, name: str, transport: HTTPTransport | None = None
+) -> tuple[Source, HarvestClient]:
+    """The source `name` and a client speaking to its provider as the source asks
+    (headers, delay, timeout), for a harvest or a reconciliation; LookupError if none."""
+    with db.session() as session:
+        source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        raise LookupError(f"no source is named {name!r}")
+    client = HarvestClient(
+        source.base_url,
+        transport or HTTPTransport(config.harvest, source=SourceRequests.of(source)),
+    )
+    return source, client
+
+
 def harvest(
     db: Database,
     config: Config,
@@ -703,13 +719,6 @@ def harvest(
 
     `on_page` hears (pages, records) after each page written.
     """
-    with db.session() as session:
-        source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
-    if source is None:
-        raise LookupError(f"no source is named {name!r}")
-    client = HarvestClient(
-        source.base_url,
-        transport or HTTPTransport(config.harvest, source=SourceRequests.of(source)),
-    )
+    source, client = source_client(db, config, name, transport)
     moment = now or (lambda: clock.utc_now())  # looked up per call: one clock for all writers
     return _Harvest(db, config, source, client, limits, moment, on_page).run(full)
