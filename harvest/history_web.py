@@ -13,13 +13,11 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from libfed.kernel.api import serve
 from libfed.kernel.services import services
 from libfed.web.auth import page
-from libfed.web.menu import MenuEntry, add_menu
 
 from .api import api, source_named
 from .models import Run, Source
@@ -28,7 +26,6 @@ from .statistics import TOP, Counts, all_counts, source_counts
 from .web import duration, status_label
 
 blueprint = Blueprint("harvest_history", __name__, template_folder="templates")
-MENU = [MenuEntry("harvest-statistics", "harvest_history.statistics", lazy_gettext("Statistics"))]
 
 HISTORY_RUNS = 100  # the newest, drawn; older runs are in the source's list of runs
 
@@ -179,7 +176,7 @@ def source_statistics(name: str, caller) -> str:  # type: ignore[no-untyped-def]
 
 
 def install_history(app: Flask) -> None:
-    """The pages after the harvesting pages' menu entry, and the API's operations."""
+    """The pages (reached from the harvesting pages, whose menu entry they share: the
+    main menu must fit a phone) and the API's operations."""
     app.register_blueprint(blueprint)
-    add_menu(app, MENU)
     serve(app, api)

@@ -76,6 +76,10 @@ def test_the_statistics_page_in_russian_names_languages_and_writes_numbers_its_w
 ) -> None:
     config, db = harvested
     pages, _api = viewer(config, db)
+    # Reached from the harvesting page, in its words.
+    assert 'href="/harvest-statistics">Статистика</a>' in pages.in_language("ru").text(
+        "/harvesting"
+    )
     html = pages.in_language("ru").text("/harvest-statistics")
     assert format_decimal(1105, locale="ru") == "1\xa0105"
     # Every live record, as Russian writes the number.
