@@ -171,9 +171,15 @@ def send_digest(
             claimed = session.get(MailDigest, (KIND, period))
             if claimed is not None and not force:
                 return Outcome(period, ALREADY_SENT)
-            session.merge(
-                MailDigest(kind=KIND, period=period, sent_at=now, recipients=len(messages))
-            )
+            if claimed is None:
+                # An INSERT, never an upsert: of two processes claiming the week at once,
+                # the second fails on the key (a merge would find the first's row, just
+                # committed, and update it: both would send, as seen on PostgreSQL).
+                session.add(
+                    MailDigest(kind=KIND, period=period, sent_at=now, recipients=len(messages))
+                )
+            else:
+                claimed.sent_at, claimed.recipients = now, len(messages)
     except IntegrityError:  # another process claimed the week between our read and write
         return Outcome(period, ALREADY_SENT)
     try:
