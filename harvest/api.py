@@ -9,13 +9,13 @@ from typing import Literal
 
 from flask import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from libfed.kernel.api import Api, page_reply, reply
 from libfed.kernel.callers import Caller
 from libfed.kernel.errors import Message, NotFound
-from libfed.kernel.paging import PageQuery
+from libfed.kernel.paging import PageQuery, paginate
 from libfed.kernel.services import services
 
 from .changes import KINDS, changes_of, listed_counts, run_totals
@@ -170,14 +170,9 @@ def run_json(run: Run, source: str) -> dict[str, object]:
 def source_runs(caller: Caller, name: str, query: PageQuery) -> Response:
     with services().db.session() as session:
         found = source_named(session, name)
-        total = session.scalar(select(func.count()).where(Run.source_id == found.id)) or 0
-        runs = session.scalars(
-            select(Run)
-            .where(Run.source_id == found.id)
-            .order_by(Run.id.desc())
-            .offset((query.page - 1) * query.per_page)
-            .limit(query.per_page)
-        ).all()
+        runs, total = paginate(
+            session, select(Run).where(Run.source_id == found.id).order_by(Run.id.desc()), query
+        )
         return page_reply([run_json(r, found.name) for r in runs], total, query)
 
 
